@@ -1,0 +1,159 @@
+"""The `aifactory` command line.
+
+    aifactory run [PATH ...]      ingest, drive every stage until searchable, stop
+    aifactory ingest PATH ...     publish document events and land them in the raw lake
+    aifactory status              counts per stage and tenant
+    aifactory search TEXT         --tenant T [--top-k K]
+    aifactory replay              rebuild chunks and the index from the raw lake
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aifactory import pipeline
+from aifactory.factory import Factory
+from aifactory.settings import SAMPLE_SOURCES, FactorySettings
+from aifactory.status import status
+from governance.errors import GovernanceError
+from ingest.errors import IngestError
+from ingest.sources import Source
+from vectorstore.embedder import EmbedderError
+from vectorstore.search import SearchError, search
+
+log = logging.getLogger("aifactory")
+
+SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
+USER_ERRORS = (GovernanceError, IngestError, EmbedderError, SearchError, FileNotFoundError)
+
+
+def sources_from_file(path: Path) -> list[Source]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [Source(root=(path.parent / s["path"]), tenant=s["tenant"], jurisdiction=s["jurisdiction"])
+            for s in doc["sources"]]
+
+
+def sources_from_args(args: argparse.Namespace) -> list[Source]:
+    if not args.paths:
+        return sources_from_file(SAMPLE_SOURCES)
+    if not args.tenant or not args.jurisdiction:
+        raise SystemExit("aifactory: with PATHs, pass --tenant and --jurisdiction (e.g. --tenant acme "
+                         "--jurisdiction EU)")
+    return [Source(Path(p), args.tenant, args.jurisdiction) for p in args.paths]
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def format_results(question: str, results: list[Any]) -> str:
+    if not results:
+        return f"Q: {question}\nNo results: nothing indexed for this tenant matches."
+    best = results[0]
+    lines = [f"Q: {question}", "", f"A: {best.text.strip()[:700]}", "", "Sources:"]
+    for r in results:
+        lines.append(f"  [{r.rank}] {r.title} ({r.score:.3f})\n      {r.source_uri}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace, factory: Factory) -> None:
+    report = pipeline.run(factory, sources_from_args(args), progress=not args.json)
+    summary = report.summary()
+    question = args.ask or (SAMPLE_QUESTION[1] if not args.paths else None)
+    tenant = args.tenant or SAMPLE_QUESTION[0]
+    results = search(factory.index, factory.embedder, question, tenant=tenant, top_k=3) if question else []
+    text = [f"run done in {summary['seconds']['total']:.1f} s: {summary['published']} events published "
+            f"({summary['unchanged']} unchanged, {summary['deleted']} deletes, {summary['recovered']} recovered), "
+            f"{summary['chunks_landed']} chunks, {summary['dead_letters_landed']} dead letters, "
+            f"{summary['points_upserted']} points upserted, {summary['points_deleted']} deleted"]
+    if question:
+        text += ["", format_results(question, results)]
+    emit(args, {"run": summary, "question": question,
+                "results": [r.__dict__ for r in results]}, "\n".join(text))
+
+
+def cmd_ingest(args: argparse.Namespace, factory: Factory) -> None:
+    reports = pipeline.ingest_only(factory, sources_from_args(args))
+    data = {"published": sum(len(r.published) for r in reports), "unchanged": sum(r.unchanged for r in reports),
+            "deleted": sum(r.deleted for r in reports), "dead_letters": sum(len(r.dead_letters) for r in reports)}
+    emit(args, data, ", ".join(f"{k}: {v}" for k, v in data.items())
+         + "\nlanded in the raw lake; `aifactory run` chunks and indexes them")
+
+
+def cmd_status(args: argparse.Namespace, factory: Factory) -> None:
+    data = status(factory)
+    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}"]
+    for tenant, c in data["tenants"].items():
+        rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
+                    f"{c['points']:>8}{c['dead_letters']:>6}")
+    emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
+
+
+def cmd_search(args: argparse.Namespace, factory: Factory) -> None:
+    results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k)
+    emit(args, [r.__dict__ for r in results], format_results(args.text, results))
+
+
+def cmd_replay(args: argparse.Namespace, factory: Factory) -> None:
+    report = pipeline.replay(factory, progress=not args.json)
+    emit(args, report.summary(), f"replayed {report.recovered} events from the raw lake: "
+         f"{report.chunks_landed} chunks, {report.index.upserted if report.index else 0} points")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aifactory", description="The AI factory data plane.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress of every stage")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="print JSON")
+        return sp
+
+    for name, help_ in (("run", "ingest PATHs (default: the bundled sample corpus) and make them searchable"),
+                        ("ingest", "publish PATHs as document events and land them in the raw lake")):
+        sp = with_json(sub.add_parser(name, help=help_))
+        sp.add_argument("paths", nargs="*" if name == "run" else "+", metavar="PATH")
+        sp.add_argument("--tenant")
+        sp.add_argument("--jurisdiction")
+        if name == "run":
+            sp.add_argument("--ask", help="a question to search for when the run is done")
+    with_json(sub.add_parser("status", help="counts per stage and tenant"))
+    sp = with_json(sub.add_parser("search", help="search the index for one tenant"))
+    sp.add_argument("text")
+    sp.add_argument("--tenant", required=True)
+    sp.add_argument("--top-k", type=int, default=5)
+    sp.add_argument("--mode", choices=["dense"], default="dense", help="hybrid comes with the index issue")
+    with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
+    return p
+
+
+COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
+            "replay": cmd_replay}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python logs every connection and a cancelled fetch at shutdown as an error.
+    logging.getLogger("kafka").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
+    factory = Factory(FactorySettings())
+    try:
+        COMMANDS[args.command](args, factory)
+    except USER_ERRORS as exc:
+        print(f"aifactory {args.command}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        factory.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

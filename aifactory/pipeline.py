@@ -1,0 +1,267 @@
+"""The pipeline: drive every stage until all that was published is searchable.
+
+    sources --scan/publish--> raw topic --landing--> raw lake
+                                  |  faust worker (chunker)
+                                  v
+                         chunks / dead-letter topics --landing--> chunks, dead_letters lake
+                                                                     |  sync_index
+                                                                     v
+                                                               vector index
+
+A run knows which events it waits for: those it published, plus every raw-lake
+event whose outcome (chunks, a tombstone or a dead letter) never landed, e.g.
+because the memory-only broker stopped first. Those from an earlier log epoch
+are republished from the raw lake, keeping their first log position as origin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aifactory.factory import Factory
+from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
+from ingest.errors import LandingTimeout
+from ingest.kafka import KafkaConnection, connect
+from ingest.lake import Lake
+from ingest.landing import Lander
+from ingest.sources import IngestReport, Source, publish, scan
+from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
+from transforms.tables import CHUNKS, chunk_row
+from transforms.worker import TransformWorker
+from vectorstore.sync import SyncReport, sync_index
+
+log = logging.getLogger(__name__)
+
+WAIT_STEP_S = 0.25
+
+PENDING_SQL = """
+WITH latest AS (
+    SELECT * FROM raw
+    QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
+)
+SELECT * FROM latest
+WHERE event_id NOT IN (SELECT event_id FROM chunks)
+  AND event_id NOT IN (SELECT event_id FROM dead_letters WHERE event_id <> '')
+ORDER BY document_id, version
+"""
+
+OUTCOMES_SQL = """
+SELECT event_id, count(*) AS landed, max(chunk_count) AS expected, bool_or(op = 'delete') AS tombstone
+FROM chunks GROUP BY event_id
+"""
+
+
+@dataclass
+class RunReport:
+    ingest: list[IngestReport] = field(default_factory=list)
+    recovered: int = 0
+    raw_landed: int = 0
+    chunks_landed: int = 0
+    dead_letters_landed: int = 0
+    index: SyncReport | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def published(self) -> int:
+        return sum(len(r.published) for r in self.ingest)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": sum(r.files for r in self.ingest), "published": self.published,
+            "unchanged": sum(r.unchanged for r in self.ingest),
+            "deleted": sum(r.deleted for r in self.ingest), "recovered": self.recovered,
+            "raw_landed": self.raw_landed, "chunks_landed": self.chunks_landed,
+            "dead_letters_landed": self.dead_letters_landed,
+            "points_upserted": self.index.upserted if self.index else 0,
+            "points_deleted": self.index.deleted if self.index else 0,
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+        }
+
+
+class Outcomes:
+    """Which events have their full outcome in the lake: every chunk, a tombstone,
+    or a dead letter. Seeded from the lake, then fed by the landers."""
+
+    def __init__(self, lake: Lake) -> None:
+        con = lake.connect(CHUNKS, DEAD_LETTERS)
+        self.chunks: Counter[str] = Counter()
+        self.expected: dict[str, int] = {}
+        self.done: set[str] = set()
+        for event_id, landed, expected, tombstone in con.execute(OUTCOMES_SQL).fetchall():
+            self.chunks[event_id] = landed
+            self.expected[event_id] = expected
+            if tombstone or landed >= expected:
+                self.done.add(event_id)
+        self.done.update(r[0] for r in con.execute(
+            "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''").fetchall())
+        self.letters: set[str] = {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
+        con.close()
+        self._seen_chunk_rows = 0
+        self._seen_letter_rows = 0
+
+    def update(self, chunk_rows: list[dict[str, Any]], letter_rows: list[dict[str, Any]]) -> None:
+        for row in chunk_rows[self._seen_chunk_rows:]:
+            eid = row["event_id"]
+            self.chunks[eid] += 1
+            self.expected[eid] = row["chunk_count"]
+            if row["op"] == "delete" or self.chunks[eid] >= row["chunk_count"]:
+                self.done.add(eid)
+        self._seen_chunk_rows = len(chunk_rows)
+        for row in letter_rows[self._seen_letter_rows:]:
+            self.letters.add(row["dead_letter_id"])
+            if row["event_id"]:
+                self.done.add(row["event_id"])
+        self._seen_letter_rows = len(letter_rows)
+
+
+def _landers(conn: KafkaConnection, lake: Lake, *, raw: bool) -> dict[str, Lander]:
+    s = conn.settings
+    prefix = s.topic_prefix
+
+    def bad_raw(msg: Any, at: LogPosition, exc: Exception) -> None:
+        letter = DeadLetter.new(stage="landing", error=exc, source_uri=f"kafka:{at.topic}/{at.partition}/{at.offset}",
+                                key=f"{at.epoch}/{at.partition}/{at.offset}", raw=at)
+        publish(conn, [], [letter])
+
+    landers = {
+        "chunks": Lander(conn, lake, topic=s.chunks_topic, spec=CHUNKS, group_id=f"{prefix}-land-chunks",
+                         decode=lambda v, at: chunk_row(ChunkRecord.from_json(v), at)),
+        "dead_letters": Lander(conn, lake, topic=s.dead_letter_topic, spec=DEAD_LETTERS,
+                               group_id=f"{prefix}-land-dead-letters",
+                               decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at)),
+    }
+    if raw:
+        landers["raw"] = Lander(conn, lake, topic=s.raw_topic, spec=RAW, group_id=f"{prefix}-land-raw",
+                                decode=lambda v, at: raw_row(DocumentEvent.from_json(v), at), on_bad=bad_raw)
+    return landers
+
+
+def pending_events(lake: Lake) -> list[DocumentEvent]:
+    """Latest raw-lake events of each document whose outcome never landed."""
+    con = lake.connect(RAW, CHUNKS, DEAD_LETTERS)
+    cur = con.execute(PENDING_SQL)
+    cols = [d[0] for d in cur.description]
+    events = [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    con.close()
+    return events
+
+
+def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent],
+          letters: list[DeadLetter], republish: list[DocumentEvent], land_raw: bool,
+          report: RunReport) -> None:
+    """Publish, then run the faust worker and the landers until every event has its outcome."""
+    lake, settings = factory.lake, factory.settings
+    outcomes = Outcomes(lake)
+    landers = _landers(conn, lake, raw=land_raw)
+    wanted_events = {e.event_id for e in events} | {e.event_id for e in republish}
+    wanted_letters = {d.dead_letter_id for d in letters}
+    raw_wanted = {e.event_id for e in events} if land_raw else set()
+    worker = TransformWorker(conn, settings.log_dir / "transform-worker.log").start()
+    try:
+        for lander in landers.values():
+            lander.start()
+        publish(conn, events + republish, letters)
+        deadline = time.monotonic() + settings.stage_timeout_s
+        while True:
+            worker.check()
+            for lander in landers.values():
+                lander.check()
+            outcomes.update(landers["chunks"].landed(), landers["dead_letters"].landed())
+            raw_missing = raw_wanted - landers["raw"].seen if land_raw else set()
+            missing = (wanted_events - outcomes.done, wanted_letters - outcomes.letters, raw_missing)
+            if not any(missing):
+                break
+            if time.monotonic() > deadline:
+                raise LandingTimeout(
+                    f"after {settings.stage_timeout_s:.0f} s, {len(missing[0])} event(s) still have no chunks "
+                    f"or dead letter, {len(missing[1])} dead letter(s) and {len(missing[2])} raw event(s) are "
+                    f"not landed; see {settings.log_dir / 'transform-worker.log'}, raise "
+                    "AIFACTORY_STAGE_TIMEOUT_S for a large corpus, or run again to resume"
+                )
+            time.sleep(WAIT_STEP_S)
+    finally:
+        for lander in landers.values():
+            lander.stop()
+        worker.stop()
+    report.raw_landed += len(landers["raw"].landed()) if land_raw else 0
+    report.chunks_landed += len(landers["chunks"].landed())
+    report.dead_letters_landed += len(landers["dead_letters"].landed())
+
+
+def run(factory: Factory, sources: list[Source], *, progress: bool = False) -> RunReport:
+    """Ingest the sources and drive every stage until all is searchable."""
+    report = RunReport()
+    started = time.perf_counter()
+    report.ingest = [scan(s, factory.policy, factory.lake) for s in sources]
+    events = [e for r in report.ingest for e in r.published]
+    letters = [d for r in report.ingest for d in r.dead_letters]
+    report.seconds["scan"] = time.perf_counter() - started
+    published_ids = {e.event_id for e in events}
+    pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
+    if events or letters or pending:
+        with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
+            t = time.perf_counter()
+            # Pending events of this log epoch are still on the topic; others must be republished.
+            republish = [e for e in pending if e.origin is None or e.origin.epoch != conn.epoch]
+            report.recovered = len(republish)
+            drive(factory, conn, events=events, letters=letters, republish=republish, land_raw=True,
+                  report=report)
+            report.seconds["stream"] = time.perf_counter() - t
+    t = time.perf_counter()
+    report.index = sync_index(factory.lake, factory.index, factory.embedder, progress=progress)
+    report.seconds["index"] = time.perf_counter() - t
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def ingest_only(factory: Factory, sources: list[Source]) -> list[IngestReport]:
+    """Publish document events and land them in the raw lake; the next run chunks and indexes them."""
+    reports = [scan(s, factory.policy, factory.lake) for s in sources]
+    events = [e for r in reports for e in r.published]
+    letters = [d for r in reports for d in r.dead_letters]
+    with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
+        landers = _landers(conn, factory.lake, raw=True)
+        for name in ("raw", "dead_letters"):
+            landers[name].start()
+        try:
+            publish(conn, events, letters)
+            want = {e.event_id for e in events}
+            want_letters = {d.dead_letter_id for d in letters}
+            deadline = time.monotonic() + factory.settings.stage_timeout_s
+            while want - landers["raw"].seen or want_letters - landers["dead_letters"].seen:
+                landers["raw"].check()
+                if time.monotonic() > deadline:
+                    raise LandingTimeout(f"{len(want - landers['raw'].seen)} event(s) not landed in time")
+                time.sleep(WAIT_STEP_S)
+        finally:
+            for name in ("raw", "dead_letters"):
+                landers[name].stop()
+    return reports
+
+
+def replay(factory: Factory, *, progress: bool = False) -> RunReport:
+    """Rebuild the chunks lake and the index from the raw lake, the durable log."""
+    report = RunReport()
+    started = time.perf_counter()
+    con = factory.lake.connect(RAW)
+    cur = con.execute("SELECT * FROM raw ORDER BY document_id, version")
+    cols = [d[0] for d in cur.description]
+    events = [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    con.close()
+    factory.lake.drop(CHUNKS)
+    index = factory.index
+    for region in index.regions():
+        index.delete(region, index.ids(region))
+    with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
+        drive(factory, conn, events=[], letters=[], republish=events, land_raw=False, report=report)
+    report.recovered = len(events)
+    report.seconds["stream"] = time.perf_counter() - started
+    t = time.perf_counter()
+    report.index = sync_index(factory.lake, index, factory.embedder, progress=progress)
+    report.seconds["index"] = time.perf_counter() - t
+    report.seconds["total"] = time.perf_counter() - started
+    return report

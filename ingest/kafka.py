@@ -1,0 +1,105 @@
+"""Kafka clients: topic admin, producer and consumers, for a real cluster or the
+embedded broker alike."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ingest.broker import EmbeddedBroker
+from ingest.errors import BrokerError
+from ingest.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_MS = 30_000
+PRODUCE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """A reachable cluster: where it is and which log epoch it holds."""
+
+    settings: KafkaSettings
+    bootstrap_servers: str
+    epoch: str
+
+    def admin(self) -> KafkaAdminClient:
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+    def producer(self) -> KafkaProducer:
+        # acks=all and bounded retries: an event counts as published once acknowledged.
+        return KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
+                             retries=PRODUCE_RETRIES, linger_ms=5,
+                             request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+    def consumer(self, group_id: str, topic: str) -> KafkaConsumer:
+        """A consumer with manual assignment of every partition: no group rebalance to
+        wait for (Tansu is slow to answer rejoins), offsets still committed to the group."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, group_id=group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.session_timeout_ms,
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+        )
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            consumer.close()
+            raise BrokerError(f"topic {topic!r} has no partitions; was it created?")
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        return consumer
+
+    def ensure_topics(self, extra: dict[str, int] | None = None) -> None:
+        """Create every topic explicitly: Tansu auto-creates unknown topics with 4
+        partitions, and faust fails on a partition-count mismatch."""
+        s = self.settings
+        wanted = {t: s.partitions for t in (s.raw_topic, s.chunks_topic, s.dead_letter_topic)}
+        wanted.update(extra or {})
+        admin = self.admin()
+        try:
+            existing = set(admin.list_topics())
+            new = [NewTopic(t, n, s.replication_factor) for t, n in wanted.items() if t not in existing]
+            if new:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics(new)
+                log.info("created topics %s", ", ".join(t.name for t in new))
+        finally:
+            admin.close()
+
+
+def cluster_epoch(bootstrap_servers: str) -> str:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap_servers!r} ({exc}); check KAFKA_BOOTSTRAP_SERVERS, "
+            "or leave it empty to use the embedded broker"
+        ) from exc
+    try:
+        return f"cluster-{admin.describe_cluster()['cluster_id']}"
+    finally:
+        admin.close()
+
+
+@contextlib.contextmanager
+def connect(settings: KafkaSettings, *, broker_log: str | None = None) -> Iterator[KafkaConnection]:
+    """Connect to `KAFKA_BOOTSTRAP_SERVERS`, or start the embedded broker for the
+    duration of the block, and make sure the factory's topics exist."""
+    if settings.embedded:
+        with EmbeddedBroker(Path(broker_log) if broker_log else None) as broker:
+            conn = KafkaConnection(settings, broker.bootstrap_servers, broker.epoch)
+            conn.ensure_topics()
+            yield conn
+    else:
+        conn = KafkaConnection(settings, settings.bootstrap_servers,
+                               cluster_epoch(settings.bootstrap_servers))
+        conn.ensure_topics()
+        yield conn

@@ -1,0 +1,122 @@
+"""Landing: one consumer group per sink, from a topic into a lake table.
+
+The order is what makes it exactly-once: rows already in the lake are skipped by
+their derived key, new rows are written durably, and only then are the offsets
+committed. A crash between the write and the commit re-reads the batch, and the
+keys make the second landing a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+
+from governance.contracts import LogPosition
+from governance.errors import ContractError
+from ingest.kafka import KafkaConnection
+from ingest.lake import Lake, TableSpec
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 200
+FLUSH_ROWS = 5_000
+FLUSH_INTERVAL_S = 0.5
+
+# Turns one message into a lake row; raises ContractError for a bad message.
+Decoder = Callable[[bytes, LogPosition], dict[str, Any]]
+# Called with a bad message and its error, so that it can be dead-lettered.
+OnBad = Callable[[ConsumerRecord, LogPosition, ContractError], None]
+
+
+class Lander:
+    """Lands one topic into one lake table, in the calling thread or its own."""
+
+    def __init__(self, conn: KafkaConnection, lake: Lake, *, topic: str, spec: TableSpec,
+                 decode: Decoder, group_id: str, on_bad: OnBad | None = None) -> None:
+        self.conn, self.lake, self.topic, self.spec = conn, lake, topic, spec
+        self.decode, self.on_bad, self.group_id = decode, on_bad, group_id
+        self.seen: set[str] = lake.keys(spec)
+        self.landed_rows: list[dict[str, Any]] = []  # rows landed by this lander, in order
+        self.files_written = 0
+        self.messages = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        consumer = self.conn.consumer(self.group_id, self.topic)
+        try:
+            while not self._stop.is_set():
+                self._land_batch(consumer)
+            self._land_batch(consumer)  # whatever arrived while stopping
+        finally:
+            consumer.close()
+
+    def _land_batch(self, consumer: Any) -> None:
+        rows: list[dict[str, Any]] = []
+        offsets: dict[TopicPartition, int] = {}
+        started = time.monotonic()
+        while len(rows) < FLUSH_ROWS and time.monotonic() - started < FLUSH_INTERVAL_S:
+            polled = consumer.poll(timeout_ms=POLL_MS, max_records=FLUSH_ROWS)
+            if not polled:
+                break
+            for tp, messages in polled.items():
+                for msg in messages:
+                    self.messages += 1
+                    offsets[tp] = msg.offset + 1
+                    pos = LogPosition(epoch=self.conn.epoch, topic=msg.topic,
+                                      partition=msg.partition, offset=msg.offset)
+                    try:
+                        row = self.decode(msg.value, pos)
+                    except ContractError as exc:
+                        log.warning("bad message on %s[%d]@%d: %s", msg.topic, msg.partition,
+                                    msg.offset, exc)
+                        if self.on_bad:
+                            self.on_bad(msg, pos, exc)
+                        continue
+                    key = row[self.spec.key]
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    rows.append(row)
+        if rows:
+            self.files_written += len(self.lake.write(self.spec, rows))
+            with self._lock:
+                self.landed_rows.extend(rows)
+        if offsets:
+            # Only now that the rows are durable.
+            consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+
+    def landed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.landed_rows)
+
+    def start(self) -> Lander:
+        def target() -> None:
+            try:
+                self.run()
+            except BaseException as exc:  # noqa: BLE001 - surfaced by check()
+                self.error = exc
+                log.exception("lander for %s failed", self.topic)
+
+        self._thread = threading.Thread(target=target, name=f"land-{self.spec.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self.check()

@@ -1,0 +1,100 @@
+"""Lake tables written by the ingest layer: raw document events and dead letters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from governance.contracts import DeadLetter, DocumentEvent, LogPosition
+from ingest.lake import TS, TableSpec, log_columns
+
+RAW = TableSpec(
+    name="raw",
+    key="event_id",
+    time_column="event_time",
+    schema=pa.schema(
+        [
+            pa.field("event_id", pa.string()),
+            pa.field("op", pa.string()),
+            pa.field("tenant", pa.string()),
+            pa.field("jurisdiction", pa.string()),
+            pa.field("region", pa.string()),
+            pa.field("document_id", pa.string()),
+            pa.field("version", pa.int64()),
+            pa.field("content_hash", pa.string()),
+            pa.field("source_uri", pa.string()),
+            pa.field("source_root", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("format", pa.string()),
+            pa.field("metadata", pa.string()),
+            pa.field("event_time", TS),
+            pa.field("schema_version", pa.int32()),
+            # The event's first position in the log (kept through replays).
+            *log_columns("log"),
+            pa.field("landed_at", TS),
+        ]
+    ),
+)
+
+DEAD_LETTERS = TableSpec(
+    name="dead_letters",
+    key="dead_letter_id",
+    time_column="occurred_at",
+    schema=pa.schema(
+        [
+            pa.field("dead_letter_id", pa.string()),
+            pa.field("stage", pa.string()),
+            pa.field("error_class", pa.string()),
+            pa.field("reason", pa.string()),
+            pa.field("source_uri", pa.string()),
+            pa.field("tenant", pa.string()),
+            pa.field("jurisdiction", pa.string()),
+            pa.field("region", pa.string()),
+            pa.field("event_id", pa.string()),
+            *log_columns("raw"),
+            pa.field("occurred_at", TS),
+            *log_columns("log"),
+            pa.field("landed_at", TS),
+        ]
+    ),
+)
+
+
+def _pos(prefix: str, pos: LogPosition | None) -> dict[str, Any]:
+    return {
+        f"{prefix}_epoch": pos.epoch if pos else None,
+        f"{prefix}_topic": pos.topic if pos else None,
+        f"{prefix}_partition": pos.partition if pos else None,
+        f"{prefix}_offset": pos.offset if pos else None,
+    }
+
+
+def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
+    row = event.model_dump(exclude={"origin", "metadata"})
+    row["metadata"] = json.dumps(event.metadata, sort_keys=True)
+    row.update(_pos("log", event.origin or at))
+    row["landed_at"] = datetime.now(UTC)
+    return row
+
+
+def event_from_row(row: dict[str, Any]) -> DocumentEvent:
+    """The event as it was published, with its first log position as origin."""
+    fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in ("metadata", "origin")}
+    return DocumentEvent(
+        **fields,
+        metadata=json.loads(row["metadata"] or "{}"),
+        origin=LogPosition(epoch=row["log_epoch"], topic=row["log_topic"],
+                           partition=row["log_partition"], offset=row["log_offset"]),
+    )
+
+
+def dead_letter_row(letter: DeadLetter, at: LogPosition) -> dict[str, Any]:
+    row = letter.model_dump(exclude={"raw"})
+    row.update(_pos("raw", letter.raw))
+    row.update(_pos("log", at))
+    row["landed_at"] = datetime.now(UTC)
+    return row

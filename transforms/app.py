@@ -1,0 +1,74 @@
+"""The faust-streaming app: raw document events in, chunk records out.
+
+The agent is a thin loop over `process.to_chunks`. Each output is awaited until
+the broker acknowledges it before the input event is acknowledged, so a crash
+can repeat work (the chunk ids are derived, landing skips repeats) but never
+lose it. Bad input goes to the dead-letter topic with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from governance.contracts import DeadLetter, DocumentEvent, LogPosition
+from governance.errors import ContractError
+from ingest.settings import KafkaSettings
+from transforms.process import EmptyDocumentError, to_chunks
+
+log = logging.getLogger(__name__)
+
+
+def app_id(settings: KafkaSettings) -> str:
+    return f"{settings.topic_prefix}-transforms"
+
+
+def internal_topics(settings: KafkaSettings) -> dict[str, int]:
+    """Faust's own topics, to be created up front with the partition count it expects."""
+    return {f"{app_id(settings)}-__assignor-__leader": 1}
+
+
+def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str) -> faust.App:
+    brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
+    app = faust.App(
+        app_id(settings), broker=brokers, store="memory://", web_enabled=False,
+        topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False, consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+    )
+    raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
+    chunks = app.topic(settings.chunks_topic, key_serializer="raw", value_serializer="raw")
+    dead = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(raw, name="chunker")
+    async def chunker(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            at = LogPosition(epoch=epoch, topic=msg.topic, partition=msg.partition, offset=msg.offset)
+            try:
+                doc = DocumentEvent.from_json(event.value)
+                records = to_chunks(doc, at)
+            except (ContractError, EmptyDocumentError) as exc:
+                letter = _dead_letter(event.value, at, exc)
+                fut = await dead.send(key=letter.dead_letter_id.encode(), value=letter.to_json())
+                await fut
+                continue
+            futures = [await chunks.send(key=doc.document_id.encode(), value=r.to_json()) for r in records]
+            for fut in futures:
+                await fut
+
+    return app
+
+
+def _dead_letter(value: bytes, at: LogPosition, exc: Exception) -> DeadLetter:
+    try:
+        doc = DocumentEvent.from_json(value)
+    except ContractError:
+        where = f"kafka:{at.topic}/{at.partition}/{at.offset}"
+        return DeadLetter.new(stage="transform", error=exc, source_uri=where,
+                              key=f"{at.epoch}/{at.offset}", raw=at)
+    return DeadLetter.new(stage="transform", error=exc, source_uri=doc.source_uri, key=doc.event_id,
+                          tenant=doc.tenant, jurisdiction=doc.jurisdiction, region=doc.region,
+                          event_id=doc.event_id, raw=doc.origin or at)

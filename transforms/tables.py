@@ -1,0 +1,50 @@
+"""The lake table of chunks (and tombstones of deleted documents)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from governance.contracts import ChunkRecord, LogPosition
+from ingest.lake import TS, TableSpec, log_columns
+
+CHUNKS = TableSpec(
+    name="chunks",
+    key="chunk_id",
+    time_column="event_time",
+    schema=pa.schema(
+        [
+            pa.field("chunk_id", pa.string()),
+            pa.field("op", pa.string()),
+            pa.field("event_id", pa.string()),
+            pa.field("tenant", pa.string()),
+            pa.field("jurisdiction", pa.string()),
+            pa.field("region", pa.string()),
+            pa.field("document_id", pa.string()),
+            pa.field("version", pa.int64()),
+            pa.field("chunk_no", pa.int32()),
+            pa.field("chunk_count", pa.int32()),
+            pa.field("text", pa.string()),
+            pa.field("content_hash", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("source_uri", pa.string()),
+            pa.field("event_time", TS),
+            pa.field("chunker", pa.string()),
+            pa.field("schema_version", pa.int32()),
+            *log_columns("raw"),  # the document event this chunk came from
+            *log_columns("log"),  # where the chunk itself sat on the chunks topic
+            pa.field("landed_at", TS),
+        ]
+    ),
+)
+
+
+def chunk_row(record: ChunkRecord, at: LogPosition) -> dict[str, Any]:
+    row = record.model_dump(exclude={"raw"})
+    for prefix, pos in (("raw", record.raw), ("log", at)):
+        row.update({f"{prefix}_epoch": pos.epoch, f"{prefix}_topic": pos.topic,
+                    f"{prefix}_partition": pos.partition, f"{prefix}_offset": pos.offset})
+    row["landed_at"] = datetime.now(UTC)
+    return row

@@ -1,0 +1,88 @@
+"""Run the faust worker as its own process, and supervise it from a command.
+
+    python -m transforms.worker      (reads KAFKA_BOOTSTRAP_SERVERS, AIFACTORY_LOG_EPOCH)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+import faust
+
+from ingest.kafka import KafkaConnection
+from ingest.settings import KafkaSettings
+from transforms.app import create_app, internal_topics
+
+STOP_GRACE_S = 15.0
+
+
+class TransformWorkerError(RuntimeError):
+    """The faust worker process died."""
+
+
+class TransformWorker:
+    """The faust worker as a child process in its own process group."""
+
+    def __init__(self, conn: KafkaConnection, log_path: Path) -> None:
+        self.conn, self.log_path = conn, log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TransformWorker:
+        self.conn.ensure_topics(internal_topics(self.conn.settings))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.conn.bootstrap_servers,
+               "AIFACTORY_LOG_EPOCH": self.conn.epoch,
+               "AIFACTORY_TOPIC_PREFIX": self.conn.settings.topic_prefix,
+               "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions)}
+        with self.log_path.open("ab") as out:
+            self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
+                                          stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def check(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise TransformWorkerError(
+                f"the transform worker exited with code {self._proc.returncode}; "
+                f"its log is {self.log_path}:\n{tail}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(wait)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def __enter__(self) -> TransformWorker:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def main() -> None:
+    settings = KafkaSettings()
+    epoch = os.environ.get("AIFACTORY_LOG_EPOCH", "")
+    if settings.embedded or not epoch:
+        sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS and AIFACTORY_LOG_EPOCH; "
+                 "it is started by `aifactory run`")
+    app = create_app(settings, settings.bootstrap_servers, epoch)
+    faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

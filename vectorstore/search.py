@@ -1,0 +1,52 @@
+"""Search: embed the question, query every region's collection under the tenant
+filter, and merge the hits by score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vectorstore.embedder import Embedder
+from vectorstore.index import Hit, VectorIndex
+
+MAX_TOP_K = 100
+
+
+class SearchError(ValueError):
+    """A search request that cannot be served as asked."""
+
+
+@dataclass(frozen=True)
+class Result:
+    rank: int
+    score: float
+    point_id: str
+    document_id: str
+    title: str
+    text: str
+    source_uri: str
+    lineage: dict[str, Any]
+
+    @classmethod
+    def from_hit(cls, rank: int, hit: Hit) -> Result:
+        p = hit.payload
+        lineage = {k: p.get(k) for k in ("event_id", "chunk_id", "version", "chunk_no", "topic",
+                                          "partition", "offset", "log_epoch", "model", "chunker", "region")}
+        return cls(rank=rank, score=round(hit.score, 6), point_id=hit.id, document_id=p["document_id"],
+                   title=p.get("title", ""), text=p.get("text", ""), source_uri=p.get("source_uri", ""),
+                   lineage=lineage)
+
+
+def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5) -> list[Result]:
+    if not text.strip():
+        raise SearchError("the search text is empty; ask a question")
+    if not tenant:
+        raise SearchError("a tenant is required: pass --tenant")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise SearchError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+    vector = embedder.embed_query(text)
+    hits: list[Hit] = []
+    for region in index.regions():
+        hits.extend(index.search(region, vector, tenant=tenant, top_k=top_k))
+    hits.sort(key=lambda h: (-h.score, h.id))
+    return [Result.from_hit(n, h) for n, h in enumerate(hits[:top_k], start=1)]
