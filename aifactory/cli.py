@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aifactory import pipeline
 from aifactory.factory import Factory
-from aifactory.settings import SAMPLE_SOURCES, FactorySettings
+from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
 from governance.errors import GovernanceError
 from ingest.errors import IngestError
@@ -34,15 +32,9 @@ SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germ
 USER_ERRORS = (GovernanceError, IngestError, EmbedderError, SearchError, FileNotFoundError)
 
 
-def sources_from_file(path: Path) -> list[Source]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [Source(root=(path.parent / s["path"]), tenant=s["tenant"], jurisdiction=s["jurisdiction"])
-            for s in doc["sources"]]
-
-
 def sources_from_args(args: argparse.Namespace) -> list[Source]:
     if not args.paths:
-        return sources_from_file(SAMPLE_SOURCES)
+        return load_sources(SAMPLE_SOURCES)
     if not args.tenant or not args.jurisdiction:
         raise SystemExit("aifactory: with PATHs, pass --tenant and --jurisdiction (e.g. --tenant acme "
                          "--jurisdiction EU)")
@@ -80,9 +72,9 @@ def cmd_run(args: argparse.Namespace, factory: Factory) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, factory: Factory) -> None:
-    reports = pipeline.ingest_only(factory, sources_from_args(args))
-    data = {"published": sum(len(r.published) for r in reports), "unchanged": sum(r.unchanged for r in reports),
-            "deleted": sum(r.deleted for r in reports), "dead_letters": sum(len(r.dead_letters) for r in reports)}
+    report = pipeline.ingest_only(factory, sources_from_args(args)).summary()
+    data = {k: report[k] for k in ("files", "published", "unchanged", "deleted", "raw_landed",
+                                   "dead_letters_landed")}
     emit(args, data, ", ".join(f"{k}: {v}" for k, v in data.items())
          + "\nlanded in the raw lake; `aifactory run` chunks and indexes them")
 

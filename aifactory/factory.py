@@ -10,7 +10,7 @@ from pathlib import Path
 from aifactory.settings import FactorySettings
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
-from vectorstore.embedder import Embedder
+from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import EdgeIndex
 
 
@@ -30,7 +30,7 @@ class Factory:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embedding_model, device=self.settings.embedding_device)
+        return load_embedder(self.settings.embedding_model, self.settings.embedding_device)
 
     @cached_property
     def index(self) -> EdgeIndex:

@@ -16,8 +16,10 @@ are republished from the raw lake, keeping their first log position as origin.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,12 +154,13 @@ def pending_events(lake: Lake) -> list[DocumentEvent]:
 
 def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent],
           letters: list[DeadLetter], republish: list[DocumentEvent], land_raw: bool,
-          report: RunReport) -> None:
-    """Publish, then run the faust worker and the landers until every event has its outcome."""
+          report: RunReport, wait_for: set[str] | None = None) -> None:
+    """Publish, then run the faust worker and the landers until every event has its
+    outcome. `wait_for` names events already on the topic that need one too."""
     lake, settings = factory.lake, factory.settings
     outcomes = Outcomes(lake)
     landers = _landers(conn, lake, raw=land_raw)
-    wanted_events = {e.event_id for e in events} | {e.event_id for e in republish}
+    wanted_events = {e.event_id for e in events} | {e.event_id for e in republish} | (wait_for or set())
     wanted_letters = {d.dead_letter_id for d in letters}
     raw_wanted = {e.event_id for e in events} if land_raw else set()
     worker = TransformWorker(conn, settings.log_dir / "transform-worker.log").start()
@@ -192,6 +195,13 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
     report.dead_letters_landed += len(landers["dead_letters"].landed())
 
 
+def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[DocumentEvent], set[str]]:
+    """Pending events of this log epoch are still on the topic; the others are republished."""
+    republish = [e for e in pending if e.origin is None or e.origin.epoch != epoch]
+    on_topic = {e.event_id for e in pending if e.origin is not None and e.origin.epoch == epoch}
+    return republish, on_topic
+
+
 def run(factory: Factory, sources: list[Source], *, progress: bool = False) -> RunReport:
     """Ingest the sources and drive every stage until all is searchable."""
     report = RunReport()
@@ -205,11 +215,10 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False) -> R
     if events or letters or pending:
         with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
             t = time.perf_counter()
-            # Pending events of this log epoch are still on the topic; others must be republished.
-            republish = [e for e in pending if e.origin is None or e.origin.epoch != conn.epoch]
+            republish, on_topic = split_pending(pending, conn.epoch)
             report.recovered = len(republish)
             drive(factory, conn, events=events, letters=letters, republish=republish, land_raw=True,
-                  report=report)
+                  report=report, wait_for=on_topic)
             report.seconds["stream"] = time.perf_counter() - t
     t = time.perf_counter()
     report.index = sync_index(factory.lake, factory.index, factory.embedder, progress=progress)
@@ -218,29 +227,58 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False) -> R
     return report
 
 
-def ingest_only(factory: Factory, sources: list[Source]) -> list[IngestReport]:
-    """Publish document events and land them in the raw lake; the next run chunks and indexes them."""
-    reports = [scan(s, factory.policy, factory.lake) for s in sources]
-    events = [e for r in reports for e in r.published]
-    letters = [d for r in reports for d in r.dead_letters]
-    with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
-        landers = _landers(conn, factory.lake, raw=True)
-        for name in ("raw", "dead_letters"):
-            landers[name].start()
+@contextlib.contextmanager
+def _connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[KafkaConnection]:
+    if conn is not None:
+        yield conn
+        return
+    with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as fresh:
+        yield fresh
+
+
+def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
+    """Publish document events and land them in the raw lake; chunking comes next."""
+    report = RunReport(ingest=[scan(s, factory.policy, factory.lake) for s in sources])
+    events = [e for r in report.ingest for e in r.published]
+    letters = [d for r in report.ingest for d in r.dead_letters]
+    if not events and not letters:
+        return report
+    with _connection(factory, conn) as kafka:
+        landers = {k: v for k, v in _landers(kafka, factory.lake, raw=True).items() if k != "chunks"}
+        for lander in landers.values():
+            lander.start()
         try:
-            publish(conn, events, letters)
+            publish(kafka, events, letters)
             want = {e.event_id for e in events}
             want_letters = {d.dead_letter_id for d in letters}
             deadline = time.monotonic() + factory.settings.stage_timeout_s
             while want - landers["raw"].seen or want_letters - landers["dead_letters"].seen:
-                landers["raw"].check()
+                for lander in landers.values():
+                    lander.check()
                 if time.monotonic() > deadline:
-                    raise LandingTimeout(f"{len(want - landers['raw'].seen)} event(s) not landed in time")
+                    raise LandingTimeout(f"{len(want - landers['raw'].seen)} event(s) were not landed in "
+                                         f"{factory.settings.stage_timeout_s:.0f} s; run again to resume")
                 time.sleep(WAIT_STEP_S)
         finally:
-            for name in ("raw", "dead_letters"):
-                landers[name].stop()
-    return reports
+            for lander in landers.values():
+                lander.stop()
+    report.raw_landed = len(landers["raw"].landed())
+    report.dead_letters_landed = len(landers["dead_letters"].landed())
+    return report
+
+
+def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None) -> RunReport:
+    """Chunk every raw-lake event whose outcome has not landed yet."""
+    report = RunReport()
+    pending = pending_events(factory.lake)
+    if not pending:
+        return report
+    with _connection(factory, conn) as kafka:
+        republish, on_topic = split_pending(pending, kafka.epoch)
+        report.recovered = len(republish)
+        drive(factory, kafka, events=[], letters=[], republish=republish, land_raw=False, report=report,
+              wait_for=on_topic)
+    return report
 
 
 def replay(factory: Factory, *, progress: bool = False) -> RunReport:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.errors import SourceError
 from ingest.settings import KafkaSettings
+from ingest.sources import Source
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SOURCES = PROJECT_ROOT / "examples" / "sources.yaml"
@@ -36,3 +39,15 @@ class FactorySettings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Sources from a YAML file: `sources: [{path, tenant, jurisdiction}, ...]`,
+    paths relative to the file."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return [Source(root=path.parent / s["path"], tenant=s["tenant"], jurisdiction=s["jurisdiction"])
+                for s in doc["sources"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise SourceError(f"cannot read sources file {path}: {exc!r}; it must be YAML with a 'sources' list "
+                         "of {path, tenant, jurisdiction}") from exc

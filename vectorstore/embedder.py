@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,9 @@ class Embedder:
             raise EmbedderError(f"embedding model folder {path} does not exist; set "
                                 "AIFACTORY_EMBEDDING_MODEL to a local sentence-transformers model folder")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the per-tensor "Loading weights" bar is noise
 
         self.device = pick_device(device)
         started = time.perf_counter()
@@ -112,6 +116,19 @@ class Embedder:
 
     def embed_query(self, text: str) -> list[float]:
         return [float(x) for x in self.embed([text])[0]]
+
+
+_LOADED: dict[tuple[str | None, str | None], Embedder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_embedder(model: str | None = None, device: str | None = None) -> Embedder:
+    """One loaded model per process and configuration: loading costs seconds."""
+    with _LOAD_LOCK:
+        key = (model, device)
+        if key not in _LOADED:
+            _LOADED[key] = Embedder(model, device=device)
+        return _LOADED[key]
 
 
 def _model_name(path: Path) -> str:

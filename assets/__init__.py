@@ -1,0 +1,1 @@
+"""Dagster definitions: the control plane. The only package that imports dagster."""
