@@ -24,7 +24,7 @@ raw_documents = dg.AssetSpec(
 )
 
 
-class SourcesConfig(dg.Config):  # type: ignore[misc]
+class SourcesConfig(dg.Config):
     sources_file: str = str(SAMPLE_SOURCES)
 
 
@@ -74,7 +74,7 @@ def vector_index(context: dg.AssetExecutionContext, lake: LakeResource, kafka: K
     })
 
 
-@dg.definitions  # type: ignore[misc]
+@dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_documents, raw_lake, chunks_lake, vector_index],

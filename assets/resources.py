@@ -1,6 +1,7 @@
 """Every external system as a ConfigurableResource; heavy clients built once per run."""
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,7 +14,7 @@ from ingest.settings import KafkaSettings
 from vectorstore.embedder import Embedder, load_embedder
 
 
-class KafkaResource(dg.ConfigurableResource):  # type: ignore[misc]
+class KafkaResource(dg.ConfigurableResource):
     """The broker. Empty `bootstrap_servers` starts the embedded broker for the run,
     which is why the run must use the in-process executor in embedded mode."""
 
@@ -25,9 +26,9 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[misc]
     _conn: KafkaConnection | None = PrivateAttr(default=None)
 
     def settings(self) -> KafkaSettings:
-        return KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers,
-                             AIFACTORY_TOPIC_PREFIX=self.topic_prefix,
-                             AIFACTORY_TOPIC_PARTITIONS=self.partitions)
+        return KafkaSettings(bootstrap_servers=self.bootstrap_servers,
+                             topic_prefix=self.topic_prefix,
+                             partitions=self.partitions)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._conn = self._stack.enter_context(connect(self.settings()))
@@ -43,13 +44,13 @@ class KafkaResource(dg.ConfigurableResource):  # type: ignore[misc]
         return self._conn
 
 
-class LakeResource(dg.ConfigurableResource):  # type: ignore[misc]
+class LakeResource(dg.ConfigurableResource):
     """The data directory holding the lake and the embedded index."""
 
     home: str = ".aifactory"
 
 
-class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc]
+class EmbedderResource(dg.ConfigurableResource):
     """The embedding model, loaded once per process."""
 
     model: str = ""
@@ -69,5 +70,5 @@ class EmbedderResource(dg.ConfigurableResource):  # type: ignore[misc]
 
 def factory(lake: LakeResource, kafka: KafkaResource, embedder: EmbedderResource | None = None,
             **overrides: Any) -> Factory:
-    settings = FactorySettings(home=lake.home, kafka=kafka.settings(), **overrides)
+    settings = FactorySettings(home=Path(lake.home), kafka=kafka.settings(), **overrides)
     return Factory(settings, embedder=embedder.embedder if embedder else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,24 @@ class KafkaConnection:
             admin.close()
 
 
+def _reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
+    for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout_s).close()
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def cluster_epoch(bootstrap_servers: str) -> str:
+    # A plain TCP probe first: kafka-python retries for a long while and leaks sockets.
+    if not _reachable(bootstrap_servers):
+        raise BrokerError(
+            f"cannot reach Kafka at {bootstrap_servers!r}; check KAFKA_BOOTSTRAP_SERVERS, "
+            "or leave it empty to use the embedded broker"
+        )
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     except KafkaError as exc:

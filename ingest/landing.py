@@ -103,7 +103,7 @@ class Lander:
         def target() -> None:
             try:
                 self.run()
-            except BaseException as exc:  # noqa: BLE001 - surfaced by check()
+            except BaseException as exc:
                 self.error = exc
                 log.exception("lander for %s failed", self.topic)
 

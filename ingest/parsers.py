@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
+from typing import ClassVar
 
 from ingest.errors import SourceError
 
@@ -83,8 +84,8 @@ def parse_jsonl(name: str, text: str) -> list[Parsed]:
 
 
 class _HTMLText(HTMLParser):
-    SKIP = {"script", "style", "noscript", "template", "head"}
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section",
+    SKIP: ClassVar[set[str]] = {"script", "style", "noscript", "template", "head"}
+    BLOCK: ClassVar[set[str]] = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section",
              "article", "ul", "ol"}
 
     def __init__(self) -> None:

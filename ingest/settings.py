@@ -10,7 +10,7 @@ class KafkaSettings(BaseSettings):
     """`KAFKA_BOOTSTRAP_SERVERS` points at a real cluster; left empty, the embedded
     broker is started for the duration of the command."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     bootstrap_servers: str = Field(default="", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     topic_prefix: str = Field(default="aifactory", validation_alias="AIFACTORY_TOPIC_PREFIX")

@@ -48,8 +48,8 @@ def embedder() -> Embedder:
 @pytest.fixture
 def kafka_settings(broker: EmbeddedBroker) -> KafkaSettings:
     """Settings for the session broker, with topics of their own for this test."""
-    return KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                         AIFACTORY_TOPIC_PREFIX=f"t{uuid.uuid4().hex[:10]}")
+    return KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
+                         topic_prefix=f"t{uuid.uuid4().hex[:10]}")
 
 
 MakeFactory = Callable[..., Factory]
@@ -58,8 +58,8 @@ MakeFactory = Callable[..., Factory]
 @pytest.fixture
 def make_factory(broker: EmbeddedBroker, embedder: Embedder) -> MakeFactory:
     def make(home: Path, *, prefix: str | None = None, **settings: object) -> Factory:
-        kafka = KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                              AIFACTORY_TOPIC_PREFIX=prefix or f"t{uuid.uuid4().hex[:10]}")
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
+                              topic_prefix=prefix or f"t{uuid.uuid4().hex[:10]}")
         return Factory(FactorySettings(home=home, kafka=kafka, stage_timeout_s=180, **settings),
                        embedder=embedder)
 

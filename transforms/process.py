@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from governance.contracts import ChunkRecord, DocumentEvent, LogPosition, chunk_id, content_hash, tombstone_id
 from transforms.chunking import CHUNKER_VERSION, chunk, normalise
 
@@ -14,7 +16,7 @@ def to_chunks(event: DocumentEvent, at: LogPosition) -> list[ChunkRecord]:
     """Chunks of an upsert, or one tombstone for a delete. `at` is where the event
     was read; a republished event keeps its first position (`origin`)."""
     raw = event.origin or at
-    common = {
+    common: dict[str, Any] = {
         "event_id": event.event_id, "tenant": event.tenant, "jurisdiction": event.jurisdiction,
         "region": event.region, "document_id": event.document_id, "version": event.version,
         "title": event.title, "source_uri": event.source_uri, "event_time": event.event_time,

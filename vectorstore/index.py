@@ -120,7 +120,7 @@ class EdgeIndex:
 
     def delete(self, region: str, ids: Iterable[str]) -> None:
         shard = self._shard(region, create=False)
-        todo = list(ids)
+        todo: list[Any] = list(ids)
         if shard is None or not todo:
             return
         shard.update(UpdateOperation.delete_points(todo))

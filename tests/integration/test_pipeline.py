@@ -30,8 +30,8 @@ QUERIES = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "queries.js
 @pytest.fixture(scope="module")
 def sample(broker: EmbeddedBroker, embedder: Embedder,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Factory, pipeline.RunReport]]:
-    kafka = KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                          AIFACTORY_TOPIC_PREFIX=f"sample{uuid.uuid4().hex[:8]}")
+    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
+                          topic_prefix=f"sample{uuid.uuid4().hex[:8]}")
     factory = Factory(FactorySettings(home=tmp_path_factory.mktemp("home"), kafka=kafka, stage_timeout_s=180),
                       embedder=embedder)
     report = pipeline.run(factory, load_sources(SAMPLE_SOURCES))

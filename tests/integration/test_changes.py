@@ -1,0 +1,86 @@
+"""Edits and deletes at the source propagate to the lake, the index and search."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aifactory import pipeline
+from aifactory.settings import PROJECT_ROOT
+from aifactory.status import status
+from ingest.sources import Source
+from ingest.tables import RAW
+from tests.conftest import MakeFactory
+from vectorstore.search import search
+
+pytestmark = pytest.mark.integration
+
+CORPUS = PROJECT_ROOT / "examples" / "corpus" / "helio-us"
+
+
+def copy_subset(dest: Path) -> Path:
+    for rel in ("hr/parental-leave.md", "hr/travel-expenses.md", "support/tickets.jsonl",
+                "products/atlas-amr-300-charging.html", "it/suspicious-login-report.txt"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / rel, dest / rel)
+    return dest
+
+
+def documents_in_index(factory: object) -> set[str]:
+    index = factory.index  # type: ignore[attr-defined]
+    return {h.payload["document_id"] for r in index.regions() for h in index.points(r)}
+
+
+def test_deleted_file_and_record_disappear_from_index_and_search(tmp_path: Path, make_factory: MakeFactory) -> None:
+    root = copy_subset(tmp_path / "src")
+    factory = make_factory(tmp_path / "home")
+    source = Source(root, "helio-us", "US")
+    pipeline.run(factory, [source])
+    question = "What is the reimbursement rate per mile when I drive my own car for work?"
+    assert search(factory.index, factory.embedder, question, tenant="helio-us", top_k=1)[0].document_id \
+        == "helio-us:hr/travel-expenses.md"
+
+    (root / "hr" / "travel-expenses.md").unlink()
+    tickets = root / "support" / "tickets.jsonl"
+    lines = tickets.read_text().splitlines()
+    dropped = json.loads(lines[0])["id"]
+    tickets.write_text("\n".join(lines[1:]) + "\n")
+    report = pipeline.run(factory, [source])
+
+    assert report.summary()["deleted"] == 2 and report.published == 2
+    docs = documents_in_index(factory)
+    assert "helio-us:hr/travel-expenses.md" not in docs
+    assert f"helio-us:support/tickets.jsonl#{dropped}" not in docs
+    assert "helio-us:hr/parental-leave.md" in docs
+    hits = search(factory.index, factory.embedder, question, tenant="helio-us", top_k=10)
+    assert all(h.document_id != "helio-us:hr/travel-expenses.md" for h in hits)
+    counts = status(factory)["tenants"]["helio-us"]
+    assert counts["documents"] == 5 + 6 - 2 - 1  # 4 files + 6 tickets, one file and one ticket gone
+    con = factory.lake.connect(RAW)
+    assert con.execute("SELECT count(*) FROM raw WHERE op = 'delete'").fetchone() == (2,)
+    con.close()
+
+
+def test_edited_document_replaces_its_old_version(tmp_path: Path, make_factory: MakeFactory) -> None:
+    root = copy_subset(tmp_path / "src")
+    factory = make_factory(tmp_path / "home")
+    source = Source(root, "helio-us", "US")
+    pipeline.run(factory, [source])
+    doc = "helio-us:it/suspicious-login-report.txt"
+    old_ids = {h.id for r in factory.index.regions() for h in factory.index.points(r)
+               if h.payload["document_id"] == doc}
+
+    path = root / "it" / "suspicious-login-report.txt"
+    path.write_text(path.read_text() + "\nUpdate: the badge reader in lobby B was replaced on 2026-04-02.\n")
+    report = pipeline.run(factory, [source])
+
+    assert report.published == 1 and report.summary()["unchanged"] == 9
+    points = [h for r in factory.index.regions() for h in factory.index.points(r) if h.payload["document_id"] == doc]
+    assert {h.payload["version"] for h in points} == {2}
+    assert not old_ids & {h.id for h in points}
+    hits = search(factory.index, factory.embedder, "When was the badge reader in lobby B replaced?",
+                  tenant="helio-us", top_k=1)
+    assert hits[0].document_id == doc and hits[0].lineage["version"] == 2

@@ -1,0 +1,75 @@
+"""The `aifactory` command in embedded mode: each command starts its own
+memory-only broker, and the raw lake carries events from one to the next."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aifactory.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+CORPUS = PROJECT_ROOT / "examples" / "corpus" / "helio-eu"
+
+
+def tansu_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def aifactory(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))}
+    env["AIFACTORY_HOME"] = str(home)
+    proc = subprocess.run([sys.executable, "-m", "aifactory.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=home.parent)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(proc.stdout)
+
+
+def test_quickstart_run_prints_an_answer_with_sources(tmp_path: Path) -> None:
+    before = tansu_pids()
+    out = aifactory(tmp_path / "home", "run").stdout
+    assert "Q: How long is parental leave for employees in Germany?" in out
+    assert "Sources:" in out and "helio-eu/hr/parental-leave.md" in out
+    assert tansu_pids() <= before, "the embedded broker was left running"
+
+
+def test_events_landed_by_ingest_survive_the_broker_and_are_indexed_by_run(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(CORPUS / "hr", src / "hr")
+    home = tmp_path / "home"
+    ingested = as_json(aifactory(home, "ingest", str(src), "--tenant", "helio-eu", "--jurisdiction", "EU", "--json"))
+    assert ingested["published"] == ingested["raw_landed"] == 5
+    assert as_json(aifactory(home, "status", "--json"))["totals"]["points"] == 0
+
+    # That broker is gone with its memory; `run` republishes from the raw lake.
+    ran = as_json(aifactory(home, "run", str(src), "--tenant", "helio-eu", "--jurisdiction", "EU", "--json"))
+    assert ran["run"]["published"] == 0 and ran["run"]["recovered"] == 5
+    status = as_json(aifactory(home, "status", "--json"))
+    assert status["totals"]["events"] == 5 and status["totals"]["points"] == status["totals"]["current_chunks"] > 5
+
+    hits = as_json(aifactory(home, "search", "How much is paid for a weekend on call?", "--tenant", "helio-eu",
+                             "--top-k", "3", "--json"))
+    assert hits[0]["document_id"] == "helio-eu:hr/on-call-policy.html"
+    assert hits[0]["lineage"]["topic"].endswith("raw-documents") and hits[0]["lineage"]["offset"] >= 0
+    assert as_json(aifactory(home, "search", "on call", "--tenant", "nobody", "--json")) == []
+
+
+def test_bad_arguments_give_a_clear_error(tmp_path: Path) -> None:
+    proc = aifactory(tmp_path / "home", "run", str(tmp_path / "missing"), "--tenant", "a",
+                     "--jurisdiction", "EU", expect=2)
+    assert "no such folder" in proc.stderr
+    proc = aifactory(tmp_path / "home", "run", str(tmp_path), "--tenant", "a", "--jurisdiction", "XX", expect=2)
+    assert "jurisdiction 'XX' is not in the residency policy" in proc.stderr
