@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ingest.errors import BrokerError
+from ingest.processes import stop_group
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,8 @@ class EmbeddedBroker:
                           f"within {START_TIMEOUT_S:.0f} s")
 
     def stop(self) -> None:
-        """Stop the broker and its whole process group; Tansu ignores SIGTERM at times."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(proc, STOP_GRACE_S)
 
     @property
     def running(self) -> bool:

@@ -47,6 +47,16 @@ def log_columns(prefix: str) -> list[pa.Field]:
     ]
 
 
+def position_values(prefix: str, pos: Any) -> dict[str, Any]:
+    """The values of `log_columns(prefix)` for a LogPosition, or nulls for None."""
+    return {
+        f"{prefix}_epoch": pos.epoch if pos else None,
+        f"{prefix}_topic": pos.topic if pos else None,
+        f"{prefix}_partition": pos.partition if pos else None,
+        f"{prefix}_offset": pos.offset if pos else None,
+    }
+
+
 class Lake:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -94,12 +104,9 @@ class Lake:
             return set()
         return set(self.dataset(spec).to_table(columns=[spec.key]).column(spec.key).to_pylist())
 
-    def drop(self, spec: TableSpec, *, tenant: str | None = None) -> None:
+    def drop(self, spec: TableSpec) -> None:
         """Remove a table (a projection that is about to be rebuilt)."""
-        for f in self.files(spec):
-            if tenant is None or f"tenant={tenant}" in f.parts:
-                f.unlink()
-        if tenant is None and self.path(spec).exists():
+        if self.path(spec).exists():
             shutil.rmtree(self.path(spec))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from governance.contracts import DeadLetter, DocumentEvent, LogPosition
-from ingest.lake import TS, TableSpec, log_columns
+from ingest.lake import TS, TableSpec, log_columns, position_values
 
 RAW = TableSpec(
     name="raw",
@@ -64,19 +64,10 @@ DEAD_LETTERS = TableSpec(
 )
 
 
-def _pos(prefix: str, pos: LogPosition | None) -> dict[str, Any]:
-    return {
-        f"{prefix}_epoch": pos.epoch if pos else None,
-        f"{prefix}_topic": pos.topic if pos else None,
-        f"{prefix}_partition": pos.partition if pos else None,
-        f"{prefix}_offset": pos.offset if pos else None,
-    }
-
-
 def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
     row = event.model_dump(exclude={"origin", "metadata"})
     row["metadata"] = json.dumps(event.metadata, sort_keys=True)
-    row.update(_pos("log", event.origin or at))
+    row.update(position_values("log", event.origin or at))
     row["landed_at"] = datetime.now(UTC)
     return row
 
@@ -94,7 +85,7 @@ def event_from_row(row: dict[str, Any]) -> DocumentEvent:
 
 def dead_letter_row(letter: DeadLetter, at: LogPosition) -> dict[str, Any]:
     row = letter.model_dump(exclude={"raw"})
-    row.update(_pos("raw", letter.raw))
-    row.update(_pos("log", at))
+    row.update(position_values("raw", letter.raw))
+    row.update(position_values("log", at))
     row["landed_at"] = datetime.now(UTC)
     return row

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from governance.contracts import ChunkRecord, LogPosition
-from ingest.lake import TS, TableSpec, log_columns
+from ingest.lake import TS, TableSpec, log_columns, position_values
 
 CHUNKS = TableSpec(
     name="chunks",
@@ -43,8 +43,7 @@ CHUNKS = TableSpec(
 
 def chunk_row(record: ChunkRecord, at: LogPosition) -> dict[str, Any]:
     row = record.model_dump(exclude={"raw"})
-    for prefix, pos in (("raw", record.raw), ("log", at)):
-        row.update({f"{prefix}_epoch": pos.epoch, f"{prefix}_topic": pos.topic,
-                    f"{prefix}_partition": pos.partition, f"{prefix}_offset": pos.offset})
+    row.update(position_values("raw", record.raw))
+    row.update(position_values("log", at))
     row["landed_at"] = datetime.now(UTC)
     return row

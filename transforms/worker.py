@@ -1,12 +1,11 @@
 """Run the faust worker as its own process, and supervise it from a command.
 
-    python -m transforms.worker      (reads KAFKA_BOOTSTRAP_SERVERS, AIFACTORY_LOG_EPOCH)
+    python -m transforms.worker      (reads KAFKA_BOOTSTRAP_SERVERS and AIFACTORY_TOPIC_PREFIX)
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from types import TracebackType
 
 import faust
 
-from ingest.kafka import KafkaConnection
+from ingest.kafka import KafkaConnection, cluster_epoch
+from ingest.processes import stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
 
@@ -54,17 +54,7 @@ class TransformWorker:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(wait)
-                return
-            except ProcessLookupError:
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(proc, STOP_GRACE_S)
 
     def __enter__(self) -> TransformWorker:
         return self.start()
@@ -76,10 +66,9 @@ class TransformWorker:
 
 def main() -> None:
     settings = KafkaSettings()
-    epoch = os.environ.get("AIFACTORY_LOG_EPOCH", "")
-    if settings.embedded or not epoch:
-        sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS and AIFACTORY_LOG_EPOCH; "
-                 "it is started by `aifactory run`")
+    if settings.embedded:
+        sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS; `aifactory run` starts it for the embedded broker")
+    epoch = os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(settings.bootstrap_servers)
     app = create_app(settings, settings.bootstrap_servers, epoch)
     faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
 

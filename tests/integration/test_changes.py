@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from aifactory import pipeline
+from aifactory.factory import Factory
 from aifactory.settings import PROJECT_ROOT
 from aifactory.status import status
 from ingest.sources import Source
 from ingest.tables import RAW
 from tests.conftest import MakeFactory
+from vectorstore.index import Hit
 from vectorstore.search import search
 
 pytestmark = pytest.mark.integration
@@ -29,16 +31,22 @@ def copy_subset(dest: Path) -> Path:
     return dest
 
 
-def documents_in_index(factory: object) -> set[str]:
-    index = factory.index  # type: ignore[attr-defined]
-    return {h.payload["document_id"] for r in index.regions() for h in index.points(r)}
+def points_of(factory: Factory) -> list[Hit]:
+    return [h for r in factory.index.regions() for h in factory.index.points(r)]
 
 
-def test_deleted_file_and_record_disappear_from_index_and_search(tmp_path: Path, make_factory: MakeFactory) -> None:
+@pytest.fixture
+def indexed(tmp_path: Path, make_factory: MakeFactory) -> tuple[Path, Factory, Source]:
+    """A copy of part of the corpus, run through the pipeline once."""
     root = copy_subset(tmp_path / "src")
     factory = make_factory(tmp_path / "home")
     source = Source(root, "helio-us", "US")
     pipeline.run(factory, [source])
+    return root, factory, source
+
+
+def test_deleted_file_and_record_disappear_from_index_and_search(indexed: tuple[Path, Factory, Source]) -> None:
+    root, factory, source = indexed
     question = "What is the reimbursement rate per mile when I drive my own car for work?"
     assert search(factory.index, factory.embedder, question, tenant="helio-us", top_k=1)[0].document_id \
         == "helio-us:hr/travel-expenses.md"
@@ -51,7 +59,7 @@ def test_deleted_file_and_record_disappear_from_index_and_search(tmp_path: Path,
     report = pipeline.run(factory, [source])
 
     assert report.summary()["deleted"] == 2 and report.published == 2
-    docs = documents_in_index(factory)
+    docs = {h.payload["document_id"] for h in points_of(factory)}
     assert "helio-us:hr/travel-expenses.md" not in docs
     assert f"helio-us:support/tickets.jsonl#{dropped}" not in docs
     assert "helio-us:hr/parental-leave.md" in docs
@@ -64,21 +72,17 @@ def test_deleted_file_and_record_disappear_from_index_and_search(tmp_path: Path,
     con.close()
 
 
-def test_edited_document_replaces_its_old_version(tmp_path: Path, make_factory: MakeFactory) -> None:
-    root = copy_subset(tmp_path / "src")
-    factory = make_factory(tmp_path / "home")
-    source = Source(root, "helio-us", "US")
-    pipeline.run(factory, [source])
+def test_edited_document_replaces_its_old_version(indexed: tuple[Path, Factory, Source]) -> None:
+    root, factory, source = indexed
     doc = "helio-us:it/suspicious-login-report.txt"
-    old_ids = {h.id for r in factory.index.regions() for h in factory.index.points(r)
-               if h.payload["document_id"] == doc}
+    old_ids = {h.id for h in points_of(factory) if h.payload["document_id"] == doc}
 
     path = root / "it" / "suspicious-login-report.txt"
     path.write_text(path.read_text() + "\nUpdate: the badge reader in lobby B was replaced on 2026-04-02.\n")
     report = pipeline.run(factory, [source])
 
     assert report.published == 1 and report.summary()["unchanged"] == 9
-    points = [h for r in factory.index.regions() for h in factory.index.points(r) if h.payload["document_id"] == doc]
+    points = [h for h in points_of(factory) if h.payload["document_id"] == doc]
     assert {h.payload["version"] for h in points} == {2}
     assert not old_ids & {h.id for h in points}
     hits = search(factory.index, factory.embedder, "When was the badge reader in lobby B replaced?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -56,3 +57,10 @@ def test_whole_graph_materialises_in_process(tmp_path: Path, broker: EmbeddedBro
               for e in again.get_asset_materialization_events()}
     assert second["raw_lake"]["published"].value == 0
     assert second["vector_index"]["points_upserted"].value == 0
+
+
+def test_workspace_yaml_loads_for_dagster_dev() -> None:
+    proc = subprocess.run(["dagster", "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All code locations passed validation" in proc.stdout + proc.stderr
