@@ -141,6 +141,9 @@ class DeadLetter(_Record):
     region: str = ""
     event_id: str = ""
     raw: LogPosition | None = None
+    # Where a copy of the failing input's bytes was kept, and their hash.
+    original_uri: str = ""
+    content_sha256: str = ""
     occurred_at: datetime
 
     @classmethod

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +89,15 @@ class Lake:
             written.append(target)
         return written
 
+    def store_blob(self, region: str, tenant: str, data: bytes) -> Path:
+        """Keep the bytes of a failing input, content-addressed, in its region."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.root / "dead_letter_blobs" / f"region={region or 'unassigned'}" / \
+            f"tenant={tenant or 'unassigned'}" / digest[:2] / digest
+        if not target.exists():
+            _write_bytes_durable(data, target)
+        return target
+
     def dataset(self, spec: TableSpec) -> ds.Dataset:
         return ds.dataset([str(f) for f in self.files(spec)], schema=spec.schema, format="parquet")
 
@@ -111,10 +121,19 @@ class Lake:
 
 
 def _write_durable(table: pa.Table, target: Path) -> None:
+    _durably(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def _write_bytes_durable(data: bytes, target: Path) -> None:
+    _durably(target, lambda tmp: tmp.write_bytes(data))
+
+
+def _durably(target: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temp file, fsync it, rename it into place, fsync the folder."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        write(tmp)
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

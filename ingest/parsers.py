@@ -1,27 +1,35 @@
-"""Parsers: bytes of one file into one or more documents (title, text, metadata).
+"""Parsers: the bytes of one file into one or more documents.
 
-Plain for now (the extraction issue deepens them); each raises SourceError with a
-reason that names the file and says what to do.
+Every format goes through the same gate: size limits first, then the format's
+own checks. Each failure is a SourceError whose message names the file, what is
+wrong and what to do; the caller dead-letters it and goes on.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import ClassVar
 
+from ingest import records
+from ingest.archives import expand
+from ingest.encodings import decode
 from ingest.errors import SourceError
+from ingest.limits import Limits
+from ingest.markup import html_to_text, xml_to_text
+from ingest.pdf import PAGE_BREAK, pdf_pages
+from ingest.records import RecordFields
 
-PARSER_VERSION = "plain-1"
-FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html",
-           ".htm": "html", ".jsonl": "jsonl"}
+PARSER_VERSION = "formats-2"
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html",
+           ".htm": "html", ".xml": "xml", ".pdf": "pdf", ".csv": "csv", ".json": "json", ".jsonl": "jsonl",
+           ".ndjson": "jsonl", ".zip": "zip", ".gz": "gzip"}
+ARCHIVES = ("zip", "gzip")
 
 
 @dataclass(frozen=True)
 class Parsed:
-    """One document found in a file; `part` tells records of one jsonl file apart."""
+    """One document found in a file; `part` tells apart the records or archive
+    entries of one file."""
 
     title: str
     text: str
@@ -30,28 +38,61 @@ class Parsed:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def decode_utf8(data: bytes, name: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{name}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8 and ingest it again"
-        ) from exc
+def file_format(name: str) -> str | None:
+    return FORMATS.get(PurePosixPath(name).suffix.lower())
 
 
-def parse(name: str, data: bytes) -> list[Parsed]:
-    fmt = FORMATS.get(PurePosixPath(name).suffix.lower())
+def parse(name: str, data: bytes, *, limits: Limits | None = None,
+          fields: RecordFields | None = None) -> list[Parsed]:
+    limits = limits or Limits()
+    fields = fields or RecordFields()
+    fmt = file_format(name)
     if fmt is None:
         raise SourceError(f"{name}: unsupported file type; supported: {', '.join(sorted(FORMATS))}")
-    text = decode_utf8(data, name)
+    limits.check(name, "file size in bytes", len(data), "max_file_bytes")
+    if not data.strip():
+        raise SourceError(f"{name}: the file is empty ({len(data)} bytes); remove it or give it content")
+    if fmt in ARCHIVES:
+        return _parse_archive(name, data, limits, fields)
+    if fmt == "pdf":
+        title, pages, empty = pdf_pages(data, name, limits)
+        meta = {"pages": str(len(pages))} | ({"pages_without_text": ",".join(map(str, empty))} if empty else {})
+        return [Parsed(title=title or first_line(pages[0]) or PurePosixPath(name).stem,
+                       text=PAGE_BREAK.join(pages), format="pdf", metadata=meta)]
+    if fmt == "xml":
+        text = xml_to_text(data, name)
+        return [Parsed(title=first_line(text) or PurePosixPath(name).stem, text=text, format="xml")]
+    text = decode(data, name)
+    limits.check(name, "text length in characters", len(text), "max_text_chars")
+    limits.check(name, "longest line in characters", max(map(len, text.splitlines()), default=0),
+                 "max_line_chars")
     if not text.strip():
-        raise SourceError(f"{name}: the file is empty; remove it or give it content")
-    if fmt == "jsonl":
-        return parse_jsonl(name, text)
+        raise SourceError(f"{name}: the file has no text; remove it or give it content")
+    if fmt in ("jsonl", "json", "csv"):
+        parse_records = {"jsonl": records.parse_jsonl, "json": records.parse_json, "csv": records.parse_csv}[fmt]
+        return [Parsed(title=r.title, text=r.text, format=fmt, part=r.part, metadata=r.metadata)
+                for r in parse_records(text, name, fields, limits)]
     if fmt == "html":
-        return [parse_html(text, name)]
+        title, body, hidden = html_to_text(text, name)
+        return [Parsed(title=title, text=body, format="html",
+                       metadata={"hidden_elements_dropped": str(hidden)} if hidden else {})]
     title = first_heading(text) if fmt == "markdown" else ""
     return [Parsed(title=title or first_line(text) or PurePosixPath(name).stem, text=text, format=fmt)]
+
+
+def _parse_archive(name: str, data: bytes, limits: Limits, fields: RecordFields) -> list[Parsed]:
+    docs = []
+    for inner, body in expand(name, data, limits):
+        if file_format(inner) in ARCHIVES:
+            raise SourceError(f"{name}: contains another archive ({inner}); nested archives are not opened")
+        try:
+            found = parse(inner, body, limits=limits, fields=fields)
+        except SourceError as exc:
+            raise SourceError(f"{name}!{exc}") from exc
+        docs += [replace(d, part=inner + (f"#{d.part}" if d.part else "")) for d in found]
+    if not docs:
+        raise SourceError(f"{name}: the archive holds no documents")
+    return docs
 
 
 def first_heading(text: str) -> str:
@@ -63,72 +104,3 @@ def first_heading(text: str) -> str:
 
 def first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
-
-
-def parse_jsonl(name: str, text: str) -> list[Parsed]:
-    docs = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{name} line {n}: not valid JSON ({exc.msg}); fix or remove the line") from exc
-        if not isinstance(record, dict) or not str(record.get("text", "")).strip():
-            raise SourceError(f"{name} line {n}: a record needs a non-empty 'text' field")
-        part = str(record.get("id") or n)
-        meta = {k: str(v) for k, v in record.items() if k not in ("id", "title", "text")}
-        docs.append(Parsed(title=str(record.get("title") or part), text=str(record["text"]),
-                           format="jsonl", part=part, metadata=meta))
-    return docs
-
-
-class _HTMLText(HTMLParser):
-    SKIP: ClassVar[set[str]] = {"script", "style", "noscript", "template", "head"}
-    BLOCK: ClassVar[set[str]] = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section",
-             "article", "ul", "ol"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.SKIP:
-            self._skip += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-        if tag in ("h1", "h2", "h3") and not self._skip:
-            self.parts.append("#" * int(tag[1]) + " ")
-        if tag in ("td", "th"):
-            self.parts.append(" | ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self.SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title.append(data)
-        elif not self._skip:
-            self.parts.append(data)
-
-
-def parse_html(text: str, name: str) -> Parsed:
-    parser = _HTMLText()
-    parser.feed(text)
-    parser.close()
-    lines = [" ".join(ln.split()) for ln in "".join(parser.parts).splitlines()]
-    body = "\n".join(ln for ln in lines if ln)
-    if not body:
-        raise SourceError(f"{name}: the HTML page has no visible text")
-    title = " ".join("".join(parser.title).split()) or first_heading(body) or PurePosixPath(name).stem
-    return Parsed(title=title, text=body, format="html")

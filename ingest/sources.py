@@ -7,7 +7,9 @@ the folder no longer holds gets a delete event. Versions count up per document.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,9 @@ from governance.residency import ResidencyPolicy
 from ingest.errors import SourceError
 from ingest.kafka import KafkaConnection
 from ingest.lake import Lake
-from ingest.parsers import FORMATS, Parsed, parse
+from ingest.limits import Limits
+from ingest.parsers import Parsed, parse
+from ingest.records import RecordFields
 from ingest.tables import RAW
 
 log = logging.getLogger(__name__)
@@ -32,11 +36,13 @@ QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
 
 @dataclass(frozen=True)
 class Source:
-    """A folder of documents that belongs to one tenant and one jurisdiction."""
+    """A folder of documents that belongs to one tenant and one jurisdiction;
+    `fields` says which fields of CSV/JSON records are id, title, text, metadata."""
 
     root: Path
     tenant: str
     jurisdiction: str
+    fields: RecordFields = field(default_factory=RecordFields)
 
 
 @dataclass
@@ -52,18 +58,41 @@ class IngestReport:
         return [e.event_id for e in self.published]
 
 
-def walk(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in FORMATS:
-            yield path
+def walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Every file under `root` (hidden ones aside), with a reason when it must not
+    be read: a symlink that leads outside the root."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    yield path, f"symlink to {target}, outside the source root {root}; it is not followed"
+                    continue
+            yield path, None
 
 
 def document_id(tenant: str, rel: str, part: str) -> str:
     return f"{tenant}:{rel}" + (f"#{part}" if part else "")
 
 
-def scan(source: Source, policy: ResidencyPolicy, lake: Lake) -> IngestReport:
+def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) -> bytes:
+    if problem:
+        raise SourceError(f"{rel}: {problem}")
+    try:
+        size = path.stat().st_size
+        limits.check(rel, "file size in bytes", size, "max_file_bytes")  # before reading it
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{rel}: cannot be read ({exc.strerror}); check its permissions") from exc
+
+
+def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None) -> IngestReport:
     """Decide which events the source needs: new versions, deletes, dead letters."""
+    limits = limits or Limits()
     root = source.root.resolve()
     if not root.is_dir():
         raise SourceError(f"{source.root}: no such folder; pass a folder of documents to ingest")
@@ -76,17 +105,16 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake) -> IngestReport:
     common = {"tenant": source.tenant, "jurisdiction": source.jurisdiction, "region": region,
               "source_root": root_uri}
     present: set[str] = set()
-    for path in walk(root):
+    for path, problem in walk(root):
         report.files += 1
         rel = path.relative_to(root).as_posix()
-        data = path.read_bytes()
+        data = b""
         try:
-            docs: list[Parsed] = parse(rel, data)
+            data = read_source_file(path, rel, limits, problem)
+            docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
-            report.dead_letters.append(DeadLetter.new(
-                stage="ingest", error=exc, source_uri=path.as_uri(),
-                key=content_hash(data.decode("latin-1")), tenant=source.tenant,
-                jurisdiction=source.jurisdiction, region=region))
+            report.dead_letters.append(dead_letter(exc, path, data, lake, source, region))
+            # A file that fails now keeps its earlier versions: no delete for it.
             present.update(d for d in latest if d == document_id(source.tenant, rel, "")
                            or d.startswith(document_id(source.tenant, rel, "") + "#"))
             continue
@@ -104,13 +132,21 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake) -> IngestReport:
                 source_uri=uri, **common))
     for doc_id, (version, op, _) in sorted(latest.items()):
         if doc_id not in present and op == "upsert":
-            rel = doc_id.split(":", 1)[1]
+            rel, _, part = doc_id.split(":", 1)[1].partition("#")
             report.published.append(DocumentEvent.new(
                 op="delete", document_id=doc_id, version=version + 1,
-                source_uri=(root / rel.split("#")[0]).as_uri() + ("#" + rel.split("#", 1)[1] if "#" in rel else ""),
-                **common))
+                source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))
             report.deleted += 1
     return report
+
+
+def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: Source, region: str) -> DeadLetter:
+    """A dead letter for a file, with a copy of its bytes kept in its region."""
+    digest = hashlib.sha256(data).hexdigest() if data else ""
+    original = lake.store_blob(region, source.tenant, data).as_uri() if data else ""
+    return DeadLetter.new(stage="ingest", error=exc, source_uri=path.as_uri(), key=digest or str(exc),
+                          tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,
+                          original_uri=original, content_sha256=digest)
 
 
 def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:

@@ -56,6 +56,8 @@ DEAD_LETTERS = TableSpec(
             pa.field("region", pa.string()),
             pa.field("event_id", pa.string()),
             *log_columns("raw"),
+            pa.field("original_uri", pa.string()),
+            pa.field("content_sha256", pa.string()),
             pa.field("occurred_at", TS),
             *log_columns("log"),
             pa.field("landed_at", TS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import DEFAULT_POLICY
@@ -22,13 +23,22 @@ def test_new_unchanged_changed_deleted_and_bad(tmp_path: Path) -> None:
     (root / "sub").mkdir(parents=True)
     (root / "a.md").write_text("# A\nalpha")
     (root / "sub" / "b.txt").write_text("beta")
-    (root / "ignored.bin").write_bytes(b"\x00")
+    (root / "logo.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "outside.md").write_text("# secret outside the root")
+    (root / "link.md").symlink_to(tmp_path / "outside.md")
     lake = Lake(tmp_path / "lake")
     source = Source(root, "acme", "EU")
 
     first = scan(source, DEFAULT_POLICY, lake)
     assert sorted(e.document_id for e in first.published) == ["acme:a.md", "acme:sub/b.txt"]
-    assert {e.region for e in first.published} == {"eu-central"} and first.files == 2
+    assert {e.region for e in first.published} == {"eu-central"} and first.files == 4
+    reasons = sorted(d.reason for d in first.dead_letters)
+    assert reasons[0] == (f"link.md: symlink to {tmp_path / 'outside.md'}, outside the source root {root}; "
+                          "it is not followed")
+    assert reasons[1].startswith("logo.bin: unsupported file type")
+    bad = next(d for d in first.dead_letters if d.source_uri.endswith("logo.bin"))
+    assert Path(unquote(urlparse(bad.original_uri).path)).read_bytes() == b"\x00\x01"
+    assert "region=eu-central" in unquote(bad.original_uri) and bad.content_sha256
     land(lake, first.published)
 
     assert scan(source, DEFAULT_POLICY, lake).published == []
@@ -39,6 +49,6 @@ def test_new_unchanged_changed_deleted_and_bad(tmp_path: Path) -> None:
     second = scan(source, DEFAULT_POLICY, lake)
     assert sorted((e.document_id, e.op, e.version) for e in second.published) == [
         ("acme:a.md", "upsert", 2), ("acme:sub/b.txt", "delete", 2)]
-    assert [d.reason for d in second.dead_letters] == ["c.md: the file is empty; remove it or give it content"]
-    assert second.dead_letters[0].tenant == "acme"
+    assert "c.md: the file is empty (0 bytes); remove it or give it content" in [d.reason for d in second.dead_letters]
+    assert {d.tenant for d in second.dead_letters} == {"acme"}
     assert all(e.event_time <= datetime.now(UTC) for e in second.published)
