@@ -1,0 +1,365 @@
+"""Detect and redact personal data (PII) in text: pure functions, standard library only.
+
+`detect` finds emails, phone numbers, IBANs, payment cards, IP addresses and national ids
+(US SSN, UK National Insurance number, German Steuer-IdNr). The detectors prefer precision
+over recall: checksums decide where a format has one (IBAN mod-97, Luhn, ISO 7064), and
+number shapes that are usually dates, versions, amounts or order ids are left alone.
+
+`redact` replaces what `detect` found, per kind: mask (`[EMAIL]`), hash (`[EMAIL:<hmac>]`,
+stable for one tenant key), keep, or drop (raise `DropDocument`).
+
+Errors:
+
+    DropDocument    a kind whose mode is "drop" was found; the document must not go on
+    ValueError      `modes` names an unknown kind or mode, or hashing was asked without a key
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import hmac
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from governance.errors import GovernanceError
+
+PII_KINDS = ("email", "phone", "iban", "card", "ip", "national_id")
+Mode = Literal["mask", "hash", "keep", "drop"]
+_MODES = ("mask", "hash", "keep", "drop")
+_HASH_HEX_CHARS = 12
+
+# When two findings overlap, the one from the more specific detector wins (then the longer).
+_RANK = {"iban": 0, "card": 1, "email": 2, "ip": 3, "national_id": 4, "phone": 5}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of PII_KINDS
+    start: int  # character offsets into the text
+    end: int
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    counts: dict[str, int]  # kind -> how many values were masked or hashed (kinds with 0 omitted)
+
+
+class DropDocument(GovernanceError):
+    """Raised by redact when a kind whose mode is 'drop' is found."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self.counts = dict(counts)
+        found = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.counts.items()))
+        # Name kinds and counts only: the values are exactly what must not reach a log.
+        super().__init__(f"document dropped: it contains {found}, and their mode is 'drop'")
+
+
+# --- email -------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"(?<![\w.+%-])[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![\w-])"
+)
+# "logo@2x.png" is a retina asset name, not an address.
+_FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf"})
+
+
+def _emails(text: str) -> Iterator[tuple[int, int]]:
+    for m in _EMAIL.finditer(text):
+        if m.group(1).lower() not in _FILE_SUFFIXES:
+            yield m.span()
+
+
+# --- phone -------------------------------------------------------------------------------------
+
+_PHONE_INTL = re.compile(
+    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(\d{1,5}\)|[ .-]?\d{1,5})(?:[ .-]?\d{2,8}){0,5}"
+    r"(?![\w%]|[ .,-]?\d)"
+)
+_PHONE_US = re.compile(
+    r"(?<![\w(+.-])(?:\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}|(?:1[-.])?[2-9]\d{2}([-.])[2-9]\d{2}\1\d{4})"
+    r"(?![\w-]|[.,]\d)"
+)
+# German national: 0 + area code, a separator, a subscriber number that never starts with 0.
+_PHONE_DE = re.compile(r"(?<![\w/.+-])0[1-9]\d{1,4}(?: ?/ ?| |-)[1-9]\d{1,7}(?: \d{2,4}){0,2}(?![\w]|[ .,/-]?\d)")
+# A number right after another digit group ("S/N 2024 0815 3377") is part of that group.
+_AFTER_DIGIT_GROUP = re.compile(r"\d[ ./-]$")
+# A number right after "Order", "SKU", "Rechnung" ... is an id, whatever its shape.
+_ID_WORD = re.compile(
+    r"(?i)\b(?:order|bestellung|bestellnummer|invoice|rechnung|rechnungsnummer|auftrag|ticket|case|sku|serial|"
+    r"s/n|sn|po|tracking|sendungsnummer|lot|charge|chargennummer|artikel|article|part|kundennummer|"
+    r"vertragsnummer|meeting)(?:\s*(?:no|nr|number|nummer|id))?[\s.:#-]*$"
+)
+
+
+def _phones(text: str) -> Iterator[tuple[int, int]]:
+    for pattern in (_PHONE_INTL, _PHONE_US, _PHONE_DE):
+        for m in pattern.finditer(text):
+            value = m.group()
+            before = text[max(0, m.start() - 30) : m.start()]
+            if _AFTER_DIGIT_GROUP.search(before) or _ID_WORD.search(before):
+                continue
+            digits = re.sub(r"\D", "", value.replace("(0)", ""))
+            if pattern is _PHONE_INTL:
+                if value.startswith("00"):
+                    if " " not in value and "-" not in value:
+                        continue  # an unseparated 00... run is an id far more often than a number
+                    digits = digits[2:]
+                if not 9 <= len(digits) <= 15:  # E.164 allows 15 digits with the country code
+                    continue
+            elif pattern is _PHONE_DE and not 9 <= len(digits) <= 12:
+                continue
+            yield m.span()
+
+
+# --- iban --------------------------------------------------------------------------------------
+
+# ISO 13616 registry: country code and IBAN length.
+_IBAN_REGISTRY = (
+    "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 EE20 EG29 "
+    "ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 KW30 KZ20 "
+    "LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 NO15 PK24 PL28 PS29 PT25 QA29 "
+    "RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20"
+)
+_IBAN_LENGTHS = {entry[:2]: int(entry[2:]) for entry in _IBAN_REGISTRY.split()}
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})\d{2}")
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+
+
+def _iban_valid(compact: str) -> bool:
+    rotated = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rotated.upper())) % 97 == 1
+
+
+def _alnum_at(text: str, start: int, length: int) -> bool:
+    chunk = text[start : start + length]
+    return len(chunk) == length and _ALNUM.fullmatch(chunk) is not None
+
+
+def _iban_end(text: str, pos: int, n: int) -> int | None:
+    """End of an IBAN body of `n` characters from `pos`, either compact or in space-separated groups of 4."""
+    if _alnum_at(text, pos, n):
+        end = pos + n
+    else:
+        end, left = pos, n
+        while left:
+            group = min(4, left)
+            if text[end : end + 1] != " " or not _alnum_at(text, end + 1, group):
+                return None
+            end, left = end + 1 + group, left - group
+    return None if _ALNUM.match(text, end) else end
+
+
+def _ibans(text: str) -> Iterator[tuple[int, int]]:
+    for m in _IBAN_START.finditer(text):
+        length = _IBAN_LENGTHS.get(m.group(1).upper())
+        if length is None:
+            continue
+        end = _iban_end(text, m.end(), length - 4)
+        if end is not None and _iban_valid(text[m.start() : end].replace(" ", "")):
+            yield m.start(), end
+
+
+# --- card --------------------------------------------------------------------------------------
+
+_CARD = re.compile(
+    r"(?<![\w.,+-])(?:\d{4}([ -])\d{6}\1\d{4,5}|\d{4}([ -])\d{4}\2\d{4}\2\d{1,4}(?:\2\d{1,3})?|\d{13,19})"
+    r"(?!\d|[.,-]\d)"
+)
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card_brand_fits(digits: str) -> bool:
+    """A known brand prefix with that brand's lengths (so a 15-digit IMEI starting with 4 is not a Visa)."""
+    n, two, four = len(digits), int(digits[:2]), int(digits[:4])
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if four == 6011 or two == 65:
+        return 16 <= n <= 19
+    return False
+
+
+def _cards(text: str) -> Iterator[tuple[int, int]]:
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if _AFTER_DIGIT_GROUP.search(text[max(0, m.start() - 2) : m.start()]):
+            continue
+        if 13 <= len(digits) <= 19 and _card_brand_fits(digits) and _luhn_valid(digits):
+            yield m.span()
+
+
+# --- ip ----------------------------------------------------------------------------------------
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# "Firmware 3.10.2.1" is a four-part version number, not an address.
+_VERSION_WORD = re.compile(
+    r"(?i)\b(?:versions?|versionen|ver|firmware|fw|build|release|patch|revision|rev|oid|section|abschnitt|kapitel)"
+    r"[\s.:#]*$"
+)
+# "versions 1.2.3.4 and 1.2.4.0": a dotted quad listed right after a version is a version too.
+_LIST_JOIN = re.compile(r"(?i)\s*(?:,|/|and|or|und|oder|to|bis|->)?\s*")
+
+
+def _ips(text: str) -> Iterator[tuple[int, int]]:
+    version_end = -1
+    for m in _IPV4.finditer(text):
+        after_version = version_end >= 0 and _LIST_JOIN.fullmatch(text[version_end : m.start()])
+        if after_version or _VERSION_WORD.search(text[max(0, m.start() - 20) : m.start()]):
+            version_end = m.end()
+            continue
+        yield m.span()
+    for m in _IPV6.finditer(text):
+        if not re.search(r"\d", m.group()):
+            continue  # a bare "::" in prose
+        try:
+            ipaddress.IPv6Address(m.group())
+        except ValueError:
+            continue  # times (09:30:15), MAC addresses
+        yield m.span()
+
+
+# --- national id -------------------------------------------------------------------------------
+
+_SSN = re.compile(r"(?<![\w-])(\d{3})-(\d{2})-(\d{4})(?![\w-])")
+# UK NINO: first letter not D F I Q U V, second not D F I O Q U V, suffix A-D.
+_NINO = re.compile(r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])")
+_NINO_NOT_ISSUED = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+# Compact, or grouped as the tax office prints it: 86 095 742 719.
+_STEUER_ID = re.compile(r"(?<!\w)(?:[1-9]\d{10}|[1-9]\d(?: \d{3}){3})(?![\w]| \d)")
+# An 11-digit number is a tax id only when the text says so just before it.
+_STEUER_CONTEXT = re.compile(r"(?i:steuer|tax[ -]?id|idnr)|\bTIN\b")
+_STEUER_CONTEXT_CHARS = 40
+
+
+def _ssn_valid(area: str, group: str, serial: str) -> bool:
+    return area != "000" and area != "666" and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def _steuer_id_valid(digits: str) -> bool:
+    """ISO 7064 MOD 11,10 check digit, as the Bundeszentralamt für Steuern computes it."""
+    product = 10
+    for c in digits[:10]:
+        total = (int(c) + product) % 10 or 10
+        product = (total * 2) % 11
+    check = 11 - product
+    return (0 if check == 10 else check) == int(digits[10])
+
+
+def _national_ids(text: str) -> Iterator[tuple[int, int]]:
+    for m in _SSN.finditer(text):
+        if _ssn_valid(*m.groups()):
+            yield m.span()
+    for m in _NINO.finditer(text):
+        if m.group(1) not in _NINO_NOT_ISSUED:
+            yield m.span()
+    for m in _STEUER_ID.finditer(text):
+        before = text[max(0, m.start() - _STEUER_CONTEXT_CHARS) : m.start()]
+        if _STEUER_CONTEXT.search(before) and _steuer_id_valid(m.group().replace(" ", "")):
+            yield m.span()
+
+
+# --- detect and redact -------------------------------------------------------------------------
+
+_DETECTORS: dict[str, Callable[[str], Iterator[tuple[int, int]]]] = {
+    "email": _emails,
+    "phone": _phones,
+    "iban": _ibans,
+    "card": _cards,
+    "ip": _ips,
+    "national_id": _national_ids,
+}
+
+
+def detect(text: str) -> list[Finding]:
+    """All PII in `text`, sorted by start, without overlaps."""
+    candidates = [Finding(kind, start, end) for kind, find in _DETECTORS.items() for start, end in find(text)]
+    candidates.sort(key=lambda f: (_RANK[f.kind], f.start - f.end, f.start))
+    kept: list[Finding] = []  # sorted by start and non-overlapping, so a bisect finds the neighbours
+    starts: list[int] = []
+    for f in candidates:
+        i = bisect.bisect_left(starts, f.start)
+        if (i == 0 or kept[i - 1].end <= f.start) and (i == len(kept) or f.end <= kept[i].start):
+            kept.insert(i, f)
+            starts.insert(i, f.start)
+    return kept
+
+
+def _normalise(kind: str, value: str) -> str:
+    """The form that is hashed, so that spacing and case do not change the token."""
+    if kind == "email":
+        return value.lower()
+    if kind == "ip":
+        # Canonical form: stripping the dots would make 20.30.113.47 and 203.0.113.47 collide.
+        return str(ipaddress.ip_address(value))
+    if kind == "phone":
+        digits = re.sub(r"\D", "", value.replace("(0)", ""))
+        return digits[2:] if value.startswith("00") else digits
+    return re.sub(r"[^0-9A-Za-z]", "", value).upper()
+
+
+def _token(kind: str, value: str, key: bytes) -> str:
+    digest = hmac.new(key, _normalise(kind, value).encode(), hashlib.sha256).hexdigest()
+    return f"[{kind.upper()}:{digest[:_HASH_HEX_CHARS]}]"
+
+
+def _check_modes(modes: Mapping[str, str], key: bytes) -> None:
+    for kind, mode in modes.items():
+        if kind not in PII_KINDS:
+            raise ValueError(f"unknown PII kind {kind!r} in modes; use one of {', '.join(PII_KINDS)}")
+        if mode not in _MODES:
+            raise ValueError(f"unknown mode {mode!r} for {kind!r}; use one of {', '.join(_MODES)}")
+    if not key and "hash" in modes.values():
+        raise ValueError("hash mode needs a non-empty key (the tenant's secret), so tokens differ across tenants")
+
+
+def redact(text: str, modes: Mapping[str, str], *, key: bytes) -> Redaction:
+    """Replace the PII in `text` according to `modes` (kind -> mask | hash | keep | drop; missing kinds are masked).
+
+    Raises DropDocument, before any work is done, when a kind whose mode is "drop" is found.
+    """
+    _check_modes(modes, key)
+    findings = detect(text)
+    dropped = Counter(f.kind for f in findings if modes.get(f.kind) == "drop")
+    if dropped:
+        raise DropDocument(dropped)
+    parts: list[str] = []
+    counts: Counter[str] = Counter()
+    pos = 0
+    for f in findings:
+        mode = modes.get(f.kind, "mask")
+        if mode == "keep":
+            continue
+        value = text[f.start : f.end]
+        parts += [text[pos : f.start], _token(f.kind, value, key) if mode == "hash" else f"[{f.kind.upper()}]"]
+        counts[f.kind] += 1
+        pos = f.end
+    parts.append(text[pos:])
+    return Redaction(text="".join(parts), counts=dict(counts))
+
+
+_KINDS_ALT = "|".join(k.upper() for k in PII_KINDS)
+_PLACEHOLDER = re.compile(rf"\[({_KINDS_ALT})(?::[0-9a-f]{{{_HASH_HEX_CHARS}}})?\]")
+
+
+def count_placeholders(text: str) -> dict[str, int]:
+    """How many values of each kind were redacted in `text` (it holds their placeholders)."""
+    return dict(Counter(m.group(1).lower() for m in _PLACEHOLDER.finditer(text)))
