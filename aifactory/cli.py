@@ -5,6 +5,7 @@
     aifactory status              counts per stage and tenant
     aifactory search TEXT         --tenant T [--top-k K]
     aifactory replay              rebuild chunks and the index from the raw lake
+    aifactory dlq list|replay     what failed and why; send it through again after a fix
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory import pipeline
+from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.factory import Factory
 from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
@@ -89,8 +91,27 @@ def cmd_status(args: argparse.Namespace, factory: Factory) -> None:
 
 
 def cmd_search(args: argparse.Namespace, factory: Factory) -> None:
-    results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k)
+    results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k,
+                     include_quarantined=args.include_quarantined)
     emit(args, [r.__dict__ for r in results], format_results(args.text, results))
+
+
+def cmd_dlq(args: argparse.Namespace, factory: Factory) -> None:
+    if args.action == "replay":
+        report = replay_dead_letters(factory, progress=not args.json)
+        still = list_dead_letters(factory)
+        data = {"run": report.summary(), "still_open": len(still)}
+        emit(args, data, f"replayed: {report.published} events published, {report.recovered} events retried, "
+             f"{report.dead_letters_landed} new dead letters; {len(still)} still open")
+        return
+    rows = list_dead_letters(factory, include_resolved=args.all)
+    lines = [f"{len(rows)} dead letter(s)" + ("" if args.all else " still open (--all for resolved ones too)")]
+    for r in rows:
+        state = "resolved" if r["resolved"] else "open"
+        copy = f"\n    copy:   {r['original_uri']}" if r["original_uri"] else ""
+        lines.append(f"- [{state}] {r['stage']} {r['tenant'] or '-'} {r['error_class']}: {r['reason']}\n"
+                     f"    source: {r['source_uri']}{copy}")
+    emit(args, rows, "\n".join(lines))
 
 
 def cmd_replay(args: argparse.Namespace, factory: Factory) -> None:
@@ -122,12 +143,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--tenant", required=True)
     sp.add_argument("--top-k", type=int, default=5)
     sp.add_argument("--mode", choices=["dense"], default="dense", help="hybrid comes with the index issue")
+    sp.add_argument("--include-quarantined", action="store_true",
+                    help="also return chunks quarantined for suspected prompt injection")
+    sp = with_json(sub.add_parser("dlq", help="the dead-letter store: list what failed, or replay it after a fix"))
+    sp.add_argument("action", choices=["list", "replay"])
+    sp.add_argument("--all", action="store_true", help="list resolved dead letters too")
     with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
     return p
 
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
-            "replay": cmd_replay}
+            "replay": cmd_replay, "dlq": cmd_dlq}
 
 
 def main(argv: list[str] | None = None) -> int:

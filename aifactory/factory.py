@@ -4,12 +4,16 @@ heavy ones (the model, the index) only when first asked for."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 
 from aifactory.settings import FactorySettings
+from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
+from ingest.sources import IngestReport, Source, scan
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import EdgeIndex
 
@@ -27,6 +31,39 @@ class Factory:
     @cached_property
     def policy(self) -> ResidencyPolicy:
         return load_policy(self.settings.residency_policy)
+
+    @cached_property
+    def privacy(self) -> PrivacyPolicy:
+        return load_privacy_policy(self.settings.transforms.privacy_policy)
+
+    @cached_property
+    def pii_secret(self) -> bytes:
+        """AIFACTORY_PII_SECRET, or a random secret kept in the data directory."""
+        configured = self.settings.transforms.pii_secret.get_secret_value()
+        if configured:
+            return bytes.fromhex(configured)
+        path = self.settings.home / "keys" / "pii-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+
+    def scan(self, source: Source) -> IngestReport:
+        return scan(source, self.policy, self.lake, limits=self.settings.limits, privacy=self.privacy,
+                    secret=self.pii_secret)
+
+    def transform_env(self) -> dict[str, str]:
+        """What the faust worker needs to apply the same policies."""
+        t = self.settings.transforms
+        env = {"AIFACTORY_PII_SECRET": self.pii_secret.hex(),
+               "AIFACTORY_QUARANTINE_THRESHOLD": str(t.quarantine_threshold)}
+        if t.privacy_policy:
+            env["AIFACTORY_PRIVACY_POLICY"] = str(Path(t.privacy_policy).resolve())
+        if self.settings.embedding_model:
+            env["AIFACTORY_EMBEDDING_MODEL"] = self.settings.embedding_model
+        return env
 
     @cached_property
     def embedder(self) -> Embedder:

@@ -26,11 +26,12 @@ from typing import Any
 
 from aifactory.factory import Factory
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
+from governance.privacy import apply_privacy
 from ingest.errors import LandingTimeout
 from ingest.kafka import KafkaConnection, connect
 from ingest.lake import Lake
 from ingest.landing import Lander
-from ingest.sources import IngestReport, Source, publish, scan
+from ingest.sources import IngestReport, Source, publish
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
@@ -120,8 +121,8 @@ class Outcomes:
         self._seen_letter_rows = len(letter_rows)
 
 
-def _landers(conn: KafkaConnection, lake: Lake, *, raw: bool) -> dict[str, Lander]:
-    s = conn.settings
+def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool) -> dict[str, Lander]:
+    s, lake = conn.settings, factory.lake
     prefix = s.topic_prefix
 
     def bad_raw(msg: Any, at: LogPosition, exc: Exception) -> None:
@@ -138,7 +139,9 @@ def _landers(conn: KafkaConnection, lake: Lake, *, raw: bool) -> dict[str, Lande
     }
     if raw:
         landers["raw"] = Lander(conn, lake, topic=s.raw_topic, spec=RAW, group_id=f"{prefix}-land-raw",
-                                decode=lambda v, at: raw_row(DocumentEvent.from_json(v), at), on_bad=bad_raw)
+                                decode=lambda v, at: raw_row(apply_privacy(DocumentEvent.from_json(v), factory.privacy,
+                                                                           factory.pii_secret), at),
+                                on_bad=bad_raw)
     return landers
 
 
@@ -159,11 +162,13 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
     outcome. `wait_for` names events already on the topic that need one too."""
     lake, settings = factory.lake, factory.settings
     outcomes = Outcomes(lake)
-    landers = _landers(conn, lake, raw=land_raw)
+    # A republished event needs an outcome from this run, whatever an earlier attempt left.
+    outcomes.done -= {e.event_id for e in republish}
+    landers = _landers(factory, conn, raw=land_raw)
     wanted_events = {e.event_id for e in events} | {e.event_id for e in republish} | (wait_for or set())
     wanted_letters = {d.dead_letter_id for d in letters}
     raw_wanted = {e.event_id for e in events} if land_raw else set()
-    worker = TransformWorker(conn, settings.log_dir / "transform-worker.log").start()
+    worker = TransformWorker(conn, settings.log_dir / "transform-worker.log", factory.transform_env()).start()
     try:
         for lander in landers.values():
             lander.start()
@@ -202,22 +207,26 @@ def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[Docume
     return republish, on_topic
 
 
-def run(factory: Factory, sources: list[Source], *, progress: bool = False) -> RunReport:
-    """Ingest the sources and drive every stage until all is searchable."""
+def run(factory: Factory, sources: list[Source], *, progress: bool = False,
+        retry: list[DocumentEvent] | None = None) -> RunReport:
+    """Ingest the sources and drive every stage until all is searchable. `retry`
+    names raw-lake events to send through the chain again (dead-letter replay)."""
     report = RunReport()
     started = time.perf_counter()
-    report.ingest = [scan(s, factory.policy, factory.lake) for s in sources]
+    report.ingest = [factory.scan(s) for s in sources]
     events = [e for r in report.ingest for e in r.published]
     letters = [d for r in report.ingest for d in r.dead_letters]
     report.seconds["scan"] = time.perf_counter() - started
     published_ids = {e.event_id for e in events}
     pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
-    if events or letters or pending:
+    retry = [e for e in retry or [] if e.event_id not in published_ids | {p.event_id for p in pending}]
+    if events or letters or pending or retry:
         with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
             t = time.perf_counter()
             republish, on_topic = split_pending(pending, conn.epoch)
             report.recovered = len(republish)
-            drive(factory, conn, events=events, letters=letters, republish=republish, land_raw=True,
+            # Retried events go through again even when this log still holds them.
+            drive(factory, conn, events=events, letters=letters, republish=republish + retry, land_raw=True,
                   report=report, wait_for=on_topic)
             report.seconds["stream"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -238,13 +247,13 @@ def _connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafk
 
 def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
-    report = RunReport(ingest=[scan(s, factory.policy, factory.lake) for s in sources])
+    report = RunReport(ingest=[factory.scan(s) for s in sources])
     events = [e for r in report.ingest for e in r.published]
     letters = [d for r in report.ingest for d in r.dead_letters]
     if not events and not letters:
         return report
     with _connection(factory, conn) as kafka:
-        landers = {k: v for k, v in _landers(kafka, factory.lake, raw=True).items() if k != "chunks"}
+        landers = {k: v for k, v in _landers(factory, kafka, raw=True).items() if k != "chunks"}
         for lander in landers.values():
             lander.start()
         try:

@@ -9,8 +9,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.errors import SourceError
+from ingest.limits import Limits
+from ingest.records import RecordFields
 from ingest.settings import KafkaSettings
 from ingest.sources import Source
+from transforms.settings import TransformSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SOURCES = PROJECT_ROOT / "examples" / "sources.yaml"
@@ -27,6 +30,8 @@ class FactorySettings(BaseSettings):
     # How long a run waits for every published event to come out of the stream.
     stage_timeout_s: float = 600.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    transforms: TransformSettings = Field(default_factory=TransformSettings)
+    limits: Limits = Field(default_factory=Limits)
 
     @property
     def lake_root(self) -> Path:
@@ -42,12 +47,29 @@ class FactorySettings(BaseSettings):
 
 
 def load_sources(path: Path) -> list[Source]:
-    """Sources from a YAML file: `sources: [{path, tenant, jurisdiction}, ...]`,
-    paths relative to the file."""
+    """Sources from a YAML file, paths relative to the file:
+
+        sources:
+          - {path: corpus/helio-eu, tenant: helio-eu, jurisdiction: EU}
+          - path: exports/products
+            tenant: helio-us
+            jurisdiction: US
+            fields: {id: sku, title: name, text: [summary, details], metadata: [price]}
+    """
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return [Source(root=path.parent / s["path"], tenant=s["tenant"], jurisdiction=s["jurisdiction"])
+        return [Source(root=path.parent / s["path"], tenant=s["tenant"], jurisdiction=s["jurisdiction"],
+                       fields=_fields(s.get("fields") or {}))
                 for s in doc["sources"]]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise SourceError(f"cannot read sources file {path}: {exc!r}; it must be YAML with a 'sources' list "
-                         "of {path, tenant, jurisdiction}") from exc
+                          "of {path, tenant, jurisdiction, optional fields}") from exc
+
+
+def _fields(spec: dict[str, object]) -> RecordFields:
+    def names(value: object) -> tuple[str, ...]:
+        return tuple(value) if isinstance(value, list) else (str(value),)
+
+    return RecordFields(id=str(spec.get("id", "id")), title=str(spec.get("title", "title")),
+                        text=names(spec.get("text", ["text"])),
+                        metadata=names(spec["metadata"]) if "metadata" in spec else None)

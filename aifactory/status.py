@@ -17,7 +17,7 @@ latest AS (
     QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
 ),
 current_chunks AS (
-    SELECT c.tenant FROM chunks c
+    SELECT c.tenant, c.quarantined FROM chunks c
     JOIN (SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id) l
       USING (document_id, version)
     WHERE c.op = 'upsert'
@@ -27,6 +27,7 @@ SELECT t.tenant,
        (SELECT count(*) FROM latest l WHERE l.tenant = t.tenant AND l.op = 'upsert') AS documents,
        (SELECT count(*) FROM chunks c WHERE c.tenant = t.tenant AND c.op = 'upsert') AS chunk_rows,
        (SELECT count(*) FROM current_chunks c WHERE c.tenant = t.tenant) AS current_chunks,
+       (SELECT count(*) FROM current_chunks c WHERE c.tenant = t.tenant AND c.quarantined) AS quarantined,
        (SELECT count(*) FROM dead_letters d WHERE d.tenant = t.tenant) AS dead_letters
 FROM tenants t ORDER BY t.tenant
 """
@@ -43,7 +44,7 @@ def status(factory: Factory) -> dict[str, Any]:
     for tenant, counts in tenants.items():
         counts["points"] = sum(index.count(r, tenant=tenant) for r in regions) if index else 0
     totals = {k: sum(c[k] for c in tenants.values()) for k in
-              ("events", "documents", "chunk_rows", "current_chunks", "dead_letters", "points")}
+              ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters", "points")}
     return {
         "home": str(factory.settings.home.resolve()),
         "model": index.model_id if index else None,

@@ -82,6 +82,8 @@ class DocumentEvent(_Record):
     text: str = ""
     format: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
+    # Personal data redacted from this event, by kind: counts only, never values.
+    pii: dict[str, int] = Field(default_factory=dict)
     event_time: datetime
     # Set only when the event is republished from the raw lake (replay, recovery):
     # lineage keeps pointing at the event's first position in the log.
@@ -105,9 +107,12 @@ class DocumentEvent(_Record):
 
 class ChunkRecord(_Record):
     """One chunk of one document version, or a tombstone (`op=delete`, no text)
-    saying that the document is gone."""
+    saying that the document is gone. `chunk_id` names the chunk's content within
+    its document, so it survives edits elsewhere in the document; `row_id` names
+    this record (the chunk as part of one event)."""
 
     schema_version: int = SCHEMA_VERSION
+    row_id: str
     chunk_id: str
     op: Op
     event_id: str
@@ -122,9 +127,17 @@ class ChunkRecord(_Record):
     content_hash: str
     title: str
     source_uri: str
+    section: str = ""
+    page: int | None = None
+    token_count: int = 0
+    pii: dict[str, int] = Field(default_factory=dict)
+    quarantined: bool = False
+    screening_score: float = 0.0
+    screening_reasons: list[str] = Field(default_factory=list)
     event_time: datetime
     raw: LogPosition
     chunker: str
+    screener: str = ""
 
 
 class DeadLetter(_Record):
@@ -136,6 +149,7 @@ class DeadLetter(_Record):
     error_class: str
     reason: str
     source_uri: str
+    source_root: str = ""
     tenant: str = ""
     jurisdiction: str = ""
     region: str = ""
@@ -162,13 +176,18 @@ class DeadLetter(_Record):
         )
 
 
-def chunk_id(document_id: str, version: int, chunk_no: int) -> str:
-    return derive_id("chunk", document_id, version, chunk_no)
+def chunk_id(document_id: str, chunk_hash: str) -> str:
+    return derive_id("chunk", document_id, chunk_hash)
+
+
+def chunk_row_id(event_id: str, chunk_id: str) -> str:
+    return derive_id("chunk-row", event_id, chunk_id)
 
 
 def tombstone_id(event_id: str) -> str:
     return derive_id("tombstone", event_id)
 
 
-def point_id(document_id: str, version: int, chunk_no: int, model_fingerprint: str) -> str:
-    return derive_id("point", document_id, version, chunk_no, model_fingerprint)
+def point_id(chunk_id: str, model_fingerprint: str) -> str:
+    """A chunk's point for one model: the same content keeps its point across versions."""
+    return derive_id("point", chunk_id, model_fingerprint)

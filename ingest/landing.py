@@ -19,7 +19,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from governance.contracts import LogPosition
-from governance.errors import ContractError
+from governance.errors import GovernanceError
 from ingest.kafka import KafkaConnection
 from ingest.lake import Lake, TableSpec
 
@@ -29,10 +29,11 @@ POLL_MS = 200
 FLUSH_ROWS = 5_000
 FLUSH_INTERVAL_S = 0.5
 
-# Turns one message into a lake row; raises ContractError for a bad message.
+# Turns one message into a lake row; raises a GovernanceError (a broken contract, a
+# document the privacy policy drops) for a message that must not land.
 Decoder = Callable[[bytes, LogPosition], dict[str, Any]]
 # Called with a bad message and its error, so that it can be dead-lettered.
-OnBad = Callable[[ConsumerRecord, LogPosition, ContractError], None]
+OnBad = Callable[[ConsumerRecord, LogPosition, GovernanceError], None]
 
 
 class Lander:
@@ -76,7 +77,7 @@ class Lander:
                                       partition=msg.partition, offset=msg.offset)
                     try:
                         row = self.decode(msg.value, pos)
-                    except ContractError as exc:
+                    except GovernanceError as exc:
                         log.warning("bad message on %s[%d]@%d: %s", msg.topic, msg.partition,
                                     msg.offset, exc)
                         if self.on_bad:

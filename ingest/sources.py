@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from governance.contracts import DeadLetter, DocumentEvent, content_hash
+from governance.contracts import DeadLetter, DocumentEvent
+from governance.pii import DropDocument
+from governance.privacy import PrivacyPolicy, apply_privacy
 from governance.residency import ResidencyPolicy
 from ingest.errors import SourceError
 from ingest.kafka import KafkaConnection
@@ -90,9 +92,12 @@ def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) 
         raise SourceError(f"{rel}: cannot be read ({exc.strerror}); check its permissions") from exc
 
 
-def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None) -> IngestReport:
-    """Decide which events the source needs: new versions, deletes, dead letters."""
+def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None,
+         privacy: PrivacyPolicy | None = None, secret: bytes = b"") -> IngestReport:
+    """Decide which events the source needs: new versions, deletes, dead letters.
+    Personal data is redacted here, at the edge, before anything is published."""
     limits = limits or Limits()
+    privacy = privacy or PrivacyPolicy()
     root = source.root.resolve()
     if not root.is_dir():
         raise SourceError(f"{source.root}: no such folder; pass a folder of documents to ingest")
@@ -122,14 +127,20 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             doc_id = document_id(source.tenant, rel, doc.part)
             present.add(doc_id)
             prev = latest.get(doc_id)
-            if prev and prev[1] == "upsert" and prev[2] == content_hash(doc.text):
-                report.unchanged += 1
-                continue
             uri = path.as_uri() + (f"#{doc.part}" if doc.part else "")
-            report.published.append(DocumentEvent.new(
+            event = DocumentEvent.new(
                 op="upsert", document_id=doc_id, version=(prev[0] + 1) if prev else 1,
                 text=doc.text, title=doc.title, format=doc.format, metadata=doc.metadata,
-                source_uri=uri, **common))
+                source_uri=uri, **common)
+            try:
+                event = apply_privacy(event, privacy, secret)
+            except DropDocument as exc:
+                report.dead_letters.append(dead_letter(SourceError(f"{rel}: {exc}"), path, b"", lake, source, region))
+                continue
+            if prev and prev[1] == "upsert" and prev[2] == event.content_hash:
+                report.unchanged += 1
+                continue
+            report.published.append(event)
     for doc_id, (version, op, _) in sorted(latest.items()):
         if doc_id not in present and op == "upsert":
             rel, _, part = doc_id.split(":", 1)[1].partition("#")
@@ -145,8 +156,9 @@ def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: S
     digest = hashlib.sha256(data).hexdigest() if data else ""
     original = lake.store_blob(region, source.tenant, data).as_uri() if data else ""
     return DeadLetter.new(stage="ingest", error=exc, source_uri=path.as_uri(), key=digest or str(exc),
-                          tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,
-                          original_uri=original, content_sha256=digest)
+                          source_root=source.root.resolve().as_uri(), tenant=source.tenant,
+                          jurisdiction=source.jurisdiction, region=region, original_uri=original,
+                          content_sha256=digest)
 
 
 def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:

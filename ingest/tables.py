@@ -31,6 +31,7 @@ RAW = TableSpec(
             pa.field("text", pa.string()),
             pa.field("format", pa.string()),
             pa.field("metadata", pa.string()),
+            pa.field("pii", pa.string()),
             pa.field("event_time", TS),
             pa.field("schema_version", pa.int32()),
             # The event's first position in the log (kept through replays).
@@ -51,6 +52,7 @@ DEAD_LETTERS = TableSpec(
             pa.field("error_class", pa.string()),
             pa.field("reason", pa.string()),
             pa.field("source_uri", pa.string()),
+            pa.field("source_root", pa.string()),
             pa.field("tenant", pa.string()),
             pa.field("jurisdiction", pa.string()),
             pa.field("region", pa.string()),
@@ -67,8 +69,9 @@ DEAD_LETTERS = TableSpec(
 
 
 def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
-    row = event.model_dump(exclude={"origin", "metadata"})
+    row = event.model_dump(exclude={"origin", "metadata", "pii"})
     row["metadata"] = json.dumps(event.metadata, sort_keys=True)
+    row["pii"] = json.dumps(event.pii, sort_keys=True)
     row.update(position_values("log", event.origin or at))
     row["landed_at"] = datetime.now(UTC)
     return row
@@ -76,10 +79,11 @@ def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
 
 def event_from_row(row: dict[str, Any]) -> DocumentEvent:
     """The event as it was published, with its first log position as origin."""
-    fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in ("metadata", "origin")}
+    fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in ("metadata", "origin", "pii")}
     return DocumentEvent(
         **fields,
         metadata=json.loads(row["metadata"] or "{}"),
+        pii=json.loads(row.get("pii") or "{}"),
         origin=LogPosition(epoch=row["log_epoch"], topic=row["log_topic"],
                            partition=row["log_partition"], offset=row["log_offset"]),
     )

@@ -14,9 +14,12 @@ from typing import Any
 import faust
 
 from governance.contracts import DeadLetter, DocumentEvent, LogPosition
-from governance.errors import ContractError
+from governance.errors import ContractError, GovernanceError
+from governance.privacy import load_privacy_policy
 from ingest.settings import KafkaSettings
 from transforms.process import EmptyDocumentError, to_chunks
+from transforms.settings import TransformSettings
+from transforms.tokens import token_counter
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def internal_topics(settings: KafkaSettings) -> dict[str, int]:
     return {f"{app_id(settings)}-__assignor-__leader": 1}
 
 
-def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str) -> faust.App:
+def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chain: TransformSettings) -> faust.App:
     brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
     app = faust.App(
         app_id(settings), broker=brokers, store="memory://", web_enabled=False,
@@ -38,6 +41,9 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str) -> f
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_ms / 1000,
     )
+    counter = token_counter(chain.embedding_model)
+    privacy = load_privacy_policy(chain.privacy_policy)
+    secret = chain.secret_bytes
     raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
     chunks = app.topic(settings.chunks_topic, key_serializer="raw", value_serializer="raw")
     dead = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
@@ -49,8 +55,9 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str) -> f
             at = LogPosition(epoch=epoch, topic=msg.topic, partition=msg.partition, offset=msg.offset)
             try:
                 doc = DocumentEvent.from_json(event.value)
-                records = to_chunks(doc, at)
-            except (ContractError, EmptyDocumentError) as exc:
+                records = to_chunks(doc, at, counter, privacy=privacy, secret=secret,
+                                    threshold=chain.quarantine_threshold)
+            except (GovernanceError, EmptyDocumentError) as exc:
                 letter = _dead_letter(event.value, at, exc)
                 fut = await dead.send(key=letter.dead_letter_id.encode(), value=letter.to_json())
                 await fut
@@ -69,6 +76,8 @@ def _dead_letter(value: bytes, at: LogPosition, exc: Exception) -> DeadLetter:
         where = f"kafka:{at.topic}/{at.partition}/{at.offset}"
         return DeadLetter.new(stage="transform", error=exc, source_uri=where,
                               key=f"{at.epoch}/{at.offset}", raw=at)
-    return DeadLetter.new(stage="transform", error=exc, source_uri=doc.source_uri, key=doc.event_id,
-                          tenant=doc.tenant, jurisdiction=doc.jurisdiction, region=doc.region,
-                          event_id=doc.event_id, raw=doc.origin or at)
+    # One dead letter per attempt: a replay that fails again is a new, visible attempt.
+    attempt = f"{doc.event_id}@{at.epoch}/{at.partition}/{at.offset}"
+    return DeadLetter.new(stage="transform", error=exc, source_uri=doc.source_uri, key=attempt,
+                          source_root=doc.source_root, tenant=doc.tenant, jurisdiction=doc.jurisdiction,
+                          region=doc.region, event_id=doc.event_id, raw=doc.origin or at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +13,11 @@ from ingest.lake import TS, TableSpec, log_columns, position_values
 
 CHUNKS = TableSpec(
     name="chunks",
-    key="chunk_id",
+    key="row_id",
     time_column="event_time",
     schema=pa.schema(
         [
+            pa.field("row_id", pa.string()),
             pa.field("chunk_id", pa.string()),
             pa.field("op", pa.string()),
             pa.field("event_id", pa.string()),
@@ -30,8 +32,16 @@ CHUNKS = TableSpec(
             pa.field("content_hash", pa.string()),
             pa.field("title", pa.string()),
             pa.field("source_uri", pa.string()),
+            pa.field("section", pa.string()),
+            pa.field("page", pa.int32()),
+            pa.field("token_count", pa.int32()),
+            pa.field("pii", pa.string()),
+            pa.field("quarantined", pa.bool_()),
+            pa.field("screening_score", pa.float32()),
+            pa.field("screening_reasons", pa.string()),
             pa.field("event_time", TS),
             pa.field("chunker", pa.string()),
+            pa.field("screener", pa.string()),
             pa.field("schema_version", pa.int32()),
             *log_columns("raw"),  # the document event this chunk came from
             *log_columns("log"),  # where the chunk itself sat on the chunks topic
@@ -42,7 +52,9 @@ CHUNKS = TableSpec(
 
 
 def chunk_row(record: ChunkRecord, at: LogPosition) -> dict[str, Any]:
-    row = record.model_dump(exclude={"raw"})
+    row = record.model_dump(exclude={"raw", "pii", "screening_reasons"})
+    row["pii"] = json.dumps(record.pii, sort_keys=True)
+    row["screening_reasons"] = json.dumps(record.screening_reasons)
     row.update(position_values("raw", record.raw))
     row.update(position_values("log", at))
     row["landed_at"] = datetime.now(UTC)

@@ -17,6 +17,7 @@ from ingest.kafka import KafkaConnection, cluster_epoch
 from ingest.processes import stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
+from transforms.settings import TransformSettings
 
 STOP_GRACE_S = 15.0
 
@@ -28,8 +29,8 @@ class TransformWorkerError(RuntimeError):
 class TransformWorker:
     """The faust worker as a child process in its own process group."""
 
-    def __init__(self, conn: KafkaConnection, log_path: Path) -> None:
-        self.conn, self.log_path = conn, log_path
+    def __init__(self, conn: KafkaConnection, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.conn, self.log_path, self.extra_env = conn, log_path, env or {}
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> TransformWorker:
@@ -38,7 +39,7 @@ class TransformWorker:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.conn.bootstrap_servers,
                "AIFACTORY_LOG_EPOCH": self.conn.epoch,
                "AIFACTORY_TOPIC_PREFIX": self.conn.settings.topic_prefix,
-               "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions)}
+               "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions), **self.extra_env}
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
                                           stdout=out, stderr=subprocess.STDOUT,
@@ -69,7 +70,7 @@ def main() -> None:
     if settings.embedded:
         sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS; `aifactory run` starts it for the embedded broker")
     epoch = os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(settings.bootstrap_servers)
-    app = create_app(settings, settings.bootstrap_servers, epoch)
+    app = create_app(settings, settings.bootstrap_servers, epoch, TransformSettings())
     faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
 
 

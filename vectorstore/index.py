@@ -34,7 +34,7 @@ from qdrant_edge import (
 log = logging.getLogger(__name__)
 
 DENSE = "dense"
-KEYWORD_FIELDS = ("tenant", "document_id", "jurisdiction", "region")
+KEYWORD_FIELDS = ("tenant", "document_id", "jurisdiction", "region", "screening")
 SCROLL_PAGE = 2_000
 UPSERT_BATCH = 256
 _SAFE = re.compile(r"[^a-z0-9-]")
@@ -60,9 +60,12 @@ class VectorIndex(Protocol):
     def upsert(self, region: str, points: Sequence[IndexPoint]) -> None: ...
     def delete(self, region: str, ids: Iterable[str]) -> None: ...
     def ids(self, region: str) -> set[str]: ...
+    def row_ids(self, region: str) -> dict[str, str]: ...
+    def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None: ...
     def regions(self) -> list[str]: ...
     def count(self, region: str, *, tenant: str | None = None) -> int: ...
-    def search(self, region: str, vector: Sequence[float], *, tenant: str, top_k: int) -> list[Hit]: ...
+    def search(self, region: str, vector: Sequence[float], *, tenant: str, top_k: int,
+               include_quarantined: bool = False) -> list[Hit]: ...
     def points(self, region: str) -> list[Hit]: ...
     def close(self) -> None: ...
 
@@ -71,8 +74,13 @@ def collection_name(region: str, model_id: str) -> str:
     return f"chunks__{_SAFE.sub('-', region.lower())}__{_SAFE.sub('-', model_id.lower())}"
 
 
-def tenant_filter(tenant: str) -> Filter:
-    return Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))])
+def tenant_filter(tenant: str, *, include_quarantined: bool = True) -> Filter:
+    """The tenant condition every search carries; quarantined chunks are left out
+    unless asked for."""
+    # A keyword, not the bool: qdrant-edge-py 0.9 never matches a bool payload value.
+    must_not: list[Any] = [] if include_quarantined else [
+        FieldCondition(key="screening", match=MatchValue("quarantined"))]
+    return Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))], must_not=must_not or None)
 
 
 class EdgeIndex:
@@ -126,7 +134,7 @@ class EdgeIndex:
         shard.update(UpdateOperation.delete_points(todo))
         shard.flush()
 
-    def _scroll(self, region: str, *, with_payload: bool) -> list[Any]:
+    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
         shard = self._shard(region, create=False)
         if shard is None:
             return []
@@ -142,6 +150,18 @@ class EdgeIndex:
     def ids(self, region: str) -> set[str]:
         return {str(r.id) for r in self._scroll(region, with_payload=False)}
 
+    def row_ids(self, region: str) -> dict[str, str]:
+        records = self._scroll(region, with_payload=["row_id"])
+        return {str(r.id): str((r.payload or {}).get("row_id", "")) for r in records}
+
+    def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return
+        for pid, body in payloads.items():
+            shard.update(UpdateOperation.overwrite_payload([pid], body))
+        shard.flush()
+
     def points(self, region: str) -> list[Hit]:
         return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]
 
@@ -151,12 +171,14 @@ class EdgeIndex:
             return 0
         return int(shard.count(CountRequest(exact=True, filter=tenant_filter(tenant) if tenant else None)))
 
-    def search(self, region: str, vector: Sequence[float], *, tenant: str, top_k: int) -> list[Hit]:
+    def search(self, region: str, vector: Sequence[float], *, tenant: str, top_k: int,
+               include_quarantined: bool = False) -> list[Hit]:
         shard = self._shard(region, create=False)
         if shard is None:
             return []
         found = shard.query(QueryRequest(limit=top_k, query=Query.Nearest(list(vector), using=DENSE),
-                                         filter=tenant_filter(tenant), with_payload=True))
+                                         filter=tenant_filter(tenant, include_quarantined=include_quarantined),
+                                         with_payload=True))
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in found]
 
     def close(self) -> None:

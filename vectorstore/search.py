@@ -25,19 +25,26 @@ class Result:
     title: str
     text: str
     source_uri: str
+    section: str
+    page: int | None
+    quarantined: bool
+    screening_reasons: list[str]
     lineage: dict[str, Any]
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit) -> Result:
         p = hit.payload
-        lineage = {k: p.get(k) for k in ("event_id", "chunk_id", "version", "chunk_no", "topic",
-                                          "partition", "offset", "log_epoch", "model", "chunker", "region")}
+        lineage = {k: p.get(k) for k in ("event_id", "chunk_id", "version", "chunk_no", "topic", "partition",
+                                          "offset", "log_epoch", "model", "chunker", "screener", "region")}
         return cls(rank=rank, score=round(hit.score, 6), point_id=hit.id, document_id=p["document_id"],
                    title=p.get("title", ""), text=p.get("text", ""), source_uri=p.get("source_uri", ""),
-                   lineage=lineage)
+                   section=p.get("section", ""), page=p.get("page"), quarantined=bool(p.get("quarantined")),
+                   screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage)
 
 
-def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5) -> list[Result]:
+def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,
+           include_quarantined: bool = False) -> list[Result]:
+    """The top hits of one tenant; chunks quarantined for prompt injection only when asked."""
     if not text.strip():
         raise SearchError("the search text is empty; ask a question")
     if not tenant:
@@ -47,6 +54,7 @@ def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, to
     vector = embedder.embed_query(text)
     hits: list[Hit] = []
     for region in index.regions():
-        hits.extend(index.search(region, vector, tenant=tenant, top_k=top_k))
+        hits.extend(index.search(region, vector, tenant=tenant, top_k=top_k,
+                                 include_quarantined=include_quarantined))
     hits.sort(key=lambda h: (-h.score, h.id))
     return [Result.from_hit(n, h) for n, h in enumerate(hits[:top_k], start=1)]

@@ -9,6 +9,7 @@ extra. Killed at any moment and run again, it converges to the same index.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -42,19 +43,24 @@ ORDER BY c.document_id, c.chunk_no
 class SyncReport:
     upserted: int = 0
     deleted: int = 0
+    repointed: int = 0  # kept their vector, got the payload of a newer version
     unchanged: int = 0
     embed_seconds: float = 0.0
     by_region: dict[str, int] = field(default_factory=dict)
 
 
 def payload(row: dict[str, Any], model_id: str) -> dict[str, Any]:
-    """What a point carries: enough to cite it and to trace it back to its event."""
+    """What a point carries: enough to cite it, filter it and trace it back to its event."""
     return {
         "tenant": row["tenant"], "jurisdiction": row["jurisdiction"], "region": row["region"],
         "document_id": row["document_id"], "version": row["version"], "chunk_no": row["chunk_no"],
-        "chunk_id": row["chunk_id"], "event_id": row["event_id"], "title": row["title"],
-        "text": row["text"], "source_uri": row["source_uri"],
-        "event_time": row["event_time"].isoformat(), "chunker": row["chunker"],
+        "chunk_id": row["chunk_id"], "row_id": row["row_id"], "event_id": row["event_id"],
+        "title": row["title"], "text": row["text"], "source_uri": row["source_uri"],
+        "section": row["section"], "page": row["page"], "event_time": row["event_time"].isoformat(),
+        "chunker": row["chunker"], "screener": row["screener"], "quarantined": bool(row["quarantined"]),
+        "screening": "quarantined" if row["quarantined"] else "clear",
+        "screening_reasons": json.loads(row["screening_reasons"] or "[]"),
+        "pii": json.loads(row["pii"] or "{}"),
         "topic": row["raw_topic"], "partition": row["raw_partition"], "offset": row["raw_offset"],
         "log_epoch": row["raw_epoch"], "model": model_id,
     }
@@ -68,7 +74,7 @@ def desired_points(lake: Lake, model_id: str) -> dict[str, dict[str, dict[str, A
     out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for values in cur.fetchall():
         row = dict(zip(cols, values, strict=True))
-        out[row["region"]][point_id(row["document_id"], row["version"], row["chunk_no"], model_id)] = row
+        out[row["region"]][point_id(row["chunk_id"], model_id)] = row
     con.close()
     return out
 
@@ -84,13 +90,19 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
     report = SyncReport()
     for region in sorted(set(desired) | set(index.regions())):
         want = desired.get(region, {})
-        have = index.ids(region)
-        extra = have - set(want)
+        have = index.row_ids(region)  # point id -> the chunk row it was written from
+        extra = set(have) - set(want)
         missing = [pid for pid in want if pid not in have]
-        report.unchanged += len(have & set(want))
+        # Same content in a newer version: the vector stands, the payload (lineage) moves on.
+        moved = {pid: payload(want[pid], model_id) for pid in want
+                 if pid in have and have[pid] != want[pid]["row_id"]}
+        report.unchanged += len(set(have) & set(want)) - len(moved)
         if extra:
             index.delete(region, extra)
             report.deleted += len(extra)
+        if moved:
+            index.set_payloads(region, moved)
+            report.repointed += len(moved)
         # Length-sorted batches pad less.
         missing.sort(key=lambda pid: len(want[pid]["text"]))
         bar = tqdm(total=len(missing), desc=f"embed {region}", unit="chunk", disable=not progress or not missing)
@@ -105,6 +117,6 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             bar.update(len(ids))
         bar.close()
         report.by_region[region] = len(want)
-    log.info("index sync: %d upserted, %d deleted, %d unchanged", report.upserted, report.deleted,
-             report.unchanged)
+    log.info("index sync: %d upserted, %d deleted, %d repointed, %d unchanged", report.upserted, report.deleted,
+             report.repointed, report.unchanged)
     return report

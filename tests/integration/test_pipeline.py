@@ -96,7 +96,7 @@ def test_every_point_traces_back_to_its_event_and_lake_rows(sample: tuple[Factor
         assert raw == [(payload["event_id"], payload["document_id"], payload["version"],
                         payload["source_uri"].split("#")[0] + ("#" + payload["source_uri"].split("#")[1]
                                                                 if "#" in payload["source_uri"] else ""))]
-        chunk = con.execute("SELECT text FROM chunks WHERE chunk_id = ?", [payload["chunk_id"]]).fetchall()
+        chunk = con.execute("SELECT text FROM chunks WHERE row_id = ?", [payload["row_id"]]).fetchall()
         assert chunk == [(payload["text"],)]
         assert payload["model"] == factory.embedder.fingerprint.id
     con.close()

@@ -18,8 +18,8 @@ def event(**kw: object) -> DocumentEvent:
 def test_ids_are_derived_not_random() -> None:
     assert event().event_id == event().event_id
     assert event().event_id != event(version=2).event_id
-    assert chunk_id("d", 1, 0) == chunk_id("d", 1, 0) != chunk_id("d", 1, 1)
-    assert point_id("d", 1, 0, "m1") != point_id("d", 1, 0, "m2")
+    assert chunk_id("d", "hash1") == chunk_id("d", "hash1") != chunk_id("d", "hash2")
+    assert point_id("c", "m1") != point_id("c", "m2")
 
 
 def test_event_round_trips_through_json() -> None:

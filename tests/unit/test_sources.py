@@ -52,3 +52,14 @@ def test_new_unchanged_changed_deleted_and_bad(tmp_path: Path) -> None:
     assert "c.md: the file is empty (0 bytes); remove it or give it content" in [d.reason for d in second.dead_letters]
     assert {d.tenant for d in second.dead_letters} == {"acme"}
     assert all(e.event_time <= datetime.now(UTC) for e in second.published)
+
+
+def test_sources_file_sets_record_fields(tmp_path: Path) -> None:
+    from aifactory.settings import load_sources
+
+    spec = tmp_path / "sources.yaml"
+    spec.write_text("sources:\n  - {path: a, tenant: t, jurisdiction: EU}\n"
+                    "  - {path: b, tenant: u, jurisdiction: US, fields: {id: sku, text: [summary, details]}}\n")
+    first, second = load_sources(spec)
+    assert first.root == tmp_path / "a" and first.fields.text == ("text",)
+    assert (second.fields.id, second.fields.text, second.fields.metadata) == ("sku", ("summary", "details"), None)

@@ -1,0 +1,24 @@
+"""Settings of the transform chain, read by the faust worker from its environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from transforms.injection import DEFAULT_THRESHOLD
+
+
+class TransformSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIFACTORY_", extra="ignore")
+
+    privacy_policy: Path | None = None
+    # Hex; the key each tenant's PII hashes derive from. The CLI keeps one per data directory.
+    pii_secret: SecretStr = SecretStr("")
+    embedding_model: str | None = None
+    quarantine_threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return bytes.fromhex(self.pii_secret.get_secret_value())
