@@ -7,6 +7,7 @@ from typing import Any
 from aifactory.factory import Factory
 from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
+from vectorstore.sync import plan
 
 COUNTS_SQL = """
 WITH tenants AS (
@@ -41,10 +42,12 @@ def status(factory: Factory) -> dict[str, Any]:
     con.close()
     index = factory.index_without_model()
     regions = index.regions() if index else []
+    duplicates = plan(factory.lake, index.model_id).duplicates if index else 0
     for tenant, counts in tenants.items():
         counts["points"] = sum(index.count(r, tenant=tenant) for r in regions) if index else 0
     totals = {k: sum(c[k] for c in tenants.values()) for k in
               ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters", "points")}
+    totals["duplicates_folded"] = duplicates
     return {
         "home": str(factory.settings.home.resolve()),
         "model": index.model_id if index else None,

@@ -69,6 +69,7 @@ def vector_index(context: dg.AssetExecutionContext, lake: LakeResource, kafka: K
     return dg.MaterializeResult(metadata={
         "points_upserted": report.upserted, "points_deleted": report.deleted,
         "points_unchanged": report.unchanged, "points_total": counts["points"],
+        "points_repointed": report.repointed, "duplicates_folded": report.duplicates,
         "embed_seconds": round(report.embed_seconds, 2), "model": f.embedder.fingerprint.id,
         "regions": ", ".join(sorted(report.by_region)),
     })

@@ -130,6 +130,7 @@ class ChunkRecord(_Record):
     section: str = ""
     page: int | None = None
     token_count: int = 0
+    simhash: str = ""  # 64-bit near-duplicate fingerprint, hex
     pii: dict[str, int] = Field(default_factory=dict)
     quarantined: bool = False
     screening_score: float = 0.0

@@ -35,6 +35,7 @@ CHUNKS = TableSpec(
             pa.field("section", pa.string()),
             pa.field("page", pa.int32()),
             pa.field("token_count", pa.int32()),
+            pa.field("simhash", pa.string()),
             pa.field("pii", pa.string()),
             pa.field("quarantined", pa.bool_()),
             pa.field("screening_score", pa.float32()),

@@ -1,14 +1,18 @@
 """Index synchronisation: make the index hold exactly what the chunk lake says.
 
 The desired state is every chunk of each document's latest version (nothing for
-a document whose latest record is a tombstone). Point ids are derived from
-document, version, chunk number and model, so the difference between desired and
-present ids is the whole plan: embed and upsert what is missing, delete what is
-extra. Killed at any moment and run again, it converges to the same index.
+a document whose latest record is a tombstone), one point per family of exact or
+near-duplicate chunks within a tenant: the first chunk of the family is indexed
+and the payload lists the others. Point ids are derived from the chunk and the
+model, so the difference between desired and present ids is the whole plan:
+embed and upsert what is missing, delete what is extra, rewrite the payload of a
+point whose digest changed (same content, newer version or other duplicates).
+Killed at any moment and run again, it converges to the same index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -20,6 +24,7 @@ from tqdm import tqdm
 
 from governance.contracts import point_id
 from ingest.lake import Lake
+from transforms.dedup import families
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 from vectorstore.index import IndexPoint, VectorIndex
@@ -43,15 +48,16 @@ ORDER BY c.document_id, c.chunk_no
 class SyncReport:
     upserted: int = 0
     deleted: int = 0
-    repointed: int = 0  # kept their vector, got the payload of a newer version
+    repointed: int = 0  # kept their vector, got a new payload (newer version, other duplicates)
+    duplicates: int = 0  # current chunks folded into another chunk's point
     unchanged: int = 0
     embed_seconds: float = 0.0
     by_region: dict[str, int] = field(default_factory=dict)
 
 
-def payload(row: dict[str, Any], model_id: str) -> dict[str, Any]:
+def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
     """What a point carries: enough to cite it, filter it and trace it back to its event."""
-    return {
+    body = {
         "tenant": row["tenant"], "jurisdiction": row["jurisdiction"], "region": row["region"],
         "document_id": row["document_id"], "version": row["version"], "chunk_no": row["chunk_no"],
         "chunk_id": row["chunk_id"], "row_id": row["row_id"], "event_id": row["event_id"],
@@ -62,21 +68,44 @@ def payload(row: dict[str, Any], model_id: str) -> dict[str, Any]:
         "screening_reasons": json.loads(row["screening_reasons"] or "[]"),
         "pii": json.loads(row["pii"] or "{}"),
         "topic": row["raw_topic"], "partition": row["raw_partition"], "offset": row["raw_offset"],
-        "log_epoch": row["raw_epoch"], "model": model_id,
+        "log_epoch": row["raw_epoch"], "model": model_id, "duplicates": duplicates,
     }
+    body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return body
 
 
-def desired_points(lake: Lake, model_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """region -> point id -> chunk row, for what the index should hold."""
+@dataclass
+class Plan:
+    """region -> point id -> (the chunk row it is written from, its payload)."""
+
+    points: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]]
+    duplicates: int  # current chunks folded into another chunk's point
+
+    def region(self, region: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        return self.points.get(region, {})
+
+
+def plan(lake: Lake, model_id: str) -> Plan:
     con = lake.connect(CHUNKS)
     cur = con.execute(DESIRED_SQL)
     cols = [d[0] for d in cur.description]
-    out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for values in cur.fetchall():
         row = dict(zip(cols, values, strict=True))
-        out[row["region"]][point_id(row["chunk_id"], model_id)] = row
+        groups[(row["region"], row["tenant"])].append(row)
     con.close()
-    return out
+    points: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(dict)
+    folded = 0
+    for (region, _tenant), rows in groups.items():
+        for family in families(rows, exact=lambda r: r["content_hash"],
+                               fingerprint=lambda r: int(r["simhash"] or "0", 16),
+                               order=lambda r: (r["document_id"], r["chunk_no"])):
+            head, rest = family[0], family[1:]
+            dups = [{"document_id": r["document_id"], "chunk_id": r["chunk_id"], "source_uri": r["source_uri"],
+                     "kind": "exact" if r["content_hash"] == head["content_hash"] else "near"} for r in rest]
+            points[region][point_id(head["chunk_id"], model_id)] = (head, payload(head, model_id, dups))
+            folded += len(rest)
+    return Plan(points, folded)
 
 
 def embedding_text(row: dict[str, Any]) -> str:
@@ -86,16 +115,15 @@ def embedding_text(row: dict[str, Any]) -> str:
 
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False) -> SyncReport:
     model_id = embedder.fingerprint.id
-    desired = desired_points(lake, model_id)
-    report = SyncReport()
-    for region in sorted(set(desired) | set(index.regions())):
-        want = desired.get(region, {})
-        have = index.row_ids(region)  # point id -> the chunk row it was written from
+    desired = plan(lake, model_id)
+    report = SyncReport(duplicates=desired.duplicates)
+    for region in sorted(set(desired.points) | set(index.regions())):
+        want = desired.region(region)
+        have = index.digests(region)  # point id -> digest of its payload
         extra = set(have) - set(want)
         missing = [pid for pid in want if pid not in have]
-        # Same content in a newer version: the vector stands, the payload (lineage) moves on.
-        moved = {pid: payload(want[pid], model_id) for pid in want
-                 if pid in have and have[pid] != want[pid]["row_id"]}
+        # Same content, other lineage or duplicates: the vector stands, the payload is rewritten.
+        moved = {pid: want[pid][1] for pid in want if pid in have and have[pid] != want[pid][1]["digest"]}
         report.unchanged += len(set(have) & set(want)) - len(moved)
         if extra:
             index.delete(region, extra)
@@ -104,19 +132,18 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             index.set_payloads(region, moved)
             report.repointed += len(moved)
         # Length-sorted batches pad less.
-        missing.sort(key=lambda pid: len(want[pid]["text"]))
+        missing.sort(key=lambda pid: len(want[pid][0]["text"]))
         bar = tqdm(total=len(missing), desc=f"embed {region}", unit="chunk", disable=not progress or not missing)
         for start in range(0, len(missing), EMBED_BATCH):
             ids = missing[start:start + EMBED_BATCH]
             began = time.perf_counter()
-            vectors = embedder.embed([embedding_text(want[pid]) for pid in ids])
+            vectors = embedder.embed([embedding_text(want[pid][0]) for pid in ids])
             report.embed_seconds += time.perf_counter() - began
-            index.upsert(region, [IndexPoint(pid, vec, payload(want[pid], model_id))
-                                  for pid, vec in zip(ids, vectors, strict=True)])
+            index.upsert(region, [IndexPoint(pid, vec, want[pid][1]) for pid, vec in zip(ids, vectors, strict=True)])
             report.upserted += len(ids)
             bar.update(len(ids))
         bar.close()
         report.by_region[region] = len(want)
-    log.info("index sync: %d upserted, %d deleted, %d repointed, %d unchanged", report.upserted, report.deleted,
-             report.repointed, report.unchanged)
+    log.info("index sync: %d upserted, %d deleted, %d repointed, %d unchanged, %d duplicates folded",
+             report.upserted, report.deleted, report.repointed, report.unchanged, report.duplicates)
     return report

@@ -92,3 +92,27 @@ def test_an_edit_reembeds_only_the_chunk_it_touches(indexed: tuple[Path, Factory
     hits = search(factory.index, factory.embedder, "When was the badge reader in lobby B replaced?",
                   tenant="helio-us", top_k=1)
     assert hits[0].document_id == doc and hits[0].lineage["version"] == 2
+
+
+def test_duplicate_chunks_within_a_tenant_are_indexed_once(tmp_path: Path, make_factory: MakeFactory) -> None:
+    root = tmp_path / "src"
+    root.mkdir()
+    footer = ("## Confidentiality\nThis document is internal to Helio Robotics. Do not forward it outside the "
+              "company. Questions about handling go to the information security team, who answer within two "
+              "working days and keep a register of every exception that was granted this year.")
+    (root / "a.md").write_text(f"# Forklift safety\nHelmets are required in aisle 7.\n{footer}")
+    (root / "b.md").write_text(f"# Conveyor upkeep\nBelts are checked every Monday.\n{footer}")
+    (root / "c.md").write_text(f"# Canteen\nLunch is served from noon.\n{footer.replace('two', 'three')}")
+    factory = make_factory(tmp_path / "home")
+    report = pipeline.run(factory, [Source(root, "acme", "EU")])
+    assert report.index is not None and report.index.duplicates == 2
+    [point] = [h for h in points_of(factory) if h.payload["section"].endswith("Confidentiality")]
+    assert point.payload["document_id"] == "acme:a.md"
+    assert sorted((d["document_id"], d["kind"]) for d in point.payload["duplicates"]) == [
+        ("acme:b.md", "exact"), ("acme:c.md", "near")]
+
+    (root / "a.md").unlink()  # the kept chunk's document goes: the family keeps one point, now b's
+    pipeline.run(factory, [Source(root, "acme", "EU")])
+    [point] = [h for h in points_of(factory) if h.payload["section"].endswith("Confidentiality")]
+    assert point.payload["document_id"] == "acme:b.md"
+    assert [d["document_id"] for d in point.payload["duplicates"]] == ["acme:c.md"]

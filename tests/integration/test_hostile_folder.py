@@ -89,7 +89,7 @@ def test_good_files_are_searchable_and_bad_files_are_dead_lettered(hostile: tupl
     assert by_file["invisible.txt"]["stage"] == "transform"
     assert totals["documents"] == good_documents + 1  # invisible.txt parsed, then failed in the chain
     assert totals["dead_letters"] == len(bad)
-    assert totals["points"] == totals["current_chunks"]
+    assert totals["points"] == totals["current_chunks"] and totals["duplicates_folded"] == 0
     hits = search(factory.index, factory.embedder, "how long does the Lynx take to charge?", tenant="acme", top_k=1)
     assert hits[0].title == "Lynx manual" and hits[0].page == 1
     hits = search(factory.index, factory.embedder, "how often to swap battery packs", tenant="acme", top_k=1)

@@ -63,3 +63,26 @@ def test_sources_file_sets_record_fields(tmp_path: Path) -> None:
     first, second = load_sources(spec)
     assert first.root == tmp_path / "a" and first.fields.text == ("text",)
     assert (second.fields.id, second.fields.text, second.fields.metadata) == ("sku", ("summary", "details"), None)
+
+
+def test_privacy_policy_redacts_at_the_edge_and_drops_what_it_must(tmp_path: Path) -> None:
+    from governance.privacy import load_privacy_policy
+
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "ok.md").write_text("# Contact\nMail ann@example.com or call +1 512 555 0147.")
+    (root / "ssn.md").write_text("# Payroll\nEmployee SSN 078-05-1120 on file.")
+    policy_file = tmp_path / "privacy.yaml"
+    policy_file.write_text("default: {email: hash}\njurisdictions:\n  US: {national_id: drop}\n")
+    policy = load_privacy_policy(policy_file)
+    report = scan(Source(root, "acme", "US"), DEFAULT_POLICY, Lake(tmp_path / "lake"), privacy=policy, secret=b"k")
+    [event] = report.published
+    assert "ann@example.com" not in event.text and "[EMAIL:" in event.text and "[PHONE]" in event.text
+    assert event.pii == {"email": 1, "phone": 1}
+    [letter] = report.dead_letters
+    assert letter.reason == ("ssn.md: document dropped: it contains national_id x1, and their mode is 'drop'")
+    assert "078-05-1120" not in letter.model_dump_json()
+    # The same value hashes alike within a tenant and differently for another.
+    again = scan(Source(root, "acme", "US"), DEFAULT_POLICY, Lake(tmp_path / "l2"), privacy=policy, secret=b"k")
+    other = scan(Source(root, "beta", "US"), DEFAULT_POLICY, Lake(tmp_path / "l3"), privacy=policy, secret=b"k")
+    assert again.published[0].text == event.text != other.published[0].text
