@@ -6,6 +6,7 @@
     aifactory search TEXT         --tenant T [--top-k K]
     aifactory replay              rebuild chunks and the index from the raw lake
     aifactory dlq list|replay     what failed and why; send it through again after a fix
+    aifactory index               make the index equal to the chunks lake (idempotent, safe to kill)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ingest.errors import IngestError
 from ingest.sources import Source
 from vectorstore.embedder import EmbedderError
 from vectorstore.search import SearchError, search
+from vectorstore.sync import sync_index
 
 log = logging.getLogger("aifactory")
 
@@ -91,8 +93,9 @@ def cmd_status(args: argparse.Namespace, factory: Factory) -> None:
 
 
 def cmd_search(args: argparse.Namespace, factory: Factory) -> None:
+    filters = dict(f.split("=", 1) for f in args.filter)
     results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k,
-                     include_quarantined=args.include_quarantined)
+                     mode=args.mode, include_quarantined=args.include_quarantined, filters=filters)
     emit(args, [r.__dict__ for r in results], format_results(args.text, results))
 
 
@@ -112,6 +115,12 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory) -> None:
         lines.append(f"- [{state}] {r['stage']} {r['tenant'] or '-'} {r['error_class']}: {r['reason']}\n"
                      f"    source: {r['source_uri']}{copy}")
     emit(args, rows, "\n".join(lines))
+
+
+def cmd_index(args: argparse.Namespace, factory: Factory) -> None:
+    report = sync_index(factory.lake, factory.index, factory.embedder, progress=not args.json)
+    emit(args, report.__dict__, f"index: {report.upserted} upserted, {report.deleted} deleted, {report.repointed} "
+         f"repointed, {report.unchanged} unchanged, {report.duplicates} duplicates folded")
 
 
 def cmd_replay(args: argparse.Namespace, factory: Factory) -> None:
@@ -142,18 +151,22 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("text")
     sp.add_argument("--tenant", required=True)
     sp.add_argument("--top-k", type=int, default=5)
-    sp.add_argument("--mode", choices=["dense"], default="dense", help="hybrid comes with the index issue")
+    sp.add_argument("--mode", choices=["dense", "hybrid"], default="dense",
+                    help="dense vectors only, or dense plus BM25 fused by reciprocal rank")
+    sp.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                    help="exact match on a payload field, e.g. --filter document_id=helio-eu:hr/remote-work.md")
     sp.add_argument("--include-quarantined", action="store_true",
                     help="also return chunks quarantined for suspected prompt injection")
     sp = with_json(sub.add_parser("dlq", help="the dead-letter store: list what failed, or replay it after a fix"))
     sp.add_argument("action", choices=["list", "replay"])
     sp.add_argument("--all", action="store_true", help="list resolved dead letters too")
     with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
+    with_json(sub.add_parser("index", help="make the index hold exactly what the chunks lake says (safe to kill)"))
     return p
 
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
-            "replay": cmd_replay, "dlq": cmd_dlq}
+            "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,10 @@ from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
+from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
-from vectorstore.index import EdgeIndex
+from vectorstore.index import VectorIndex
+from vectorstore.qdrant import QdrantIndex
 
 
 class Factory:
@@ -70,12 +72,20 @@ class Factory:
         return load_embedder(self.settings.embedding_model, self.settings.embedding_device)
 
     @cached_property
-    def index(self) -> EdgeIndex:
+    def index(self) -> VectorIndex:
         fp = self.embedder.fingerprint
         self._remember_model(fp.id, fp.dimension)
-        return EdgeIndex(self.settings.index_root, model_id=fp.id, dimension=fp.dimension)
+        return self._open_index(fp.id, fp.dimension)
 
-    def index_without_model(self) -> EdgeIndex | None:
+    def _open_index(self, model_id: str, dimension: int) -> VectorIndex:
+        """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge."""
+        s = self.settings
+        if s.qdrant_url:
+            return QdrantIndex.connect(url=s.qdrant_url, api_key=s.qdrant_api_key.get_secret_value(),
+                                       model_id=model_id, dimension=dimension)
+        return EdgeIndex(s.index_root, model_id=model_id, dimension=dimension)
+
+    def index_without_model(self) -> VectorIndex | None:
         """The index of the model last used here, without loading that model (for status)."""
         if "index" in self.__dict__:
             return self.index
@@ -83,7 +93,9 @@ class Factory:
         if not marker.exists():
             return None
         info = json.loads(marker.read_text())
-        return EdgeIndex(self.settings.index_root, model_id=info["id"], dimension=info["dimension"])
+        index = self._open_index(info["id"], info["dimension"])
+        self.__dict__["_status_index"] = index
+        return index
 
     @property
     def _model_marker(self) -> Path:
@@ -94,6 +106,6 @@ class Factory:
         self._model_marker.write_text(json.dumps({"id": model_id, "dimension": dimension}))
 
     def close(self) -> None:
-        if "index" in self.__dict__:
-            self.index.close()
-            del self.__dict__["index"]
+        for key in ("index", "_status_index"):
+            if key in self.__dict__:
+                self.__dict__.pop(key).close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.errors import SourceError
@@ -20,7 +20,7 @@ SAMPLE_SOURCES = PROJECT_ROOT / "examples" / "sources.yaml"
 
 
 class FactorySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AIFACTORY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AIFACTORY_", extra="ignore", populate_by_name=True)
 
     # One folder holds all embedded state: lake, index, logs.
     home: Path = Path(".aifactory")
@@ -29,6 +29,9 @@ class FactorySettings(BaseSettings):
     embedding_device: str | None = None
     # How long a run waits for every published event to come out of the stream.
     stage_timeout_s: float = 600.0
+    # A Qdrant server or cluster; empty uses the embedded Qdrant Edge under `home`.
+    qdrant_url: str = Field(default="", validation_alias="QDRANT_URL")
+    qdrant_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_API_KEY")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     transforms: TransformSettings = Field(default_factory=TransformSettings)
     limits: Limits = Field(default_factory=Limits)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vectorstore.embedder import Embedder
-from vectorstore.index import Hit, VectorIndex
+from vectorstore.index import Hit, Mode, Query, VectorIndex
+from vectorstore.sparse import query_vector
 
 MAX_TOP_K = 100
 
@@ -43,18 +44,24 @@ class Result:
 
 
 def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,
-           include_quarantined: bool = False) -> list[Result]:
-    """The top hits of one tenant; chunks quarantined for prompt injection only when asked."""
+           mode: Mode = "dense", include_quarantined: bool = False,
+           filters: dict[str, str] | None = None) -> list[Result]:
+    """The top hits of one tenant, dense or hybrid (dense + BM25, fused by rank);
+    chunks quarantined for prompt injection only when asked."""
     if not text.strip():
         raise SearchError("the search text is empty; ask a question")
     if not tenant:
         raise SearchError("a tenant is required: pass --tenant")
     if not 1 <= top_k <= MAX_TOP_K:
         raise SearchError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
-    vector = embedder.embed_query(text)
+    if mode not in ("dense", "hybrid"):
+        raise SearchError(f"mode must be dense or hybrid, got {mode!r}")
+    query = Query(dense=embedder.embed_query(text), tenant=tenant, top_k=top_k, mode=mode,
+                  sparse=query_vector(text) if mode == "hybrid" else None,
+                  include_quarantined=include_quarantined, filters=filters or {})
     hits: list[Hit] = []
     for region in index.regions():
-        hits.extend(index.search(region, vector, tenant=tenant, top_k=top_k,
-                                 include_quarantined=include_quarantined))
+        hits.extend(index.search(region, query))
+    # Scores of two regions' collections compare: cosine for dense, RRF for hybrid.
     hits.sort(key=lambda h: (-h.score, h.id))
     return [Result.from_hit(n, h) for n, h in enumerate(hits[:top_k], start=1)]

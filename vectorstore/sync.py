@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,10 +29,11 @@ from transforms.dedup import families
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 from vectorstore.index import IndexPoint, VectorIndex
+from vectorstore.sparse import document_vector
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH = 256
+EMBED_BATCH = int(os.environ.get("AIFACTORY_EMBED_BATCH", "256"))  # texts embedded and upserted at a time
 
 DESIRED_SQL = """
 WITH latest AS (
@@ -139,7 +141,8 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             began = time.perf_counter()
             vectors = embedder.embed([embedding_text(want[pid][0]) for pid in ids])
             report.embed_seconds += time.perf_counter() - began
-            index.upsert(region, [IndexPoint(pid, vec, want[pid][1]) for pid, vec in zip(ids, vectors, strict=True)])
+            index.upsert(region, [IndexPoint(pid, vec, want[pid][1], document_vector(embedding_text(want[pid][0])))
+                                  for pid, vec in zip(ids, vectors, strict=True)])
             report.upserted += len(ids)
             bar.update(len(ids))
         bar.close()

@@ -58,11 +58,13 @@ def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, p
     assert report.index is not None and report.index.upserted == totals["points"]
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
 @pytest.mark.parametrize("query", QUERIES, ids=[q["expected"] for q in QUERIES])
 def test_known_question_finds_its_document(sample: tuple[Factory, pipeline.RunReport],
-                                           query: dict[str, Any]) -> None:
+                                           query: dict[str, Any], mode: str) -> None:
     factory, _ = sample
-    results = search(factory.index, factory.embedder, query["question"], tenant=query["tenant"], top_k=3)
+    results = search(factory.index, factory.embedder, query["question"], tenant=query["tenant"], top_k=3,
+                     mode=mode)  # type: ignore[arg-type]
     assert expected_document(query) in [r.document_id for r in results], \
         f"{query['question']!r} -> {[r.document_id for r in results]}"
 

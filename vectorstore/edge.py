@@ -1,0 +1,169 @@
+"""The Qdrant Edge adapter: each collection is an in-process shard in its own
+folder under the index root."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    Fusion,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Prefetch,
+    QueryRequest,
+    ScrollRequest,
+    SparseVector,
+    UpdateOperation,
+)
+from qdrant_edge import Query as EdgeQuery
+
+from vectorstore.index import (
+    DENSE,
+    HYBRID_DEPTH,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SCROLL_PAGE,
+    UPSERT_BATCH,
+    Hit,
+    IndexPoint,
+    Query,
+    collection_name,
+    conditions,
+    regions_of,
+)
+from vectorstore.sparse import SPARSE
+
+log = logging.getLogger(__name__)
+
+
+def _filter(query: Query) -> Filter:
+    must, must_not = conditions(query)
+    return Filter(must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must],
+                  must_not=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must_not] or None)
+
+
+class EdgeIndex:
+    """Qdrant Edge shards under `root`, one per region, for one model."""
+
+    def __init__(self, root: Path, *, model_id: str, dimension: int) -> None:
+        self.root, self.model_id, self.dimension = root, model_id, dimension
+        self._shards: dict[str, EdgeShard] = {}
+
+    def _path(self, region: str) -> Path:
+        return self.root / collection_name(region, self.model_id)
+
+    def _shard(self, region: str, *, create: bool) -> EdgeShard | None:
+        if region in self._shards:
+            return self._shards[region]
+        path = self._path(region)
+        if path.exists() and any(path.iterdir()):
+            shard = EdgeShard.load(str(path))
+        elif create:
+            path.mkdir(parents=True, exist_ok=True)
+            shard = EdgeShard.create(str(path), EdgeConfig(
+                vectors={DENSE: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine)},
+                sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)}))
+            for name in KEYWORD_FIELDS:
+                shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
+        else:
+            return None
+        self._shards[region] = shard
+        return shard
+
+    def regions(self) -> list[str]:
+        return regions_of((p.name for p in self.root.iterdir() if p.is_dir()), self.model_id) \
+            if self.root.exists() else []
+
+    def upsert(self, region: str, points: Sequence[IndexPoint]) -> None:
+        shard = self._shard(region, create=True)
+        assert shard is not None
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = []
+            for p in points[start:start + UPSERT_BATCH]:
+                vectors: dict[str, Any] = {DENSE: [float(x) for x in p.vector]}
+                if p.sparse is not None:
+                    vectors[SPARSE] = SparseVector(p.sparse.indices, p.sparse.values)
+                batch.append(Point(p.id, vectors, p.payload))
+            shard.update(UpdateOperation.upsert_points(batch))
+        shard.flush()
+
+    def delete(self, region: str, ids: Iterable[str]) -> None:
+        shard = self._shard(region, create=False)
+        todo: list[Any] = list(ids)
+        if shard is None or not todo:
+            return
+        shard.update(UpdateOperation.delete_points(todo))
+        shard.flush()
+
+    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return []
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=SCROLL_PAGE,
+                                                      with_payload=with_payload, with_vector=False))
+            records.extend(page)
+            if offset is None:
+                return records
+
+    def ids(self, region: str) -> set[str]:
+        return {str(r.id) for r in self._scroll(region, with_payload=False)}
+
+    def digests(self, region: str) -> dict[str, str]:
+        records = self._scroll(region, with_payload=["digest"])
+        return {str(r.id): str((r.payload or {}).get("digest", "")) for r in records}
+
+    def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return
+        for pid, body in payloads.items():
+            shard.update(UpdateOperation.overwrite_payload([pid], body))
+        shard.flush()
+
+    def points(self, region: str) -> list[Hit]:
+        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]
+
+    def count(self, region: str, *, tenant: str | None = None) -> int:
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return 0
+        flt = Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))]) if tenant else None
+        return int(shard.count(CountRequest(exact=True, filter=flt)))
+
+    def search(self, region: str, query: Query) -> list[Hit]:
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return []
+        flt = _filter(query)
+        dense = EdgeQuery.Nearest([float(x) for x in query.dense], using=DENSE)
+        if query.mode == "hybrid" and query.sparse is not None:
+            depth = query.top_k * HYBRID_DEPTH
+            sparse = EdgeQuery.Nearest(SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
+            fusion: Any = Fusion.Rrf(k=RRF_K)  # the stub types Rrf apart from Fusion
+            request = QueryRequest(limit=query.top_k, query=fusion, with_payload=True,
+                                   prefetches=[Prefetch(limit=depth, query=dense, filter=flt),
+                                               Prefetch(limit=depth, query=sparse, filter=flt)])
+        else:
+            request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+
+    def close(self) -> None:
+        for shard in self._shards.values():
+            shard.close()
+        self._shards.clear()

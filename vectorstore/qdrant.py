@@ -1,0 +1,164 @@
+"""The qdrant-client adapter: a Qdrant server or cluster (`QDRANT_URL`, optional
+API key), or qdrant-client's own local mode (a folder, or `:memory:`), which
+speaks the same API and runs the same contract tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from vectorstore.index import (
+    DENSE,
+    HYBRID_DEPTH,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SCROLL_PAGE,
+    UPSERT_BATCH,
+    Hit,
+    IndexPoint,
+    Query,
+    collection_name,
+    conditions,
+    regions_of,
+)
+from vectorstore.sparse import SPARSE
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 30
+UPSERT_RETRIES = 3
+
+
+class IndexUnavailable(RuntimeError):
+    """The Qdrant server cannot be reached or refused a request."""
+
+
+def _filter(query: Query) -> models.Filter:
+    must, must_not = conditions(query)
+    return models.Filter(
+        must=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in must],
+        must_not=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in must_not] or None)
+
+
+class QdrantIndex:
+    """Collections on a Qdrant server (or in qdrant-client's local mode), one per region, for one model."""
+
+    def __init__(self, client: QdrantClient, *, model_id: str, dimension: int) -> None:
+        self.client, self.model_id, self.dimension = client, model_id, dimension
+        self._ready: set[str] = set()
+
+    @classmethod
+    def connect(cls, *, url: str, api_key: str | None, model_id: str, dimension: int) -> QdrantIndex:
+        client = QdrantClient(url=url, api_key=api_key or None, timeout=TIMEOUT_S)
+        try:
+            client.get_collections()
+        except (ResponseHandlingException, UnexpectedResponse, OSError) as exc:
+            raise IndexUnavailable(f"cannot reach Qdrant at {url} ({exc}); check QDRANT_URL and QDRANT_API_KEY, "
+                              "or unset QDRANT_URL to use the embedded Qdrant Edge") from exc
+        return cls(client, model_id=model_id, dimension=dimension)
+
+    @classmethod
+    def local(cls, path: str, *, model_id: str, dimension: int) -> QdrantIndex:
+        return cls(QdrantClient(path=path) if path != ":memory:" else QdrantClient(location=":memory:"),
+                   model_id=model_id, dimension=dimension)
+
+    def _collection(self, region: str, *, create: bool) -> str | None:
+        name = collection_name(region, self.model_id)
+        if name in self._ready:
+            return name
+        if not self.client.collection_exists(name):
+            if not create:
+                return None
+            self.client.create_collection(
+                name,
+                vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+            for key in KEYWORD_FIELDS:
+                self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+        self._ready.add(name)
+        return name
+
+    def regions(self) -> list[str]:
+        return regions_of((c.name for c in self.client.get_collections().collections), self.model_id)
+
+    def upsert(self, region: str, points: Sequence[IndexPoint]) -> None:
+        name = self._collection(region, create=True)
+        assert name is not None
+        structs = []
+        for p in points:
+            vector: dict[str, Any] = {DENSE: [float(x) for x in p.vector]}
+            if p.sparse is not None:
+                vector[SPARSE] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
+            structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
+        self.client.upload_points(name, structs, batch_size=UPSERT_BATCH, max_retries=UPSERT_RETRIES, wait=True)
+
+    def delete(self, region: str, ids: Iterable[str]) -> None:
+        name = self._collection(region, create=False)
+        todo: list[Any] = list(ids)
+        if name is None or not todo:
+            return
+        self.client.delete(name, points_selector=models.PointIdsList(points=todo), wait=True)
+
+    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
+        name = self._collection(region, create=False)
+        if name is None:
+            return []
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = self.client.scroll(name, limit=SCROLL_PAGE, offset=offset, with_payload=with_payload,
+                                              with_vectors=False)
+            records.extend(page)
+            if offset is None:
+                return records
+
+    def ids(self, region: str) -> set[str]:
+        return {str(r.id) for r in self._scroll(region, with_payload=False)}
+
+    def digests(self, region: str) -> dict[str, str]:
+        return {str(r.id): str((r.payload or {}).get("digest", ""))
+                for r in self._scroll(region, with_payload=["digest"])}
+
+    def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
+        name = self._collection(region, create=False)
+        if name is None:
+            return
+        for pid, body in payloads.items():
+            self.client.overwrite_payload(name, payload=body, points=[pid], wait=True)
+
+    def points(self, region: str) -> list[Hit]:
+        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]
+
+    def count(self, region: str, *, tenant: str | None = None) -> int:
+        name = self._collection(region, create=False)
+        if name is None:
+            return 0
+        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]) \
+            if tenant else None
+        return int(self.client.count(name, count_filter=flt, exact=True).count)
+
+    def search(self, region: str, query: Query) -> list[Hit]:
+        name = self._collection(region, create=False)
+        if name is None:
+            return []
+        flt = _filter(query)
+        dense = [float(x) for x in query.dense]
+        if query.mode == "hybrid" and query.sparse is not None:
+            depth = query.top_k * HYBRID_DEPTH
+            sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
+            found = self.client.query_points(
+                name, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), limit=query.top_k, with_payload=True,
+                prefetch=[models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt),
+                          models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=flt)])
+        else:
+            found = self.client.query_points(name, query=dense, using=DENSE, query_filter=flt, limit=query.top_k,
+                                             with_payload=True)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in found.points]
+
+    def close(self) -> None:
+        self.client.close()
