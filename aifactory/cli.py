@@ -7,6 +7,7 @@
     aifactory replay              rebuild chunks and the index from the raw lake
     aifactory dlq list|replay     what failed and why; send it through again after a fix
     aifactory index               make the index equal to the chunks lake (idempotent, safe to kill)
+    aifactory eval                BEIR evaluation: nDCG@10, recall@100, MRR for dense and hybrid
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
+from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
@@ -117,6 +119,15 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory) -> None:
     emit(args, rows, "\n".join(lines))
 
 
+def cmd_eval(args: argparse.Namespace, factory: Factory) -> None:
+    report = evaluate(factory.settings, Path(args.corpus), Path(args.queries), Path(args.qrels))
+    lines = [f"{'mode':<8}{'nDCG@10':>9}{'recall@100':>12}{'MRR':>8}"]
+    for mode in ("dense", "hybrid"):
+        m = report[mode]
+        lines.append(f"{mode:<8}{m['ndcg@10']:>9.3f}{m['recall@100']:>12.3f}{m['mrr']:>8.3f}")
+    emit(args, report, "\n".join(lines) + f"\n{report['dense']['queries']} judged queries; index in {report['home']}")
+
+
 def cmd_index(args: argparse.Namespace, factory: Factory) -> None:
     report = sync_index(factory.lake, factory.index, factory.embedder, progress=not args.json)
     emit(args, report.__dict__, f"index: {report.upserted} upserted, {report.deleted} deleted, {report.repointed} "
@@ -162,11 +173,15 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="list resolved dead letters too")
     with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
     with_json(sub.add_parser("index", help="make the index hold exactly what the chunks lake says (safe to kill)"))
+    sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
+    sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
+    sp.add_argument("--queries", required=True, help="queries.jsonl (_id, text)")
+    sp.add_argument("--qrels", required=True, help="qrels TSV (query-id, corpus-id, score) with a header")
     return p
 
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
-            "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index}
+            "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,6 +163,11 @@ class EdgeIndex:
             request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
 
+    def optimize(self) -> None:
+        """Build the HNSW and payload indexes now (blocking) rather than on first need."""
+        for shard in self._shards.values():
+            shard.optimize()
+
     def close(self) -> None:
         for shard in self._shards.values():
             shard.close()

@@ -160,5 +160,8 @@ class QdrantIndex:
                                              with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in found.points]
 
+    def optimize(self) -> None:
+        """A Qdrant server optimises in the background; nothing to wait for."""
+
     def close(self) -> None:
         self.client.close()

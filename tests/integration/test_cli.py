@@ -74,3 +74,15 @@ def test_bad_arguments_give_a_clear_error(tmp_path: Path) -> None:
     assert "no such folder" in proc.stderr
     proc = aifactory(tmp_path / "home", "run", str(tmp_path), "--tenant", "a", "--jurisdiction", "XX", expect=2)
     assert "jurisdiction 'XX' is not in the residency policy" in proc.stderr
+
+
+def test_eval_reports_beir_metrics_for_both_modes(tmp_path: Path) -> None:
+    beir = PROJECT_ROOT / "tests" / "data" / "beir"
+    report = as_json(aifactory(tmp_path / "home", "eval", "--corpus", str(beir / "corpus.jsonl"),
+                               "--queries", str(beir / "queries.jsonl"), "--qrels", str(beir / "qrels.tsv"),
+                               "--json"))
+    assert report["documents_published"] == 14
+    for mode in ("dense", "hybrid"):
+        assert report[mode]["queries"] == 8
+        assert report[mode]["recall@100"] == 1.0
+        assert report[mode]["ndcg@10"] > 0.8 and report[mode]["mrr"] > 0.8
