@@ -8,6 +8,7 @@
     aifactory dlq list|replay     what failed and why; send it through again after a fix
     aifactory index               make the index equal to the chunks lake (idempotent, safe to kill)
     aifactory eval                BEIR evaluation: nDCG@10, recall@100, MRR for dense and hybrid
+    aifactory usage               embedding metered per tenant (the usage ledger)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,6 @@ from ingest.errors import IngestError
 from ingest.sources import Source
 from vectorstore.embedder import EmbedderError
 from vectorstore.search import SearchError, search
-from vectorstore.sync import sync_index
 
 log = logging.getLogger("aifactory")
 
@@ -119,6 +120,14 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory) -> None:
     emit(args, rows, "\n".join(lines))
 
 
+def cmd_usage(args: argparse.Namespace, factory: Factory) -> None:
+    totals = factory.ledger.totals()
+    rows = [f"{'tenant':<16}{'texts':>8}{'tokens':>10}{'seconds':>9}  devices"]
+    rows += [f"{t:<16}{v['texts']:>8}{v['tokens']:>10}{v['compute_seconds']:>9.1f}  {', '.join(v['devices'])}"
+             for t, v in totals.items()]
+    emit(args, totals, "embedding metered per tenant\n" + "\n".join(rows))
+
+
 def cmd_eval(args: argparse.Namespace, factory: Factory) -> None:
     report = evaluate(factory.settings, Path(args.corpus), Path(args.queries), Path(args.qrels))
     lines = [f"{'mode':<8}{'nDCG@10':>9}{'recall@100':>12}{'MRR':>8}"]
@@ -129,7 +138,7 @@ def cmd_eval(args: argparse.Namespace, factory: Factory) -> None:
 
 
 def cmd_index(args: argparse.Namespace, factory: Factory) -> None:
-    report = sync_index(factory.lake, factory.index, factory.embedder, progress=not args.json)
+    report = factory.sync_index(run_id=f"index-{uuid.uuid4().hex[:16]}", progress=not args.json)
     emit(args, report.__dict__, f"index: {report.upserted} upserted, {report.deleted} deleted, {report.repointed} "
          f"repointed, {report.unchanged} unchanged, {report.duplicates} duplicates folded")
 
@@ -173,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="list resolved dead letters too")
     with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
     with_json(sub.add_parser("index", help="make the index hold exactly what the chunks lake says (safe to kill)"))
+    with_json(sub.add_parser("usage", help="embedding metered per tenant: texts, tokens, compute seconds"))
     sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
     sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
     sp.add_argument("--queries", required=True, help="queries.jsonl (_id, text)")
@@ -181,7 +191,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
-            "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval}
+            "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
+            "usage": cmd_usage}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from aifactory.settings import FactorySettings
+from governance.ledger import Ledger
 from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
@@ -18,6 +19,7 @@ from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import VectorIndex
 from vectorstore.qdrant import QdrantIndex
+from vectorstore.sync import SyncReport, sync_index
 
 
 class Factory:
@@ -33,6 +35,15 @@ class Factory:
     @cached_property
     def policy(self) -> ResidencyPolicy:
         return load_policy(self.settings.residency_policy)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.home / "governance" / "usage.jsonl")
+
+    def sync_index(self, *, run_id: str, progress: bool = False) -> SyncReport:
+        """Make the index equal to the chunks lake, metering what is embedded."""
+        return sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
+                          run_id=run_id)
 
     @cached_property
     def privacy(self) -> PrivacyPolicy:

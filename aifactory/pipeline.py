@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from ingest.sources import IngestReport, Source, publish
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
-from vectorstore.sync import SyncReport, sync_index
+from vectorstore.sync import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ FROM chunks GROUP BY event_id
 
 @dataclass
 class RunReport:
+    run_id: str = field(default_factory=lambda: f"run-{uuid.uuid4().hex[:16]}")
     ingest: list[IngestReport] = field(default_factory=list)
     recovered: int = 0
     raw_landed: int = 0
@@ -74,7 +76,7 @@ class RunReport:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "files": sum(r.files for r in self.ingest), "published": self.published,
+            "run_id": self.run_id, "files": sum(r.files for r in self.ingest), "published": self.published,
             "unchanged": sum(r.unchanged for r in self.ingest),
             "deleted": sum(r.deleted for r in self.ingest), "recovered": self.recovered,
             "raw_landed": self.raw_landed, "chunks_landed": self.chunks_landed,
@@ -230,7 +232,7 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
                   report=report, wait_for=on_topic)
             report.seconds["stream"] = time.perf_counter() - t
     t = time.perf_counter()
-    report.index = sync_index(factory.lake, factory.index, factory.embedder, progress=progress)
+    report.index = factory.sync_index(run_id=report.run_id, progress=progress)
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
     return report
@@ -308,7 +310,7 @@ def replay(factory: Factory, *, progress: bool = False) -> RunReport:
     report.recovered = len(events)
     report.seconds["stream"] = time.perf_counter() - started
     t = time.perf_counter()
-    report.index = sync_index(factory.lake, index, factory.embedder, progress=progress)
+    report.index = factory.sync_index(run_id=report.run_id, progress=progress)
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
     return report

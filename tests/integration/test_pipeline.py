@@ -18,6 +18,7 @@ from ingest.broker import EmbeddedBroker
 from ingest.settings import KafkaSettings
 from ingest.tables import RAW
 from transforms.tables import CHUNKS
+from transforms.tokens import token_counter
 from vectorstore.embedder import Embedder
 from vectorstore.search import search
 
@@ -56,6 +57,21 @@ def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, p
     assert report.chunks_landed == totals["current_chunks"] > totals["documents"]
     assert totals["points"] == totals["current_chunks"] - totals["duplicates_folded"]
     assert report.index is not None and report.index.upserted == totals["points"]
+
+
+def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, pipeline.RunReport]) -> None:
+    factory, report = sample
+    entries = list(factory.ledger.entries())
+    assert {e.run_id for e in entries} == {report.run_id} and {e.event for e in entries} == {"embedding"}
+    counter = token_counter()
+    limit = counter.max_seq_length - 2
+    for tenant, totals in factory.ledger.totals().items():
+        points = [h.payload for r in factory.index.regions() for h in factory.index.points(r)
+                  if h.payload["tenant"] == tenant]
+        texts = [f"{p['title']}\n{p['text']}" if p["title"] else p["text"] for p in points]
+        assert totals["texts"] == len(points)
+        assert totals["tokens"] == sum(min(n, limit) for n in counter.count_many(texts))
+        assert totals["devices"] == ["cpu"] and totals["compute_seconds"] > 0
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
@@ -109,7 +125,9 @@ def test_rerun_over_the_same_corpus_changes_nothing(sample: tuple[Factory, pipel
     factory, _ = sample
     before = snapshot(factory)
     files_before = factory.lake.files(RAW) + factory.lake.files(CHUNKS)
+    metered = len(list(factory.ledger.entries()))
     report = pipeline.run(factory, load_sources(SAMPLE_SOURCES))
+    assert len(list(factory.ledger.entries())) == metered  # nothing embedded, nothing metered
     assert report.published == 0 and report.recovered == 0
     assert report.index is not None and (report.index.upserted, report.index.deleted) == (0, 0)
     assert snapshot(factory) == before

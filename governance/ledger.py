@@ -1,0 +1,73 @@
+"""The usage ledger: an append-only record of what each tenant used, for metering
+and chargeback. One JSON object per line, written with fsync; entries are never
+rewritten. Every entry carries the run id, so it joins to lineage.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from governance.contracts import utcnow
+
+
+class UsageEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime = Field(default_factory=utcnow)
+    run_id: str
+    tenant: str
+    event: str  # "embedding", later "query", "storage", ...
+    region: str = ""
+    texts: int = 0
+    tokens: int = 0
+    compute_seconds: float = 0.0
+    device: str = ""
+    model: str = ""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, entries: list[UsageEntry]) -> None:
+        if not entries:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = "".join(e.model_dump_json() + "\n" for e in entries).encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def entries(self) -> Iterator[UsageEntry]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield UsageEntry.model_validate_json(line)
+
+    def totals(self) -> dict[str, dict[str, Any]]:
+        """Per tenant: texts, tokens and compute seconds embedded, and the devices used."""
+        out: dict[str, dict[str, Any]] = defaultdict(lambda: {"texts": 0, "tokens": 0, "compute_seconds": 0.0,
+                                                             "devices": set()})
+        for e in self.entries():
+            t = out[e.tenant]
+            t["texts"] += e.texts
+            t["tokens"] += e.tokens
+            t["compute_seconds"] += e.compute_seconds
+            t["devices"].add(e.device)
+        return {k: {**v, "compute_seconds": round(v["compute_seconds"], 3), "devices": sorted(v["devices"])}
+                for k, v in sorted(out.items())}
