@@ -9,6 +9,7 @@
     aifactory index               make the index equal to the chunks lake (idempotent, safe to kill)
     aifactory eval                BEIR evaluation: nDCG@10, recall@100, MRR for dense and hybrid
     aifactory usage               embedding metered per tenant (the usage ledger)
+    aifactory reindex --model M   build the collections of another model, then switch with no downtime
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
+from aifactory.reindex import reindex
 from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
 from governance.errors import GovernanceError
@@ -120,6 +122,14 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory) -> None:
     emit(args, rows, "\n".join(lines))
 
 
+def cmd_reindex(args: argparse.Namespace, factory: Factory) -> None:
+    report = reindex(factory, args.model, drop_old=args.drop_old, progress=not args.json)
+    data = {"old_model": report.old_model, "new_model": report.new_model, "upserted": report.sync.upserted,
+            "unchanged": report.sync.unchanged, "dropped": report.dropped}
+    emit(args, data, f"searches now use {report.new_model} (was {report.old_model}); {report.sync.upserted} "
+         f"points embedded" + (f"; dropped {', '.join(report.dropped)}" if report.dropped else ""))
+
+
 def cmd_usage(args: argparse.Namespace, factory: Factory) -> None:
     totals = factory.ledger.totals()
     rows = [f"{'tenant':<16}{'texts':>8}{'tokens':>10}{'seconds':>9}  devices"]
@@ -182,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="list resolved dead letters too")
     with_json(sub.add_parser("replay", help="rebuild chunks and the index from the raw lake"))
     with_json(sub.add_parser("index", help="make the index hold exactly what the chunks lake says (safe to kill)"))
+    sp = with_json(sub.add_parser("reindex", help="build collections for another model beside the old, then switch"))
+    sp.add_argument("--model", required=True, help="a local sentence-transformers model folder")
+    sp.add_argument("--drop-old", action="store_true", help="remove the previous model's collections after the switch")
     with_json(sub.add_parser("usage", help="embedding metered per tenant: texts, tokens, compute seconds"))
     sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
     sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
@@ -192,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
             "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
-            "usage": cmd_usage}
+            "usage": cmd_usage, "reindex": cmd_reindex}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from aifactory.settings import FactorySettings
 from governance.ledger import Ledger
@@ -80,15 +81,20 @@ class Factory:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return load_embedder(self.settings.embedding_model, self.settings.embedding_device)
+        """The active model: the one the index was built with (see `aifactory reindex`);
+        AIFACTORY_EMBEDDING_MODEL only chooses the first one."""
+        active = self.active_model()
+        model = active["model"] if active and active.get("model") else self.settings.embedding_model
+        return load_embedder(model, self.settings.embedding_device)
 
     @cached_property
     def index(self) -> VectorIndex:
         fp = self.embedder.fingerprint
-        self._remember_model(fp.id, fp.dimension)
-        return self._open_index(fp.id, fp.dimension)
+        if self.active_model() is None:
+            self.activate(self.embedder)
+        return self.open_index(fp.id, fp.dimension)
 
-    def _open_index(self, model_id: str, dimension: int) -> VectorIndex:
+    def open_index(self, model_id: str, dimension: int) -> VectorIndex:
         """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge."""
         s = self.settings
         if s.qdrant_url:
@@ -97,14 +103,13 @@ class Factory:
         return EdgeIndex(s.index_root, model_id=model_id, dimension=dimension)
 
     def index_without_model(self) -> VectorIndex | None:
-        """The index of the model last used here, without loading that model (for status)."""
+        """The index of the active model, without loading that model (for status)."""
         if "index" in self.__dict__:
             return self.index
-        marker = self._model_marker
-        if not marker.exists():
+        active = self.active_model()
+        if active is None:
             return None
-        info = json.loads(marker.read_text())
-        index = self._open_index(info["id"], info["dimension"])
+        index = self.open_index(active["id"], active["dimension"])
         self.__dict__["_status_index"] = index
         return index
 
@@ -112,9 +117,18 @@ class Factory:
     def _model_marker(self) -> Path:
         return self.settings.index_root / "active-model.json"
 
-    def _remember_model(self, model_id: str, dimension: int) -> None:
+    def active_model(self) -> dict[str, Any] | None:
+        """Which model's collections serve searches: {id, dimension, model}."""
+        marker = self._model_marker
+        return dict(json.loads(marker.read_text())) if marker.exists() else None
+
+    def activate(self, embedder: Embedder) -> None:
+        """Point searches at `embedder`'s collections, atomically (the alias swap)."""
+        fp = embedder.fingerprint
         self._model_marker.parent.mkdir(parents=True, exist_ok=True)
-        self._model_marker.write_text(json.dumps({"id": model_id, "dimension": dimension}))
+        tmp = self._model_marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"id": fp.id, "dimension": fp.dimension, "model": embedder.model_path}))
+        os.replace(tmp, self._model_marker)
 
     def close(self) -> None:
         for key in ("index", "_status_index"):

@@ -4,6 +4,7 @@ folder under the index root."""
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,13 @@ class EdgeIndex:
         else:
             request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+
+    def drop(self, region: str) -> None:
+        """Remove a region's collection (an old model's, after a reindex)."""
+        shard = self._shards.pop(region, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._path(region), ignore_errors=True)
 
     def optimize(self) -> None:
         """Build the HNSW and payload indexes now (blocking) rather than on first need."""

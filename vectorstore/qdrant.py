@@ -21,6 +21,7 @@ from vectorstore.index import (
     Hit,
     IndexPoint,
     Query,
+    alias_name,
     collection_name,
     conditions,
     regions_of,
@@ -159,6 +160,25 @@ class QdrantIndex:
             found = self.client.query_points(name, query=dense, using=DENSE, query_filter=flt, limit=query.top_k,
                                              with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in found.points]
+
+    def drop(self, region: str) -> None:
+        name = collection_name(region, self.model_id)
+        self._ready.discard(name)
+        if self.client.collection_exists(name):
+            self.client.delete_collection(name)
+
+    def point_aliases(self, regions: list[str]) -> None:
+        """Make `chunks__<region>` name this model's collections, for every region in one request."""
+        ops: list[Any] = []
+        existing = {a.alias_name for a in self.client.get_aliases().aliases}
+        for region in regions:
+            alias = alias_name(region)
+            if alias in existing:
+                ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name=collection_name(region, self.model_id), alias_name=alias)))
+        if ops:
+            self.client.update_collection_aliases(change_aliases_operations=ops)
 
     def optimize(self) -> None:
         """A Qdrant server optimises in the background; nothing to wait for."""

@@ -127,3 +127,23 @@ def test_data_survives_close_and_reopen(make_index: Any) -> None:
     again = make_index()
     assert again.count("eu-central") == 5
     assert names(again.search("eu-central", Query(dense=[0, 1, 0, 0], tenant="acme", top_k=1))) == ["a3"]
+
+
+def test_drop_removes_one_region(make_index: Any) -> None:
+    index = make_index()
+    index.upsert("eu-central", points())
+    index.upsert("us-east", points()[:1])
+    index.drop("eu-central")
+    assert index.regions() == ["us-east"] and index.count("eu-central") == 0
+
+
+def test_qdrant_aliases_follow_the_active_model(tmp_path: Path) -> None:
+    client_index = QdrantIndex.local(":memory:", model_id="m-1", dimension=DIM)
+    client_index.upsert("eu-central", points())
+    client_index.point_aliases(["eu-central"])
+    second = QdrantIndex(client_index.client, model_id="m-2", dimension=DIM)
+    second.upsert("eu-central", points())
+    second.point_aliases(["eu-central"])
+    aliases = {a.alias_name: a.collection_name for a in client_index.client.get_aliases().aliases}
+    assert aliases == {"chunks__eu-central": "chunks__eu-central__m-2"}
+    client_index.close()

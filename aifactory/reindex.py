@@ -1,0 +1,56 @@
+"""`aifactory reindex --model M`: change the embedding model with no downtime.
+
+The new model's collections are built beside the old ones (one per region, named
+by the model's fingerprint) from the chunks lake, completely, and only then is the
+active model switched, in one atomic rename; on a Qdrant server the per-region
+aliases `chunks__<region>` are swapped in one request too. Searches resolve the
+active model when they start, so they see the old collections until the switch
+and the complete new ones after it: never an error, never an empty answer. The
+old collections stay until `--drop-old` (or the next reindex) removes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from aifactory.factory import Factory
+from vectorstore.embedder import load_embedder
+from vectorstore.index import collection_name
+from vectorstore.qdrant import QdrantIndex
+from vectorstore.sync import SyncReport, sync_index
+
+
+@dataclass
+class ReindexReport:
+    old_model: str | None
+    new_model: str
+    sync: SyncReport
+    dropped: list[str]
+
+
+def reindex(factory: Factory, model: str, *, drop_old: bool = False, progress: bool = False) -> ReindexReport:
+    previous = factory.active_model()
+    embedder = load_embedder(model, factory.settings.embedding_device)
+    fp = embedder.fingerprint
+    target = factory.open_index(fp.id, fp.dimension)
+    try:
+        report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
+                            run_id=f"reindex-{uuid.uuid4().hex[:16]}")
+        regions = target.regions()
+        if isinstance(target, QdrantIndex):
+            target.point_aliases(regions)
+    finally:
+        target.close()
+    factory.activate(embedder)  # the switch
+    dropped: list[str] = []
+    if drop_old and previous and previous["id"] != fp.id:
+        old = factory.open_index(previous["id"], previous["dimension"])
+        try:
+            for region in old.regions():
+                dropped.append(collection_name(region, previous["id"]))
+                old.drop(region)
+        finally:
+            old.close()
+    return ReindexReport(old_model=previous["id"] if previous else None, new_model=fp.id, sync=report,
+                         dropped=dropped)
