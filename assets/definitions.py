@@ -63,7 +63,7 @@ def chunks_lake(context: dg.AssetExecutionContext, lake: LakeResource, kafka: Ka
 def vector_index(context: dg.AssetExecutionContext, lake: LakeResource, kafka: KafkaResource,
                  embedder: EmbedderResource) -> dg.MaterializeResult:
     f = factory(lake, kafka, embedder)
-    report = f.sync_index(run_id=context.run_id)
+    report = f.sync_index(run_id=context.run.run_id)
     counts = status(f)["totals"]
     return dg.MaterializeResult(metadata={
         "points_upserted": report.upserted, "points_deleted": report.deleted,
