@@ -85,7 +85,8 @@ class Factory:
         AIFACTORY_EMBEDDING_MODEL only chooses the first one."""
         active = self.active_model()
         model = active["model"] if active and active.get("model") else self.settings.embedding_model
-        return load_embedder(model, self.settings.embedding_device)
+        return load_embedder(model, self.settings.embedding_device, backend=self.settings.embedding_backend,
+                             onnx_dir=self.settings.home / "models")
 
     @cached_property
     def index(self) -> VectorIndex:

@@ -27,6 +27,8 @@ class FactorySettings(BaseSettings):
     residency_policy: Path | None = None
     embedding_model: str | None = None
     embedding_device: str | None = None
+    # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models
+    embedding_backend: str = "torch"
     # How long a run waits for every published event to come out of the stream.
     stage_timeout_s: float = 600.0
     # A Qdrant server or cluster; empty uses the embedded Qdrant Edge under `home`.

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from transforms.tokens import default_model_path
+from vectorstore.onnx_backend import OnnxEncoder, export, supports
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Embedder:
     """A loaded sentence-transformers model; build once per process."""
 
     def __init__(self, model: str | None = None, *, device: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, backend: str = "torch",
+                 onnx_dir: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model) if model else default_model_path()
@@ -92,7 +94,18 @@ class Embedder:
             else self.model.get_sentence_embedding_dimension()
         self.fingerprint = Fingerprint(name=_model_name(path), weights_sha256=weights_hash(path),
                                        dimension=int(dim or 0), normalized=True)
-        log.info("loaded %s on %s in %.1f s", self.fingerprint.id, self.device,
+        self.backend = "torch"
+        self._onnx: OnnxEncoder | None = None
+        if backend == "onnx":
+            if self.device != "cpu" or not supports(path):
+                raise EmbedderError(f"the ONNX backend runs mean-pooling models on the CPU; {path} on "
+                                    f"{self.device} needs AIFACTORY_EMBEDDING_BACKEND=torch")
+            target = (onnx_dir or path) / f"{self.fingerprint.id}.onnx"
+            self._onnx = OnnxEncoder(export(path, target), path)
+            self.backend = "onnx"
+        elif backend != "torch":
+            raise EmbedderError(f"unknown embedding backend {backend!r}; use torch or onnx")
+        log.info("loaded %s on %s (%s) in %.1f s", self.fingerprint.id, self.device, self.backend,
                  time.perf_counter() - started)
 
     @property
@@ -111,6 +124,8 @@ class Embedder:
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray[Any, Any]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, self.batch_size)
         return np.asarray(self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                             show_progress_bar=progress, convert_to_numpy=True),
                           dtype=np.float32)
@@ -119,16 +134,17 @@ class Embedder:
         return [float(x) for x in self.embed([text])[0]]
 
 
-_LOADED: dict[tuple[str | None, str | None], Embedder] = {}
+_LOADED: dict[tuple[str | None, str | None, str, str | None], Embedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_embedder(model: str | None = None, device: str | None = None) -> Embedder:
+def load_embedder(model: str | None = None, device: str | None = None, *, backend: str = "torch",
+                  onnx_dir: Path | None = None) -> Embedder:
     """One loaded model per process and configuration: loading costs seconds."""
     with _LOAD_LOCK:
-        key = (model, device)
+        key = (model, device, backend, str(onnx_dir) if onnx_dir else None)
         if key not in _LOADED:
-            _LOADED[key] = Embedder(model, device=device)
+            _LOADED[key] = Embedder(model, device=device, backend=backend, onnx_dir=onnx_dir)
         return _LOADED[key]
 
 
