@@ -25,6 +25,8 @@ from vectorstore.onnx_backend import OnnxEncoder, export, supports
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
+# Measured on 2 cores: ONNX Runtime runs MiniLM fastest in small batches (16: 46 texts/s, 128: 29).
+ONNX_BATCH_SIZE = 16
 
 
 class EmbedderError(RuntimeError):
@@ -103,6 +105,7 @@ class Embedder:
             target = (onnx_dir or path) / f"{self.fingerprint.id}.onnx"
             self._onnx = OnnxEncoder(export(path, target), path)
             self.backend = "onnx"
+            self.batch_size = ONNX_BATCH_SIZE
         elif backend != "torch":
             raise EmbedderError(f"unknown embedding backend {backend!r}; use torch or onnx")
         log.info("loaded %s on %s (%s) in %.1f s", self.fingerprint.id, self.device, self.backend,
