@@ -41,6 +41,7 @@ from vectorstore.index import (
     Hit,
     IndexPoint,
     Query,
+    ScrollingIndex,
     collection_name,
     conditions,
     regions_of,
@@ -56,7 +57,7 @@ def _filter(query: Query) -> Filter:
                   must_not=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must_not] or None)
 
 
-class EdgeIndex:
+class EdgeIndex(ScrollingIndex):
     """Qdrant Edge shards under `root`, one per region, for one model."""
 
     def __init__(self, root: Path, *, model_id: str, dimension: int) -> None:
@@ -122,13 +123,6 @@ class EdgeIndex:
             if offset is None:
                 return records
 
-    def ids(self, region: str) -> set[str]:
-        return {str(r.id) for r in self._scroll(region, with_payload=False)}
-
-    def digests(self, region: str) -> dict[str, str]:
-        records = self._scroll(region, with_payload=["digest"])
-        return {str(r.id): str((r.payload or {}).get("digest", "")) for r in records}
-
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         shard = self._shard(region, create=False)
         if shard is None:
@@ -136,9 +130,6 @@ class EdgeIndex:
         for pid, body in payloads.items():
             shard.update(UpdateOperation.overwrite_payload([pid], body))
         shard.flush()
-
-    def points(self, region: str) -> list[Hit]:
-        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]
 
     def count(self, region: str, *, tenant: str | None = None) -> int:
         shard = self._shard(region, create=False)

@@ -100,3 +100,20 @@ def conditions(query: Query) -> tuple[list[tuple[str, str]], list[tuple[str, str
     must = [("tenant", query.tenant), *((k, v) for k, v in sorted(query.filters.items()) if k != "tenant")]
     must_not = [] if query.include_quarantined else [("screening", "quarantined")]
     return must, must_not
+
+
+class ScrollingIndex:
+    """What both adapters derive from one scroll over a region's points."""
+
+    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
+        raise NotImplementedError
+
+    def ids(self, region: str) -> set[str]:
+        return {str(r.id) for r in self._scroll(region, with_payload=False)}
+
+    def digests(self, region: str) -> dict[str, str]:
+        return {str(r.id): str((r.payload or {}).get("digest", ""))
+                for r in self._scroll(region, with_payload=["digest"])}
+
+    def points(self, region: str) -> list[Hit]:
+        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]

@@ -21,6 +21,7 @@ from vectorstore.index import (
     Hit,
     IndexPoint,
     Query,
+    ScrollingIndex,
     alias_name,
     collection_name,
     conditions,
@@ -45,7 +46,7 @@ def _filter(query: Query) -> models.Filter:
         must_not=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in must_not] or None)
 
 
-class QdrantIndex:
+class QdrantIndex(ScrollingIndex):
     """Collections on a Qdrant server (or in qdrant-client's local mode), one per region, for one model."""
 
     def __init__(self, client: QdrantClient, *, model_id: str, dimension: int) -> None:
@@ -118,22 +119,12 @@ class QdrantIndex:
             if offset is None:
                 return records
 
-    def ids(self, region: str) -> set[str]:
-        return {str(r.id) for r in self._scroll(region, with_payload=False)}
-
-    def digests(self, region: str) -> dict[str, str]:
-        return {str(r.id): str((r.payload or {}).get("digest", ""))
-                for r in self._scroll(region, with_payload=["digest"])}
-
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         name = self._collection(region, create=False)
         if name is None:
             return
         for pid, body in payloads.items():
             self.client.overwrite_payload(name, payload=body, points=[pid], wait=True)
-
-    def points(self, region: str) -> list[Hit]:
-        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]
 
     def count(self, region: str, *, tenant: str | None = None) -> int:
         name = self._collection(region, create=False)
