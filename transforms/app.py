@@ -40,6 +40,7 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
         topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_ms / 1000,
+        **({"datadir": str(chain.worker_datadir)} if chain.worker_datadir else {}),
     )
     counter = token_counter(chain.embedding_model)
     privacy = load_privacy_policy(chain.privacy_policy)

@@ -18,6 +18,8 @@ class TransformSettings(BaseSettings):
     pii_secret: SecretStr = SecretStr("")
     embedding_model: str | None = None
     quarantine_threshold: float = DEFAULT_THRESHOLD
+    # Faust keeps its own state here; left unset it would write into the working directory.
+    worker_datadir: Path | None = None
 
     @property
     def secret_bytes(self) -> bytes:

@@ -39,7 +39,8 @@ class TransformWorker:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.conn.bootstrap_servers,
                "AIFACTORY_LOG_EPOCH": self.conn.epoch,
                "AIFACTORY_TOPIC_PREFIX": self.conn.settings.topic_prefix,
-               "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions), **self.extra_env}
+               "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions),
+               "AIFACTORY_WORKER_DATADIR": str(self.log_path.parent / "faust"), **self.extra_env}
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
                                           stdout=out, stderr=subprocess.STDOUT,

@@ -44,6 +44,7 @@ def test_quickstart_run_prints_an_answer_with_sources(tmp_path: Path) -> None:
     assert "Q: How long is parental leave for employees in Germany?" in out
     assert "Sources:" in out and "helio-eu/hr/parental-leave.md" in out
     assert tansu_pids() <= before, "the embedded broker was left running"
+    assert [p.name for p in tmp_path.iterdir()] == ["home"], "state was written outside AIFACTORY_HOME"
 
 
 def test_events_landed_by_ingest_survive_the_broker_and_are_indexed_by_run(tmp_path: Path) -> None:
