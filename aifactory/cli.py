@@ -10,6 +10,7 @@
     aifactory eval                BEIR evaluation: nDCG@10, recall@100, MRR for dense and hybrid
     aifactory usage               embedding metered per tenant (the usage ledger)
     aifactory reindex --model M   build the collections of another model, then switch with no downtime
+    aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
+from aifactory.deletes import DeleteRequest, delete
 from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.reindex import reindex
@@ -153,6 +155,15 @@ def cmd_index(args: argparse.Namespace, factory: Factory) -> None:
          f"repointed, {report.unchanged} unchanged, {report.duplicates} duplicates folded")
 
 
+def cmd_delete(args: argparse.Namespace, factory: Factory) -> None:
+    request = DeleteRequest(args.tenant, document=args.document, subject=args.subject,
+                            all_documents=args.all_documents)
+    report = delete(factory, request)
+    what = "no live document matched; nothing to delete" if not report.documents else \
+        f"{len(report.documents)} document(s) deleted, {report.points_deleted} point(s) removed from the index"
+    emit(args, report.__dict__, f"delete request {report.request_id}: {what}")
+
+
 def cmd_replay(args: argparse.Namespace, factory: Factory) -> None:
     report = pipeline.replay(factory, progress=not args.json)
     emit(args, report.summary(), f"replayed {report.recovered} events from the raw lake: "
@@ -195,6 +206,12 @@ def parser() -> argparse.ArgumentParser:
     sp = with_json(sub.add_parser("reindex", help="build collections for another model beside the old, then switch"))
     sp.add_argument("--model", required=True, help="a local sentence-transformers model folder")
     sp.add_argument("--drop-old", action="store_true", help="remove the previous model's collections after the switch")
+    sp = with_json(sub.add_parser("delete", help="delete documents on request: one, a data subject's, or a tenant's"))
+    sp.add_argument("--tenant", required=True)
+    sp.add_argument("--document", help="a document id, as search results and status show it")
+    sp.add_argument("--subject", help="an identifier of a data subject (e-mail, phone, IBAN, ...): every "
+                                      "document naming it, found through the subject index")
+    sp.add_argument("--all-documents", action="store_true", help="every document of the tenant")
     with_json(sub.add_parser("usage", help="embedding metered per tenant: texts, tokens, compute seconds"))
     sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
     sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
@@ -205,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
             "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
-            "usage": cmd_usage, "reindex": cmd_reindex}
+            "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete}
 
 
 def main(argv: list[str] | None = None) -> int:

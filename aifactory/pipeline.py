@@ -64,6 +64,7 @@ class RunReport:
     run_id: str = field(default_factory=lambda: f"run-{uuid.uuid4().hex[:16]}")
     ingest: list[IngestReport] = field(default_factory=list)
     recovered: int = 0
+    requested: int = 0
     raw_landed: int = 0
     chunks_landed: int = 0
     dead_letters_landed: int = 0
@@ -78,7 +79,8 @@ class RunReport:
         return {
             "run_id": self.run_id, "files": sum(r.files for r in self.ingest), "published": self.published,
             "unchanged": sum(r.unchanged for r in self.ingest),
-            "deleted": sum(r.deleted for r in self.ingest), "recovered": self.recovered,
+            "deleted": sum(r.deleted for r in self.ingest), "held": sum(r.held for r in self.ingest),
+            "requested": self.requested, "recovered": self.recovered,
             "raw_landed": self.raw_landed, "chunks_landed": self.chunks_landed,
             "dead_letters_landed": self.dead_letters_landed,
             "points_upserted": self.index.upserted if self.index else 0,
@@ -210,13 +212,15 @@ def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[Docume
 
 
 def run(factory: Factory, sources: list[Source], *, progress: bool = False,
-        retry: list[DocumentEvent] | None = None) -> RunReport:
+        retry: list[DocumentEvent] | None = None, requests: list[DocumentEvent] | None = None) -> RunReport:
     """Ingest the sources and drive every stage until all is searchable. `retry`
-    names raw-lake events to send through the chain again (dead-letter replay)."""
+    names raw-lake events to send through the chain again (dead-letter replay);
+    `requests` are new events made by a person, such as deletes (see deletes.py)."""
     report = RunReport()
     started = time.perf_counter()
     report.ingest = [factory.scan(s) for s in sources]
-    events = [e for r in report.ingest for e in r.published]
+    events = [e for r in report.ingest for e in r.published] + list(requests or [])
+    report.requested = len(requests or [])
     letters = [d for r in report.ingest for d in r.dead_letters]
     report.seconds["scan"] = time.perf_counter() - started
     published_ids = {e.event_id for e in events}

@@ -84,6 +84,11 @@ class DocumentEvent(_Record):
     metadata: dict[str, str] = Field(default_factory=dict)
     # Personal data redacted from this event, by kind: counts only, never values.
     pii: dict[str, int] = Field(default_factory=dict)
+    # The subject index: keyed hashes (per tenant) of the personal identifiers found,
+    # never the values. On a delete event, the subject whose erasure asked for it.
+    subjects: list[str] = Field(default_factory=list)
+    # The delete request this event carries out; empty when the source itself changed.
+    requested: str = ""
     event_time: datetime
     # Set only when the event is republished from the raw lake (replay, recovery):
     # lineage keeps pointing at the event's first position in the log.

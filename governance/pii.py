@@ -6,7 +6,9 @@ over recall: checksums decide where a format has one (IBAN mod-97, Luhn, ISO 706
 number shapes that are usually dates, versions, amounts or order ids are left alone.
 
 `redact` replaces what `detect` found, per kind: mask (`[EMAIL]`), hash (`[EMAIL:<hmac>]`,
-stable for one tenant key), keep, or drop (raise `DropDocument`).
+stable for one tenant key), keep, or drop (raise `DropDocument`). It also returns the
+subject keys of the identifiers it saw: keyed hashes (never the values) that let a
+data subject's documents be found after redaction took the identifiers away.
 
 Errors:
 
@@ -29,6 +31,8 @@ from typing import Literal
 from governance.errors import GovernanceError
 
 PII_KINDS = ("email", "phone", "iban", "card", "ip", "national_id")
+# Kinds that name one person; an IP address or a shared line does not reliably.
+SUBJECT_KINDS = ("email", "phone", "iban", "card", "national_id")
 Mode = Literal["mask", "hash", "keep", "drop"]
 _MODES = ("mask", "hash", "keep", "drop")
 _HASH_HEX_CHARS = 12
@@ -48,6 +52,7 @@ class Finding:
 class Redaction:
     text: str
     counts: dict[str, int]  # kind -> how many values were masked or hashed (kinds with 0 omitted)
+    subjects: frozenset[str] = frozenset()  # subject keys of the identifiers found (see subject_key)
 
 
 class DropDocument(GovernanceError):
@@ -321,6 +326,24 @@ def _token(kind: str, value: str, key: bytes) -> str:
     return f"[{kind.upper()}:{digest[:_HASH_HEX_CHARS]}]"
 
 
+def subject_key(kind: str, value: str, key: bytes) -> str:
+    """The keyed hash that names a data subject in the subject index, the audit log and
+    receipts. Separate from the redaction token, so a hashed placeholder in a chunk
+    cannot be joined to the index."""
+    return hmac.new(key, f"subject|{kind}|{_normalise(kind, value)}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def identify(identifier: str, key: bytes) -> str:
+    """The subject key of an identifier given on its own (an e-mail address, a phone
+    number, ...). Raises ValueError when the detectors do not see exactly one."""
+    value = identifier.strip()
+    found = [f for f in detect(value) if f.kind in SUBJECT_KINDS]
+    if len(found) != 1 or (found[0].start, found[0].end) != (0, len(value)):
+        raise ValueError(f"{identifier!r} is not one identifier the detectors recognise; give an e-mail "
+                         f"address, phone number, IBAN, card number or national id on its own")
+    return subject_key(found[0].kind, value, key)
+
+
 def _check_modes(modes: Mapping[str, str], key: bytes) -> None:
     for kind, mode in modes.items():
         if kind not in PII_KINDS:
@@ -353,7 +376,9 @@ def redact(text: str, modes: Mapping[str, str], *, key: bytes) -> Redaction:
         counts[f.kind] += 1
         pos = f.end
     parts.append(text[pos:])
-    return Redaction(text="".join(parts), counts=dict(counts))
+    subjects = frozenset(subject_key(f.kind, text[f.start:f.end], key) for f in findings
+                         if f.kind in SUBJECT_KINDS) if key else frozenset()
+    return Redaction(text="".join(parts), counts=dict(counts), subjects=subjects)
 
 
 _KINDS_ALT = "|".join(k.upper() for k in PII_KINDS)

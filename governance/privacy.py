@@ -82,10 +82,11 @@ def apply_privacy(event: DocumentEvent, policy: PrivacyPolicy, secret: bytes) ->
     key = tenant_key(secret, event.tenant)
     text = redact(event.text, modes, key=key)
     title = redact(event.title, modes, key=key)
+    subjects = sorted(set(event.subjects) | text.subjects | title.subjects)
     if text.text == event.text and title.text == event.title:
-        return event
+        return event if subjects == event.subjects else event.model_copy(update={"subjects": subjects})
     counts = dict(event.pii)
     for kind, n in (text.counts | {k: text.counts.get(k, 0) + v for k, v in title.counts.items()}).items():
         counts[kind] = counts.get(kind, 0) + n
     return event.model_copy(update={"text": text.text, "title": title.text, "pii": counts,
-                                    "content_hash": content_hash(text.text)})
+                                    "subjects": subjects, "content_hash": content_hash(text.text)})

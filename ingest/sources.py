@@ -3,6 +3,10 @@
 Only what changed is published: a document whose text equals its latest version in
 the raw lake is skipped, and a document the lake knows under this source root but
 the folder no longer holds gets a delete event. Versions count up per document.
+
+A delete asked for (`aifactory delete`) sticks: the document is held back while its
+source still holds the text that was deleted, and any document naming an erased
+data subject is held back, so the next scan does not undo the request.
 """
 
 from __future__ import annotations
@@ -29,10 +33,17 @@ from ingest.tables import RAW
 log = logging.getLogger(__name__)
 
 LATEST_SQL = """
-SELECT document_id, version, op, content_hash
+SELECT document_id, max(version), arg_max(op, version), arg_max(content_hash, version),
+       arg_max(coalesce(requested, ''), version),
+       arg_max(content_hash, version) FILTER (WHERE op = 'upsert')
 FROM raw
 WHERE tenant = ? AND source_root = ?
-QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
+GROUP BY document_id
+"""
+
+ERASED_SQL = """
+SELECT DISTINCT unnest(subjects) FROM raw
+WHERE tenant = ? AND op = 'delete' AND coalesce(requested, '') <> ''
 """
 
 
@@ -53,6 +64,7 @@ class IngestReport:
     published: list[DocumentEvent] = field(default_factory=list)
     unchanged: int = 0
     deleted: int = 0
+    held: int = 0  # documents held back by a delete request
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     @property
@@ -105,6 +117,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     root_uri = root.as_uri()
     con = lake.connect(RAW)
     latest = {r[0]: r[1:] for r in con.execute(LATEST_SQL, [source.tenant, root_uri]).fetchall()}
+    erased = {r[0] for r in con.execute(ERASED_SQL, [source.tenant]).fetchall()}
     con.close()
     report = IngestReport()
     common = {"tenant": source.tenant, "jurisdiction": source.jurisdiction, "region": region,
@@ -140,8 +153,12 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             if prev and prev[1] == "upsert" and prev[2] == event.content_hash:
                 report.unchanged += 1
                 continue
+            if held_back(prev, event, erased):
+                log.info("%s: held back, its deletion was requested", uri)
+                report.held += 1
+                continue
             report.published.append(event)
-    for doc_id, (version, op, _) in sorted(latest.items()):
+    for doc_id, (version, op, *_) in sorted(latest.items()):
         if doc_id not in present and op == "upsert":
             rel, _, part = doc_id.split(":", 1)[1].partition("#")
             report.published.append(DocumentEvent.new(
@@ -149,6 +166,14 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))
             report.deleted += 1
     return report
+
+
+def held_back(prev: tuple[object, ...] | None, event: DocumentEvent, erased: set[str]) -> bool:
+    """Whether a delete request still covers this document: it names an erased
+    subject, or it was deleted on request and its text has not changed since."""
+    if erased.intersection(event.subjects):
+        return True
+    return prev is not None and prev[1] == "delete" and bool(prev[3]) and prev[4] == event.content_hash
 
 
 def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: Source, region: str) -> DeadLetter:

@@ -32,6 +32,8 @@ RAW = TableSpec(
             pa.field("format", pa.string()),
             pa.field("metadata", pa.string()),
             pa.field("pii", pa.string()),
+            pa.field("subjects", pa.list_(pa.string())),
+            pa.field("requested", pa.string()),
             pa.field("event_time", TS),
             pa.field("schema_version", pa.int32()),
             # The event's first position in the log (kept through replays).
@@ -79,9 +81,12 @@ def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
 
 def event_from_row(row: dict[str, Any]) -> DocumentEvent:
     """The event as it was published, with its first log position as origin."""
-    fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in ("metadata", "origin", "pii")}
+    skip = ("metadata", "origin", "pii", "subjects", "requested")
+    fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in skip}
     return DocumentEvent(
         **fields,
+        # Files written before these columns existed read them as null.
+        subjects=row.get("subjects") or [], requested=row.get("requested") or "",
         metadata=json.loads(row["metadata"] or "{}"),
         pii=json.loads(row.get("pii") or "{}"),
         origin=LogPosition(epoch=row["log_epoch"], topic=row["log_topic"],

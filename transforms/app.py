@@ -35,12 +35,14 @@ def internal_topics(settings: KafkaSettings) -> dict[str, int]:
 
 def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chain: TransformSettings) -> faust.App:
     brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
+    # Faust would put its state under the working directory otherwise.
+    where: dict[str, Any] = {"datadir": str(chain.worker_datadir)} if chain.worker_datadir else {}
     app = faust.App(
         app_id(settings), broker=brokers, store="memory://", web_enabled=False,
         topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_ms / 1000,
-        **({"datadir": str(chain.worker_datadir)} if chain.worker_datadir else {}),
+        **where,
     )
     counter = token_counter(chain.embedding_model)
     privacy = load_privacy_policy(chain.privacy_policy)

@@ -75,6 +75,10 @@ def test_bad_arguments_give_a_clear_error(tmp_path: Path) -> None:
     assert "no such folder" in proc.stderr
     proc = aifactory(tmp_path / "home", "run", str(tmp_path), "--tenant", "a", "--jurisdiction", "XX", expect=2)
     assert "jurisdiction 'XX' is not in the residency policy" in proc.stderr
+    proc = aifactory(tmp_path / "home", "delete", "--tenant", "a", expect=2)
+    assert "say what to delete: one of --document ID, --subject IDENTIFIER or --all-documents" in proc.stderr
+    proc = aifactory(tmp_path / "home", "delete", "--tenant", "a", "--subject", "Ana", expect=2)
+    assert "'Ana' is not one identifier the detectors recognise" in proc.stderr
 
 
 def test_eval_reports_beir_metrics_for_both_modes(tmp_path: Path) -> None:

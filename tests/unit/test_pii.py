@@ -6,7 +6,7 @@ import re
 import pytest
 
 from benchmarks.pii_eval import evaluate, load
-from governance.pii import PII_KINDS, DropDocument, Finding, detect, redact
+from governance.pii import PII_KINDS, DropDocument, Finding, detect, identify, redact
 
 KEY = b"tenant-a-secret"
 
@@ -187,3 +187,20 @@ def test_labelled_set_meets_precision_and_recall() -> None:
     precision, recall, _, _ = evaluate(rows).figures()
     assert precision >= 0.95
     assert recall >= 0.90
+
+
+def test_subject_keys_name_people_not_values_and_match_the_identifier_given_alone() -> None:
+    text = "Contact Ana.Ruiz@Example.com or call +49 89 1234567; server 10.0.0.7."
+    red = redact(text, {}, key=b"k1")
+    assert len(red.subjects) == 2  # the address and the phone; an IP names no one
+    assert identify("ana.ruiz@example.com", b"k1") in red.subjects
+    assert identify(" +49 89 1234567 ", b"k1") in red.subjects
+    assert all("ana" not in s and "1234567" not in s for s in red.subjects)
+    assert identify("ana.ruiz@example.com", b"k2") not in red.subjects  # keys differ per tenant
+    assert not redact(text, {}, key=b"").subjects  # no key, no index
+
+
+@pytest.mark.parametrize("given", ["Ana Ruiz", "ana.ruiz@example.com and bo@example.com", ""])
+def test_identify_refuses_anything_but_one_identifier(given: str) -> None:
+    with pytest.raises(ValueError, match="not one identifier"):
+        identify(given, b"k")
