@@ -6,7 +6,9 @@ rewritten. Every entry carries the run id, so it joins to lineage.
 from __future__ import annotations
 
 import os
+import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,6 +29,7 @@ class UsageEntry(BaseModel):
     event: str  # "embedding", later "query", "storage", ...
     region: str = ""
     texts: int = 0
+    queries: int = 0
     tokens: int = 0
     compute_seconds: float = 0.0
     device: str = ""
@@ -71,3 +74,39 @@ class Ledger:
             t["devices"].add(e.device)
         return {k: {**v, "compute_seconds": round(v["compute_seconds"], 3), "devices": sorted(v["devices"])}
                 for k, v in sorted(out.items())}
+
+
+class LedgerWriter:
+    """Appends entries made on many threads (API requests) in batches: one fsync per
+    flush rather than per request, so metering adds no disk wait to a query. An
+    entry is on disk within `interval` seconds, and all are on close."""
+
+    def __init__(self, ledger: Ledger, interval: float = 0.2) -> None:
+        self.ledger, self.interval = ledger, interval
+        self._queue: queue.Queue[UsageEntry | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, entry: UsageEntry) -> None:
+        self._queue.put(entry)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()  # wait for the first entry of a batch
+            stop = item is None
+            batch = [] if item is None else [item]
+            deadline = time.monotonic() + self.interval
+            while not stop and len(batch) < 1000 and (wait := deadline - time.monotonic()) > 0:
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    break
+                stop = item is None
+                batch += [] if item is None else [item]
+            self.ledger.append(batch)
+            if stop:
+                return
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()

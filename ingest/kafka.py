@@ -76,7 +76,7 @@ class KafkaConnection:
             admin.close()
 
 
-def _reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
+def reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
     for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
         host, _, port = server.rpartition(":")
         try:
@@ -89,7 +89,7 @@ def _reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
 
 def cluster_epoch(bootstrap_servers: str) -> str:
     # A plain TCP probe first: kafka-python retries for a long while and leaks sockets.
-    if not _reachable(bootstrap_servers):
+    if not reachable(bootstrap_servers):
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap_servers!r}; check KAFKA_BOOTSTRAP_SERVERS, "
             "or leave it empty to use the embedded broker"

@@ -44,6 +44,7 @@ from vectorstore.index import (
     ScrollingIndex,
     collection_name,
     conditions,
+    dense_of,
     regions_of,
 )
 from vectorstore.sparse import SPARSE
@@ -123,6 +124,12 @@ class EdgeIndex(ScrollingIndex):
             if offset is None:
                 return records
 
+    def retrieve(self, region: str, ids: list[str]) -> list[Hit]:
+        shard = self._shard(region, create=False)
+        if shard is None or not ids:
+            return []
+        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in shard.retrieve(list(ids), True, False)]
+
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         shard = self._shard(region, create=False)
         if shard is None:
@@ -131,11 +138,13 @@ class EdgeIndex(ScrollingIndex):
             shard.update(UpdateOperation.overwrite_payload([pid], body))
         shard.flush()
 
-    def count(self, region: str, *, tenant: str | None = None) -> int:
+    def count(self, region: str, *, tenant: str | None = None, document_id: str | None = None) -> int:
         shard = self._shard(region, create=False)
         if shard is None:
             return 0
-        flt = Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))]) if tenant else None
+        must: list[Any] = [FieldCondition(key=k, match=MatchValue(v)) for k, v in (("tenant", tenant),
+                                                                                     ("document_id", document_id)) if v]
+        flt = Filter(must=must) if must else None
         return int(shard.count(CountRequest(exact=True, filter=flt)))
 
     def search(self, region: str, query: Query) -> list[Hit]:
@@ -143,17 +152,19 @@ class EdgeIndex(ScrollingIndex):
         if shard is None:
             return []
         flt = _filter(query)
+        want = [DENSE] if query.with_vectors else False
         dense = EdgeQuery.Nearest([float(x) for x in query.dense], using=DENSE)
         if query.mode == "hybrid" and query.sparse is not None:
             depth = query.top_k * HYBRID_DEPTH
             sparse = EdgeQuery.Nearest(SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
             fusion: Any = Fusion.Rrf(k=RRF_K)  # the stub types Rrf apart from Fusion
-            request = QueryRequest(limit=query.top_k, query=fusion, with_payload=True,
+            request = QueryRequest(limit=query.top_k, query=fusion, with_payload=True, with_vector=want,
                                    prefetches=[Prefetch(limit=depth, query=dense, filter=flt),
                                                Prefetch(limit=depth, query=sparse, filter=flt)])
         else:
-            request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+            request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True, with_vector=want)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_of(p.vector))
+                for p in shard.query(request)]
 
     def drop(self, region: str) -> None:
         """Remove a region's collection (an old model's, after a reindex)."""

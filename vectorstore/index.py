@@ -45,6 +45,7 @@ class Hit:
     id: str
     score: float
     payload: dict[str, Any]
+    vector: list[float] | None = None  # the dense vector, when the query asked for it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,16 @@ class Query:
     sparse: Sparse | None = None
     include_quarantined: bool = False
     filters: Mapping[str, str] = field(default_factory=dict)
+    with_vectors: bool = False  # MMR needs the candidates' vectors
+
+
+def dense_of(vector: Any) -> list[float] | None:
+    """The dense vector of a returned point, which adapters give as a dict of named vectors."""
+    if vector is None:
+        return None
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE)
+    return [float(x) for x in vector] if vector is not None else None
 
 
 class VectorIndex(Protocol):
@@ -72,8 +83,9 @@ class VectorIndex(Protocol):
     def digests(self, region: str) -> dict[str, str]: ...
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None: ...
     def regions(self) -> list[str]: ...
-    def count(self, region: str, *, tenant: str | None = None) -> int: ...
+    def count(self, region: str, *, tenant: str | None = None, document_id: str | None = None) -> int: ...
     def search(self, region: str, query: Query) -> list[Hit]: ...
+    def retrieve(self, region: str, ids: list[str]) -> list[Hit]: ...
     def points(self, region: str) -> list[Hit]: ...
     def optimize(self) -> None: ...
     def drop(self, region: str) -> None: ...

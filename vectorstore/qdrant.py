@@ -25,6 +25,7 @@ from vectorstore.index import (
     alias_name,
     collection_name,
     conditions,
+    dense_of,
     regions_of,
 )
 from vectorstore.sparse import SPARSE
@@ -126,12 +127,19 @@ class QdrantIndex(ScrollingIndex):
         for pid, body in payloads.items():
             self.client.overwrite_payload(name, payload=body, points=[pid], wait=True)
 
-    def count(self, region: str, *, tenant: str | None = None) -> int:
+    def retrieve(self, region: str, ids: list[str]) -> list[Hit]:
+        name = self._collection(region, create=False)
+        if name is None or not ids:
+            return []
+        return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self.client.retrieve(name, ids, with_payload=True)]
+
+    def count(self, region: str, *, tenant: str | None = None, document_id: str | None = None) -> int:
         name = self._collection(region, create=False)
         if name is None:
             return 0
-        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]) \
-            if tenant else None
+        must: list[Any] = [models.FieldCondition(key=k, match=models.MatchValue(value=v))
+                           for k, v in (("tenant", tenant), ("document_id", document_id)) if v]
+        flt = models.Filter(must=must) if must else None
         return int(self.client.count(name, count_filter=flt, exact=True).count)
 
     def search(self, region: str, query: Query) -> list[Hit]:
@@ -139,18 +147,20 @@ class QdrantIndex(ScrollingIndex):
         if name is None:
             return []
         flt = _filter(query)
+        want = [DENSE] if query.with_vectors else False
         dense = [float(x) for x in query.dense]
         if query.mode == "hybrid" and query.sparse is not None:
             depth = query.top_k * HYBRID_DEPTH
             sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
             found = self.client.query_points(
                 name, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), limit=query.top_k, with_payload=True,
+                with_vectors=want,
                 prefetch=[models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt),
                           models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=flt)])
         else:
             found = self.client.query_points(name, query=dense, using=DENSE, query_filter=flt, limit=query.top_k,
-                                             with_payload=True)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in found.points]
+                                             with_payload=True, with_vectors=want)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_of(p.vector)) for p in found.points]
 
     def drop(self, region: str) -> None:
         name = collection_name(region, self.model_id)

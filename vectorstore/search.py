@@ -3,6 +3,7 @@ filter, and merge the hits by score."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ class Result:
     quarantined: bool
     screening_reasons: list[str]
     lineage: dict[str, Any]
+    vector: list[float] | None = None
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit) -> Result:
@@ -40,14 +42,16 @@ class Result:
         return cls(rank=rank, score=round(hit.score, 6), point_id=hit.id, document_id=p["document_id"],
                    title=p.get("title", ""), text=p.get("text", ""), source_uri=p.get("source_uri", ""),
                    section=p.get("section", ""), page=p.get("page"), quarantined=bool(p.get("quarantined")),
-                   screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage)
+                   screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage, vector=hit.vector)
 
 
 def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,
            mode: Mode = "dense", include_quarantined: bool = False,
-           filters: dict[str, str] | None = None) -> list[Result]:
+           filters: dict[str, str] | None = None, regions: Collection[str] | None = None,
+           with_vectors: bool = False) -> list[Result]:
     """The top hits of one tenant, dense or hybrid (dense + BM25, fused by rank);
-    chunks quarantined for prompt injection only when asked."""
+    chunks quarantined for prompt injection only when asked. `regions`, when given,
+    bounds the collections touched (an API key's regions)."""
     if not text.strip():
         raise SearchError("the search text is empty; ask a question")
     if not tenant:
@@ -58,9 +62,11 @@ def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, to
         raise SearchError(f"mode must be dense or hybrid, got {mode!r}")
     query = Query(dense=embedder.embed_query(text), tenant=tenant, top_k=top_k, mode=mode,
                   sparse=query_vector(text) if mode == "hybrid" else None,
-                  include_quarantined=include_quarantined, filters=filters or {})
+                  include_quarantined=include_quarantined, filters=filters or {}, with_vectors=with_vectors)
     hits: list[Hit] = []
     for region in index.regions():
+        if regions is not None and region not in regions:
+            continue
         hits.extend(index.search(region, query))
     # Scores of two regions' collections compare: cosine for dense, RRF for hybrid.
     hits.sort(key=lambda h: (-h.score, h.id))

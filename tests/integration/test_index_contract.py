@@ -65,6 +65,9 @@ def test_upsert_count_ids_and_regions(make_index: Any) -> None:
     assert index.count("eu-central") == 5 and index.count("eu-central", tenant="acme") == 4
     assert index.ids("eu-central") == {pid(k) for k in DOCS}
     assert index.count("us-east") == 0 and index.ids("us-east") == set()
+    assert index.count("eu-central", tenant="acme", document_id="a3") == 1
+    assert names(index.retrieve("eu-central", [pid("a3"), pid("zz")])) == ["a3"]
+    assert index.retrieve("us-east", [pid("a3")]) == []
 
 
 def test_upsert_is_idempotent_and_delete_is_exact(make_index: Any) -> None:
@@ -96,6 +99,17 @@ def test_filters_narrow_and_cannot_widen_the_tenant(make_index: Any) -> None:
     sneaky = index.search("eu-central", Query(dense=[1, 0, 0, 0], tenant="acme", top_k=10,
                                               filters={"tenant": "beta"}))
     assert set(names(sneaky)) <= {"a1", "a2", "a3"}
+
+
+def test_vectors_come_back_only_when_asked(make_index: Any) -> None:
+    index = make_index()
+    index.upsert("eu-central", points())
+    plain = index.search("eu-central", Query(dense=[0, 1, 0, 0], tenant="acme", top_k=1))
+    assert plain[0].vector is None
+    for mode in ("dense", "hybrid"):
+        hits = index.search("eu-central", Query(dense=[0, 1, 0, 0], tenant="acme", top_k=1, mode=mode,
+                                                sparse=query_vector("lidar"), with_vectors=True))
+        assert names(hits) == ["a3"] and hits[0].vector == pytest.approx([0.0, 1.0, 0.0, 0.0])
 
 
 def test_hybrid_search_finds_the_exact_term(make_index: Any) -> None:

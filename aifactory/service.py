@@ -1,0 +1,160 @@
+"""What the vector API needs beyond the index, built from the factory: documents
+from the lake, deletes through the pipeline, lineage, usage, readiness, metering.
+
+Deletes from the API are durable before they are acknowledged: the request is
+appended (fsync) to a journal under the data directory, then a worker thread
+carries it out through the pipeline, one at a time. A request the server did not
+finish (it was stopped) is carried out on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+from typing import Any
+
+from aifactory.deletes import DeleteRequest, delete
+from aifactory.factory import Factory
+from governance.contracts import derive_id, utcnow
+from governance.ledger import LedgerWriter, UsageEntry
+from ingest.kafka import reachable
+from ingest.tables import RAW
+from transforms.tables import CHUNKS
+from vectorstore.embedder import Embedder
+from vectorstore.index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_SQL = """
+SELECT document_id, tenant, version, op, title, source_uri, jurisdiction, region, event_id, event_time
+FROM raw WHERE tenant = ? AND document_id = ?
+ORDER BY version DESC LIMIT 1
+"""
+CHUNKS_SQL = "SELECT count(*) FROM chunks WHERE event_id = ? AND op = 'upsert'"
+
+
+class ApiBackend:
+    def __init__(self, factory: Factory) -> None:
+        self.factory = factory
+        self.embedder: Embedder = factory.embedder
+        self.index: VectorIndex = factory.index
+        self.meter_writer = LedgerWriter(factory.ledger)
+        self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
+        self._tickets: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._todo: queue.Queue[str | None] = queue.Queue()
+        for ticket in self._read_journal():
+            self._tickets[ticket["request_id"]] = ticket
+            if ticket["state"] == "pending":
+                self._todo.put(ticket["request_id"])
+        self._worker = threading.Thread(target=self._work, name="api-deletes", daemon=True)
+        self._worker.start()
+
+    # --- documents -------------------------------------------------------------------------
+
+    def document(self, tenant: str, document_id: str) -> dict[str, Any] | None:
+        con = self.factory.lake.connect(RAW, CHUNKS)
+        row = con.execute(DOCUMENT_SQL, [tenant, document_id]).fetchone()
+        if row is None:
+            con.close()
+            return None
+        cols = ("document_id", "tenant", "version", "op", "title", "source_uri", "jurisdiction", "region",
+                "event_id", "event_time")
+        doc = dict(zip(cols, row, strict=True))
+        chunks = con.execute(CHUNKS_SQL, [doc["event_id"]]).fetchone()
+        con.close()
+        doc["state"] = "live" if doc.pop("op") == "upsert" else "deleted"
+        doc["chunks"] = int(chunks[0]) if chunks and doc["state"] == "live" else 0
+        doc["event_time"] = doc["event_time"].isoformat()
+        doc["points"] = self.index.count(doc["region"], tenant=tenant, document_id=document_id)
+        return doc
+
+    # --- deletes ---------------------------------------------------------------------------
+
+    def delete_document(self, tenant: str, document_id: str) -> dict[str, Any] | None:
+        now = utcnow().isoformat()
+        request_id = "apidel-" + derive_id("api-delete", tenant, document_id, now)[:18]
+        ticket = {"request_id": request_id, "tenant": tenant, "document_id": document_id, "state": "pending",
+                  "detail": "", "points_deleted": 0, "requested_at": now, "completed_at": "",
+                  "status_url": f"/v1/deletions/{request_id}"}
+        self._record(ticket)
+        self._todo.put(request_id)
+        return self._public(ticket)
+
+    def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            ticket = self._tickets.get(request_id)
+        return self._public(ticket) if ticket and ticket["tenant"] == tenant else None
+
+    @staticmethod
+    def _public(ticket: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in ticket.items() if k != "tenant"}
+
+    def _record(self, ticket: dict[str, Any]) -> None:
+        with self._lock:
+            self._tickets[ticket["request_id"]] = dict(ticket)
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, (json.dumps(ticket) + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _read_journal(self) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        latest: dict[str, dict[str, Any]] = {}
+        for line in self.journal.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                t = json.loads(line)
+                latest[t["request_id"]] = t
+        return list(latest.values())
+
+    def _work(self) -> None:
+        while (request_id := self._todo.get()) is not None:
+            with self._lock:
+                ticket = dict(self._tickets[request_id])
+            try:
+                report = delete(self.factory, DeleteRequest(ticket["tenant"], document=ticket["document_id"]))
+                ticket.update(state="complete", points_deleted=report.points_deleted,
+                              detail=f"delete request {report.request_id}, run {report.run_id}")
+            except Exception as exc:
+                log.exception("delete %s failed", request_id)
+                ticket.update(state="failed", detail=f"{type(exc).__name__}: {exc}; send the delete again")
+            ticket["completed_at"] = utcnow().isoformat()
+            self._record(ticket)
+
+    # --- governance ------------------------------------------------------------------------
+
+    def lineage(self, tenant: str, item_id: str) -> dict[str, Any] | None:
+        from aifactory.lineage import trace  # lineage reads the whole lake; only this route needs it
+        return trace(self.factory, tenant, item_id)
+
+    def usage(self, tenant: str | None) -> dict[str, Any]:
+        totals = self.factory.ledger.totals()
+        return {"tenants": {t: v for t, v in totals.items() if tenant is None or t == tenant}}
+
+    def meter(self, entry: UsageEntry) -> None:
+        self.meter_writer.put(entry)
+
+    def ready(self) -> dict[str, str]:
+        checks = {}
+        try:
+            self.index.regions()
+            checks["index"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["index"] = f"unreachable ({type(exc).__name__})"
+        kafka = self.factory.settings.kafka
+        checks["broker"] = "ok" if kafka.embedded or reachable(kafka.bootstrap_servers) else \
+            f"cannot reach {kafka.bootstrap_servers}"
+        return checks
+
+    def close(self) -> None:
+        self._todo.put(None)
+        self._worker.join(timeout=60)
+        self.meter_writer.close()
+

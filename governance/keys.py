@@ -1,0 +1,136 @@
+"""API keys: one tenant, one role, the regions it may read; stored hashed.
+
+A key reads `aif_<key id>_<secret>`. The store keeps the key id, its SHA-256 (the
+secret is 32 random bytes, so a plain hash resists guessing; no salt needed) and
+its grants, never the key itself, which is shown once at creation. A revoked key
+stays in the store, marked, so that its use can be told apart from a wrong key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, cast
+
+from governance.errors import GovernanceError
+
+Role = Literal["reader", "writer", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "writer", "auditor", "admin")
+PREFIX = "aif_"
+
+
+class ApiKeyError(GovernanceError):
+    """A key that cannot be created, found or revoked as asked."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    tenant: str
+    role: Role
+    regions: tuple[str, ...]
+    sha256: str
+    created_at: str
+    revoked_at: str = ""
+    name: str = ""
+
+    @property
+    def revoked(self) -> bool:
+        return bool(self.revoked_at)
+
+    def public(self) -> dict[str, object]:
+        """What may be shown: everything but the hash."""
+        return {k: v for k, v in asdict(self).items() if k != "sha256"}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse(token: str) -> tuple[str, str] | None:
+    """(key id, the whole token) of a well-formed key, else None."""
+    if not token.startswith(PREFIX):
+        return None
+    key_id, sep, rest = token[len(PREFIX):].partition("_")
+    return (key_id, token) if sep and key_id and rest else None
+
+
+class KeyStore:
+    """A JSON file of keys under the data directory, rewritten atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._keys: dict[str, ApiKey] = {}
+        self._mtime = -1
+
+    def _load(self) -> dict[str, ApiKey]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if mtime != self._mtime:  # another process (the CLI) may have changed it
+            rows = json.loads(self.path.read_text(encoding="utf-8"))
+            self._keys = {r["key_id"]: ApiKey(**{**r, "regions": tuple(r["regions"])}) for r in rows}
+            self._mtime = mtime
+        return self._keys
+
+    def _save(self, keys: dict[str, ApiKey]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump([asdict(k) for k in keys.values()], fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def create(self, tenant: str, role: str, regions: list[str], *, name: str = "") -> tuple[ApiKey, str]:
+        """A new key and its token, which is not kept and cannot be shown again."""
+        if role not in ROLES:
+            raise ApiKeyError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if not tenant:
+            raise ApiKeyError("a key belongs to one tenant: pass --tenant")
+        if not regions:
+            raise ApiKeyError(f"tenant {tenant!r} has no data in any region yet; pass --region R for each region "
+                            "the key may read")
+        key_id = secrets.token_hex(6)
+        token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        key = ApiKey(key_id=key_id, tenant=tenant, role=cast(Role, role), regions=tuple(sorted(set(regions))),
+                     sha256=_digest(token), created_at=datetime.now(UTC).isoformat(), name=name)
+        with self._lock:
+            keys = dict(self._load())
+            keys[key_id] = key
+            self._save(keys)
+        return key, token
+
+    def revoke(self, key_id: str) -> ApiKey:
+        with self._lock:
+            keys = dict(self._load())
+            if key_id not in keys:
+                raise ApiKeyError(f"no key {key_id!r}; `aifactory keys list` shows the key ids")
+            keys[key_id] = replace(keys[key_id], revoked_at=keys[key_id].revoked_at or datetime.now(UTC).isoformat())
+            self._save(keys)
+            return keys[key_id]
+
+    def list(self) -> list[ApiKey]:
+        with self._lock:
+            return sorted(self._load().values(), key=lambda k: (k.tenant, k.created_at))
+
+    def verify(self, token: str) -> ApiKey | None:
+        """The key a token names, if the token is exactly right (revoked keys included)."""
+        parsed = parse(token)
+        if parsed is None:
+            return None
+        with self._lock:
+            key = self._load().get(parsed[0])
+        if key is None or not hmac.compare_digest(key.sha256, _digest(token)):
+            return None
+        return key

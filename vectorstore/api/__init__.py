@@ -1,0 +1,1 @@
+"""The vector API: the HTTP front door for RAG applications (`aifactory serve`)."""

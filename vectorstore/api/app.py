@@ -1,0 +1,373 @@
+"""The vector API as a FastAPI app. The server, not the client, decides whose data a
+request may touch: the tenant filter and the regions come from the API key, and
+nothing in a request body can widen them. Deny by default: every route names the
+roles it admits. Errors are `application/problem+json` and say what to do.
+
+What lies outside the index (documents in the lake, deletes, lineage, usage) is
+reached through a `Backend` the composition root provides, so this layer does not
+depend on the pipeline above it.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the dependencies made inside
+# create_app as objects, not as strings it cannot resolve.
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from governance.keys import ApiKey, KeyStore
+from governance.ledger import UsageEntry
+from transforms.tokens import token_counter
+from vectorstore.api.models import (
+    Citation,
+    ContextRequest,
+    ContextResponse,
+    DeletionResponse,
+    DocumentResponse,
+    Problem,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
+from vectorstore.api.ratelimit import RateLimiter
+from vectorstore.api.telemetry import Telemetry
+from vectorstore.context import build_context
+from vectorstore.embedder import Embedder
+from vectorstore.index import VectorIndex
+from vectorstore.search import Result, search
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+READ = ("reader", "writer", "admin")
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    max_body_bytes: int = 64 * 1024
+    max_top_k: int = 100
+    max_query_chars: int = 2_000
+    max_token_budget: int = 8_192
+    rate_per_s: float = 50.0  # per key; 0 turns the limit off
+    burst: int = 100
+    timeout_s: float = 10.0
+
+
+class Backend(Protocol):
+    """What the API needs beyond the index: the factory provides it."""
+
+    index: VectorIndex
+    embedder: Embedder
+
+    def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
+    def delete_document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
+    def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
+    def lineage(self, tenant: str, item_id: str) -> dict[str, Any] | None: ...
+    def usage(self, tenant: str | None) -> dict[str, Any]: ...
+    def ready(self) -> dict[str, str]: ...
+    def meter(self, entry: UsageEntry) -> None: ...
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+
+
+def problem(status: int, title: str, detail: str, instance: str = "",
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail, instance=instance).model_dump()
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _doc(what: str) -> dict[str, Any]:
+    # `model` puts Problem into the components; the content names the media type actually sent.
+    return {"description": what, "model": Problem,
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+COMMON: dict[int | str, dict[str, Any]] = {
+    400: _doc("the body is not JSON"), 401: _doc("no key, a wrong key, or a revoked key"),
+    403: _doc("the key's role may not do this"),
+    413: _doc("the request body is too large"), 422: _doc("the request is not valid"),
+    429: _doc("too many requests for this key"), 504: _doc("the request took too long")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("no such item for this key's tenant")}
+
+
+class BodyLimit:
+    """Refuse a body over the limit before it is read whole (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry) -> None:
+        self.app, self.max_bytes, self.telemetry = app, max_bytes, telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        status = {"code": 500}
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise ApiProblem(413, "Request body too large", self._detail())
+            return message
+
+        try:
+            if too_big:
+                raise ApiProblem(413, "Request body too large", self._detail())
+            await self.app(scope, limited_receive, counting_send)
+        except ApiProblem as exc:
+            response = problem(exc.status, exc.title, exc.detail, scope.get("path", ""))
+            status["code"] = exc.status
+            await response(scope, receive, send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""),
+                                   time.perf_counter() - started)
+
+    def _detail(self) -> str:
+        return f"the body is larger than {self.max_bytes} bytes; send a shorter query or fewer filters"
+
+
+def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None) -> FastAPI:
+    limits = limits or ApiLimits()
+    telemetry = Telemetry()
+    limiter = RateLimiter(limits.rate_per_s, limits.burst)
+    counter = token_counter(backend.embedder.model_path)
+    bearer = HTTPBearer(auto_error=False, description="an API key from `aifactory keys create`")
+    app = FastAPI(title="AI factory vector API", version="1.0.0",
+                  description="Tenant-scoped, residency-aware search and RAG context over the factory's index.")
+
+    @app.exception_handler(ApiProblem)
+    async def on_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, request.url.path, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = "no such route; see /docs for the API" if exc.status_code == 404 else str(exc.detail)
+        if exc.status_code == 400:
+            detail = f"{exc.detail}: the body must be a JSON object in UTF-8; see /docs for the schema"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route's methods; a path can have several routes.
+            allowed = sorted({m for r in app.routes if isinstance(r, APIRoute)
+                              and r.matches(request.scope)[0] == Match.PARTIAL for m in r.methods})
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not served here; allowed: {headers['Allow']}"
+        return problem(exc.status_code, "Not found" if exc.status_code == 404 else "HTTP error", detail,
+                       request.url.path, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(422, "Invalid request", f"{where}: {first.get('msg', 'invalid')}; see /docs for the schema",
+                       request.url.path)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return problem(500, "Internal error", "the server failed on this request; it is logged, try again",
+                       request.url.path)
+
+    def caller(*roles: str) -> Callable[..., ApiKey]:
+        def check(request: Request,
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
+            token = creds.credentials if creds else request.headers.get("x-api-key", "")
+            if not token:
+                raise ApiProblem(401, "Missing API key", "send `Authorization: Bearer <key>`; "
+                                 "`aifactory keys create` makes one", {"WWW-Authenticate": "Bearer"})
+            key = keys.verify(token)
+            if key is None:
+                raise ApiProblem(401, "Unknown API key", "the key is not known; check it was copied whole",
+                                 {"WWW-Authenticate": "Bearer"})
+            if key.revoked:
+                raise ApiProblem(401, "Revoked API key", f"key {key.key_id} was revoked on {key.revoked_at}; "
+                                 "ask the operator for a new one", {"WWW-Authenticate": "Bearer"})
+            request.state.tenant = key.tenant
+            if key.role not in roles:
+                raise ApiProblem(403, "Role not allowed", f"this route needs one of the roles {', '.join(roles)}; "
+                                 f"key {key.key_id} has role {key.role}")
+            wait = limiter.allow(key.key_id)
+            if wait:
+                raise ApiProblem(429, "Rate limit exceeded", f"more than {limits.rate_per_s:g} requests per second "
+                                 f"for key {key.key_id}; retry after {wait:.2f} s",
+                                 {"Retry-After": str(max(1, round(wait)))})
+            return key
+        return check
+
+    def tenant_key(key: ApiKey) -> ApiKey:
+        if key.tenant == "*":
+            raise ApiProblem(403, "Operator key", "an operator key (tenant '*') reads usage only; use a key of "
+                             "the tenant whose data you want")
+        return key
+
+    async def within(fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.wait_for(run_in_threadpool(fn, *args), limits.timeout_s)
+        except TimeoutError:
+            raise ApiProblem(504, "Timed out", f"the request took longer than {limits.timeout_s:g} s; "
+                             "ask for fewer results or a narrower filter") from None
+
+    def check_query(text: str, top_k: int) -> None:
+        if len(text) > limits.max_query_chars:
+            raise ApiProblem(422, "Query too long", f"the query has {len(text)} characters, more than "
+                             f"{limits.max_query_chars}; shorten it")
+        if not text.strip():
+            raise ApiProblem(422, "Empty query", "the query is only whitespace; ask a question")
+        if top_k > limits.max_top_k:
+            raise ApiProblem(422, "top_k too large", f"top_k is at most {limits.max_top_k}, got {top_k}")
+
+    def run_search(key: ApiKey, text: str, top_k: int, mode: str, filters: dict[str, str],
+                   quarantined: bool, vectors: bool) -> list[Result]:
+        # The tenant and the regions come from the key: Filters has no tenant field.
+        return search(backend.index, backend.embedder, text, tenant=key.tenant, top_k=top_k, mode=mode,  # type: ignore[arg-type]
+                      include_quarantined=quarantined, filters=filters, regions=set(key.regions),
+                      with_vectors=vectors)
+
+    def meter(key: ApiKey, event: str, tokens: int, queries: int = 1) -> None:
+        backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, queries=queries,
+                                 tokens=tokens, model=backend.embedder.fingerprint.id))
+
+    @app.post("/v1/search", response_model=SearchResponse, responses=COMMON, tags=["search"])
+    async def post_search(body: SearchRequest, request: Request,
+                          key: Annotated[ApiKey, Depends(caller(*READ))]) -> SearchResponse:
+        """The top chunks of the key's tenant for a query, in the key's regions, with citations."""
+        tenant_key(key)
+        check_query(body.query, body.top_k)
+        started = time.perf_counter()
+        results = await within(run_search, key, body.query, body.top_k, body.mode, body.filters.given(),
+                               body.include_quarantined, False)
+        hits = [SearchHit(rank=r.rank, score=r.score, point_id=r.point_id, text=r.text,
+                          citation=Citation(document_id=r.document_id, title=r.title, source_uri=r.source_uri,
+                                            page=r.page, section=r.section),
+                          quarantined=r.quarantined, screening_reasons=r.screening_reasons, lineage=r.lineage)
+                for r in results]
+        telemetry.hits.labels("/v1/search", key.tenant).inc(len(hits))
+        meter(key, "query", counter.count(body.query))
+        return SearchResponse(hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 3))
+
+    @app.post("/v1/rag/context", response_model=ContextResponse, responses=COMMON, tags=["search"])
+    async def post_context(body: ContextRequest,
+                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> ContextResponse:
+        """A deduplicated, diversified (MMR) context block within a token budget, with numbered citations."""
+        tenant_key(key)
+        check_query(body.question, body.candidates)
+        if body.token_budget > limits.max_token_budget:
+            raise ApiProblem(422, "Token budget too large", f"token_budget is at most {limits.max_token_budget}")
+
+        def build() -> Any:
+            results = run_search(key, body.question, body.candidates, body.mode, body.filters.given(),
+                                 body.include_quarantined, True)
+            return build_context(backend.embedder.embed_query(body.question), results, body.token_budget,
+                                 counter.count, lam=1.0 - body.diversity)
+
+        ctx = await within(build)
+        telemetry.hits.labels("/v1/rag/context", key.tenant).inc(len(ctx.citations))
+        meter(key, "query", counter.count(body.question))
+        meter(key, "rag_context", ctx.tokens, queries=0)
+        return ContextResponse(context=ctx.text, citations=ctx.citations, tokens=ctx.tokens,
+                               token_budget=body.token_budget, candidates=ctx.candidates, left_out=ctx.left_out)
+
+    @app.get("/v1/documents/{document_id:path}", response_model=DocumentResponse,
+             responses={**COMMON, **NOT_FOUND}, tags=["documents"])
+    async def get_document(document_id: str,
+                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> DocumentResponse:
+        """A document of the key's tenant: its latest version, state, and how many chunks and points it has."""
+        doc = await within(backend.document, tenant_key(key).tenant, document_id)
+        if doc is None or doc["region"] not in key.regions:
+            raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no document {document_id!r} in "
+                             "the regions this key may read")
+        return DocumentResponse(**doc)
+
+    @app.delete("/v1/documents/{document_id:path}", response_model=DeletionResponse, status_code=202,
+                responses={**COMMON, **NOT_FOUND}, tags=["documents"])
+    async def delete_document(document_id: str, request: Request,
+                              key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
+        """Publish a delete event for the document; poll `status_url` until the state is complete."""
+        doc = await within(backend.document, tenant_key(key).tenant, document_id)
+        if doc is None or doc["state"] != "live" or doc["region"] not in key.regions:
+            raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
+        ticket = await within(backend.delete_document, key.tenant, document_id)
+        if ticket is None:
+            raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
+        return DeletionResponse(**ticket)
+
+    @app.get("/v1/deletions/{request_id}", response_model=DeletionResponse,
+             responses={**COMMON, **NOT_FOUND}, tags=["documents"])
+    async def get_deletion(request_id: str,
+                           key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
+        """Where a delete request stands: pending, complete (gone from the lake's view and the index), or failed."""
+        ticket = await within(backend.deletion, tenant_key(key).tenant, request_id)
+        if ticket is None:
+            raise ApiProblem(404, "No such delete request", f"tenant {key.tenant} made no request {request_id!r}")
+        return DeletionResponse(**ticket)
+
+    @app.get("/v1/lineage/{item_id:path}", responses={**COMMON, **NOT_FOUND}, tags=["governance"])
+    async def get_lineage(item_id: str,
+                          key: Annotated[ApiKey, Depends(caller("auditor", "admin"))]) -> dict[str, Any]:
+        """The chain from a point or document back to its source, and forward to what was derived from it."""
+        trace = await within(backend.lineage, tenant_key(key).tenant, item_id)
+        if trace is None:
+            raise ApiProblem(404, "Nothing to trace", f"tenant {key.tenant} has no document or point {item_id!r}")
+        return trace
+
+    @app.get("/v1/usage", responses=COMMON, tags=["governance"])
+    async def get_usage(key: Annotated[ApiKey, Depends(caller("admin"))],
+                        tenant: str | None = None) -> dict[str, Any]:
+        """Metered usage per tenant. A tenant's admin key sees its own; an operator key (tenant '*') sees all."""
+        if key.tenant != "*" and tenant not in (None, key.tenant):
+            raise ApiProblem(403, "Other tenant", f"key {key.key_id} may read the usage of {key.tenant} only")
+        return await within(backend.usage, tenant if key.tenant == "*" else key.tenant)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: _doc("a dependency is not reachable")})
+    async def readyz() -> Response:
+        """The broker and the index are reachable."""
+        checks = await run_in_threadpool(backend.ready)
+        ok = all(v == "ok" for v in checks.values())
+        if ok:
+            return JSONResponse({"status": "ok", "checks": checks})
+        failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+        return problem(503, "Not ready", f"{failing}; see the server log", "/readyz")
+
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def metrics() -> Response:
+        """Prometheus metrics: request latency histograms, requests, errors and hits, per route and tenant."""
+        return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
+
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry)
+    app.state.telemetry = telemetry
+    return app
+

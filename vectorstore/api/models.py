@@ -1,0 +1,143 @@
+"""Request and response bodies of the vector API; the OpenAPI schema comes from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat
+
+
+def _number(value: Any) -> Any:
+    # JSON Schema's integer: 5 and 5.0, not "5" or true (which pydantic would coerce).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_number)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filters(Strict):
+    """Exact matches on payload keys. The tenant is not one: it comes from the key."""
+
+    document_id: str | None = None
+    jurisdiction: str | None = None
+    region: str | None = None
+    section: str | None = None
+    source_uri: str | None = None
+    title: str | None = None
+    chunk_id: str | None = None
+    event_id: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+# The schema states the default limits; a server configured tighter answers 422 beyond them.
+def query_field() -> Any:
+    return Field(min_length=1, max_length=2_000, pattern=r"\S", description="the question or keywords")
+
+
+class SearchRequest(Strict):
+    query: str = query_field()
+    top_k: Int = Field(5, ge=1, le=100, description="how many hits")
+    mode: Literal["dense", "hybrid"] = "dense"
+    filters: Filters = Field(default_factory=Filters)
+    include_quarantined: StrictBool = Field(False, description="also return chunks quarantined as prompt injection")
+
+
+class Citation(BaseModel):
+    document_id: str
+    title: str
+    source_uri: str
+    page: int | None = None
+    section: str = ""
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    point_id: str
+    text: str
+    citation: Citation
+    quarantined: bool
+    screening_reasons: list[str]
+    lineage: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+    took_ms: float
+
+
+class ContextRequest(Strict):
+    question: str = query_field()
+    token_budget: Int = Field(1024, ge=16, le=8_192,
+                              description="most tokens (the model's tokenizer) the context may hold")
+    candidates: Int = Field(20, ge=1, le=100, description="how many search hits MMR chooses from")
+    mode: Literal["dense", "hybrid"] = "hybrid"
+    filters: Filters = Field(default_factory=Filters)
+    include_quarantined: StrictBool = False  # 0 is not false
+    diversity: StrictFloat = Field(0.3, ge=0.0, le=1.0, description="0 ranks by relevance only, 1 by novelty only")
+
+
+class ContextCitation(BaseModel):
+    n: int
+    document_id: str
+    title: str
+    source_uri: str
+    page: int | None = None
+    section: str = ""
+    point_id: str
+    score: float
+    quarantined: bool
+    lineage: dict[str, Any]
+
+
+class ContextResponse(BaseModel):
+    context: str
+    citations: list[ContextCitation]
+    tokens: int
+    token_budget: int
+    candidates: int
+    left_out: dict[str, int]
+
+
+class DocumentResponse(BaseModel):
+    document_id: str
+    tenant: str
+    version: int
+    state: Literal["live", "deleted"]
+    title: str
+    source_uri: str
+    jurisdiction: str
+    region: str
+    event_id: str
+    event_time: str
+    chunks: int
+    points: int
+
+
+class DeletionResponse(BaseModel):
+    request_id: str
+    document_id: str
+    state: Literal["pending", "complete", "failed"]
+    detail: str = ""
+    points_deleted: int = 0
+    requested_at: str
+    completed_at: str = ""
+    status_url: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str = ""

@@ -1,0 +1,86 @@
+"""A RAG context block: the best chunks for a question, diverse, within a token budget.
+
+Candidates come from search (with their vectors). Maximal marginal relevance picks
+them one at a time, trading relevance to the question against similarity to what
+is already picked, so five near-copies of one paragraph do not fill the budget.
+Exact repeats of a text are dropped outright. Chunks are numbered in the order
+picked, and each number is a citation back to its document and lineage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vectorstore.search import Result
+
+DEFAULT_LAMBDA = 0.7  # weight of relevance against novelty
+
+
+@dataclass(frozen=True)
+class Context:
+    text: str
+    citations: list[dict[str, Any]]
+    tokens: int
+    candidates: int
+    left_out: dict[str, int] = field(default_factory=dict)  # why candidates were not used, with counts
+
+
+def block(n: int, r: Result) -> str:
+    where = f", page {r.page}" if r.page else (f", section \"{r.section}\"" if r.section else "")
+    return f"[{n}] {r.title or r.document_id}{where}\n{r.text.strip()}"
+
+
+def mmr_order(query: np.ndarray, vectors: np.ndarray, lam: float) -> list[int]:
+    """Indices of `vectors` in MMR order (all of them). Vectors are unit length."""
+    relevance = vectors @ query
+    picked: list[int] = []
+    best_sim = np.full(len(vectors), -np.inf)
+    left = set(range(len(vectors)))
+    while left:
+        novelty = np.where(np.isinf(best_sim), 0.0, best_sim)
+        scores = lam * relevance - (1 - lam) * novelty
+        i = max(left, key=lambda j: (scores[j], -j))
+        picked.append(i)
+        left.discard(i)
+        best_sim = np.maximum(best_sim, vectors @ vectors[i])
+    return picked
+
+
+def build_context(query_vector: list[float], results: list[Result], budget: int,
+                  count_tokens: Callable[[str], int], *, lam: float = DEFAULT_LAMBDA) -> Context:
+    """Pick, in MMR order, every candidate whose block still fits in `budget` tokens."""
+    left_out: dict[str, int] = {}
+    unique: list[Result] = []
+    seen: set[str] = set()
+    for r in results:
+        key = " ".join(r.text.split()).lower()
+        if key in seen:
+            left_out["duplicate"] = left_out.get("duplicate", 0) + 1
+            continue
+        seen.add(key)
+        unique.append(r)
+    if not unique:
+        return Context("", [], 0, len(results), left_out)
+    vectors = np.array([r.vector for r in unique], dtype=np.float32)
+    order = mmr_order(np.asarray(query_vector, dtype=np.float32), vectors, lam)
+    parts: list[str] = []
+    citations: list[dict[str, Any]] = []
+    used = 0
+    for i in order:
+        r = unique[i]
+        n = len(parts) + 1
+        text = block(n, r)
+        cost = count_tokens(text) + (2 if parts else 0)  # the blank line between blocks
+        if used + cost > budget:
+            left_out["over_budget"] = left_out.get("over_budget", 0) + 1
+            continue
+        parts.append(text)
+        used += cost
+        citations.append({"n": n, "document_id": r.document_id, "title": r.title, "source_uri": r.source_uri,
+                          "page": r.page, "section": r.section, "point_id": r.point_id, "score": r.score,
+                          "quarantined": r.quarantined, "lineage": r.lineage})
+    return Context("\n\n".join(parts), citations, used, len(results), left_out)
