@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -45,9 +48,27 @@ def build(factory: Factory, settings: ApiSettings | None = None) -> tuple[FastAP
     return app, backend
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its shutdown, which would kill the process before
+    the backend flushes metering and finishes deletes; here a signal only asks to exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self._ask_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _ask_exit(self, signum: int, frame: object) -> None:
+        self.should_exit = True
+
+
 def serve(factory: Factory, settings: ApiSettings) -> None:
     app, backend = build(factory, settings)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        _Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                               access_log=False)).run()
     finally:
         backend.close()

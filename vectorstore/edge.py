@@ -58,6 +58,10 @@ def _filter(query: Query) -> Filter:
                   must_not=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must_not] or None)
 
 
+class IndexBusyError(RuntimeError):
+    """The embedded index is held by another process: Qdrant Edge has one writer."""
+
+
 class EdgeIndex(ScrollingIndex):
     """Qdrant Edge shards under `root`, one per region, for one model."""
 
@@ -73,7 +77,15 @@ class EdgeIndex(ScrollingIndex):
             return self._shards[region]
         path = self._path(region)
         if path.exists() and any(path.iterdir()):
-            shard = EdgeShard.load(str(path))
+            try:
+                shard = EdgeShard.load(str(path))
+            except Exception as exc:
+                if "WouldBlock" in str(exc):  # the shard's WAL is locked by another process
+                    raise IndexBusyError(
+                        f"the embedded index {path} is open in another process (`aifactory serve`, or another "
+                        "run on this data directory); stop it first, or point both at a Qdrant server with "
+                        "QDRANT_URL") from exc
+                raise
         elif create:
             path.mkdir(parents=True, exist_ok=True)
             shard = EdgeShard.create(str(path), EdgeConfig(

@@ -161,3 +161,17 @@ def test_qdrant_aliases_follow_the_active_model(tmp_path: Path) -> None:
     aliases = {a.alias_name: a.collection_name for a in client_index.client.get_aliases().aliases}
     assert aliases == {"chunks__eu-central": "chunks__eu-central__m-2"}
     client_index.close()
+
+
+def test_a_second_process_on_an_edge_index_gets_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    held = EdgeIndex(tmp_path / "edge", model_id="m-1", dimension=DIM)
+    held.upsert("eu-central", points())
+    code = ("import pathlib; from vectorstore.edge import EdgeIndex; "
+            f"EdgeIndex(pathlib.Path({str(tmp_path / 'edge')!r}), model_id='m-1', dimension={DIM}).count('eu-central')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    held.close()
+    assert proc.returncode != 0 and "IndexBusyError" in proc.stderr
+    assert "is open in another process" in proc.stderr and "QDRANT_URL" in proc.stderr

@@ -177,7 +177,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         if exc.status_code == 405:
             # Starlette names only the first route's methods; a path can have several routes.
             allowed = sorted({m for r in app.routes if isinstance(r, APIRoute)
-                              and r.matches(request.scope)[0] == Match.PARTIAL for m in r.methods})
+                              and r.matches(request.scope)[0] == Match.PARTIAL for m in (r.methods or ())})
             headers["Allow"] = ", ".join(allowed)
             detail = f"{request.method} is not served here; allowed: {headers['Allow']}"
         return problem(exc.status_code, "Not found" if exc.status_code == 404 else "HTTP error", detail,
