@@ -89,12 +89,22 @@ class DeleteReport:
     run_id: str
 
 
-def delete(factory: Factory, request: DeleteRequest) -> DeleteReport:
+def delete(factory: Factory, request: DeleteRequest, *, who: str | None = None) -> DeleteReport:
     """Carry out a delete request through the pipeline; returns once the lake and
-    the index no longer hold the documents."""
+    the index no longer hold the documents. The audit log records the request and
+    its outcome, naming a subject by its keyed hash only."""
     request_id, events = delete_events(factory, request)
+    subject = events[0].subjects[0] if events and events[0].subjects else \
+        (subject_of(factory, request.tenant, request.subject) if request.subject else "")
+    scope = {"document": request.document} if request.document else \
+        ({"subject": subject} if subject else {"all_documents": True})
+    factory.audit.append("delete.request", request.tenant, who=who, request_id=request_id, **scope,
+                         documents=[e.document_id for e in events])
     if not events:
         return DeleteReport(request_id, [], 0, "")
     report = run(factory, [], requests=events)
-    return DeleteReport(request_id, [e.document_id for e in events],
-                        report.index.deleted if report.index else 0, report.run_id)
+    result = DeleteReport(request_id, [e.document_id for e in events],
+                          report.index.deleted if report.index else 0, report.run_id)
+    factory.audit.append("delete.done", request.tenant, who=who, request_id=request_id, run_id=report.run_id,
+                         points_deleted=result.points_deleted)
+    return result

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory.settings import FactorySettings
+from governance.audit import AuditLog
 from governance.ledger import Ledger
 from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
@@ -40,6 +41,10 @@ class Factory:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.home / "governance" / "usage.jsonl")
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
     def sync_index(self, *, run_id: str, progress: bool = False) -> SyncReport:
         """Make the index equal to the chunks lake, metering what is embedded."""

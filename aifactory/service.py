@@ -74,10 +74,11 @@ class ApiBackend:
 
     # --- deletes ---------------------------------------------------------------------------
 
-    def delete_document(self, tenant: str, document_id: str) -> dict[str, Any] | None:
+    def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None:
         now = utcnow().isoformat()
         request_id = "apidel-" + derive_id("api-delete", tenant, document_id, now)[:18]
-        ticket = {"request_id": request_id, "tenant": tenant, "document_id": document_id, "state": "pending",
+        ticket = {"request_id": request_id, "tenant": tenant, "actor": actor, "document_id": document_id,
+                  "state": "pending",
                   "detail": "", "points_deleted": 0, "requested_at": now, "completed_at": "",
                   "status_url": f"/v1/deletions/{request_id}"}
         self._record(ticket)
@@ -91,7 +92,7 @@ class ApiBackend:
 
     @staticmethod
     def _public(ticket: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in ticket.items() if k != "tenant"}
+        return {k: v for k, v in ticket.items() if k not in ("tenant", "actor")}
 
     def _record(self, ticket: dict[str, Any]) -> None:
         with self._lock:
@@ -119,7 +120,8 @@ class ApiBackend:
             with self._lock:
                 ticket = dict(self._tickets[request_id])
             try:
-                report = delete(self.factory, DeleteRequest(ticket["tenant"], document=ticket["document_id"]))
+                report = delete(self.factory, DeleteRequest(ticket["tenant"], document=ticket["document_id"]),
+                                who=ticket.get("actor"))
                 ticket.update(state="complete", points_deleted=report.points_deleted,
                               detail=f"delete request {report.request_id}, run {report.run_id}")
             except Exception as exc:

@@ -72,7 +72,7 @@ class BenchBackend:
     def document(self, tenant: str, document_id: str) -> None:
         return None
 
-    def delete_document(self, tenant: str, document_id: str) -> None:
+    def delete_document(self, tenant: str, document_id: str, actor: str = "") -> None:
         return None
 
     def deletion(self, tenant: str, request_id: str) -> None:

@@ -59,6 +59,11 @@ def test_subject_delete_removes_exactly_the_documents_naming_them(two_tenants: t
     after = points_by_document(factory)
     assert report.points_deleted == sum(before[d] for d in MIRIAM)
     assert after == Counter({d: n for d, n in before.items() if d not in MIRIAM})
+    audit = factory.audit.path.read_text()
+    assert "miriam" not in audit.lower(), "the audit log names the subject in clear"
+    entries = [e for e in factory.audit.entries() if e["details"].get("request_id") == report.request_id]
+    assert [e["action"] for e in entries] == ["delete.request", "delete.done"]
+    assert len(entries[0]["details"]["subject"]) == 32 and factory.audit.verify().ok
 
     # The sources still hold both files; a run must not bring them back.
     again = pipeline.run(factory, sources)
