@@ -43,10 +43,12 @@ def _rows(lake: Lake, spec: TableSpec, where: str, params: list[Any], keys: tupl
     return out
 
 
-def trace(factory: Factory, tenant: str, item_id: str) -> dict[str, Any] | None:
-    """The lineage of a document id or a point id of `tenant`, or None."""
+def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] | None:
+    """The lineage of a document id or a point id of `tenant` (any tenant when None:
+    the operator's view), or None."""
     lake, index = factory.lake, factory.index
-    events = _rows(lake, RAW, "tenant = ? AND document_id = ?", [tenant, item_id], EVENT_KEYS)
+    where = "document_id = ?" + (" AND tenant = ?" if tenant else "")
+    events = _rows(lake, RAW, where, [item_id, *([tenant] if tenant else [])], EVENT_KEYS)
     if events:
         events.sort(key=lambda e: e["version"])
         latest = events[-1]
@@ -57,15 +59,15 @@ def trace(factory: Factory, tenant: str, item_id: str) -> dict[str, Any] | None:
         for chunk, pid in zip(chunks, wanted, strict=True):
             hit = found.get(pid)
             chunk["point"] = {"point_id": pid, "region": latest["region"], "model": index.model_id} if hit else None
-        return {"kind": "document", "tenant": tenant, "document_id": item_id, "versions": events,
+        return {"kind": "document", "tenant": latest["tenant"], "document_id": item_id, "versions": events,
                 "chunks": chunks, "source_uri": latest["source_uri"]}
     for region in index.regions():
         hits = index.retrieve(region, [item_id]) if _is_uuid(item_id) else []
-        if hits and hits[0].payload.get("tenant") == tenant:
+        if hits and tenant in (None, hits[0].payload.get("tenant")):
             p = hits[0].payload
             chunk_rows = _rows(lake, CHUNKS, "row_id = ?", [p["row_id"]], CHUNK_KEYS)
             event_rows = _rows(lake, RAW, "event_id = ?", [p["event_id"]], EVENT_KEYS)
-            return {"kind": "point", "tenant": tenant, "point_id": item_id, "region": region,
+            return {"kind": "point", "tenant": p["tenant"], "point_id": item_id, "region": region,
                     "model": p.get("model"), "document_id": p["document_id"], "version": p["version"],
                     "source_uri": p["source_uri"], "chunk": chunk_rows[0] if chunk_rows else None,
                     "event": event_rows[0] if event_rows else None, "duplicates": p.get("duplicates", [])}
