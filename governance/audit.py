@@ -55,8 +55,8 @@ class AuditLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._head()
-            entry: dict[str, Any] = {"seq": seq + 1, "at": utcnow().isoformat(), "actor": who or actor(), "action": action,
-                     "target": target, "details": details, "prev": prev}
+            entry: dict[str, Any] = {"seq": seq + 1, "at": utcnow().isoformat(), "actor": who or actor(),
+                                     "action": action, "target": target, "details": details, "prev": prev}
             digest = entry["hash"] = entry_hash(entry)
             os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
             os.fsync(fd)
