@@ -32,7 +32,7 @@ class Factory:
 
     @cached_property
     def lake(self) -> Lake:
-        return Lake(self.settings.lake_root)
+        return Lake(self.settings.lake_root, residency=self.policy, audit=self.audit)
 
     @cached_property
     def policy(self) -> ResidencyPolicy:
@@ -80,6 +80,8 @@ class Factory:
                "AIFACTORY_QUARANTINE_THRESHOLD": str(t.quarantine_threshold)}
         if t.privacy_policy:
             env["AIFACTORY_PRIVACY_POLICY"] = str(Path(t.privacy_policy).resolve())
+        if self.settings.residency_policy:
+            env["AIFACTORY_RESIDENCY_POLICY"] = str(Path(self.settings.residency_policy).resolve())
         if self.settings.embedding_model:
             env["AIFACTORY_EMBEDDING_MODEL"] = self.settings.embedding_model
         return env

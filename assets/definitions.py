@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from aifactory import pipeline
+from aifactory.residency_report import report as residency_report
 from aifactory.settings import SAMPLE_SOURCES, load_sources
 from aifactory.status import status
 from assets.resources import EmbedderResource, KafkaResource, LakeResource, factory
@@ -74,10 +75,28 @@ def vector_index(context: dg.AssetExecutionContext, lake: LakeResource, kafka: K
     })
 
 
+@dg.asset_check(asset=vector_index, blocking=False,
+                description="Every record in the raw and chunk lake, the dead letters and the index sits in a region "
+                            "its jurisdiction may be stored in (the residency policy). A failure lists where; move "
+                            "or erase those records, then fix the producer that wrote them.")
+def residency_compliance(lake: LakeResource) -> dg.AssetCheckResult:
+    # No broker needed: the check reads the lake and the index only.
+    data = residency_report(factory(lake, KafkaResource()))
+    found = data["violations_found"]
+    return dg.AssetCheckResult(
+        passed=not found, severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not found else "; ".join(
+            f"{v['count']} {v['jurisdiction']} record(s) of {v['tenant']} in {v['sink']} at {v['region']}"
+            for v in found),
+        metadata={"violations": len(found), "refused_at_write": len(data["violations_refused"]),
+                  "placements": dg.MetadataValue.json([r for rows in data["tenants"].values() for r in rows])})
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_documents, raw_lake, chunks_lake, vector_index],
+        asset_checks=[residency_compliance],
         resources={
             "lake": LakeResource(home=dg.EnvVar("AIFACTORY_HOME").get_value(".aifactory") or ".aifactory"),
             "kafka": KafkaResource(bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS").get_value("") or ""),

@@ -20,9 +20,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from governance.audit import AuditLog
+from governance.errors import ResidencyError
+from governance.residency import ResidencyPolicy
 from ingest.errors import LakeError
 
 PARTITION_KEYS = ("region", "tenant", "date")
@@ -59,8 +63,27 @@ def position_values(prefix: str, pos: Any) -> dict[str, Any]:
 
 
 class Lake:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    """With a residency policy, every write is checked: a row goes only to a region
+    its jurisdiction may be stored in. A refused row is never written; it is
+    audited, and the caller dead-letters it in an allowed region."""
+
+    def __init__(self, root: Path, *, residency: ResidencyPolicy | None = None,
+                 audit: AuditLog | None = None) -> None:
+        self.root, self.residency, self.audit = root, residency, audit
+
+    def admit(self, spec: TableSpec, row: dict[str, Any]) -> None:
+        """Raise ResidencyError (and audit it) when `row` may not go to its region."""
+        jurisdiction, region = row.get("jurisdiction"), row.get("region")
+        if self.residency is None or not jurisdiction or not region:
+            return
+        try:
+            self.residency.check(jurisdiction, region)
+        except ResidencyError as exc:
+            if self.audit is not None:
+                self.audit.append("residency.refused", str(row.get("tenant") or ""), sink=f"lake/{spec.name}",
+                                  region=region, jurisdiction=jurisdiction, key=str(row.get(spec.key)),
+                                  reason=str(exc))
+            raise
 
     def path(self, spec: TableSpec) -> Path:
         return self.root / spec.name
@@ -70,7 +93,10 @@ class Lake:
         return sorted(base.rglob("*.parquet")) if base.exists() else []
 
     def write(self, spec: TableSpec, rows: list[dict[str, Any]]) -> list[Path]:
-        """Write rows durably, one file per partition; return the files written."""
+        """Write rows durably, one file per partition; return the files written.
+        Raises ResidencyError, writing nothing, if any row breaks the policy."""
+        for row in rows:
+            self.admit(spec, row)
         groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             when = row[spec.time_column]
@@ -89,8 +115,10 @@ class Lake:
             written.append(target)
         return written
 
-    def store_blob(self, region: str, tenant: str, data: bytes) -> Path:
+    def store_blob(self, region: str, tenant: str, data: bytes, *, jurisdiction: str = "") -> Path:
         """Keep the bytes of a failing input, content-addressed, in its region."""
+        if self.residency is not None and jurisdiction:
+            self.residency.check(jurisdiction, region)
         digest = hashlib.sha256(data).hexdigest()
         target = self.root / "dead_letter_blobs" / f"region={region or 'unassigned'}" / \
             f"tenant={tenant or 'unassigned'}" / digest[:2] / digest
@@ -113,6 +141,28 @@ class Lake:
         if not files:
             return set()
         return set(self.dataset(spec).to_table(columns=[spec.key]).column(spec.key).to_pylist())
+
+    def remove_rows(self, spec: TableSpec, column: str, values: set[str]) -> dict[str, int]:
+        """Rewrite every file holding rows whose `column` is in `values` without them
+        (durably; a file left empty is removed). Returns file -> rows removed."""
+        removed: dict[str, int] = {}
+        if not values:
+            return removed
+        wanted = pa.array(sorted(values), type=pa.string())
+        for path in self.files(spec):
+            table = pq.read_table(path)
+            hit = pc.is_in(table.column(column), value_set=wanted)
+            n = pc.sum(hit).as_py() or 0
+            if not n:
+                continue
+            kept = table.filter(pc.invert(hit))
+            if kept.num_rows:
+                _write_durable(kept, path)
+            else:
+                path.unlink()
+                _fsync_dir(path.parent)
+            removed[str(path.relative_to(self.root))] = n
+        return removed
 
     def drop(self, spec: TableSpec) -> None:
         """Remove a table (a projection that is about to be rebuilt)."""
@@ -137,12 +187,16 @@ def _durably(target: Path, write: Callable[[Path], object]) -> None:
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(target.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise LakeError(f"cannot write lake file {target}: {exc}") from exc
 
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -44,6 +44,7 @@ class Lander:
         self.conn, self.lake, self.topic, self.spec = conn, lake, topic, spec
         self.decode, self.on_bad, self.group_id = decode, on_bad, group_id
         self.seen: set[str] = lake.keys(spec)
+        self.refused: set[str] = set()  # keys the residency policy kept out of the lake
         self.landed_rows: list[dict[str, Any]] = []  # rows landed by this lander, in order
         self.files_written = 0
         self.messages = 0
@@ -75,9 +76,13 @@ class Lander:
                     offsets[tp] = msg.offset + 1
                     pos = LogPosition(epoch=self.conn.epoch, topic=msg.topic,
                                       partition=msg.partition, offset=msg.offset)
+                    row = None
                     try:
                         row = self.decode(msg.value, pos)
+                        self.lake.admit(self.spec, row)
                     except GovernanceError as exc:
+                        if row is not None:
+                            self.refused.add(row[self.spec.key])
                         log.warning("bad message on %s[%d]@%d: %s", msg.topic, msg.partition,
                                     msg.offset, exc)
                         if self.on_bad:

@@ -14,8 +14,9 @@ from typing import Any
 import faust
 
 from governance.contracts import DeadLetter, DocumentEvent, LogPosition
-from governance.errors import ContractError, GovernanceError
+from governance.errors import ContractError, GovernanceError, ResidencyError
 from governance.privacy import load_privacy_policy
+from governance.residency import ResidencyPolicy, load_policy
 from ingest.settings import KafkaSettings
 from transforms.process import EmptyDocumentError, to_chunks
 from transforms.settings import TransformSettings
@@ -46,6 +47,7 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     )
     counter = token_counter(chain.embedding_model)
     privacy = load_privacy_policy(chain.privacy_policy)
+    residency = load_policy(chain.residency_policy) if chain.enforce_residency else None
     secret = chain.secret_bytes
     raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
     chunks = app.topic(settings.chunks_topic, key_serializer="raw", value_serializer="raw")
@@ -58,10 +60,12 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
             at = LogPosition(epoch=epoch, topic=msg.topic, partition=msg.partition, offset=msg.offset)
             try:
                 doc = DocumentEvent.from_json(event.value)
+                if residency is not None:
+                    residency.check(doc.jurisdiction, doc.region)
                 records = to_chunks(doc, at, counter, privacy=privacy, secret=secret,
                                     threshold=chain.quarantine_threshold)
             except (GovernanceError, EmptyDocumentError) as exc:
-                letter = _dead_letter(event.value, at, exc)
+                letter = _dead_letter(event.value, at, exc, residency)
                 fut = await dead.send(key=letter.dead_letter_id.encode(), value=letter.to_json())
                 await fut
                 continue
@@ -72,7 +76,8 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     return app
 
 
-def _dead_letter(value: bytes, at: LogPosition, exc: Exception) -> DeadLetter:
+def _dead_letter(value: bytes, at: LogPosition, exc: Exception,
+                 residency: ResidencyPolicy | None = None) -> DeadLetter:
     try:
         doc = DocumentEvent.from_json(value)
     except ContractError:
@@ -81,6 +86,10 @@ def _dead_letter(value: bytes, at: LogPosition, exc: Exception) -> DeadLetter:
                               key=f"{at.epoch}/{at.offset}", raw=at)
     # One dead letter per attempt: a replay that fails again is a new, visible attempt.
     attempt = f"{doc.event_id}@{at.epoch}/{at.partition}/{at.offset}"
+    region = doc.region
+    if isinstance(exc, ResidencyError) and residency is not None:
+        # Quarantined where the jurisdiction may be stored, never in the refused region.
+        region = residency.home_region(doc.jurisdiction)
     return DeadLetter.new(stage="transform", error=exc, source_uri=doc.source_uri, key=attempt,
                           source_root=doc.source_root, tenant=doc.tenant, jurisdiction=doc.jurisdiction,
-                          region=doc.region, event_id=doc.event_id, raw=doc.origin or at)
+                          region=region, event_id=doc.event_id, raw=doc.origin or at)

@@ -14,6 +14,9 @@ class TransformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIFACTORY_", extra="ignore")
 
     privacy_policy: Path | None = None
+    residency_policy: Path | None = None
+    # Refuse events whose region their jurisdiction may not be stored in (the default).
+    enforce_residency: bool = True
     # Hex; the key each tenant's PII hashes derive from. The CLI keeps one per data directory.
     pii_secret: SecretStr = SecretStr("")
     embedding_model: str | None = None

@@ -4,6 +4,7 @@ folder under the index root."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ from vectorstore.index import (
     dense_of,
     regions_of,
 )
-from vectorstore.sparse import SPARSE
+from vectorstore.sparse import SPARSE, Sparse
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,41 @@ class EdgeIndex(ScrollingIndex):
         if shard is not None:
             shard.close()
         shutil.rmtree(self._path(region), ignore_errors=True)
+
+    def compact(self, region: str) -> int:
+        """Rebuild a region's shard from its live points, so that nothing of a deleted
+        point survives in old segments or the write-ahead log (erasure needs this).
+        Returns the points kept."""
+        shard = self._shard(region, create=False)
+        if shard is None:
+            return 0
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=SCROLL_PAGE, with_payload=True,
+                                                      with_vector=True))
+            records.extend(page)
+            if offset is None:
+                break
+        shard.close()
+        del self._shards[region]
+        path = self._path(region)
+        staging, old = self.root / ".compact", path.with_name(path.name + ".old")
+        shutil.rmtree(staging, ignore_errors=True)
+        rebuilt = EdgeIndex(staging, model_id=self.model_id, dimension=self.dimension)
+        points = []
+        for r in records:
+            vectors = dict(r.vector or {})
+            sparse = vectors.get(SPARSE)
+            points.append(IndexPoint(str(r.id), list(vectors[DENSE]), dict(r.payload or {}),
+                                     Sparse(list(sparse.indices), list(sparse.values)) if sparse else None))
+        rebuilt.upsert(region, points)
+        rebuilt.close()
+        os.replace(path, old)
+        os.replace(rebuilt._path(region), path)
+        shutil.rmtree(old)
+        shutil.rmtree(staging)
+        return len(points)
 
     def optimize(self) -> None:
         """Build the HNSW and payload indexes now (blocking) rather than on first need."""

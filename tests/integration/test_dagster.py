@@ -7,13 +7,16 @@ import subprocess
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from aifactory.settings import PROJECT_ROOT
-from assets.definitions import chunks_lake, defs, raw_documents, raw_lake, vector_index
+from assets.definitions import chunks_lake, defs, raw_documents, raw_lake, residency_compliance, vector_index
 from assets.resources import EmbedderResource, KafkaResource, LakeResource
 from ingest.broker import EmbeddedBroker
+from ingest.lake import Lake
+from ingest.tables import RAW
 from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
@@ -40,10 +43,11 @@ def test_whole_graph_materialises_in_process(tmp_path: Path, broker: EmbeddedBro
         "embedder": EmbedderResource(),
     }
     result = dg.materialize(
-        [raw_documents, raw_lake, chunks_lake, vector_index], resources=resources,
+        [raw_documents, raw_lake, chunks_lake, vector_index, residency_compliance], resources=resources,
         run_config={"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}},
     )
     assert result.success
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
     meta = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     assert meta["raw_lake"]["published"].value == meta["raw_lake"]["raw_landed"].value == 6
@@ -58,6 +62,14 @@ def test_whole_graph_materialises_in_process(tmp_path: Path, broker: EmbeddedBro
               for e in again.get_asset_materialization_events()}
     assert second["raw_lake"]["published"].value == 0
     assert second["vector_index"]["points_upserted"].value == 0
+
+    # A record written past the guard (another tool on the same lake) into the wrong region.
+    row = pq.read_table(next((tmp_path / "home" / "lake" / "raw").rglob("*.parquet"))).slice(0, 1).to_pylist()[0]
+    Lake(tmp_path / "home" / "lake").write(RAW, [{**row, "event_id": "planted", "region": "eu-central"}])
+    planted = dg.materialize([vector_index, residency_compliance], resources=resources,
+                             selection=dg.AssetSelection.checks(residency_compliance))
+    check = planted.get_asset_check_evaluations()[0]
+    assert not check.passed and "1 US record(s) of helio-us in raw lake at eu-central" in check.description
 
 
 def test_workspace_yaml_loads_for_dagster_dev() -> None:

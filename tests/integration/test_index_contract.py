@@ -175,3 +175,17 @@ def test_a_second_process_on_an_edge_index_gets_a_clear_error(tmp_path: Path) ->
     held.close()
     assert proc.returncode != 0 and "IndexBusyError" in proc.stderr
     assert "is open in another process" in proc.stderr and "QDRANT_URL" in proc.stderr
+
+
+def test_compaction_keeps_live_points_and_drops_every_trace_of_deleted_ones(tmp_path: Path) -> None:
+    index = EdgeIndex(tmp_path / "edge", model_id="m-1", dimension=DIM)
+    index.upsert("eu-central", points())
+    index.delete("eu-central", [pid("a3")])
+    assert index.compact("eu-central") == 4
+    assert index.ids("eu-central") == {pid(k) for k in DOCS} - {pid("a3")}
+    hits = index.search("eu-central", Query(dense=[1, 0, 0, 0], tenant="acme", top_k=10, mode="hybrid",
+                                            sparse=query_vector("forklift helmets")))
+    assert names(hits)[0] == "a1"
+    index.close()
+    stored = b"".join(f.read_bytes() for f in (tmp_path / "edge").rglob("*") if f.is_file())
+    assert b"lidar is blocked" not in stored and b"forklift helmets" in stored

@@ -1,0 +1,62 @@
+"""Where each tenant's data is: per tenant and jurisdiction, the regions of every
+sink (raw and chunk lake, dead letters and their kept bytes, index collections)
+with counts, each checked against the residency policy, plus the violations that
+were refused at write time (from the audit log)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from aifactory.factory import Factory
+from ingest.tables import DEAD_LETTERS, RAW
+from transforms.tables import CHUNKS
+
+PLACEMENT_SQL = """
+SELECT '{sink}' AS sink, tenant, jurisdiction, region, count(*) AS n FROM {table}
+GROUP BY ALL
+"""
+
+
+def placements(factory: Factory) -> list[dict[str, Any]]:
+    """(sink, tenant, jurisdiction, region, count) for every place data sits."""
+    con = factory.lake.connect(RAW, CHUNKS, DEAD_LETTERS)
+    sql = " UNION ALL ".join(PLACEMENT_SQL.format(sink=s, table=t) for s, t in
+                             (("raw lake", "raw"), ("chunk lake", "chunks"), ("dead letters", "dead_letters")))
+    rows = [dict(zip(("sink", "tenant", "jurisdiction", "region", "count"), r, strict=True))
+            for r in con.execute(sql).fetchall()]
+    con.close()
+    blobs = factory.lake.root / "dead_letter_blobs"
+    if blobs.exists():
+        for region_dir in sorted(blobs.glob("region=*")):
+            for tenant_dir in sorted(region_dir.glob("tenant=*")):
+                n = sum(1 for p in tenant_dir.rglob("*") if p.is_file())
+                rows.append({"sink": "dead-letter bytes", "tenant": tenant_dir.name.split("=", 1)[1],
+                             "jurisdiction": None, "region": region_dir.name.split("=", 1)[1], "count": n})
+    index = factory.index_without_model()
+    if index is not None:
+        jurisdictions = {(r["tenant"], r["region"]): r["jurisdiction"] for r in rows if r["sink"] == "raw lake"}
+        tenants = {r["tenant"] for r in rows}
+        for region in index.regions():
+            for tenant in sorted(t for t in tenants if t):
+                n = index.count(region, tenant=tenant)
+                if n:
+                    rows.append({"sink": f"index {index.model_id}", "tenant": tenant,
+                                 "jurisdiction": jurisdictions.get((tenant, region)), "region": region, "count": n})
+    return rows
+
+
+def report(factory: Factory) -> dict[str, Any]:
+    policy = factory.policy
+    tenants: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    violations = []
+    for row in placements(factory):
+        allowed = policy.jurisdictions.get(row["jurisdiction"] or "")
+        row["compliant"] = None if allowed is None else row["region"] in allowed.allowed
+        tenants[row["tenant"] or "(none)"].append(row)
+        if row["compliant"] is False:
+            violations.append(row)
+    refused = [e for e in factory.audit.entries() if e["action"] == "residency.refused"]
+    return {"policy": {j: {"home": p.home, "allowed": list(p.allowed)} for j, p in policy.jurisdictions.items()},
+            "tenants": dict(sorted(tenants.items())), "violations_found": violations,
+            "violations_refused": refused}
