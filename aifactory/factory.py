@@ -12,11 +12,12 @@ from typing import Any
 
 from aifactory.settings import FactorySettings
 from governance.audit import AuditLog
-from governance.ledger import Ledger
+from governance.ledger import Ledger, UsageEntry
 from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
+from transforms.tables import CHUNKS
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import VectorIndex
@@ -47,9 +48,27 @@ class Factory:
         return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
     def sync_index(self, *, run_id: str, progress: bool = False) -> SyncReport:
-        """Make the index equal to the chunks lake, metering what is embedded."""
-        return sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
-                          run_id=run_id)
+        """Make the index equal to the chunks lake, metering what is embedded and,
+        when points changed, what is now stored."""
+        report = sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
+                            run_id=run_id)
+        if report.upserted or report.deleted:
+            self.meter_storage(run_id)
+        return report
+
+    def meter_storage(self, run_id: str) -> None:
+        """A storage snapshot per tenant and region: vectors held and their bytes."""
+        con = self.lake.connect(CHUNKS)
+        pairs = con.execute("SELECT DISTINCT tenant, region FROM chunks ORDER BY 1, 2").fetchall()
+        con.close()
+        index, dim = self.index, self.embedder.fingerprint.dimension
+        regions = set(index.regions())
+        entries = []
+        for tenant, region in pairs:
+            n = index.count(region, tenant=tenant) if region in regions else 0
+            entries.append(UsageEntry(run_id=run_id, tenant=tenant, event="storage", region=region, vectors=n,
+                                      vector_bytes=n * dim * 4, model=index.model_id))
+        self.ledger.append(entries)
 
     @cached_property
     def privacy(self) -> PrivacyPolicy:

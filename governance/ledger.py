@@ -26,11 +26,18 @@ class UsageEntry(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     run_id: str
     tenant: str
-    event: str  # "embedding", later "query", "storage", ...
+    # ingest (documents, bytes), chunking (chunks), embedding (texts, tokens, compute), storage (a
+    # snapshot: vectors, vector_bytes), query (queries, query tokens), rag_context (context tokens)
+    event: str
     region: str = ""
+    documents: int = 0
+    bytes: int = 0
+    chunks: int = 0
     texts: int = 0
     queries: int = 0
     tokens: int = 0
+    vectors: int = 0
+    vector_bytes: int = 0
     compute_seconds: float = 0.0
     device: str = ""
     model: str = ""

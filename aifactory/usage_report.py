@@ -1,0 +1,164 @@
+"""Showback and chargeback from the usage ledger and the price book: per tenant and
+region, what was used in a period and what it costs, by component.
+
+Periods: `2026-11` (a month), `2026-11-23` (a day), `2026-W47` (an ISO week), `all`.
+Storage is charged per GB-month: the stored bytes of the last snapshot at or before
+each day, summed over the period's days, divided by 30.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from governance.errors import GovernanceError
+from governance.ledger import Ledger, UsageEntry
+from governance.pricing import PriceBook
+
+GB = 1024**3
+COMPONENTS = ("embedding_tokens", "embedding_compute", "storage", "queries", "rag_context")
+
+
+class PeriodError(GovernanceError):
+    """A period that cannot be read."""
+
+
+def period_bounds(period: str, today: date | None = None) -> tuple[date, date]:
+    """[start, end) days of a period."""
+    try:
+        if period == "all":
+            return date(1970, 1, 1), (today or datetime.now(UTC).date()) + timedelta(days=1)
+        if "-W" in period:
+            year, week = period.split("-W")
+            start = date.fromisocalendar(int(year), int(week), 1)
+            return start, start + timedelta(days=7)
+        parts = [int(p) for p in period.split("-")]
+        if len(parts) == 2:
+            start = date(parts[0], parts[1], 1)
+            return start, date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        if len(parts) == 3:
+            start = date(*parts)
+            return start, start + timedelta(days=1)
+    except ValueError:
+        pass
+    raise PeriodError(f"period {period!r} is not one of YYYY-MM, YYYY-MM-DD, YYYY-Www or all")
+
+
+@dataclass
+class Line:
+    tenant: str
+    region: str
+    documents: int = 0
+    bytes_ingested: int = 0
+    chunks: int = 0
+    texts_embedded: int = 0
+    tokens_embedded: int = 0
+    gpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    vectors_stored: int = 0
+    gb_months: float = 0.0
+    queries: int = 0
+    query_tokens: int = 0
+    context_tokens: int = 0
+    cost: dict[str, float] | None = None
+
+    @property
+    def total(self) -> float:
+        return round(sum((self.cost or {}).values()), 6)
+
+
+def _on_gpu(device: str) -> bool:
+    return bool(device) and not device.lower().startswith("cpu")
+
+
+def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = None) -> dict[str, Any]:
+    start, end = period_bounds(period)
+    lines: dict[tuple[str, str], Line] = {}
+    snapshots: dict[tuple[str, str], list[UsageEntry]] = defaultdict(list)
+    daily: dict[tuple[str, str], float] = defaultdict(float)  # (day, tenant) -> tokens embedded
+    for e in ledger.entries():
+        if tenant and e.tenant != tenant:
+            continue
+        day = e.at.date()
+        if e.event == "storage":
+            snapshots[(e.tenant, e.region)].append(e)  # earlier snapshots carry into the period
+        if not start <= day < end:
+            continue
+        line = lines.setdefault((e.tenant, e.region), Line(e.tenant, e.region))
+        if e.event == "ingest":
+            line.documents += e.documents
+            line.bytes_ingested += e.bytes
+        elif e.event == "chunking":
+            line.chunks += e.chunks
+        elif e.event == "embedding":
+            line.texts_embedded += e.texts
+            line.tokens_embedded += e.tokens
+            if _on_gpu(e.device):
+                line.gpu_seconds += e.compute_seconds
+            else:
+                line.cpu_seconds += e.compute_seconds
+            daily[(day.isoformat(), e.tenant)] += e.tokens
+        elif e.event == "query":
+            line.queries += e.queries
+            line.query_tokens += e.tokens
+        elif e.event == "rag_context":
+            line.context_tokens += e.tokens
+    last_day = min(end, datetime.now(UTC).date() + timedelta(days=1))
+    for key, snaps in snapshots.items():
+        snaps.sort(key=lambda s: s.at)
+        gb_days, i, current = 0.0, 0, None
+        day = max(start, snaps[0].at.date())
+        while day < last_day:
+            while i < len(snaps) and snaps[i].at.date() <= day:
+                current, i = snaps[i], i + 1
+            gb_days += (current.vector_bytes / GB) if current else 0.0
+            day += timedelta(days=1)
+        if current is None:
+            continue
+        line = lines.setdefault(key, Line(*key))
+        line.vectors_stored = current.vectors
+        line.gb_months = round(gb_days / 30, 9)
+    for line in lines.values():
+        p = book.prices(line.region)
+        line.cost = {
+            "embedding_tokens": line.tokens_embedded / 1000 * p.per_1k_tokens_embedded,
+            "embedding_compute": line.gpu_seconds * p.per_gpu_second + line.cpu_seconds * p.per_cpu_second,
+            "storage": line.gb_months * p.per_gb_month_stored,
+            "queries": line.queries / 1000 * p.per_1k_queries,
+            "rag_context": line.context_tokens / 1000 * p.per_1k_context_tokens,
+        }
+        line.cost = {k: round(v, 6) for k, v in line.cost.items()}
+    rows = [{**asdict(v), "total": v.total} for _, v in sorted(lines.items())]
+    return {"period": period, "from": start.isoformat(), "to": end.isoformat(), "currency": book.currency,
+            "lines": rows,
+            "daily_tokens": [{"day": d, "tenant": t, "tokens": n} for (d, t), n in sorted(daily.items())],
+            "total": round(sum(r["total"] for r in rows), 6)}
+
+
+def as_table(report: dict[str, Any]) -> str:
+    head = f"{'tenant':<14}{'region':<12}{'tokens':>10}{'cpu s':>8}{'gpu s':>8}{'vectors':>9}{'queries':>9}" \
+           f"{'ctx tok':>9}{'cost ' + report['currency']:>14}"
+    rows = [f"{r['tenant']:<14}{r['region'] or '-':<12}{r['tokens_embedded']:>10}{r['cpu_seconds']:>8.1f}"
+            f"{r['gpu_seconds']:>8.1f}{r['vectors_stored']:>9}{r['queries']:>9}{r['context_tokens']:>9}"
+            f"{r['total']:>14.4f}" for r in report["lines"]]
+    return "\n".join([f"usage {report['period']} ({report['from']} to {report['to']})", head, *rows,
+                      f"{'total':<80}{report['total']:>14.4f}"])
+
+
+def as_csv(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    cols = [k for k in report["lines"][0] if k != "cost"] if report["lines"] else ["tenant"]
+    writer = csv.writer(out)
+    writer.writerow([*cols, *(f"cost_{c}" for c in COMPONENTS)])
+    for r in report["lines"]:
+        writer.writerow([*(r[c] for c in cols), *(r["cost"][c] for c in COMPONENTS)])
+    return out.getvalue()
+
+
+def as_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)
