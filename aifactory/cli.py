@@ -11,6 +11,8 @@
     aifactory usage               embedding metered per tenant (the usage ledger)
     aifactory reindex --model M   build the collections of another model, then switch with no downtime
     aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
+    aifactory serve               the vector API (HTTP) for RAG applications
+    aifactory keys create|revoke|list   API keys per tenant, with a role and the regions they read
 """
 
 from __future__ import annotations
@@ -29,18 +31,22 @@ from aifactory.deletes import DeleteRequest, delete
 from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.reindex import reindex
+from aifactory.serve import ApiSettings, build, key_store, serve
 from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
 from governance.errors import GovernanceError
+from governance.keys import ApiKeyError
 from ingest.errors import IngestError
 from ingest.sources import Source
+from ingest.tables import RAW
+from vectorstore.edge import IndexBusyError
 from vectorstore.embedder import EmbedderError
 from vectorstore.search import SearchError, search
 
 log = logging.getLogger("aifactory")
 
 SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
-USER_ERRORS = (GovernanceError, IngestError, EmbedderError, SearchError, FileNotFoundError)
+USER_ERRORS = (GovernanceError, IngestError, EmbedderError, SearchError, IndexBusyError, FileNotFoundError)
 
 
 def sources_from_args(args: argparse.Namespace) -> list[Source]:
@@ -67,15 +73,42 @@ def format_results(question: str, results: list[Any]) -> str:
 
 
 def cmd_run(args: argparse.Namespace, factory: Factory) -> None:
+    def counts(s: dict[str, Any]) -> str:
+        return (f"{s['published']} events published ({s['unchanged']} unchanged, {s['deleted']} deletes, "
+                f"{s['recovered']} recovered), {s['chunks_landed']} chunks, {s['dead_letters_landed']} dead letters, "
+                f"{s['points_upserted']} points upserted, {s['points_deleted']} deleted")
+
+    if args.follow:
+        # Imported here: only `run --follow` needs the resident mode (no cycle: follow imports pipeline only).
+        from aifactory.follow import did_something, follow_until_signalled
+
+        if args.ask:
+            raise SystemExit("aifactory run: --ask answers after a one-shot run; leave it out with --follow")
+        sources = sources_from_args(args)
+        cycles = 0
+
+        def on_cycle(report: pipeline.RunReport) -> None:
+            nonlocal cycles
+            cycles += 1
+            if cycles == 1 or did_something(report):  # the first cycle catches up: always say how it went
+                s = report.summary()
+                print(json.dumps({"cycle": cycles, "run": s}, default=str) if args.json else
+                      f"cycle {cycles} in {s['seconds']['total']:.1f} s: {counts(s)}", flush=True)
+
+        print(f"aifactory run --follow: {len(sources)} source(s), rescanned every {args.interval:g} s; "
+              "Ctrl-C or SIGTERM stops", file=sys.stderr, flush=True)
+        follow_until_signalled(factory, sources, interval_s=args.interval, on_cycle=on_cycle,
+                               on_error=lambda exc: print(f"aifactory run: cycle failed ({exc}); restarting the "
+                                                          "worker and landers", file=sys.stderr, flush=True),
+                               progress=not args.json)
+        print(f"aifactory run: stopped after {cycles} cycle(s)", file=sys.stderr, flush=True)
+        return
     report = pipeline.run(factory, sources_from_args(args), progress=not args.json)
     summary = report.summary()
     question = args.ask or (SAMPLE_QUESTION[1] if not args.paths else None)
     tenant = args.tenant or SAMPLE_QUESTION[0]
     results = search(factory.index, factory.embedder, question, tenant=tenant, top_k=3) if question else []
-    text = [f"run done in {summary['seconds']['total']:.1f} s: {summary['published']} events published "
-            f"({summary['unchanged']} unchanged, {summary['deleted']} deletes, {summary['recovered']} recovered), "
-            f"{summary['chunks_landed']} chunks, {summary['dead_letters_landed']} dead letters, "
-            f"{summary['points_upserted']} points upserted, {summary['points_deleted']} deleted"]
+    text = [f"run done in {summary['seconds']['total']:.1f} s: {counts(summary)}"]
     if question:
         text += ["", format_results(question, results)]
     emit(args, {"run": summary, "question": question,
@@ -164,6 +197,51 @@ def cmd_delete(args: argparse.Namespace, factory: Factory) -> None:
     emit(args, report.__dict__, f"delete request {report.request_id}: {what}")
 
 
+def tenant_regions(factory: Factory, tenant: str) -> list[str]:
+    con = factory.lake.connect(RAW)
+    regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM raw WHERE tenant = ?", [tenant]).fetchall()]
+    con.close()
+    return sorted(regions)
+
+
+def cmd_keys(args: argparse.Namespace, factory: Factory) -> None:
+    store = key_store(factory)
+    if args.action == "create":
+        if not args.tenant or not args.role:
+            raise ApiKeyError("keys create needs --tenant T and --role reader|writer|auditor|admin")
+        if args.tenant == "*" and args.role != "admin":
+            raise ApiKeyError("tenant '*' is the operator's: only an admin key may have it")
+        regions = args.region or (["*"] if args.tenant == "*" else tenant_regions(factory, args.tenant))
+        key, token = store.create(args.tenant, args.role, regions, name=args.name or "")
+        emit(args, {**key.public(), "token": token},
+             f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}\n"
+             f"{token}\nkeep it now: it is stored hashed and cannot be shown again")
+    elif args.action == "revoke":
+        if not args.key_id:
+            raise ApiKeyError("keys revoke needs the key id (`aifactory keys list` shows them)")
+        key = store.revoke(args.key_id)
+        emit(args, key.public(), f"key {key.key_id} revoked at {key.revoked_at}")
+    else:
+        keys = store.list()
+        rows = [f"{k.key_id}  {k.tenant:<14}{k.role:<8}{','.join(k.regions):<24}"
+                f"{'revoked ' + k.revoked_at if k.revoked else 'active'}" for k in keys]
+        emit(args, [k.public() for k in keys], "\n".join(rows) or "no keys yet; `aifactory keys create`")
+
+
+def cmd_serve(args: argparse.Namespace, factory: Factory) -> None:
+    settings = ApiSettings()
+    if args.openapi:
+        app, backend = build(factory, settings)
+        backend.close()
+        Path(args.openapi).write_text(json.dumps(app.openapi(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {args.openapi}")
+        return
+    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    print(f"serving the vector API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops it",
+          flush=True)
+    serve(factory, settings)
+
+
 def cmd_replay(args: argparse.Namespace, factory: Factory) -> None:
     report = pipeline.replay(factory, progress=not args.json)
     emit(args, report.summary(), f"replayed {report.recovered} events from the raw lake: "
@@ -187,6 +265,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--jurisdiction")
         if name == "run":
             sp.add_argument("--ask", help="a question to search for when the run is done")
+            sp.add_argument("--follow", action="store_true",
+                            help="keep running: rescan the sources every --interval seconds and make what "
+                                 "changed searchable, until Ctrl-C or SIGTERM")
+            sp.add_argument("--interval", type=float, default=1.0, metavar="S",
+                            help="seconds between rescans with --follow (default 1.0)")
     with_json(sub.add_parser("status", help="counts per stage and tenant"))
     sp = with_json(sub.add_parser("search", help="search the index for one tenant"))
     sp.add_argument("text")
@@ -212,6 +295,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--subject", help="an identifier of a data subject (e-mail, phone, IBAN, ...): every "
                                       "document naming it, found through the subject index")
     sp.add_argument("--all-documents", action="store_true", help="every document of the tenant")
+    sp = sub.add_parser("serve", help="the vector API (HTTP) for RAG applications")
+    sp.add_argument("--host", help="address to listen on (default 127.0.0.1, AIFACTORY_API_HOST)")
+    sp.add_argument("--port", type=int, help="port (default 8000, AIFACTORY_API_PORT)")
+    sp.add_argument("--openapi", metavar="FILE", help="write the OpenAPI document to FILE and exit")
+    sp = with_json(sub.add_parser("keys", help="API keys: create, revoke, list"))
+    sp.add_argument("action", choices=["create", "revoke", "list"])
+    sp.add_argument("key_id", nargs="?", help="the key to revoke")
+    sp.add_argument("--tenant", help="the tenant the key reads ('*' with --role admin: the operator's usage key)")
+    sp.add_argument("--role", choices=["reader", "writer", "auditor", "admin"])
+    sp.add_argument("--region", action="append", help="a region the key may read (default: the tenant's regions)")
+    sp.add_argument("--name", help="a label, e.g. the application using the key")
     with_json(sub.add_parser("usage", help="embedding metered per tenant: texts, tokens, compute seconds"))
     sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
     sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
@@ -222,7 +316,8 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
             "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
-            "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete}
+            "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete, "serve": cmd_serve,
+            "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,9 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aifactory.factory import Factory
@@ -32,7 +33,7 @@ from ingest.errors import LandingTimeout
 from ingest.kafka import KafkaConnection, connect
 from ingest.lake import Lake
 from ingest.landing import Lander
-from ingest.sources import IngestReport, Source, publish
+from ingest.sources import IngestReport, Source, publish, scan
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
@@ -40,7 +41,7 @@ from vectorstore.sync import SyncReport
 
 log = logging.getLogger(__name__)
 
-WAIT_STEP_S = 0.25
+WAIT_STEP_S = 0.05  # how often a run checks what has landed
 
 PENDING_SQL = """
 WITH latest AS (
@@ -159,34 +160,55 @@ def pending_events(lake: Lake) -> list[DocumentEvent]:
     return events
 
 
-def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent],
-          letters: list[DeadLetter], republish: list[DocumentEvent], land_raw: bool,
-          report: RunReport, wait_for: set[str] | None = None) -> None:
-    """Publish, then run the faust worker and the landers until every event has its
-    outcome. `wait_for` names events already on the topic that need one too."""
-    lake, settings = factory.lake, factory.settings
-    outcomes = Outcomes(lake)
-    # A republished event needs an outcome from this run, whatever an earlier attempt left.
-    outcomes.done -= {e.event_id for e in republish}
-    landers = _landers(factory, conn, raw=land_raw)
-    wanted_events = {e.event_id for e in events} | {e.event_id for e in republish} | (wait_for or set())
-    wanted_letters = {d.dead_letter_id for d in letters}
-    raw_wanted = {e.event_id for e in events} if land_raw else set()
-    worker = TransformWorker(conn, settings.log_dir / "transform-worker.log", factory.transform_env()).start()
-    try:
-        for lander in landers.values():
-            lander.start()
-        publish(conn, events + republish, letters)
+class StopRequested(Exception):
+    """Raised out of a wait when the caller asked to stop (resident mode, on a signal)."""
+
+
+class Stream:
+    """The running middle of the pipeline: the faust worker and the landers, with
+    the outcomes they land. A run opens one for its events; resident mode keeps
+    one open across cycles. `deliver` publishes and waits until every event has
+    its outcome in the lake."""
+
+    def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool) -> None:
+        self.factory, self.conn, self.land_raw = factory, conn, land_raw
+        self.outcomes = Outcomes(factory.lake)
+        self.landers = _landers(factory, conn, raw=land_raw)
+        self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
+                                      factory.transform_env())
+
+    def start(self) -> Stream:
+        self.worker.start()
+        try:
+            for lander in self.landers.values():
+                lander.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def deliver(self, *, events: list[DocumentEvent], letters: list[DeadLetter], republish: list[DocumentEvent],
+                wait_for: set[str] | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+        """Publish, then wait until every event has its outcome. `wait_for` names
+        events already on the topic that need one too."""
+        settings, outcomes, landers = self.factory.settings, self.outcomes, self.landers
+        # A republished event needs an outcome from this run, whatever an earlier attempt left.
+        outcomes.done -= {e.event_id for e in republish}
+        wanted_events = {e.event_id for e in events} | {e.event_id for e in republish} | (wait_for or set())
+        wanted_letters = {d.dead_letter_id for d in letters}
+        raw_wanted = {e.event_id for e in events} if self.land_raw else set()
+        publish(self.conn, events + republish, letters)
         deadline = time.monotonic() + settings.stage_timeout_s
         while True:
-            worker.check()
-            for lander in landers.values():
-                lander.check()
+            self.check()
             outcomes.update(landers["chunks"].landed(), landers["dead_letters"].landed())
-            raw_missing = raw_wanted - landers["raw"].seen if land_raw else set()
+            # A raw event the residency policy refused has its outcome as a dead letter.
+            raw_missing = raw_wanted - landers["raw"].seen - landers["raw"].refused if self.land_raw else set()
             missing = (wanted_events - outcomes.done, wanted_letters - outcomes.letters, raw_missing)
             if not any(missing):
-                break
+                return
+            if should_stop is not None and should_stop():
+                raise StopRequested("asked to stop while waiting for the stream")
             if time.monotonic() > deadline:
                 raise LandingTimeout(
                     f"after {settings.stage_timeout_s:.0f} s, {len(missing[0])} event(s) still have no chunks "
@@ -195,13 +217,66 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
                     "AIFACTORY_STAGE_TIMEOUT_S for a large corpus, or run again to resume"
                 )
             time.sleep(WAIT_STEP_S)
-    finally:
-        for lander in landers.values():
+
+    def renew_landers(self) -> None:
+        """New landers and outcomes from the lake, for a long-lived stream: a lander
+        keeps the rows it landed in memory."""
+        for lander in self.landers.values():
             lander.stop()
-        worker.stop()
-    report.raw_landed += len(landers["raw"].landed()) if land_raw else 0
-    report.chunks_landed += len(landers["chunks"].landed())
-    report.dead_letters_landed += len(landers["dead_letters"].landed())
+        self.outcomes = Outcomes(self.factory.lake)
+        self.landers = _landers(self.factory, self.conn, raw=self.land_raw)
+        for lander in self.landers.values():
+            lander.start()
+
+    def check(self) -> None:
+        """Raise what a lander thread or the worker process died of."""
+        self.worker.check()
+        for lander in self.landers.values():
+            lander.check()
+
+    def landed(self) -> dict[str, int]:
+        """Rows landed so far by this stream, per table."""
+        return {name: len(lander.landed()) for name, lander in self.landers.items()}
+
+    def stop(self) -> None:
+        """Stop the landers (each lands what it has read first), then the worker."""
+        try:
+            for lander in self.landers.values():
+                lander.stop()
+        finally:
+            self.worker.stop()
+
+    def __enter__(self) -> Stream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def count_landed(report: RunReport, landed: dict[str, int]) -> None:
+    report.raw_landed += landed.get("raw", 0)
+    report.chunks_landed += landed.get("chunks", 0)
+    report.dead_letters_landed += landed.get("dead_letters", 0)
+
+
+def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent],
+          letters: list[DeadLetter], republish: list[DocumentEvent], land_raw: bool,
+          report: RunReport, wait_for: set[str] | None = None) -> None:
+    """Publish, then run the faust worker and the landers until every event has its
+    outcome. `wait_for` names events already on the topic that need one too."""
+    with Stream(factory, conn, land_raw=land_raw) as stream:
+        stream.deliver(events=events, letters=letters, republish=republish, wait_for=wait_for)
+    count_landed(report, stream.landed())
+
+
+def scan_source(factory: Factory, source: Source) -> IngestReport:
+    """Scan one source, with the scan cache under the data directory."""
+    return scan(source, factory.policy, factory.lake, limits=factory.settings.limits, privacy=factory.privacy,
+                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory))
+
+
+def scan_cache_dir(factory: Factory) -> Path:
+    return factory.settings.home / "state" / "scan"
 
 
 def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[DocumentEvent], set[str]]:
@@ -218,7 +293,7 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
     `requests` are new events made by a person, such as deletes (see deletes.py)."""
     report = RunReport()
     started = time.perf_counter()
-    report.ingest = [factory.scan(s) for s in sources]
+    report.ingest = [scan_source(factory, s) for s in sources]
     events = [e for r in report.ingest for e in r.published] + list(requests or [])
     report.requested = len(requests or [])
     letters = [d for r in report.ingest for d in r.dead_letters]
@@ -243,7 +318,7 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
 
 
 @contextlib.contextmanager
-def _connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[KafkaConnection]:
+def connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[KafkaConnection]:
     if conn is not None:
         yield conn
         return
@@ -253,12 +328,12 @@ def _connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafk
 
 def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
-    report = RunReport(ingest=[factory.scan(s) for s in sources])
+    report = RunReport(ingest=[scan_source(factory, s) for s in sources])
     events = [e for r in report.ingest for e in r.published]
     letters = [d for r in report.ingest for d in r.dead_letters]
     if not events and not letters:
         return report
-    with _connection(factory, conn) as kafka:
+    with connection(factory, conn) as kafka:
         landers = {k: v for k, v in _landers(factory, kafka, raw=True).items() if k != "chunks"}
         for lander in landers.values():
             lander.start()
@@ -288,7 +363,7 @@ def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None) 
     pending = pending_events(factory.lake)
     if not pending:
         return report
-    with _connection(factory, conn) as kafka:
+    with connection(factory, conn) as kafka:
         republish, on_topic = split_pending(pending, kafka.epoch)
         report.recovered = len(republish)
         drive(factory, kafka, events=[], letters=[], republish=republish, land_raw=False, report=report,

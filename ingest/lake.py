@@ -143,8 +143,9 @@ class Lake:
         return set(self.dataset(spec).to_table(columns=[spec.key]).column(spec.key).to_pylist())
 
     def remove_rows(self, spec: TableSpec, column: str, values: set[str]) -> dict[str, int]:
-        """Rewrite every file holding rows whose `column` is in `values` without them
-        (durably; a file left empty is removed). Returns file -> rows removed."""
+        """Rewrite every file holding rows whose `column` is in `values` without them,
+        durably and under a new name (a file left empty is just removed). Returns
+        file -> rows removed."""
         removed: dict[str, int] = {}
         if not values:
             return removed
@@ -157,10 +158,11 @@ class Lake:
                 continue
             kept = table.filter(pc.invert(hit))
             if kept.num_rows:
-                _write_durable(kept, path)
-            else:
-                path.unlink()
-                _fsync_dir(path.parent)
+                # A new name: readers that track files (LivePlan) take a vanished file as a rebuild.
+                keys = "\n".join(str(k) for k in kept.column(spec.key).to_pylist())
+                _write_durable(kept, path.with_name(f"part-{hashlib.sha256(keys.encode()).hexdigest()[:20]}.parquet"))
+            path.unlink()
+            _fsync_dir(path.parent)
             removed[str(path.relative_to(self.root))] = n
         return removed
 

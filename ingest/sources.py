@@ -3,6 +3,9 @@
 Only what changed is published: a document whose text equals its latest version in
 the raw lake is skipped, and a document the lake knows under this source root but
 the folder no longer holds gets a delete event. Versions count up per document.
+With a scan cache (`ingest.scancache`), a file whose bytes are unchanged and whose
+documents are still the latest upserts in the raw lake is counted unchanged
+without being parsed again; the lake stays the truth.
 
 A delete asked for (`aifactory delete`) sticks: the document is held back while its
 source still holds the text that was deleted, and any document naming an erased
@@ -26,8 +29,9 @@ from ingest.errors import SourceError
 from ingest.kafka import KafkaConnection
 from ingest.lake import Lake
 from ingest.limits import Limits
-from ingest.parsers import Parsed, parse
+from ingest.parsers import PARSER_VERSION, Parsed, parse
 from ingest.records import RecordFields
+from ingest.scancache import FileEntry, ScanCache, context_fingerprint, secret_fingerprint
 from ingest.tables import RAW
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     held: int = 0  # documents held back by a delete request
+    cached: int = 0  # files counted unchanged from the scan cache, without parsing
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     @property
@@ -105,9 +110,10 @@ def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) 
 
 
 def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None,
-         privacy: PrivacyPolicy | None = None, secret: bytes = b"") -> IngestReport:
+         privacy: PrivacyPolicy | None = None, secret: bytes = b"", cache_dir: Path | None = None) -> IngestReport:
     """Decide which events the source needs: new versions, deletes, dead letters.
-    Personal data is redacted here, at the edge, before anything is published."""
+    Personal data is redacted here, at the edge, before anything is published.
+    `cache_dir` holds the scan cache, which spares parsing files that did not change."""
     limits = limits or Limits()
     privacy = privacy or PrivacyPolicy()
     root = source.root.resolve()
@@ -119,23 +125,44 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     latest = {r[0]: r[1:] for r in con.execute(LATEST_SQL, [source.tenant, root_uri]).fetchall()}
     erased = {r[0] for r in con.execute(ERASED_SQL, [source.tenant]).fetchall()}
     con.close()
+    cache = None if cache_dir is None else ScanCache.open(
+        cache_dir, root_uri=root_uri, tenant=source.tenant, context=context_fingerprint(
+            parser=PARSER_VERSION, tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,
+            root=root_uri, fields=repr(source.fields), limits=limits.model_dump(), privacy=privacy.fingerprint,
+            secret=secret_fingerprint(secret)))
     report = IngestReport()
     common = {"tenant": source.tenant, "jurisdiction": source.jurisdiction, "region": region,
               "source_root": root_uri}
     present: set[str] = set()
+    walked: set[str] = set()
     for path, problem in walk(root):
         report.files += 1
         rel = path.relative_to(root).as_posix()
+        walked.add(rel)
         data = b""
+        digest = ""
         try:
             data = read_source_file(path, rel, limits, problem)
+            if cache is not None:
+                digest = hashlib.sha256(data).hexdigest()
+                entry = cache.get(rel)
+                if entry is not None and entry.sha256 == digest and all(
+                        is_latest_upsert(latest.get(doc_id), content) for doc_id, content in entry.docs):
+                    present.update(doc_id for doc_id, _ in entry.docs)
+                    report.unchanged += len(entry.docs)
+                    report.cached += 1
+                    continue
             docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
             report.dead_letters.append(dead_letter(exc, path, data, lake, source, region))
             # A file that fails now keeps its earlier versions: no delete for it.
             present.update(d for d in latest if d == document_id(source.tenant, rel, "")
                            or d.startswith(document_id(source.tenant, rel, "") + "#"))
+            if cache is not None:
+                cache.forget(rel)
             continue
+        produced: list[tuple[str, str]] = []
+        clean = True  # a file that dead-letters a document is parsed again next time, so its letter is too
         for doc in docs:
             doc_id = document_id(source.tenant, rel, doc.part)
             present.add(doc_id)
@@ -149,8 +176,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 event = apply_privacy(event, privacy, secret)
             except DropDocument as exc:
                 report.dead_letters.append(dead_letter(SourceError(f"{rel}: {exc}"), path, b"", lake, source, region))
+                clean = False
                 continue
-            if prev and prev[1] == "upsert" and prev[2] == event.content_hash:
+            produced.append((doc_id, event.content_hash))
+            if is_latest_upsert(prev, event.content_hash):
                 report.unchanged += 1
                 continue
             if held_back(prev, event, erased):
@@ -158,6 +187,11 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 report.held += 1
                 continue
             report.published.append(event)
+        if cache is not None:
+            remember(cache, path, rel, digest if clean else "", produced)
+    if cache is not None:
+        cache.retain(walked)
+        cache.save()
     for doc_id, (version, op, *_) in sorted(latest.items()):
         if doc_id not in present and op == "upsert":
             rel, _, part = doc_id.split(":", 1)[1].partition("#")
@@ -166,6 +200,24 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))
             report.deleted += 1
     return report
+
+
+def is_latest_upsert(prev: tuple[object, ...] | None, content: str) -> bool:
+    """Whether the raw lake's latest version of a document is an upsert of this content."""
+    return prev is not None and prev[1] == "upsert" and prev[2] == content
+
+
+def remember(cache: ScanCache, path: Path, rel: str, digest: str, produced: list[tuple[str, str]]) -> None:
+    """Record what a cleanly parsed file produced; forget a file that did not parse cleanly."""
+    if not digest:
+        cache.forget(rel)
+        return
+    try:
+        st = path.stat()
+    except OSError:
+        cache.forget(rel)
+        return
+    cache.put(rel, FileEntry(st.st_size, st.st_mtime_ns, digest, tuple(produced)))
 
 
 def held_back(prev: tuple[object, ...] | None, event: DocumentEvent, erased: set[str]) -> bool:

@@ -8,6 +8,11 @@ model, so the difference between desired and present ids is the whole plan:
 embed and upsert what is missing, delete what is extra, rewrite the payload of a
 point whose digest changed (same content, newer version or other duplicates).
 Killed at any moment and run again, it converges to the same index.
+
+`plan` reads the whole chunks lake. `LivePlan` (resident mode) holds the same
+plan in memory and keeps it in step by reading only the lake files that appeared
+since, recomputing duplicate families only for the tenants they touch; the index
+side is still compared in full.
 """
 
 from __future__ import annotations
@@ -18,9 +23,13 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow.dataset as ds
 from tqdm import tqdm
 
 from governance.contracts import point_id
@@ -46,6 +55,15 @@ FROM chunks c JOIN latest l USING (document_id, version)
 WHERE c.op = 'upsert'
 ORDER BY c.document_id, c.chunk_no
 """
+
+LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
+
+ALL_ROWS_SQL = """
+SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks
+"""
+
+Row = dict[str, Any]
+Points = dict[str, tuple[Row, dict[str, Any]]]  # point id -> (the chunk row it is written from, its payload)
 
 
 @dataclass
@@ -82,34 +100,136 @@ def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]
 class Plan:
     """region -> point id -> (the chunk row it is written from, its payload)."""
 
-    points: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]]
+    points: dict[str, Points]
     duplicates: int  # current chunks folded into another chunk's point
 
-    def region(self, region: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    def region(self, region: str) -> Points:
         return self.points.get(region, {})
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, values, strict=True)) for values in cur.fetchall()]
+
+
+def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...], tuple[str, dict[str, Any]]]
+                   ) -> tuple[Points, int, dict[tuple[str, ...], tuple[str, dict[str, Any]]]]:
+    """The points of one tenant's current chunks in one region: one per family of
+    exact or near duplicates. `memo` holds payloads of families seen before, by the
+    row ids of their members (rows never change under a row id)."""
+    points: Points = {}
+    folded = 0
+    used: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+    for family in families(rows, exact=lambda r: r["content_hash"],
+                           fingerprint=lambda r: int(r["simhash"] or "0", 16),
+                           order=lambda r: (r["document_id"], r["chunk_no"])):
+        head, rest = family[0], family[1:]
+        key = tuple(r["row_id"] for r in family)
+        if key not in memo:
+            dups = [{"document_id": r["document_id"], "chunk_id": r["chunk_id"], "source_uri": r["source_uri"],
+                     "kind": "exact" if r["content_hash"] == head["content_hash"] else "near"} for r in rest]
+            memo[key] = (point_id(head["chunk_id"], model_id), payload(head, model_id, dups))
+        pid, body = used[key] = memo[key]
+        points[pid] = (head, body)
+        folded += len(rest)
+    return points, folded, used
 
 
 def plan(lake: Lake, model_id: str) -> Plan:
     con = lake.connect(CHUNKS)
-    cur = con.execute(DESIRED_SQL)
-    cols = [d[0] for d in cur.description]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for values in cur.fetchall():
-        row = dict(zip(cols, values, strict=True))
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in _rows(con, DESIRED_SQL):
         groups[(row["region"], row["tenant"])].append(row)
     con.close()
-    points: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(dict)
+    points: dict[str, Points] = defaultdict(dict)
     folded = 0
     for (region, _tenant), rows in groups.items():
-        for family in families(rows, exact=lambda r: r["content_hash"],
-                               fingerprint=lambda r: int(r["simhash"] or "0", 16),
-                               order=lambda r: (r["document_id"], r["chunk_no"])):
-            head, rest = family[0], family[1:]
-            dups = [{"document_id": r["document_id"], "chunk_id": r["chunk_id"], "source_uri": r["source_uri"],
-                     "kind": "exact" if r["content_hash"] == head["content_hash"] else "near"} for r in rest]
-            points[region][point_id(head["chunk_id"], model_id)] = (head, payload(head, model_id, dups))
-            folded += len(rest)
+        group_points, group_folded, _ = _family_points(rows, model_id, {})
+        points[region].update(group_points)
+        folded += group_folded
     return Plan(points, folded)
+
+
+class LivePlan:
+    """The plan of `plan`, kept in memory and brought up to date by reading only
+    the chunks-lake files that appeared since the last refresh. Lake files are
+    written once under a name of their own and never change; a file that went away
+    (the table was rebuilt) means a full re-plan. Each document keeps the rows of
+    its latest version, as `DESIRED_SQL` selects them."""
+
+    def __init__(self, lake: Lake, model_id: str) -> None:
+        self.lake, self.model_id = lake, model_id
+        self._files: set[Path] | None = None
+        self._versions: dict[str, int] = {}  # document id -> latest version (tombstones too)
+        self._rows: dict[str, dict[str, Row]] = {}  # document id -> row id -> upsert row of that version
+        self._members: dict[tuple[str, str], set[str]] = defaultdict(set)  # (region, tenant) -> document ids
+        self._groups: dict[tuple[str, str], tuple[Points, int]] = {}
+        self._memo: dict[tuple[str, str], dict[tuple[str, ...], tuple[str, dict[str, Any]]]] = {}
+        self._plan = Plan({}, 0)
+
+    def _connect(self, files: Iterable[Path]) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.register(CHUNKS.name, ds.dataset([str(f) for f in sorted(files)], schema=CHUNKS.schema,
+                                             format="parquet"))
+        return con
+
+    def refresh(self) -> tuple[Plan, bool]:
+        """The current plan, and whether it may differ from the previous one."""
+        files = set(self.lake.files(CHUNKS))
+        if self._files is None or not self._files <= files:
+            self._load(files)
+            return self._plan, True
+        new = files - self._files
+        if not new:
+            return self._plan, False
+        con = self._connect(new)
+        rows = _rows(con, ALL_ROWS_SQL)
+        con.close()
+        touched: set[tuple[str, str]] = set()  # (region, tenant) groups whose families may have changed
+        for row in rows:
+            doc, version = row["document_id"], row["version"]
+            if version > self._versions.get(doc, 0):  # a newer version (or a tombstone) replaces the rows
+                self._versions[doc] = version
+                for old in self._rows.pop(doc, {}).values():
+                    self._members[(old["region"], old["tenant"])].discard(doc)
+                    touched.add((old["region"], old["tenant"]))
+            if version == self._versions[doc] and row["op"] == "upsert":
+                group = (row["region"], row["tenant"])
+                self._rows.setdefault(doc, {})[row["row_id"]] = row
+                self._members[group].add(doc)
+                touched.add(group)
+        self._files |= new
+        self._rebuild(touched)
+        return self._plan, True
+
+    def _load(self, files: set[Path]) -> None:
+        con = self._connect(files)
+        self._versions = {doc: version for doc, version in con.execute(LATEST_VERSIONS_SQL).fetchall()}
+        self._rows, self._members = {}, defaultdict(set)
+        for row in _rows(con, DESIRED_SQL):
+            self._rows.setdefault(row["document_id"], {})[row["row_id"]] = row
+            self._members[(row["region"], row["tenant"])].add(row["document_id"])
+        con.close()
+        self._files, self._groups, self._memo = files, {}, {}
+        self._rebuild(set(self._members))
+
+    def _rebuild(self, groups: set[tuple[str, str]]) -> None:
+        for group in groups:
+            region, tenant = group
+            rows = [r for doc in self._members.get(group, set()) for r in self._rows[doc].values()
+                    if r["region"] == region and r["tenant"] == tenant]
+            if not rows:
+                self._groups.pop(group, None)
+                self._memo.pop(group, None)
+                self._members.pop(group, None)
+                continue
+            points, folded, self._memo[group] = _family_points(rows, self.model_id, self._memo.get(group, {}))
+            self._groups[group] = (points, folded)
+        by_region: dict[str, Points] = defaultdict(dict)
+        for (region, _tenant), (points, _) in sorted(self._groups.items()):
+            by_region[region].update(points)
+        self._plan = Plan(dict(by_region), sum(folded for _, folded in self._groups.values()))
 
 
 def embedding_text(row: dict[str, Any]) -> str:
@@ -134,12 +254,12 @@ def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder
 
 
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
-               ledger: Ledger | None = None, run_id: str = "") -> SyncReport:
-    """Make the index equal to the plan; meter each embedded batch to `ledger`,
-    right after the compute is spent (before the upsert: the cost is real even if
-    the write is lost and redone)."""
+               ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None) -> SyncReport:
+    """Make the index equal to the plan (`desired`, or the plan of the whole lake);
+    meter each embedded batch to `ledger`, right after the compute is spent (before
+    the upsert: the cost is real even if the write is lost and redone)."""
     model_id = embedder.fingerprint.id
-    desired = plan(lake, model_id)
+    desired = desired if desired is not None else plan(lake, model_id)
     report = SyncReport(duplicates=desired.duplicates)
     for region in sorted(set(desired.points) | set(index.regions())):
         want = desired.region(region)

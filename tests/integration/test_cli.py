@@ -91,3 +91,56 @@ def test_eval_reports_beir_metrics_for_both_modes(tmp_path: Path) -> None:
         assert report[mode]["queries"] == 8
         assert report[mode]["recall@100"] == 1.0
         assert report[mode]["ndcg@10"] > 0.8 and report[mode]["mrr"] > 0.8
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_keys_and_serve_from_the_command_line(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    home, src = tmp_path / "home", tmp_path / "src"
+    src.mkdir()
+    shutil.copy(CORPUS / "hr" / "parental-leave.md", src)
+    aifactory(home, "run", str(src), "--tenant", "acme", "--jurisdiction", "EU")
+    created = as_json(aifactory(home, "keys", "create", "--tenant", "acme", "--role", "reader", "--json"))
+    assert created["regions"] == ["eu-central"] and created["token"].startswith("aif_")
+    stored = (home / "keys" / "api-keys.json").read_text()
+    assert created["token"] not in stored, "the key itself must not be stored"
+    assert [k["key_id"] for k in as_json(aifactory(home, "keys", "list", "--json"))] == [created["key_id"]]
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))}
+    server = subprocess.Popen([sys.executable, "-m", "aifactory.cli", "serve", "--port", str(port)],
+                              env={**env, "AIFACTORY_HOME": str(home)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {created['token']}"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "aifactory serve did not start"
+            time.sleep(0.3)
+        hits = httpx.post(url + "/v1/search", json={"query": "parental leave"}, headers=auth, timeout=30).json()
+        assert hits["hits"][0]["citation"]["document_id"] == "acme:parental-leave.md"
+        aifactory(home, "keys", "revoke", created["key_id"])
+        after = httpx.post(url + "/v1/search", json={"query": "parental leave"}, headers=auth, timeout=30)
+        assert after.status_code == 401 and "revoked" in after.json()["detail"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, out
+    ledger = [json.loads(line) for line in (home / "governance" / "usage.jsonl").read_text().splitlines()]
+    assert [e["tenant"] for e in ledger if e["event"] == "query"] == ["acme"], "the query was not metered"

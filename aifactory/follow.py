@@ -1,0 +1,205 @@
+"""Resident mode (`aifactory run --follow`): the pipeline as a service.
+
+A `Follower` holds what a one-shot run starts and stops each time open across
+cycles: the broker connection, the faust worker, the landers and the index plan.
+Each `cycle()` rescans the sources and drives only what changed through the same
+stages as `pipeline.run`, with the same guarantees: the scan compares the folders
+with the raw lake, outcomes are read back from the lake, the index sync is a set
+difference against the index. The first cycle is a whole run (it also recovers
+raw-lake events whose outcome never landed); later ones cost little when little
+changed: the scan cache spares parsing unchanged files, and the plan is brought
+up to date from the lake files that appeared since (`vectorstore.sync.LivePlan`).
+
+    with connect(...) as conn, Follower(factory, sources, conn) as follower:
+        report = follower.cycle()
+
+`follow` loops over cycles until asked to stop; a cycle whose worker or landers
+fail restarts them, and the next cycle picks up what was left (nothing is
+acknowledged before it is durable).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from kafka.errors import KafkaError
+
+from aifactory.factory import Factory
+from aifactory.pipeline import (
+    RunReport,
+    StopRequested,
+    Stream,
+    connection,
+    pending_events,
+    scan_source,
+    split_pending,
+)
+from governance.contracts import DocumentEvent
+from ingest.errors import LakeError, LandingTimeout
+from ingest.kafka import KafkaConnection
+from ingest.sources import Source
+from transforms.worker import TransformWorkerError
+from vectorstore.sync import LivePlan, sync_index
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 1.0
+# Landers keep what they landed in memory; past this many rows they are renewed.
+RENEW_LANDED_ROWS = 50_000
+# A cycle that fails this many times in a row stops the service.
+MAX_FAILED_CYCLES = 3
+# Failures of the running stages that a restart of the worker and landers can cure.
+RECOVERABLE = (TransformWorkerError, LandingTimeout, LakeError, KafkaError)
+
+
+def did_something(report: RunReport) -> bool:
+    """Whether a cycle changed anything: published, recovered, landed or indexed."""
+    s = report.summary()
+    return any(s[k] for k in ("published", "recovered", "raw_landed", "chunks_landed", "dead_letters_landed",
+                              "points_upserted", "points_deleted")) or bool(report.index and report.index.repointed)
+
+
+class Follower:
+    """Keeps the worker, the landers and the index plan open over one connection."""
+
+    def __init__(self, factory: Factory, sources: list[Source], conn: KafkaConnection, *,
+                 progress: bool = False) -> None:
+        self.factory, self.sources, self.conn, self.progress = factory, sources, conn, progress
+        self.stream: Stream | None = None
+        self.plan = LivePlan(factory.lake, factory.embedder.fingerprint.id)
+        self.cycles = 0
+        self._landed: dict[str, int] = {}
+        self._recover = True  # look for raw-lake events without an outcome (first cycle, after a failure)
+        self._stale = True  # the index may differ from the plan (first cycle, or a sync that did not finish)
+
+    def start(self) -> Follower:
+        self.stream = Stream(self.factory, self.conn, land_raw=True).start()
+        self._landed = self.stream.landed()
+        return self
+
+    def stop(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.stop()
+
+    def restart(self) -> None:
+        """A fresh worker and landers, after a failure; the next cycle recovers
+        whatever the failed one left without an outcome."""
+        try:
+            self.stop()
+        except Exception:  # the stage already failed; its successor takes over
+            log.warning("stopping the failed stream raised", exc_info=True)
+        self._recover = True
+        self.start()
+
+    def __enter__(self) -> Follower:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def cycle(self, should_stop: Callable[[], bool] | None = None) -> RunReport:
+        """Rescan the sources and drive what changed until it is searchable."""
+        stream = self.stream
+        if stream is None:
+            raise RuntimeError("the follower is not started")
+        factory = self.factory
+        report = RunReport()
+        started = time.perf_counter()
+        report.ingest = [scan_source(factory, s) for s in self.sources]
+        events = [e for r in report.ingest for e in r.published]
+        # A file that still fails gives the same dead letter each scan; send only new ones.
+        letters = [d for r in report.ingest for d in r.dead_letters if d.dead_letter_id not in stream.outcomes.letters]
+        report.seconds["scan"] = time.perf_counter() - started
+        republish: list[DocumentEvent] = []
+        on_topic: set[str] = set()
+        if self._recover:
+            published = {e.event_id for e in events}
+            pending = [e for e in pending_events(factory.lake) if e.event_id not in published]
+            republish, on_topic = split_pending(pending, self.conn.epoch)
+            report.recovered = len(republish)
+        if events or letters or republish or on_topic:
+            t = time.perf_counter()
+            stream.deliver(events=events, letters=letters, republish=republish, wait_for=on_topic,
+                           should_stop=should_stop)
+            report.seconds["stream"] = time.perf_counter() - t
+        self._recover = False
+        stream.check()  # a lander that died between cycles
+        landed = stream.landed()
+        report.raw_landed = landed.get("raw", 0) - self._landed.get("raw", 0)
+        report.chunks_landed = landed.get("chunks", 0) - self._landed.get("chunks", 0)
+        report.dead_letters_landed = landed.get("dead_letters", 0) - self._landed.get("dead_letters", 0)
+        self._landed = landed
+        t = time.perf_counter()
+        desired, changed = self.plan.refresh()
+        self._stale = self._stale or changed
+        if self._stale:  # nothing new in the chunks lake: the index already equals the plan
+            report.index = sync_index(factory.lake, factory.index, factory.embedder, ledger=factory.ledger,
+                                      run_id=report.run_id, desired=desired, progress=self.progress and not self.cycles)
+            self._stale = False
+        report.seconds["index"] = time.perf_counter() - t
+        report.seconds["total"] = time.perf_counter() - started
+        self.cycles += 1
+        if max(landed.values(), default=0) > RENEW_LANDED_ROWS:
+            stream.renew_landers()
+            self._landed = stream.landed()
+        return report
+
+
+def follow(factory: Factory, sources: list[Source], *, interval_s: float = DEFAULT_INTERVAL_S,
+           stop: threading.Event, on_cycle: Callable[[RunReport], None],
+           on_error: Callable[[BaseException], None] | None = None, conn: KafkaConnection | None = None,
+           progress: bool = False) -> int:
+    """Cycle every `interval_s` until `stop` is set; `on_cycle` gets every report.
+    Returns the number of cycles run. The worker and the embedded broker are
+    stopped on the way out, whatever ends the loop."""
+    with connection(factory, conn) as kafka, Follower(factory, sources, kafka, progress=progress) as follower:
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = follower.cycle(should_stop=stop.is_set)
+            except StopRequested:
+                break
+            except RECOVERABLE as exc:
+                failures += 1
+                if failures >= MAX_FAILED_CYCLES:
+                    raise
+                log.error("cycle failed (%s); restarting the worker and landers", exc)
+                if on_error is not None:
+                    on_error(exc)
+                follower.restart()
+                stop.wait(interval_s)
+                continue
+            failures = 0
+            on_cycle(report)
+            stop.wait(interval_s)
+        return follower.cycles
+
+
+def follow_until_signalled(factory: Factory, sources: list[Source], *, interval_s: float = DEFAULT_INTERVAL_S,
+                           on_cycle: Callable[[RunReport], None],
+                           on_error: Callable[[BaseException], None] | None = None, progress: bool = False) -> int:
+    """`follow` until SIGINT or SIGTERM. The first signal stops at the next safe
+    point (a cycle's wait for the stream is one); a second one stops at once. Either
+    way the worker and the broker are stopped through their process groups."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        # Event.set takes a lock the interrupted main thread may hold: set it from a thread.
+        threading.Thread(target=stop.set, name="follow-stop").start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return follow(factory, sources, interval_s=interval_s, stop=stop, on_cycle=on_cycle, on_error=on_error,
+                      progress=progress)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
