@@ -13,6 +13,10 @@
     aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
     aifactory serve               the vector API (HTTP) for RAG applications
     aifactory keys create|revoke|list   API keys per tenant, with a role and the regions they read
+    aifactory usage report        showback/chargeback: --period, --tenant, --format table|csv|json|html
+    aifactory audit verify        check the hash chain of the audit log
+    aifactory lineage trace ID    a document or point, back to its source and forward (--format html)
+    aifactory residency report    where each tenant's data is, per sink and region, and violations
 """
 
 from __future__ import annotations
@@ -30,12 +34,19 @@ from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.deletes import DeleteRequest, delete
 from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
+from aifactory.lineage import trace
+from aifactory.lineage_html import render as lineage_page
 from aifactory.reindex import reindex
+from aifactory.residency_report import report as residency_report
 from aifactory.serve import ApiSettings, build, key_store, serve
 from aifactory.settings import SAMPLE_SOURCES, FactorySettings, load_sources
 from aifactory.status import status
+from aifactory.usage_html import render as usage_html
+from aifactory.usage_report import as_csv, as_table, usage
+from aifactory.usage_report import as_json as usage_json
 from governance.errors import GovernanceError
 from governance.keys import ApiKeyError
+from governance.pricing import load_price_book
 from ingest.errors import IngestError
 from ingest.sources import Source
 from ingest.tables import RAW
@@ -166,11 +177,54 @@ def cmd_reindex(args: argparse.Namespace, factory: Factory) -> None:
 
 
 def cmd_usage(args: argparse.Namespace, factory: Factory) -> None:
+    if args.action == "report":
+        book = load_price_book(Path(args.price_book) if args.price_book else factory.settings.price_book)
+        data = usage(factory.ledger, book, args.period, tenant=args.tenant)
+        render = {"table": as_table, "csv": as_csv, "json": usage_json, "html": usage_html}[args.format]
+        text = render(data)
+        if args.out:
+            Path(args.out).write_text(text)
+            print(f"wrote {args.out}")
+        else:
+            print(text)
+        return
     totals = factory.ledger.totals()
     rows = [f"{'tenant':<16}{'texts':>8}{'tokens':>10}{'seconds':>9}  devices"]
     rows += [f"{t:<16}{v['texts']:>8}{v['tokens']:>10}{v['compute_seconds']:>9.1f}  {', '.join(v['devices'])}"
              for t, v in totals.items()]
     emit(args, totals, "embedding metered per tenant\n" + "\n".join(rows))
+
+
+def cmd_audit(args: argparse.Namespace, factory: Factory) -> None:
+    result = factory.audit.verify()
+    emit(args, result.__dict__, f"audit log {factory.audit.path}: {result.entries} entries, "
+         + ("chain intact" if result.ok else f"BROKEN: {result.problem}"))
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def cmd_lineage(args: argparse.Namespace, factory: Factory) -> None:
+    found = trace(factory, args.tenant, args.id)
+    if found is None:
+        raise SearchError(f"no document or point {args.id!r}" + (f" for tenant {args.tenant}" if args.tenant else "")
+                          + "; search results and `aifactory status` name ids")
+    if args.format == "html":
+        out = Path(args.out or f"lineage-{args.id.replace('/', '_').replace(':', '_')}.html")
+        out.write_text(lineage_page(found))
+        print(f"wrote {out}")
+        return
+    emit(args, found, json.dumps(found, indent=2, default=str))
+
+
+def cmd_residency(args: argparse.Namespace, factory: Factory) -> None:
+    data = residency_report(factory)
+    rows = [f"{'tenant':<14}{'jurisdiction':<13}{'sink':<40}{'region':<12}{'count':>7}  ok"]
+    for tenant, places in data["tenants"].items():
+        rows += [f"{tenant:<14}{p['jurisdiction'] or '-':<13}{p['sink']:<40}{p['region']:<12}{p['count']:>7}  "
+                 f"{'yes' if p['compliant'] else ('-' if p['compliant'] is None else 'NO')}" for p in places]
+    rows.append(f"violations found: {len(data['violations_found'])}; refused at write: "
+                f"{len(data['violations_refused'])}")
+    emit(args, data, "\n".join(rows))
 
 
 def cmd_eval(args: argparse.Namespace, factory: Factory) -> None:
@@ -306,7 +360,23 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--role", choices=["reader", "writer", "auditor", "admin"])
     sp.add_argument("--region", action="append", help="a region the key may read (default: the tenant's regions)")
     sp.add_argument("--name", help="a label, e.g. the application using the key")
-    with_json(sub.add_parser("usage", help="embedding metered per tenant: texts, tokens, compute seconds"))
+    sp = with_json(sub.add_parser("usage", help="metered usage: totals, or a showback/chargeback report"))
+    sp.add_argument("action", nargs="?", choices=["totals", "report"], default="totals")
+    sp.add_argument("--period", default="all", help="YYYY-MM, YYYY-MM-DD, YYYY-Www or all")
+    sp.add_argument("--tenant")
+    sp.add_argument("--format", choices=["table", "csv", "json", "html"], default="table")
+    sp.add_argument("--price-book", help="price book YAML (default AIFACTORY_PRICE_BOOK, else example prices)")
+    sp.add_argument("--out", help="write the report to this file")
+    sp = with_json(sub.add_parser("audit", help="verify the hash chain of the audit log"))
+    sp.add_argument("action", choices=["verify"])
+    sp = with_json(sub.add_parser("lineage", help="trace a document or point back to its source and forward"))
+    sp.add_argument("action", choices=["trace"])
+    sp.add_argument("id", help="a document id or a point id")
+    sp.add_argument("--tenant", help="only this tenant's data (default: any tenant)")
+    sp.add_argument("--format", choices=["json", "html"], default="json")
+    sp.add_argument("--out", help="the HTML file to write")
+    sp = with_json(sub.add_parser("residency", help="where each tenant's data is, checked against the policy"))
+    sp.add_argument("action", choices=["report"])
     sp = with_json(sub.add_parser("eval", help="BEIR-format retrieval evaluation through the real pipeline"))
     sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
     sp.add_argument("--queries", required=True, help="queries.jsonl (_id, text)")
@@ -317,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
             "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
             "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete, "serve": cmd_serve,
-            "keys": cmd_keys}
+            "keys": cmd_keys, "audit": cmd_audit, "lineage": cmd_lineage, "residency": cmd_residency}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ class FactorySettings(BaseSettings):
     # One folder holds all embedded state: lake, index, logs.
     home: Path = Path(".aifactory")
     residency_policy: Path | None = None
+    price_book: Path | None = None
     embedding_model: str | None = None
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models

@@ -111,6 +111,15 @@ def test_keys_and_serve_from_the_command_line(tmp_path: Path) -> None:
     src.mkdir()
     shutil.copy(CORPUS / "hr" / "parental-leave.md", src)
     aifactory(home, "run", str(src), "--tenant", "acme", "--jurisdiction", "EU")
+    assert "chain intact" in aifactory(home, "audit", "verify").stdout
+    residency = as_json(aifactory(home, "residency", "report", "--json"))
+    assert not residency["violations_found"] and {r["region"] for r in residency["tenants"]["acme"]} == {"eu-central"}
+    page = tmp_path / "trace.html"
+    aifactory(home, "lineage", "trace", "acme:parental-leave.md", "--format", "html", "--out", str(page))
+    assert "<svg" in page.read_text()
+    assert as_json(aifactory(home, "lineage", "trace", "acme:parental-leave.md", "--json"))["chunks"]
+    report = aifactory(home, "usage", "report", "--format", "csv").stdout
+    assert report.startswith("tenant,") and "acme" in report
     created = as_json(aifactory(home, "keys", "create", "--tenant", "acme", "--role", "reader", "--json"))
     assert created["regions"] == ["eu-central"] and created["token"].startswith("aif_")
     stored = (home / "keys" / "api-keys.json").read_text()
