@@ -70,10 +70,12 @@ class Ledger:
                     yield UsageEntry.model_validate_json(line)
 
     def totals(self) -> dict[str, dict[str, Any]]:
-        """Per tenant: texts, tokens and compute seconds embedded, and the devices used."""
+        """Per tenant: texts, tokens and compute seconds embedded, and the devices used (embedding entries only)."""
         out: dict[str, dict[str, Any]] = defaultdict(lambda: {"texts": 0, "tokens": 0, "compute_seconds": 0.0,
                                                              "devices": set()})
         for e in self.entries():
+            if e.event != "embedding":
+                continue
             t = out[e.tenant]
             t["texts"] += e.texts
             t["tokens"] += e.tokens
