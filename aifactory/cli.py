@@ -11,6 +11,7 @@
     aifactory usage               embedding metered per tenant (the usage ledger)
     aifactory reindex --model M   build the collections of another model, then switch with no downtime
     aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
+    aifactory erase --tenant T    --subject EMAIL | --document ID: from every projection, with a receipt
     aifactory serve               the vector API (HTTP) for RAG applications
     aifactory keys create|revoke|list   API keys per tenant, with a role and the regions they read
     aifactory usage report        showback/chargeback: --period, --tenant, --format table|csv|json|html
@@ -32,6 +33,7 @@ from typing import Any
 from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.deletes import DeleteRequest, delete
+from aifactory.erasure import erase
 from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.lineage import trace
@@ -251,6 +253,18 @@ def cmd_delete(args: argparse.Namespace, factory: Factory) -> None:
     emit(args, report.__dict__, f"delete request {report.request_id}: {what}")
 
 
+def cmd_erase(args: argparse.Namespace, factory: Factory) -> None:
+    receipt = erase(factory, args.tenant, subject=args.subject, document=args.document)
+    removed = receipt.removed
+    emit(args, json.loads(receipt.to_json()) | {"receipt": receipt.path},
+         f"erasure {receipt.request_id}: {len(receipt.documents)} document(s); "
+         f"raw rows {sum(removed['raw lake rows'].values())}, chunk rows {sum(removed['chunk lake rows'].values())}, "
+         f"dead letters {sum(removed['dead-letter rows'].values())} (+{len(removed['dead-letter bytes'])} kept "
+         f"inputs), index points {removed['index points deleted by the pipeline']} "
+         f"(+{sum(removed['index collections'].values())}), {len(removed['index collections'])} collection(s) "
+         f"rebuilt\nreceipt: {receipt.path}")
+
+
 def tenant_regions(factory: Factory, tenant: str) -> list[str]:
     con = factory.lake.connect(RAW)
     regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM raw WHERE tenant = ?", [tenant]).fetchall()]
@@ -349,6 +363,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--subject", help="an identifier of a data subject (e-mail, phone, IBAN, ...): every "
                                       "document naming it, found through the subject index")
     sp.add_argument("--all-documents", action="store_true", help="every document of the tenant")
+    sp = with_json(sub.add_parser("erase", help="erase a data subject's or a document's data from every "
+                                                "projection (lake, index, dead letters, caches), with a receipt"))
+    sp.add_argument("--tenant", required=True)
+    what = sp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--subject", help="an identifier of the data subject (e-mail, phone, IBAN, ...)")
+    what.add_argument("--document", help="a document id, as search results and status show it")
     sp = sub.add_parser("serve", help="the vector API (HTTP) for RAG applications")
     sp.add_argument("--host", help="address to listen on (default 127.0.0.1, AIFACTORY_API_HOST)")
     sp.add_argument("--port", type=int, help="port (default 8000, AIFACTORY_API_PORT)")
@@ -386,7 +406,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search,
             "replay": cmd_replay, "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval,
-            "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete, "serve": cmd_serve,
+            "usage": cmd_usage, "reindex": cmd_reindex, "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve,
             "keys": cmd_keys, "audit": cmd_audit, "lineage": cmd_lineage, "residency": cmd_residency}
 
 

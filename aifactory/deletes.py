@@ -21,7 +21,8 @@ from governance.privacy import tenant_key
 from ingest.tables import RAW
 
 LIVE_SQL = """
-SELECT document_id, version, jurisdiction, region, source_uri, source_root, coalesce(subjects, []) AS subjects
+SELECT document_id, version, jurisdiction, region, source_uri, source_root, coalesce(subjects, []) AS subjects,
+       content_hash
 FROM raw WHERE tenant = ?
 QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1 AND op = 'upsert'
 ORDER BY document_id
@@ -73,11 +74,13 @@ def delete_events(factory: Factory, request: DeleteRequest) -> tuple[str, list[D
     now = utcnow()
     request_id = "del-" + derive_id("delete-request", request.tenant, request.document or subject or "*",
                                     now.isoformat())[:18]
+    # The delete carries the hash of the text it deletes: the hold on an unchanged
+    # source survives erasure, which removes the upserts themselves.
     events = [DocumentEvent.new(
         op="delete", tenant=request.tenant, document_id=d["document_id"], version=d["version"] + 1,
         jurisdiction=d["jurisdiction"], region=d["region"], source_uri=d["source_uri"],
         source_root=d["source_root"], requested=request_id, subjects=[subject] if subject else [],
-        event_time=now) for d in live]
+        event_time=now).model_copy(update={"content_hash": d["content_hash"]}) for d in live]
     return request_id, events
 
 

@@ -376,9 +376,18 @@ def redact(text: str, modes: Mapping[str, str], *, key: bytes) -> Redaction:
         counts[f.kind] += 1
         pos = f.end
     parts.append(text[pos:])
-    subjects = frozenset(subject_key(f.kind, text[f.start:f.end], key) for f in findings
-                         if f.kind in SUBJECT_KINDS) if key else frozenset()
-    return Redaction(text="".join(parts), counts=dict(counts), subjects=subjects)
+    return Redaction(text="".join(parts), counts=dict(counts), subjects=_subjects(text, findings, key))
+
+
+def subjects_in(text: str, key: bytes) -> frozenset[str]:
+    """The subject keys of every identifier in `text` (for bytes that failed to
+    parse: whether they name an erased subject)."""
+    return _subjects(text, detect(text), key)
+
+
+def _subjects(text: str, findings: list[Finding], key: bytes) -> frozenset[str]:
+    return frozenset(subject_key(f.kind, text[f.start:f.end], key) for f in findings
+                     if f.kind in SUBJECT_KINDS) if key else frozenset()
 
 
 _KINDS_ALT = "|".join(k.upper() for k in PII_KINDS)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.contracts import DeadLetter, DocumentEvent
-from governance.pii import DropDocument
-from governance.privacy import PrivacyPolicy, apply_privacy
+from governance.pii import DropDocument, subjects_in
+from governance.privacy import PrivacyPolicy, apply_privacy, tenant_key
 from governance.residency import ResidencyPolicy
 from ingest.errors import SourceError
 from ingest.kafka import KafkaConnection
@@ -154,7 +154,12 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                     continue
             docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
-            report.dead_letters.append(dead_letter(exc, path, data, lake, source, region))
+            if erased and erased & subjects_in(data.decode("utf-8", "replace"), tenant_key(secret, source.tenant)):
+                # Bytes naming an erased subject are not kept, not even as a dead letter.
+                log.info("%s: held back, it names an erased data subject", rel)
+                report.held += 1
+            else:
+                report.dead_letters.append(dead_letter(exc, path, data, lake, source, region))
             # A file that fails now keeps its earlier versions: no delete for it.
             present.update(d for d in latest if d == document_id(source.tenant, rel, "")
                            or d.startswith(document_id(source.tenant, rel, "") + "#"))
@@ -225,7 +230,9 @@ def held_back(prev: tuple[object, ...] | None, event: DocumentEvent, erased: set
     subject, or it was deleted on request and its text has not changed since."""
     if erased.intersection(event.subjects):
         return True
-    return prev is not None and prev[1] == "delete" and bool(prev[3]) and prev[4] == event.content_hash
+    # prev: (version, op, content hash, request id, hash of the latest upsert); a
+    # requested delete carries the hash of what it deleted (the upserts may be erased).
+    return prev is not None and prev[1] == "delete" and bool(prev[3]) and event.content_hash in (prev[2], prev[4])
 
 
 def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: Source, region: str) -> DeadLetter:

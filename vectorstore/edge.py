@@ -206,7 +206,12 @@ class EdgeIndex(ScrollingIndex):
         path = self._path(region)
         staging, old = self.root / ".compact", path.with_name(path.name + ".old")
         shutil.rmtree(staging, ignore_errors=True)
-        rebuilt = EdgeIndex(staging, model_id=self.model_id, dimension=self.dimension)
+        # An index opened only to erase from may not know its dimension: the points do.
+        dimension = self.dimension or next((len(dict(r.vector or {})[DENSE]) for r in records), 0)
+        if not dimension:
+            shutil.rmtree(path)  # nothing left and nothing to size a new shard by
+            return 0
+        rebuilt = EdgeIndex(staging, model_id=self.model_id, dimension=dimension)
         points = []
         for r in records:
             vectors = dict(r.vector or {})

@@ -1,0 +1,215 @@
+"""Erasure: a data subject's or a document's data removed from every projection,
+with a receipt that lists what was removed where.
+
+    1. the request is an event: delete events for the live documents it covers go
+       through the pipeline, so the index loses their points (deletes.py);
+    2. the raw and chunk lake files holding any version of those documents, or any
+       record naming the subject, are rewritten without those rows;
+    3. their dead letters go, with the kept bytes of failed inputs, and so do kept
+       bytes that contain the identifier (never parsed, so unknown to the subject index);
+    4. every index collection, of every model, loses any point of those documents and
+       is rebuilt (compacted): a deleted point's payload otherwise lingers in old
+       segments and the write-ahead log;
+    5. the scan cache forgets those documents' files;
+    6. the erasure is recorded by keyed hash, a receipt is written, and both ends are
+       audited; the receipt's digest is in the audit entry.
+
+The delete events stay in the raw lake: they carry the document id, the subject's
+keyed hash and the hash of the erased text, never the data, and they are what keeps
+the erasure in force against later scans (`ingest.sources.held_back`).
+Not reached: a Kafka cluster's own log segments (the embedded broker keeps nothing
+on disk; on a real cluster, topic retention bounds how long events stay) and
+backups outside the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aifactory.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
+from aifactory.factory import Factory
+from aifactory.pipeline import scan_cache_dir
+from governance.contracts import utcnow
+from ingest.scancache import FileEntry
+from ingest.tables import DEAD_LETTERS, RAW
+from transforms.tables import CHUNKS
+from vectorstore.edge import EdgeIndex
+
+log = logging.getLogger(__name__)
+
+AFFECTED_SQL = """
+SELECT event_id, document_id, source_uri, region FROM raw
+WHERE tenant = ? AND op = 'upsert' AND (document_id = ? OR list_contains(coalesce(subjects, []), ?))
+"""
+LIVE_SQL = "SELECT arg_max(op, version) = 'upsert' FROM raw WHERE tenant = ? AND document_id = ?"
+
+
+@dataclass
+class Receipt:
+    """What an erasure removed, where. Names the subject by its keyed hash only."""
+
+    request_id: str
+    tenant: str
+    subject: str
+    document: str
+    at: str
+    documents: list[str] = field(default_factory=list)
+    removed: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "path"}, indent=2, sort_keys=True)
+
+
+def erase(factory: Factory, tenant: str, *, subject: str | None = None, document: str | None = None,
+          who: str | None = None) -> Receipt:
+    if (subject is None) == (document is None):
+        raise DeleteRequestError("say what to erase: one of --subject IDENTIFIER or --document ID")
+    key = subject_of(factory, tenant, subject) if subject is not None else ""
+    scope: dict[str, Any] = {"subject": key} if key else {"document": document}
+    affected = _affected(factory, tenant, document or "", key)
+    if document is not None and not affected:
+        raise DeleteRequestError(f"tenant {tenant!r} has no document {document!r} in the raw lake; "
+                                 "`aifactory status` lists tenants, search results name document ids")
+    factory.audit.append("erase.request", tenant, who=who, **scope)
+
+    done = None
+    if key or _live(factory, tenant, document or ""):
+        done = delete(factory, DeleteRequest(tenant, document=document, subject=subject), who=who)
+    request_id = done.request_id if done else "era-" + hashlib.sha256(
+        f"{tenant}\x00{document}\x00{utcnow().isoformat()}".encode()).hexdigest()[:18]
+    receipt = Receipt(request_id, tenant, key, document or "", utcnow().isoformat())
+    receipt.documents = sorted({r[1] for r in affected} | set(done.documents if done else []))
+    receipt.removed["index points deleted by the pipeline"] = done.points_deleted if done else 0
+
+    events = {r[0] for r in affected}
+    lake = factory.lake
+    receipt.removed["raw lake rows"] = lake.remove_rows(RAW, "event_id", events)
+    receipt.removed["chunk lake rows"] = lake.remove_rows(CHUNKS, "event_id", events)
+    rows, blobs = _dead_letters(factory, tenant, {r[2] for r in affected}, events, subject)
+    receipt.removed["dead-letter rows"], receipt.removed["dead-letter bytes"] = rows, blobs
+    receipt.removed["index collections"] = _index(factory, tenant, set(receipt.documents))
+    receipt.removed["scan cache entries"] = _scan_cache(factory, set(receipt.documents))
+    if key:
+        _record_erased(factory.settings.home, tenant, key, request_id)
+
+    path = factory.settings.home / "governance" / "receipts" / f"{request_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(receipt.to_json())
+    receipt.path = str(path)
+    factory.audit.append("erase.done", tenant, who=who, request_id=request_id, documents=receipt.documents,
+                         receipt_sha256=hashlib.sha256(receipt.to_json().encode()).hexdigest(), **scope)
+    return receipt
+
+
+def _affected(factory: Factory, tenant: str, document: str, key: str) -> list[tuple[str, str, str, str]]:
+    if not factory.lake.files(RAW):
+        return []
+    con = factory.lake.connect(RAW)
+    try:
+        return [tuple(r) for r in con.execute(AFFECTED_SQL, [tenant, document, key or "\x00"]).fetchall()]
+    finally:
+        con.close()
+
+
+def _live(factory: Factory, tenant: str, document: str) -> bool:
+    con = factory.lake.connect(RAW)
+    try:
+        row = con.execute(LIVE_SQL, [tenant, document]).fetchone()
+        return bool(row and row[0])
+    finally:
+        con.close()
+
+
+def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str],
+                  identifier: str | None) -> tuple[dict[str, int], list[str]]:
+    """Dead letters of the erased documents, and of failed inputs whose kept bytes
+    contain the identifier; their kept bytes go too."""
+    lake = factory.lake
+    blob_root = lake.root / "dead_letter_blobs"
+    digests = set()
+    if identifier:
+        needle = identifier.strip().lower().encode()
+        digests = {p.name for p in blob_root.glob(f"region=*/tenant={tenant}/*/*")
+                   if p.is_file() and needle in p.read_bytes().lower()}
+    ids: set[str] = set()
+    if lake.files(DEAD_LETTERS):
+        con = lake.connect(DEAD_LETTERS)
+        try:
+            found = con.execute(
+                "SELECT dead_letter_id, content_sha256 FROM dead_letters WHERE tenant = ? AND "
+                "(list_contains(?, event_id) OR list_contains(?, source_uri) OR list_contains(?, content_sha256))",
+                [tenant, sorted(events), sorted(uris), sorted(digests)]).fetchall()
+        finally:
+            con.close()
+        ids = {r[0] for r in found}
+        digests |= {r[1] for r in found if r[1]}
+    removed = []
+    for path in sorted(blob_root.glob(f"region=*/tenant={tenant}/*/*")):
+        if path.name in digests:
+            path.unlink()
+            removed.append(str(path.relative_to(lake.root)))
+    return lake.remove_rows(DEAD_LETTERS, "dead_letter_id", ids), removed
+
+
+def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]:
+    """Every collection of the embedded index, of every model (reindexing keeps the
+    old model's until --drop-old): the documents' points deleted, then rebuilt.
+    Returns collection -> points deleted here (beyond the pipeline's deletes)."""
+    factory.close()  # the compaction reopens the shards
+    root = factory.settings.index_root
+    if factory.settings.qdrant_url or not root.exists():
+        return {}  # a Qdrant server vacuums deleted points itself
+    models = {p.name.split("__", 2)[2] for p in root.iterdir() if p.is_dir() and p.name.count("__") == 2}
+    removed: dict[str, int] = {}
+    for model in sorted(models):
+        index = EdgeIndex(root, model_id=model, dimension=0)  # dimension is used only to create
+        try:
+            for region in index.regions():
+                stale = [h.id for h in index.points(region)
+                         if h.payload.get("tenant") == tenant and h.payload.get("document_id") in documents]
+                index.delete(region, stale)
+                index.compact(region)
+                removed[index._path(region).name] = len(stale)
+        finally:
+            index.close()
+    return removed
+
+
+def _scan_cache(factory: Factory, documents: set[str]) -> int:
+    """Forget the files that produced the erased documents: the cache holds hashes
+    only, but it must not vouch for content that is gone."""
+    folder = scan_cache_dir(factory)
+    forgotten = 0
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        files = doc.get("files", {}) if isinstance(doc, dict) else {}
+        gone = [rel for rel, entry in files.items()
+                if any(doc in documents for doc, _ in FileEntry.from_json(entry).docs)]
+        for rel in gone:
+            del files[rel]
+        if gone:
+            path.write_text(json.dumps(doc), encoding="utf-8")
+            forgotten += len(gone)
+    return forgotten
+
+
+def _record_erased(home: Path, tenant: str, key: str, request_id: str) -> None:
+    path = home / "governance" / "erasures.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, (json.dumps({"tenant": tenant, "subject": key, "request_id": request_id,
+                                  "at": utcnow().isoformat()}) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
