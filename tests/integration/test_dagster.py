@@ -1,75 +1,226 @@
-"""The Dagster asset graph materialises in-process over real parts."""
+"""The Dagster asset graph materialises in-process over real parts (the session broker,
+the real model, Qdrant Edge), and every asset check passes on good data and fails on
+planted bad data."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from aifactory.settings import PROJECT_ROOT
-from assets.definitions import chunks_lake, defs, raw_documents, raw_lake, residency_compliance, vector_index
-from assets.resources import EmbedderResource, KafkaResource, LakeResource
+from assets import checks
+from assets.definitions import ASSETS, CHECKS, defs
+from assets.maintenance import compacted_lake_partition, tenant_usage_daily
+from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, factory
+from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from ingest.broker import EmbeddedBroker
 from ingest.lake import Lake
 from ingest.tables import RAW
+from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
 
-
-def test_definitions_load_with_the_expected_graph() -> None:
-    graph = defs().resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"kafka/raw_documents", "raw_lake", "chunks_lake", "vector_index"}
-    deps = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
-            for k in graph.get_all_asset_keys()}
-    assert deps == {"kafka/raw_documents": [], "raw_lake": ["kafka/raw_documents"],
-                    "chunks_lake": ["raw_lake"], "vector_index": ["chunks_lake"]}
+CORPUS = PROJECT_ROOT / "examples" / "corpus"
+UNPARTITIONED = [a for a in ASSETS if a not in (compacted_lake_partition, tenant_usage_daily)]
 
 
-def test_whole_graph_materialises_in_process(tmp_path: Path, broker: EmbeddedBroker, embedder: Embedder) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(PROJECT_ROOT / "examples" / "corpus" / "helio-us" / "hr", corpus)
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(yaml.safe_dump({"sources": [{"path": "corpus", "tenant": "helio-us", "jurisdiction": "US"}]}))
-    resources = {
-        "lake": LakeResource(home=str(tmp_path / "home")),
-        "kafka": KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix="dagster-test"),
-        "embedder": EmbedderResource(),
-    }
-    result = dg.materialize(
-        [raw_documents, raw_lake, chunks_lake, vector_index, residency_compliance], resources=resources,
-        run_config={"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}},
-    )
+@dataclass
+class World:
+    home: Path
+    sources: Path
+    resources: dict[str, Any]
+    result: dg.ExecuteInProcessResult
+
+    def meta(self, result: dg.ExecuteInProcessResult | None = None) -> dict[str, Any]:
+        return {e.materialization.asset_key.to_user_string(): e.materialization.metadata
+                for e in (result or self.result).get_asset_materialization_events()}
+
+
+def _resources(home: Path, broker: EmbeddedBroker, prefix: str) -> dict[str, Any]:
+    return {"lake": LakeResource(home=str(home)), "index": IndexResource(), "embedder": EmbedderResource(),
+            "kafka": KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker, embedder: Embedder) -> World:
+    """Two small tenants in two regions, materialised once with every check."""
+    tmp = tmp_path_factory.mktemp("dagster")
+    shutil.copytree(CORPUS / "helio-us" / "hr", tmp / "us")
+    shutil.copytree(CORPUS / "helio-eu" / "hr", tmp / "eu")
+    sources = tmp / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [{"path": "us", "tenant": "helio-us", "jurisdiction": "US"},
+                                                   {"path": "eu", "tenant": "helio-eu", "jurisdiction": "EU"}]}))
+    resources = _resources(tmp / "home", broker, "dagster-test")
+    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources=resources,
+                            run_config={"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}})
     assert result.success
-    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
-    meta = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
-            for e in result.get_asset_materialization_events()}
-    assert meta["raw_lake"]["published"].value == meta["raw_lake"]["raw_landed"].value == 6
-    assert meta["chunks_lake"]["current_chunks"].value > 6
-    assert meta["vector_index"]["points_total"].value == (meta["chunks_lake"]["current_chunks"].value
-                                                          - meta["vector_index"]["duplicates_folded"].value)
-    assert meta["vector_index"]["model"].value == embedder.fingerprint.id
+    return World(tmp / "home", sources, resources, result)
 
-    again = dg.materialize([raw_documents, raw_lake, chunks_lake, vector_index], resources=resources,
-                           run_config={"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}})
-    second = {e.materialization.asset_key.to_user_string(): e.materialization.metadata
-              for e in again.get_asset_materialization_events()}
-    assert second["raw_lake"]["published"].value == 0
-    assert second["vector_index"]["points_upserted"].value == 0
 
-    # A record written past the guard (another tool on the same lake) into the wrong region.
-    row = pq.read_table(next((tmp_path / "home" / "lake" / "raw").rglob("*.parquet"))).slice(0, 1).to_pylist()[0]
-    Lake(tmp_path / "home" / "lake").write(RAW, [{**row, "event_id": "planted", "region": "eu-central"}])
-    planted = dg.materialize([vector_index, residency_compliance], resources=resources,
-                             selection=dg.AssetSelection.checks(residency_compliance))
-    check = planted.get_asset_check_evaluations()[0]
-    assert not check.passed and "1 US record(s) of helio-us in raw lake at eu-central" in check.description
+def planted(world: World, tmp_path: Path) -> Path:
+    """A copy of the world's data directory to plant bad data in."""
+    home = tmp_path / "home"
+    shutil.copytree(world.home, home)
+    return home
+
+
+def offline(home: Path) -> dict[str, Any]:
+    """Resources for steps that read the data directory only (nothing connects or loads)."""
+    return {"lake": LakeResource(home=str(home)), "index": IndexResource(), "kafka": KafkaResource(),
+            "embedder": EmbedderResource()}
+
+
+def run_checks(home: Path, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
+    result = dg.materialize([*UNPARTITIONED, *selected], resources=offline(home),
+                            selection=dg.AssetSelection.checks(*selected))
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_definitions_load_with_every_stage_grouped() -> None:
+    graph = defs().resolve_asset_graph()
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups["kafka/raw_documents"] == "stream" and groups["vector_index"] == "index"
+    assert {g for g in groups.values()} == {"stream", "lake", "index", "governance", "maintenance"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:data-platform"] and node.description and len(node.description) > 80, key
+
+
+def test_whole_graph_materialises_with_metadata(world: World, embedder: Embedder) -> None:
+    meta = world.meta()
+    assert meta["raw_lake"]["published"].value == meta["raw_lake"]["raw_landed"].value == 11
+    assert meta["raw_lake"]["rows"].value == 11 and meta["raw_lake"]["bytes"].value > 0
+    assert set(meta["raw_lake"]["offsets_consumed"].value) == {f"dagster-test.raw-documents[{p}]" for p in range(4)}
+    assert meta["chunks_lake"]["current_chunks"].value > 11
+    index = meta["vector_index"]
+    assert index["points_total"].value == meta["chunks_lake"]["current_chunks"].value - index["duplicates_folded"].value
+    assert index["model"].value == embedder.fingerprint.id
+    assert index["model_fingerprint"].value["dimension"] == embedder.fingerprint.dimension
+    assert index["tokens_embedded"].value > index["points_upserted"].value > 0
+    assert set(index["points_by_region"].value) == {"eu-central", "us-east"}
+    assert meta["lineage_store"]["points_traced"].value == index["points_total"].value
+    assert meta["lineage_store"]["untraceable_points"].value == 0
+    assert Path(meta["lineage_store"]["path"].value).read_text().count('"eventType": "COMPLETE"') == 1
+    assert meta["usage_ledger"]["by_event"].value["embedding"] >= 1
+    evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e
+                   for e in world.result.get_asset_check_evaluations()}
+    assert len(evaluations) == len(CHECKS)
+    assert {k: e.passed for k, e in evaluations.items() if not e.passed} == {}
+
+
+def test_a_second_run_changes_nothing(world: World) -> None:
+    again = dg.materialize([raw_lake, chunks_lake, dead_letters_lake, vector_index], resources=world.resources,
+                           run_config={"ops": {"raw_lake": {"config": {"sources_file": str(world.sources)}}}})
+    meta = world.meta(again)
+    assert meta["raw_lake"]["published"].value == 0
+    assert meta["vector_index"]["points_upserted"].value == meta["vector_index"]["tokens_embedded"].value == 0
+
+
+def _chunk_rows(home: Path) -> list[dict[str, Any]]:
+    return pq.read_table(next((home / "lake" / "chunks").rglob("*.parquet"))).to_pylist()
+
+
+def test_pii_check_fails_on_a_leaked_email(world: World, tmp_path: Path) -> None:
+    home = planted(world, tmp_path)
+    row = _chunk_rows(home)[0]
+    Lake(home / "lake").write(CHUNKS, [{**row, "row_id": "planted", "chunk_id": "planted", "chunk_no": 99,
+                                        "text": "Questions? Write to jane.doe@example.com any time."}])
+    check = run_checks(home, checks.pii_leak)["pii_leak"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["leaks"].value == {"email": 1}
+    assert check.metadata["sample"].value[0]["chunk_id"] == "planted"
+
+
+def test_residency_check_fails_on_a_record_in_the_wrong_region(world: World, tmp_path: Path) -> None:
+    home = planted(world, tmp_path)
+    row = pq.read_table(next((home / "lake" / "raw" / "region=us-east").rglob("*.parquet"))).slice(0, 1).to_pylist()[0]
+    # Written past the guard (another tool on the same lake).
+    Lake(home / "lake").write(RAW, [{**row, "event_id": "planted", "region": "eu-central"}])
+    check = run_checks(home, checks.residency_compliance)["residency_compliance"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "1 US record(s) of helio-us in raw lake at eu-central" in (check.description or "")
+
+
+def test_index_completeness_fails_on_a_missing_point(world: World, tmp_path: Path) -> None:
+    home = planted(world, tmp_path)
+    f = factory(LakeResource(home=str(home)))
+    index = f.index_without_model()
+    assert index is not None
+    gone = sorted(index.ids("eu-central"))[0]
+    index.delete("eu-central", [gone])
+    f.close()
+    check = run_checks(home, checks.index_completeness)["index_completeness"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    parts = check.metadata["partitions"].value
+    assert parts["eu-central/helio-eu"]["missing"] == 1 and parts["us-east/helio-us"]["missing"] == 0
+
+
+def test_duplicates_fail_and_compaction_folds_them(world: World, tmp_path: Path) -> None:
+    home = planted(world, tmp_path)
+    rows = _chunk_rows(home)
+    Lake(home / "lake").write(CHUNKS, rows[:1])  # the same row again, in a file of its own
+    check = run_checks(home, checks.duplicate_ratio)["duplicate_ratio"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["repeated_keys"].value["chunks"] == 1
+    day, region = rows[0]["event_time"].date().isoformat(), rows[0]["region"]
+    result = dg.materialize([raw_lake, chunks_lake, dead_letters_lake, compacted_lake_partition],
+                            resources=offline(home),
+                            selection=[compacted_lake_partition], partition_key=f"{day}|{region}")
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["repeated_rows_dropped"].value == 1 and meta["files_after"].value < meta["files_before"].value
+    assert run_checks(home, checks.duplicate_ratio)["duplicate_ratio"].passed
+
+
+@pytest.mark.parametrize("plant", ["extra_column", "empty_chunk"])
+def test_schema_and_quality_checks_fail_on_planted_chunks(world: World, tmp_path: Path, plant: str) -> None:
+    home = planted(world, tmp_path)
+    row = _chunk_rows(home)[0]
+    folder = next((home / "lake" / "chunks").rglob("*.parquet")).parent
+    if plant == "extra_column":
+        table = pa.Table.from_pylist([{**row, "row_id": "planted", "surprise": 1}])
+        pq.write_table(table, folder / "part-planted.parquet")
+        check = checks.evaluate_schema_drift(factory(LakeResource(home=str(home))), CHUNKS)
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+        assert "surprise" in str(check.metadata["unexpected_or_retyped"].value)
+    else:
+        Lake(home / "lake").write(CHUNKS, [{**row, "row_id": "planted", "chunk_id": "planted", "chunk_no": 99,
+                                            "text": "  "}])
+        check = run_checks(home, checks.chunk_quality)["chunk_quality"]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+        assert check.metadata["empty_sample"].value == ["planted"]
+
+
+def test_freshness_warns_when_nothing_landed_for_a_day(world: World) -> None:
+    f = factory(LakeResource(home=str(world.home)))
+    assert checks.evaluate_freshness(f).passed
+    stale = checks.evaluate_freshness(f, now=datetime.now(UTC) + timedelta(days=2))
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_tenant_usage_daily_reconciles_with_the_ledger(world: World) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    result = dg.materialize([usage_ledger, tenant_usage_daily], selection=[tenant_usage_daily], partition_key=today,
+                            resources=offline(world.home))
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    totals = factory(LakeResource(home=str(world.home))).ledger.totals()
+    assert meta["tokens_embedded"].value == sum(t["tokens"] for t in totals.values()) > 0
+    assert meta["tenants"].value == 2 and meta["total_cost"].value > 0
+    assert Path(meta["path"].value).name == f"{today}.json"
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    empty = dg.materialize([usage_ledger, tenant_usage_daily], selection=[tenant_usage_daily],
+                           partition_key=yesterday, resources=offline(world.home))
+    assert empty.get_asset_materialization_events()[0].materialization.metadata["tokens_embedded"].value == 0
 
 
 def test_workspace_yaml_loads_for_dagster_dev() -> None:
@@ -77,3 +228,4 @@ def test_workspace_yaml_loads_for_dagster_dev() -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
