@@ -136,7 +136,7 @@ def compaction_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunReq
 
 
 usage_schedule = dg.build_schedule_from_partitioned_job(
-    usage_job, hour_of_day=23, minute_of_hour=55,
+    usage_job, name="usage_schedule", hour_of_day=23, minute_of_hour=55,
     description="Daily at 23:55 UTC: that day's usage per tenant (late entries: re-materialise the day).")
 reindex_schedule = dg.ScheduleDefinition(
     name="reindex_schedule", job=reindex_job, cron_schedule="0 3 * * 0", execution_timezone="UTC",
