@@ -20,7 +20,7 @@ import yaml
 from aifactory.settings import PROJECT_ROOT
 from assets import checks
 from assets.definitions import ASSETS, CHECKS, defs
-from assets.maintenance import compacted_lake_partition, tenant_usage_daily
+from assets.maintenance import compact_folder, compacted_lake_partition, tenant_usage_daily
 from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, factory
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from ingest.broker import EmbeddedBroker
@@ -180,6 +180,27 @@ def test_duplicates_fail_and_compaction_folds_them(world: World, tmp_path: Path)
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["repeated_rows_dropped"].value == 1 and meta["files_after"].value < meta["files_before"].value
     assert run_checks(home, checks.duplicate_ratio)["duplicate_ratio"].passed
+
+
+def test_compaction_keeps_a_concurrent_rewrite(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure that rewrites a file while compaction merges it wins: erased rows never return."""
+    home = planted(world, tmp_path)
+    rows = _chunk_rows(home)
+    dup = Lake(home / "lake").write(CHUNKS, rows[:1])[0]
+    folder = dup.parent
+    before = set(folder.glob("*.parquet"))
+    f = factory(LakeResource(home=str(home)))
+    write = f.lake.write
+
+    def write_then_erase(spec: Any, new_rows: list[dict[str, Any]]) -> list[Path]:
+        written = write(spec, new_rows)
+        dup.unlink()  # what remove_rows does to a file it rewrites
+        return written
+
+    monkeypatch.setattr(f.lake, "write", write_then_erase)
+    done = compact_folder(f, CHUNKS, folder)
+    assert done["changed_meanwhile"] == 1
+    assert set(folder.glob("*.parquet")) == before - {dup}
 
 
 @pytest.mark.parametrize("plant", ["extra_column", "empty_chunk"])
