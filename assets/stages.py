@@ -30,7 +30,7 @@ from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
 
 RAW_TOPIC, CHUNKS_TOPIC, DEAD_LETTER_TOPIC = (t.key for t in TOPICS)
-TRACE_HINT = "aifactory lineage trace <document or point id> [--html]"
+TRACE_HINT = "aifactory lineage trace <document or point id> [--format html]"
 
 
 def lineage_path(f: Factory) -> Path:

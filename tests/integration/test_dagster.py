@@ -4,6 +4,7 @@ planted bad data."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -111,7 +112,10 @@ def test_whole_graph_materialises_with_metadata(world: World, embedder: Embedder
     assert set(index["points_by_region"].value) == {"eu-central", "us-east"}
     assert meta["lineage_store"]["points_traced"].value == index["points_total"].value
     assert meta["lineage_store"]["untraceable_points"].value == 0
-    assert Path(meta["lineage_store"]["path"].value).read_text().count('"eventType": "COMPLETE"') == 1
+    events = [json.loads(line) for line in Path(meta["lineage_store"]["path"].value).read_text().splitlines()]
+    ours = [e for e in events if e["job"]["name"] == "dagster.factory"]
+    assert [e["eventType"] for e in ours] == ["COMPLETE"]
+    assert {o["name"] for o in ours[0]["outputs"]} >= {"raw", "chunks", "dead_letters"}
     assert meta["usage_ledger"]["by_event"].value["embedding"] >= 1
     evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e
                    for e in world.result.get_asset_check_evaluations()}
