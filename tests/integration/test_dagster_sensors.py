@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -12,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from assets.definitions import defs
+from assets.maintenance import compaction_schedule
 from assets.resources import KafkaResource
 from assets.topics import TOPICS, consumer_lag, lag_sensor
 from ingest.broker import EmbeddedBroker
@@ -83,3 +85,14 @@ def test_every_topic_has_a_sensor_and_a_job() -> None:
     assert set(names) == {"raw_documents_lag_sensor", "chunks_lag_sensor", "dead_letters_lag_sensor"}
     assert names["raw_documents_lag_sensor"].job_name == "ingest_job"
     assert {s.name for s in d.schedules or []} == {"compaction_schedule", "usage_schedule", "reindex_schedule"}
+
+
+def test_compaction_schedule_asks_for_yesterday_in_every_region() -> None:
+    when = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+        requests = compaction_schedule(context)
+    assert isinstance(requests, list)
+    assert [(r.run_key, r.partition_key) for r in requests] == [
+        ("compact-2026-11-22-eu-central", dg.MultiPartitionKey({"date": "2026-11-22", "region": "eu-central"})),
+        ("compact-2026-11-22-us-east", dg.MultiPartitionKey({"date": "2026-11-22", "region": "us-east"})),
+    ]
