@@ -107,7 +107,8 @@ def chunks_lake(context: dg.AssetExecutionContext, lake: LakeResource, kafka: Ka
 @dg.asset(deps=[DEAD_LETTER_TOPIC, raw_lake, chunks_lake], group_name="lake", kinds={"parquet"}, owners=[OWNER],
           description="Input that failed a stage (parse, limits, privacy drop, landing, transform), landed from "
                       "kafka/dead_letters with its reason, in the region of its jurisdiction. Materialising "
-                      "summarises it by stage and reason: fix the source named, then `aifactory run` replays it.")
+                      "summarises it by stage and reason: `aifactory dlq list` names each; fix it, then "
+                      "`aifactory dlq replay`.")
 def dead_letters_lake(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     f = factory(lake)
     meta = table_metadata(f, DEAD_LETTERS)

@@ -54,7 +54,7 @@ TOPICS = (
           "Landed into chunks_lake; lag means chunks not yet searchable: materialise chunks_lake."),
     Topic("dead-letters", "land-dead-letters", "dead_letters",
           "Input that failed a stage, with the reason a person can act on. Landed into dead_letters_lake; "
-          "read the reasons there, fix the source, then replay."),
+          "read the reasons there (`aifactory dlq list`), fix the source, then `aifactory dlq replay`."),
 )
 
 topic_specs = [
