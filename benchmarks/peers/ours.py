@@ -1,0 +1,83 @@
+"""Our pipeline as a benchmark child: a one-shot `pipeline.run` for the build (the
+same path as `aifactory run`), then the resident mode's `Follower` (what
+`aifactory run --follow` keeps open) for edits, deletes and freshness."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from aifactory import pipeline
+from aifactory.factory import Factory
+from aifactory.follow import Follower
+from aifactory.settings import FactorySettings
+from benchmarks.peers.common import EDITS, Change, child_args, edit_file, freshness, report
+from ingest.sources import Source
+from vectorstore.search import search
+
+
+def sources_of(corpus: Path) -> list[Source]:
+    return [Source(folder, folder.name, "EU" if folder.name.endswith("eu") else "US")
+            for folder in sorted(p for p in corpus.iterdir() if p.is_dir())]
+
+
+def document_id(sources: list[Source], path: Path) -> tuple[str, str]:
+    source = next(s for s in sources if path.is_relative_to(s.root))
+    return source.tenant, f"{source.tenant}:{path.relative_to(source.root).as_posix()}"
+
+
+def points(factory: Factory, document: str | None = None) -> int:
+    index = factory.index
+    return sum(index.count(r, document_id=document) for r in index.regions())
+
+
+def main() -> None:
+    args = child_args(__doc__ or "")
+    sources = sources_of(args.corpus)
+    factory = Factory(FactorySettings(home=args.work / "home", stage_timeout_s=3600))
+    factory.embedder  # noqa: B018 - the model is loaded before every timing, for every system
+    if args.phase in ("kill", "resume"):
+        # kill: the parent SIGKILLs this process (and the broker and worker under it) mid-index.
+        pipeline.run(factory, sources, progress=args.phase == "kill")
+        report({"points": points(factory)})
+        factory.close()
+        return
+
+    started = time.perf_counter()
+    pipeline.run(factory, sources)
+    hits = search(factory.index, factory.embedder, "battery charging voltage", tenant=sources[0].tenant, top_k=3)
+    build_s = time.perf_counter() - started
+    built = points(factory)
+
+    def reflects(change: Change) -> bool:
+        tenant, doc = document_id(sources, change.path)
+        if change.kind == "delete":
+            return points(factory, doc) == 0
+        found = search(factory.index, factory.embedder, change.marker, tenant=tenant, top_k=5,
+                       filters={"document_id": doc})
+        return any(change.marker in h.text for h in found)
+
+    with pipeline.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
+        follower.cycle()  # the service is up: its first cycle finds nothing new
+        files = sorted(sources[-1].root.rglob("doc-*.txt"))
+        for i, path in enumerate(files[:EDITS]):
+            edit_file(path, f"Edited paragraph {i}: the charger firmware was rolled back.")
+        edited = follower.cycle()
+        gone = files[EDITS:2 * EDITS]
+        for path in gone:
+            path.unlink()
+        follower.cycle()
+        stale = sum(points(factory, document_id(sources, p)[1]) for p in gone)
+
+        def cycle() -> None:
+            follower.cycle()
+
+        fresh = freshness(cycle, reflects, args.corpus, args.changes, args.interval)
+    report({"system": "ours", "build_s": build_s, "search_ok": bool(hits), "points_after_build": built,
+            "embedded_per_edited_doc": (edited.index.upserted if edited.index else 0) / EDITS,
+            "stale_after_delete": stale, "freshness": fresh})
+    factory.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""A bounded soak of the vector API on loopback while ingestion runs.
+
+    python -m benchmarks.soak --minutes 5 --tenants 3 --clients 4
+
+The embedded index (Qdrant Edge) has one writer process (see IndexBusyError in
+vectorstore/edge.py), so `aifactory serve` and `aifactory run --follow` cannot share a
+data directory. Here ingestion runs inside the serving process: a child process
+builds the factory once, serves the API (uvicorn, as `aifactory serve` does) and runs
+the resident mode's Follower in a thread on the same index. API deletes go through the
+pipeline too (aifactory/service.py), so one lock makes a follower cycle and an API
+delete take turns; searches and contexts run beside both. (With a Qdrant server,
+QDRANT_URL, `serve` and `run --follow` can run as two processes instead.)
+
+The parent process keeps adding documents to every tenant's folder, and its clients
+send mixed search (70%), RAG context (25%) and delete (5%, of documents the soak
+added) calls for --minutes, each with the key of a random tenant. It reports errors
+(any non-2xx response), cross-tenant results (a hit or citation of another tenant's
+document, or text naming another tenant: must be 0), latencies, documents ingested,
+and the serving process's RSS (with its broker and worker) sampled over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.corpus import TOPICS, document
+from benchmarks.peers.common import descendants
+
+SAMPLE_S = 5.0
+START_TIMEOUT_S = 300.0
+QUESTIONS = [f"how do I reset the {t} module" for t in TOPICS] + [f"{t} policy for the fleet" for t in TOPICS]
+
+
+def tenant_names(n: int) -> list[str]:
+    return [f"soak{i}-{'eu' if i % 2 == 0 else 'us'}" for i in range(n)]
+
+
+def write_doc(folder: Path, tenant: str, n: int, rng: random.Random) -> Path:
+    _, text = document(rng, n, 1500)
+    path = folder / f"doc-{n:05d}.md"
+    path.write_text(f"{text}\n\nOwner: {tenant}. Maintained by the {tenant} operations team.\n")
+    return path
+
+
+# --- the serving process ---------------------------------------------------------------------
+
+
+def serve_and_ingest(work: Path, tenants: list[str]) -> None:
+    """The child: the API and a follower over the tenants' folders, one process, one index."""
+    import uvicorn
+
+    import aifactory.service as service
+    from aifactory import pipeline
+    from aifactory.factory import Factory
+    from aifactory.follow import Follower
+    from aifactory.serve import ApiSettings, build, key_store
+    from aifactory.settings import FactorySettings
+    from ingest.sources import Source
+
+    factory = Factory(FactorySettings(home=work / "home", stage_timeout_s=600))
+    sources = [Source(work / "src" / t, t, "EU" if t.endswith("eu") else "US") for t in tenants]
+    pipeline.run(factory, sources)
+    store = key_store(factory)
+    tokens = {}
+    for t in tenants:
+        region = "eu-central" if t.endswith("eu") else "us-east"
+        tokens[t] = {role: store.create(t, role, [region])[1] for role in ("reader", "writer")}
+    turn = threading.Lock()  # a follower cycle and an API delete take turns on the pipeline
+    unlocked = service.delete
+
+    def delete_in_turn(*args: Any, **kwargs: Any) -> Any:
+        with turn:
+            return unlocked(*args, **kwargs)
+
+    service.delete = delete_in_turn
+    app, backend = build(factory, ApiSettings(rate_per_s=0))
+    stop = threading.Event()
+    stats: Counter[str] = Counter()
+
+    def ingest() -> None:
+        with pipeline.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
+            while not stop.is_set():
+                try:
+                    with turn:
+                        report = follower.cycle()
+                    stats["cycles"] += 1
+                    stats["published"] += report.published
+                    stats["points_upserted"] += report.index.upserted if report.index else 0
+                except Exception as exc:  # noqa: BLE001 - counted and reported; the follower restarts its stream
+                    stats[f"cycle_error:{type(exc).__name__}"] += 1
+                    follower.restart()
+                stop.wait(1.0)
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
+                                           lifespan="off"))
+    ingester = threading.Thread(target=ingest, name="ingest")
+    ingester.start()
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    web = threading.Thread(target=server.run, name="api")
+    web.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    (work / "ready.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "tokens": tokens}))
+    web.join()
+    stop.set()
+    ingester.join()
+    backend.close()
+    factory.close()
+    (work / "served.json").write_text(json.dumps(stats))
+
+
+# --- the load ----------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Load:
+    def __init__(self, url: str, tokens: dict[str, dict[str, str]], deletable: dict[str, list[str]]) -> None:
+        self.url, self.tokens, self.deletable = url, tokens, deletable
+        self.counts: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.cross_tenant = 0
+        self.latency: dict[str, list[float]] = {"search": [], "context": [], "delete": []}
+        self.lock = threading.Lock()
+
+    def foreign(self, tenant: str, doc_ids: list[str], texts: list[str]) -> int:
+        others = [t for t in self.tokens if t != tenant]
+        bad = sum(1 for d in doc_ids if not d.startswith(f"{tenant}:"))
+        return bad + sum(1 for text in texts for o in others if f"Owner: {o}." in text)
+
+    def call(self, client: httpx.Client, rng: random.Random) -> None:
+        tenant = rng.choice(list(self.tokens))
+        roll = rng.random()
+        started = time.perf_counter()
+        if roll < 0.05:
+            with self.lock:
+                doc = self.deletable[tenant].pop(0) if self.deletable[tenant] else None
+            if doc is None:
+                return
+            kind = "delete"
+            r = client.delete(f"{self.url}/v1/documents/{doc}",
+                              headers={"Authorization": f"Bearer {self.tokens[tenant]['writer']}"})
+            foreign = 0
+        elif roll < 0.30:
+            kind = "context"
+            r = client.post(f"{self.url}/v1/rag/context", json={"question": rng.choice(QUESTIONS), "token_budget": 512},
+                            headers={"Authorization": f"Bearer {self.tokens[tenant]['reader']}"})
+            body = r.json() if r.is_success else {}
+            foreign = self.foreign(tenant, [c["document_id"] for c in body.get("citations", [])],
+                                   [body.get("context", "")])
+        else:
+            kind = "search"
+            r = client.post(f"{self.url}/v1/search", json={"query": rng.choice(QUESTIONS), "top_k": 10},
+                            headers={"Authorization": f"Bearer {self.tokens[tenant]['reader']}"})
+            hits = r.json().get("hits", []) if r.is_success else []
+            foreign = self.foreign(tenant, [h["citation"]["document_id"] for h in hits], [h["text"] for h in hits])
+        with self.lock:
+            self.counts[kind] += 1
+            self.latency[kind].append(time.perf_counter() - started)
+            self.cross_tenant += foreign
+            if not r.is_success:
+                self.errors[f"{kind} {r.status_code}"] += 1
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000 if ordered else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--tenants", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    ap.add_argument("--docs", type=int, default=60, help="documents per tenant before the soak")
+    ap.add_argument("--add-every", type=float, default=2.0, help="seconds between added documents (per tenant)")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)  # the child
+    args = ap.parse_args()
+    tenants = tenant_names(args.tenants)
+    if args.serve:
+        serve_and_ingest(args.serve, tenants)
+        return
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="aifactory-soak-"))
+    rng = random.Random(9)
+    counters = dict.fromkeys(tenants, 0)
+    for t in tenants:
+        (work / "src" / t).mkdir(parents=True, exist_ok=True)
+        for _ in range(args.docs):
+            write_doc(work / "src" / t, t, counters[t], rng)
+            counters[t] += 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    with (work / "server.log").open("wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "benchmarks.soak", "--serve", str(work),
+                                   "--tenants", str(args.tenants)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (work / "ready.json").exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the serving process did not start; see {work / 'server.log'}")
+        time.sleep(0.2)
+    ready = json.loads((work / "ready.json").read_text())
+    load = Load(ready["url"], ready["tokens"], {t: [] for t in tenants})
+    stop = threading.Event()
+    rss: list[tuple[float, float]] = []
+    started = time.monotonic()
+
+    def client(seed: int) -> None:
+        r = random.Random(seed)
+        with httpx.Client(timeout=60) as c:
+            while not stop.is_set():
+                try:
+                    load.call(c, r)
+                except httpx.HTTPError as exc:
+                    with load.lock:
+                        load.errors[type(exc).__name__] += 1
+
+    def feeder() -> None:
+        while not stop.wait(args.add_every):
+            for t in tenants:
+                path = write_doc(work / "src" / t, t, counters[t], rng)
+                counters[t] += 1
+                with load.lock:
+                    if rng.random() < 0.5:
+                        load.deletable[t].append(f"{t}:{path.name}")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    threads.append(threading.Thread(target=feeder))
+    for th in threads:
+        th.start()
+    try:
+        while time.monotonic() - started < args.minutes * 60:
+            rss.append((time.monotonic() - started, rss_mb(server.pid)))
+            time.sleep(SAMPLE_S)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(180)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(30)
+    served = json.loads((work / "served.json").read_text()) if (work / "served.json").exists() else {}
+    half = [m for t, m in rss if t >= rss[-1][0] / 2] if rss else []
+    slope = (statistics.linear_regression([t for t, _ in rss if t >= rss[-1][0] / 2], half).slope * 60
+             if len(half) >= 2 else 0.0)
+    total = sum(load.counts.values())
+    print(json.dumps({
+        "minutes": args.minutes, "tenants": len(tenants), "clients": args.clients,
+        "requests": dict(load.counts), "requests_per_s": round(total / (args.minutes * 60), 1),
+        "errors": dict(load.errors), "cross_tenant_results": load.cross_tenant,
+        "latency_ms": {k: {"p50": round(pct(v, 0.5), 1), "p99": round(pct(v, 0.99), 1)}
+                       for k, v in load.latency.items() if v},
+        "documents_added_during_soak": sum(counters.values()) - args.docs * len(tenants),
+        "ingestion": served,
+        "rss_mb": {"first": round(rss[0][1]) if rss else None, "max": round(max(m for _, m in rss)) if rss else None,
+                   "last": round(rss[-1][1]) if rss else None, "second_half_slope_mb_per_min": round(slope, 1),
+                   "samples": [round(m) for _, m in rss]},
+        "workdir": str(work),
+    }, indent=2))
+    if load.errors or load.cross_tenant:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
