@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -69,7 +70,7 @@ def best_gpu_encode(embedder: Embedder, sample: list[str]) -> tuple[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chunks", type=int, default=1200)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     sample = texts(args.chunks)
     tokens = sum(token_counter().count_many(sample))
@@ -97,21 +98,25 @@ def main() -> None:
         onnx.embed(sample[:64])
     plain.encode(sample[:64])  # warm up
     embedder.embed(sample[:64])
-    best: dict[str, float] = {}
+    rounds: dict[str, list[float]] = {name: [] for name in contenders}
     vectors: dict[str, Any] = {}
     for _ in range(args.rounds):
         for name, run in contenders.items():
             seconds, vectors[name] = timed(run)
-            best[name] = min(best.get(name, float("inf")), seconds)
+            rounds[name].append(seconds)
+    median = {name: statistics.median(times) for name, times in rounds.items()}
     if cuda:
         name, seconds = best_gpu_encode(embedder, sample)
-        best[name] = seconds
+        median[name] = seconds
     print(f"{len(sample)} texts, {tokens} tokens, device {embedder.device_name}, "
-          f"{embedder.token_budget} tokens a batch, best of {args.rounds}")
-    for name, seconds in best.items():
+          f"{embedder.token_budget} tokens a batch, median of {args.rounds} interleaved rounds")
+    for name, seconds in median.items():
+        every = " ".join(f"{t:.2f}" for t in rounds.get(name, []))
         print(f"{name:<22} {seconds:7.2f} s {len(sample) / seconds:9.1f} texts/s {tokens / seconds:10.0f} tokens/s"
-              f"   x{best['plain encode'] / seconds:.2f} plain encode")
+              f"   x{median['plain encode'] / seconds:.2f} plain encode   rounds: {every}")
     if cuda:
+        best_plain = min(s for n, s in median.items() if n.startswith("plain fp16"))
+        print(f"pipeline torch vs best plain encode: x{best_plain / median['pipeline torch']:.2f}")
         print(f"pipeline torch peak GPU memory: {peak / 2**20:.0f} MiB")
         reference = vectors["plain encode"] / np.linalg.norm(vectors["plain encode"], axis=1, keepdims=True)
         cosine = float(np.min(np.sum(vectors["pipeline torch"] * reference, axis=1)))
