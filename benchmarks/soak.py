@@ -12,8 +12,8 @@ delete take turns; searches and contexts run beside both. (With a Qdrant server,
 QDRANT_URL, `serve` and `run --follow` can run as two processes instead.)
 
 The parent process keeps adding documents to every tenant's folder, and its clients
-send mixed search (70%), RAG context (25%) and delete (5%, of documents the soak
-added) calls for --minutes, each with the key of a random tenant. It reports errors
+send mixed search (70%), RAG context (25%) and delete (5%, of documents of the first
+build, until half are gone) calls for --minutes, each with the key of a random tenant. It reports errors
 (any non-2xx response), cross-tenant results (a hit or citation of another tenant's
 document, or text naming another tenant: must be 0), latencies, documents ingested,
 and the serving process's RSS (with its broker and worker) sampled over time.
@@ -228,7 +228,9 @@ def main() -> None:
             raise SystemExit(f"the serving process did not start; see {work / 'server.log'}")
         time.sleep(0.2)
     ready = json.loads((work / "ready.json").read_text())
-    load = Load(ready["url"], ready["tokens"], {t: [] for t in tenants})
+    # Deletes name documents of the first build (an added one may not be ingested yet: 404).
+    load = Load(ready["url"], ready["tokens"], {t: [f"{t}:doc-{n:05d}.md" for n in range(0, args.docs, 2)]
+                                               for t in tenants})
     stop = threading.Event()
     rss: list[tuple[float, float]] = []
     started = time.monotonic()
@@ -246,11 +248,8 @@ def main() -> None:
     def feeder() -> None:
         while not stop.wait(args.add_every):
             for t in tenants:
-                path = write_doc(work / "src" / t, t, counters[t], rng)
+                write_doc(work / "src" / t, t, counters[t], rng)
                 counters[t] += 1
-                with load.lock:
-                    if rng.random() < 0.5:
-                        load.deletable[t].append(f"{t}:{path.name}")
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
     threads.append(threading.Thread(target=feeder))
