@@ -39,6 +39,7 @@ from aifactory.pipeline import (
     scan_source,
     split_pending,
 )
+from aifactory.runlineage import complete
 from governance.contracts import DocumentEvent
 from ingest.errors import LakeError, LandingTimeout
 from ingest.kafka import KafkaConnection
@@ -112,7 +113,7 @@ class Follower:
         factory = self.factory
         report = RunReport()
         started = time.perf_counter()
-        report.ingest = [scan_source(factory, s) for s in self.sources]
+        report.ingest = [scan_source(factory, s, report.run_id) for s in self.sources]
         events = [e for r in report.ingest for e in r.published]
         # A file that still fails gives the same dead letter each scan; send only new ones.
         letters = [d for r in report.ingest for d in r.dead_letters if d.dead_letter_id not in stream.outcomes.letters]
@@ -145,6 +146,8 @@ class Follower:
             self._stale = False
         report.seconds["index"] = time.perf_counter() - t
         report.seconds["total"] = time.perf_counter() - started
+        if events or letters or republish or report.index is not None:
+            complete(factory, "aifactory.follow", report)  # idle cycles leave no lineage
         self.cycles += 1
         if max(landed.values(), default=0) > RENEW_LANDED_ROWS:
             stream.renew_landers()

@@ -17,7 +17,8 @@ from ingest.tables import RAW
 from transforms.tables import CHUNKS
 
 EVENT_KEYS = ("event_id", "op", "version", "document_id", "tenant", "jurisdiction", "region", "source_uri",
-              "content_hash", "event_time", "requested", "log_epoch", "log_topic", "log_partition", "log_offset",
+              "content_hash", "event_time", "requested", "parser", "privacy", "run_id",
+              "log_epoch", "log_topic", "log_partition", "log_offset",
               "landed_at")
 CHUNK_KEYS = ("row_id", "chunk_id", "event_id", "chunk_no", "chunk_count", "section", "page", "token_count",
               "chunker", "screener", "quarantined", "log_epoch", "log_topic", "log_partition", "log_offset")
@@ -58,7 +59,8 @@ def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] 
         found = {h.id: h for h in index.retrieve(latest["region"], wanted)} if wanted else {}
         for chunk, pid in zip(chunks, wanted, strict=True):
             hit = found.get(pid)
-            chunk["point"] = {"point_id": pid, "region": latest["region"], "model": index.model_id} if hit else None
+            chunk["point"] = {"point_id": pid, "region": latest["region"], "model": index.model_id,
+                              "run_id": hit.payload.get("run_id", "")} if hit else None
         return {"kind": "document", "tenant": latest["tenant"], "document_id": item_id, "versions": events,
                 "chunks": chunks, "source_uri": latest["source_uri"]}
     for region in index.regions():
@@ -68,7 +70,8 @@ def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] 
             chunk_rows = _rows(lake, CHUNKS, "row_id = ?", [p["row_id"]], CHUNK_KEYS)
             event_rows = _rows(lake, RAW, "event_id = ?", [p["event_id"]], EVENT_KEYS)
             return {"kind": "point", "tenant": p["tenant"], "point_id": item_id, "region": region,
-                    "model": p.get("model"), "document_id": p["document_id"], "version": p["version"],
+                    "model": p.get("model"), "run_id": p.get("run_id", ""), "document_id": p["document_id"],
+                    "version": p["version"], "chunker": p.get("chunker"), "screener": p.get("screener"),
                     "source_uri": p["source_uri"], "chunk": chunk_rows[0] if chunk_rows else None,
                     "event": event_rows[0] if event_rows else None, "duplicates": p.get("duplicates", [])}
     return None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory.factory import Factory
+from aifactory.runlineage import job_run
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
 from ingest.errors import LandingTimeout
@@ -269,10 +270,10 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
     count_landed(report, stream.landed())
 
 
-def scan_source(factory: Factory, source: Source) -> IngestReport:
+def scan_source(factory: Factory, source: Source, run_id: str = "") -> IngestReport:
     """Scan one source, with the scan cache under the data directory."""
     return scan(source, factory.policy, factory.lake, limits=factory.settings.limits, privacy=factory.privacy,
-                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory))
+                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id)
 
 
 def scan_cache_dir(factory: Factory) -> Path:
@@ -290,11 +291,20 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
         retry: list[DocumentEvent] | None = None, requests: list[DocumentEvent] | None = None) -> RunReport:
     """Ingest the sources and drive every stage until all is searchable. `retry`
     names raw-lake events to send through the chain again (dead-letter replay);
-    `requests` are new events made by a person, such as deletes (see deletes.py)."""
+    `requests` are new events made by a person, such as deletes (see deletes.py).
+    The run is reported as OpenLineage events (see runlineage.py)."""
     report = RunReport()
+    with job_run(factory, "aifactory.run", report):
+        _run(factory, sources, report, progress=progress, retry=retry, requests=requests)
+    return report
+
+
+def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress: bool,
+         retry: list[DocumentEvent] | None, requests: list[DocumentEvent] | None) -> None:
     started = time.perf_counter()
-    report.ingest = [scan_source(factory, s) for s in sources]
-    events = [e for r in report.ingest for e in r.published] + list(requests or [])
+    report.ingest = [scan_source(factory, s, report.run_id) for s in sources]
+    events = [e for r in report.ingest for e in r.published] + \
+        [e.model_copy(update={"run_id": e.run_id or report.run_id}) for e in requests or []]
     report.requested = len(requests or [])
     letters = [d for r in report.ingest for d in r.dead_letters]
     report.seconds["scan"] = time.perf_counter() - started
@@ -314,7 +324,6 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
     report.index = factory.sync_index(run_id=report.run_id, progress=progress)
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
-    return report
 
 
 @contextlib.contextmanager
@@ -328,7 +337,8 @@ def connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafka
 
 def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
-    report = RunReport(ingest=[scan_source(factory, s) for s in sources])
+    report = RunReport()
+    report.ingest = [scan_source(factory, s, report.run_id) for s in sources]
     events = [e for r in report.ingest for e in r.published]
     letters = [d for r in report.ingest for d in r.dead_letters]
     if not events and not letters:
@@ -374,6 +384,12 @@ def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None) 
 def replay(factory: Factory, *, progress: bool = False) -> RunReport:
     """Rebuild the chunks lake and the index from the raw lake, the durable log."""
     report = RunReport()
+    with job_run(factory, "aifactory.replay", report):
+        _replay(factory, report, progress=progress)
+    return report
+
+
+def _replay(factory: Factory, report: RunReport, *, progress: bool) -> None:
     started = time.perf_counter()
     con = factory.lake.connect(RAW)
     cur = con.execute("SELECT * FROM raw ORDER BY document_id, version")
@@ -392,4 +408,3 @@ def replay(factory: Factory, *, progress: bool = False) -> RunReport:
     report.index = factory.sync_index(run_id=report.run_id, progress=progress)
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
-    return report

@@ -34,6 +34,8 @@ class FactorySettings(BaseSettings):
     stage_timeout_s: float = 600.0
     # A Qdrant server or cluster; empty uses the embedded Qdrant Edge under `home`.
     qdrant_url: str = Field(default="", validation_alias="QDRANT_URL")
+    # OpenLineage events go to this Marquez-compatible endpoint; empty: a file under home.
+    openlineage_url: str = Field(default="", validation_alias="OPENLINEAGE_URL")
     qdrant_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_API_KEY")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     transforms: TransformSettings = Field(default_factory=TransformSettings)

@@ -89,6 +89,11 @@ class DocumentEvent(_Record):
     subjects: list[str] = Field(default_factory=list)
     # The delete request this event carries out; empty when the source itself changed.
     requested: str = ""
+    # Record-level lineage: the parser and redaction policy that made it, and the run
+    # that published it (empty on events written before these fields existed).
+    parser: str = ""
+    privacy: str = ""
+    run_id: str = ""
     event_time: datetime
     # Set only when the event is republished from the raw lake (replay, recovery):
     # lineage keeps pointing at the event's first position in the log.

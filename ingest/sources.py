@@ -110,7 +110,8 @@ def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) 
 
 
 def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None,
-         privacy: PrivacyPolicy | None = None, secret: bytes = b"", cache_dir: Path | None = None) -> IngestReport:
+         privacy: PrivacyPolicy | None = None, secret: bytes = b"", cache_dir: Path | None = None,
+         run_id: str = "") -> IngestReport:
     """Decide which events the source needs: new versions, deletes, dead letters.
     Personal data is redacted here, at the edge, before anything is published.
     `cache_dir` holds the scan cache, which spares parsing files that did not change."""
@@ -176,7 +177,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             event = DocumentEvent.new(
                 op="upsert", document_id=doc_id, version=(prev[0] + 1) if prev else 1,
                 text=doc.text, title=doc.title, format=doc.format, metadata=doc.metadata,
-                source_uri=uri, **common)
+                source_uri=uri, parser=PARSER_VERSION, privacy=privacy.fingerprint, run_id=run_id, **common)
             try:
                 event = apply_privacy(event, privacy, secret)
             except DropDocument as exc:
@@ -201,7 +202,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         if doc_id not in present and op == "upsert":
             rel, _, part = doc_id.split(":", 1)[1].partition("#")
             report.published.append(DocumentEvent.new(
-                op="delete", document_id=doc_id, version=version + 1,
+                op="delete", document_id=doc_id, version=version + 1, run_id=run_id,
                 source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))
             report.deleted += 1
     return report

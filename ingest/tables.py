@@ -34,6 +34,9 @@ RAW = TableSpec(
             pa.field("pii", pa.string()),
             pa.field("subjects", pa.list_(pa.string())),
             pa.field("requested", pa.string()),
+            pa.field("parser", pa.string()),
+            pa.field("privacy", pa.string()),
+            pa.field("run_id", pa.string()),
             pa.field("event_time", TS),
             pa.field("schema_version", pa.int32()),
             # The event's first position in the log (kept through replays).
@@ -81,12 +84,13 @@ def raw_row(event: DocumentEvent, at: LogPosition) -> dict[str, Any]:
 
 def event_from_row(row: dict[str, Any]) -> DocumentEvent:
     """The event as it was published, with its first log position as origin."""
-    skip = ("metadata", "origin", "pii", "subjects", "requested")
+    skip = ("metadata", "origin", "pii", "subjects", "requested", "parser", "privacy", "run_id")
     fields = {k: row[k] for k in DocumentEvent.model_fields if k in row and k not in skip}
     return DocumentEvent(
         **fields,
         # Files written before these columns existed read them as null.
         subjects=row.get("subjects") or [], requested=row.get("requested") or "",
+        parser=row.get("parser") or "", privacy=row.get("privacy") or "", run_id=row.get("run_id") or "",
         metadata=json.loads(row["metadata"] or "{}"),
         pii=json.loads(row.get("pii") or "{}"),
         origin=LogPosition(epoch=row["log_epoch"], topic=row["log_topic"],

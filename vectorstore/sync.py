@@ -273,7 +273,8 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             index.delete(region, extra)
             report.deleted += len(extra)
         if moved:
-            index.set_payloads(region, moved)
+            # The run that wrote a point is lineage, not content: it stays out of the digest.
+            index.set_payloads(region, {pid: {**body, "run_id": run_id} for pid, body in moved.items()})
             report.repointed += len(moved)
         # Length-sorted batches pad less.
         missing.sort(key=lambda pid: len(want[pid][0]["text"]))
@@ -287,7 +288,8 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             report.embed_seconds += spent
             if ledger is not None:
                 meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger)
-            index.upsert(region, [IndexPoint(pid, vec, want[pid][1], document_vector(embedding_text(want[pid][0])))
+            index.upsert(region, [IndexPoint(pid, vec, {**want[pid][1], "run_id": run_id},
+                                             document_vector(embedding_text(want[pid][0])))
                                   for pid, vec in zip(ids, vectors, strict=True)])
             report.upserted += len(ids)
             bar.update(len(ids))
