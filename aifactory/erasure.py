@@ -40,6 +40,7 @@ from ingest.scancache import FileEntry
 from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
 from vectorstore.edge import EdgeIndex
+from vectorstore.index import collection_name
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
                          if h.payload.get("tenant") == tenant and h.payload.get("document_id") in documents]
                 index.delete(region, stale)
                 index.compact(region)
-                removed[index._path(region).name] = len(stale)
+                removed[collection_name(region, model)] = len(stale)
         finally:
             index.close()
     return removed
