@@ -113,6 +113,7 @@ class Follower:
         factory = self.factory
         report = RunReport()
         started = time.perf_counter()
+        stream.run_id = report.run_id  # what lands from now on is metered under this cycle
         report.ingest = [scan_source(factory, s, report.run_id) for s in self.sources]
         events = [e for r in report.ingest for e in r.published]
         # A file that still fails gives the same dead letter each scan; send only new ones.
@@ -143,6 +144,8 @@ class Follower:
         if self._stale:  # nothing new in the chunks lake: the index already equals the plan
             report.index = sync_index(factory.lake, factory.index, factory.embedder, ledger=factory.ledger,
                                       run_id=report.run_id, desired=desired, progress=self.progress and not self.cycles)
+            if report.index.upserted or report.index.deleted:
+                factory.meter_storage(report.run_id)
             self._stale = False
         report.seconds["index"] = time.perf_counter() - t
         report.seconds["total"] = time.perf_counter() - started

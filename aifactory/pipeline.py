@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory.factory import Factory
+from aifactory.metering import meter_chunking, meter_ingest
 from aifactory.runlineage import job_run
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
@@ -127,7 +128,9 @@ class Outcomes:
         self._seen_letter_rows = len(letter_rows)
 
 
-def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool) -> dict[str, Lander]:
+def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
+             run_id: Callable[[], str]) -> dict[str, Lander]:
+    """The landers of a stream; each meters what it lands under `run_id()`."""
     s, lake = conn.settings, factory.lake
     prefix = s.topic_prefix
 
@@ -138,7 +141,8 @@ def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool) -> dict[str,
 
     landers = {
         "chunks": Lander(conn, lake, topic=s.chunks_topic, spec=CHUNKS, group_id=f"{prefix}-land-chunks",
-                         decode=lambda v, at: chunk_row(ChunkRecord.from_json(v), at)),
+                         decode=lambda v, at: chunk_row(ChunkRecord.from_json(v), at),
+                         on_landed=meter_chunking(factory.ledger, run_id)),
         "dead_letters": Lander(conn, lake, topic=s.dead_letter_topic, spec=DEAD_LETTERS,
                                group_id=f"{prefix}-land-dead-letters",
                                decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at)),
@@ -147,7 +151,7 @@ def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool) -> dict[str,
         landers["raw"] = Lander(conn, lake, topic=s.raw_topic, spec=RAW, group_id=f"{prefix}-land-raw",
                                 decode=lambda v, at: raw_row(apply_privacy(DocumentEvent.from_json(v), factory.privacy,
                                                                            factory.pii_secret), at),
-                                on_bad=bad_raw)
+                                on_bad=bad_raw, on_landed=meter_ingest(factory.ledger, run_id))
     return landers
 
 
@@ -169,12 +173,13 @@ class Stream:
     """The running middle of the pipeline: the faust worker and the landers, with
     the outcomes they land. A run opens one for its events; resident mode keeps
     one open across cycles. `deliver` publishes and waits until every event has
-    its outcome in the lake."""
+    its outcome in the lake. What lands is metered under `run_id`, which resident
+    mode moves on each cycle."""
 
-    def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool) -> None:
-        self.factory, self.conn, self.land_raw = factory, conn, land_raw
+    def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool, run_id: str = "") -> None:
+        self.factory, self.conn, self.land_raw, self.run_id = factory, conn, land_raw, run_id
         self.outcomes = Outcomes(factory.lake)
-        self.landers = _landers(factory, conn, raw=land_raw)
+        self.landers = _landers(factory, conn, raw=land_raw, run_id=lambda: self.run_id)
         self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
                                       factory.transform_env())
 
@@ -225,7 +230,7 @@ class Stream:
         for lander in self.landers.values():
             lander.stop()
         self.outcomes = Outcomes(self.factory.lake)
-        self.landers = _landers(self.factory, self.conn, raw=self.land_raw)
+        self.landers = _landers(self.factory, self.conn, raw=self.land_raw, run_id=lambda: self.run_id)
         for lander in self.landers.values():
             lander.start()
 
@@ -265,7 +270,7 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
           report: RunReport, wait_for: set[str] | None = None) -> None:
     """Publish, then run the faust worker and the landers until every event has its
     outcome. `wait_for` names events already on the topic that need one too."""
-    with Stream(factory, conn, land_raw=land_raw) as stream:
+    with Stream(factory, conn, land_raw=land_raw, run_id=report.run_id) as stream:
         stream.deliver(events=events, letters=letters, republish=republish, wait_for=wait_for)
     count_landed(report, stream.landed())
 
@@ -344,7 +349,8 @@ def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnectio
     if not events and not letters:
         return report
     with connection(factory, conn) as kafka:
-        landers = {k: v for k, v in _landers(factory, kafka, raw=True).items() if k != "chunks"}
+        landers = {k: v for k, v in _landers(factory, kafka, raw=True, run_id=lambda: report.run_id).items()
+                   if k != "chunks"}
         for lander in landers.values():
             lander.start()
         try:

@@ -34,15 +34,19 @@ FLUSH_INTERVAL_S = 0.5
 Decoder = Callable[[bytes, LogPosition], dict[str, Any]]
 # Called with a bad message and its error, so that it can be dead-lettered.
 OnBad = Callable[[ConsumerRecord, LogPosition, GovernanceError], None]
+# Called with the rows of a batch once they are durable and before the offsets are
+# committed (metering): a row the lake already held is never passed twice.
+OnLanded = Callable[[list[dict[str, Any]]], None]
 
 
 class Lander:
     """Lands one topic into one lake table, in the calling thread or its own."""
 
     def __init__(self, conn: KafkaConnection, lake: Lake, *, topic: str, spec: TableSpec,
-                 decode: Decoder, group_id: str, on_bad: OnBad | None = None) -> None:
+                 decode: Decoder, group_id: str, on_bad: OnBad | None = None,
+                 on_landed: OnLanded | None = None) -> None:
         self.conn, self.lake, self.topic, self.spec = conn, lake, topic, spec
-        self.decode, self.on_bad, self.group_id = decode, on_bad, group_id
+        self.decode, self.on_bad, self.on_landed, self.group_id = decode, on_bad, on_landed, group_id
         self.seen: set[str] = lake.keys(spec)
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
         self.landed_rows: list[dict[str, Any]] = []  # rows landed by this lander, in order
@@ -97,6 +101,8 @@ class Lander:
             self.files_written += len(self.lake.write(self.spec, rows))
             with self._lock:
                 self.landed_rows.extend(rows)
+            if self.on_landed:
+                self.on_landed(rows)
         if offsets:
             # Only now that the rows are durable.
             consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
