@@ -64,7 +64,8 @@ def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, p
 def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, pipeline.RunReport]) -> None:
     factory, report = sample
     entries = list(factory.ledger.entries())
-    assert {e.run_id for e in entries} == {report.run_id} and {e.event for e in entries} == {"embedding", "storage"}
+    assert {e.run_id for e in entries} == {report.run_id} and {e.event for e in entries} == {
+        "ingest", "chunking", "embedding", "storage"}
     stored = sum(e.vectors for e in entries if e.event == "storage")
     assert stored == sum(factory.index.count(r) for r in factory.index.regions())
     counter = token_counter()
