@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 
 from aifactory import pipeline
+from aifactory.backlog import BacklogReport, land_backlog
 from aifactory.factory import Factory
 from aifactory.settings import SAMPLE_SOURCES, load_sources
 from aifactory.status import status
@@ -74,16 +75,24 @@ class SourcesConfig(dg.Config):
 @dg.asset(deps=[RAW_TOPIC], group_name="lake", kinds={"parquet", "duckdb"}, owners=[OWNER],
           description="Raw document events landed from kafka/raw_documents into Parquet, hive-partitioned "
                       "region=/tenant=/date=: the durable copy of the log. Materialising scans the sources file "
-                      "(config `sources_file`), publishes new or changed documents and lands them; offsets are "
-                      "committed only after a file is durable. If rows are missing, check the dead letters.")
+                      "(config `sources_file`), publishes new or changed documents and lands them; it first lands "
+                      "the backlog other producers left on the topic (what the raw-topic lag sensor saw). Offsets "
+                      "are committed only after a file is durable. If rows are missing, check the dead letters.")
 def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig, lake: LakeResource,
              kafka: KafkaResource) -> dg.MaterializeResult:
     f = factory(lake, kafka)
+    settings = kafka.settings()
+    # An embedded broker starts fresh for the run: only a cluster can hold another producer's backlog.
+    backlog = (BacklogReport(topic=settings.raw_topic) if settings.embedded
+               else land_backlog(f, kafka.connection, run_id=context.run.run_id))
     report = pipeline.ingest_only(f, load_sources(Path(config.sources_file)), conn=kafka.connection)
     counts = status(f)["totals"]
     return dg.MaterializeResult(metadata={
         "published": report.published, "raw_landed": report.raw_landed,
-        "dead_letters_landed": report.dead_letters_landed, "events_total": counts["events"],
+        "backlog_rows_landed": backlog.landed, "backlog_dead_lettered": backlog.dead_lettered,
+        "backlog_offsets_consumed": dg.MetadataValue.json(backlog.metadata()),
+        "dead_letters_landed": report.dead_letters_landed + backlog.dead_letters_landed,
+        "events_total": counts["events"],
         "documents": counts["documents"], "log_epoch": kafka.connection.epoch, **table_metadata(f, RAW),
     })
 

@@ -15,14 +15,13 @@ import json
 from dataclasses import dataclass
 
 import dagster as dg
-from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from aifactory.backlog import consumer_lag
 from assets.resources import KafkaResource
 from ingest.settings import KafkaSettings
 
 OWNER = "team:data-platform"
-REQUEST_TIMEOUT_MS = 10_000
 SENSOR_INTERVAL_S = 60
 
 
@@ -47,8 +46,9 @@ class Topic:
 TOPICS = (
     Topic("raw-documents", "land-raw", "raw",
           "Document events (upserts and deletes), keyed by document id so each document keeps its order. "
-          "Published by `aifactory ingest`, webhooks and the raw_lake asset; landed into raw_lake. "
-          "Lag here means events not yet durable in the lake: materialise raw_lake."),
+          "Published by `aifactory ingest`, webhooks, other producers and the raw_lake asset; landed into "
+          "raw_lake. Lag here means events not yet durable in the lake: materialising raw_lake lands the "
+          "backlog (its sensor asks for ingest_job)."),
     Topic("chunks", "land-chunks", "chunks",
           "Chunks made by the faust transform agents (extract, normalise, redact, screen, chunk, tag). "
           "Landed into chunks_lake; lag means chunks not yet searchable: materialise chunks_lake."),
@@ -69,20 +69,6 @@ topic_specs = [
 ]
 
 
-def consumer_lag(settings: KafkaSettings, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
-    """partition -> (committed offset of the group, end offset of the topic)."""
-    # A consumer of the group that never subscribes: it only fetches offsets, so the
-    # group is not rebalanced under the landers.
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group_id,
-                             request_timeout_ms=REQUEST_TIMEOUT_MS, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = consumer.end_offsets(partitions) if partitions else {}
-        return {tp.partition: (consumer.committed(tp) or 0, ends[tp]) for tp in partitions}
-    finally:
-        consumer.close()
-
-
 def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
     """A sensor that records the lag of `topic` on its asset and asks for `job` when
     new offsets are waiting for the topic's landing group (`job_name` must be in the Definitions)."""
@@ -99,7 +85,7 @@ def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
                                  "watch; set KAFKA_BOOTSTRAP_SERVERS to a cluster")
         name = topic.full_name(settings)
         try:
-            lag = consumer_lag(settings, name, topic.group_id(settings))
+            lag = consumer_lag(settings.bootstrap_servers, name, topic.group_id(settings))
         except KafkaError as exc:
             return dg.SkipReason(f"cannot read the lag of {name} at {settings.bootstrap_servers}: {exc}")
         seen = {int(p): int(o) for p, o in json.loads(context.cursor or "{}").items()}

@@ -1,27 +1,40 @@
 """The lag sensors against the session's real broker: per-partition offsets in the
-cursor, deterministic run keys, nothing asked twice."""
+cursor, deterministic run keys, nothing asked twice; and the run the raw-topic sensor
+asks for lands a backlog that another producer left on the topic."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from assets.definitions import defs
-from assets.maintenance import compaction_schedule
-from assets.resources import KafkaResource
+from aifactory.settings import PROJECT_ROOT
+from assets.definitions import ASSETS, CHECKS, defs
+from assets.maintenance import compaction_schedule, ingest_job
+from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource
 from assets.topics import TOPICS, consumer_lag, lag_sensor
 from ingest.broker import EmbeddedBroker
 from ingest.kafka import KafkaConnection
+from ingest.sources import Source, publish, scan
+from ingest.tables import DEAD_LETTERS as DEAD_LETTERS_TABLE
+from ingest.tables import RAW
+from tests.conftest import MakeFactory
+from vectorstore.embedder import Embedder
+from vectorstore.search import search
 
 pytestmark = pytest.mark.integration
 
 DEAD_LETTERS = next(t for t in TOPICS if t.name == "dead-letters")
+RAW_DOCUMENTS = next(t for t in TOPICS if t.name == "raw-documents")
+HR = PROJECT_ROOT / "examples" / "corpus" / "helio-us" / "hr"
 
 
 def _produce(servers: str, topic: str, partition: int, n: int) -> None:
@@ -38,18 +51,24 @@ def _commit(servers: str, group: str, topic: str, offsets: dict[int, int]) -> No
     consumer.close()
 
 
-def test_lag_sensor_asks_once_per_new_offset_range(broker: EmbeddedBroker) -> None:
-    kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix=f"s{uuid.uuid4().hex[:8]}")
-    settings = kafka.settings()
-    KafkaConnection(settings, broker.bootstrap_servers, "test").ensure_topics()
-    topic, group = DEAD_LETTERS.full_name(settings), DEAD_LETTERS.group_id(settings)
-    sensor = lag_sensor(DEAD_LETTERS, "dead_letters_job")
+def ticker(sensor: dg.SensorDefinition, kafka: KafkaResource) -> Callable[[str | None], dg.SensorResult]:
+    """Ticks `sensor` from a cursor, as the daemon would."""
 
     def tick(cursor: str | None) -> dg.SensorResult:
         with dg.build_sensor_context(cursor=cursor, resources={"kafka": kafka}) as context:
             result = sensor(context)
         assert isinstance(result, dg.SensorResult)
         return result
+
+    return tick
+
+
+def test_lag_sensor_asks_once_per_new_offset_range(broker: EmbeddedBroker) -> None:
+    kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix=f"s{uuid.uuid4().hex[:8]}")
+    settings = kafka.settings()
+    KafkaConnection(settings, broker.bootstrap_servers, "test").ensure_topics()
+    topic, group = DEAD_LETTERS.full_name(settings), DEAD_LETTERS.group_id(settings)
+    tick = ticker(lag_sensor(DEAD_LETTERS, "dead_letters_job"), kafka)
 
     idle = tick(None)
     assert not idle.run_requests and json.loads(idle.cursor or "") == {"0": 0, "1": 0, "2": 0, "3": 0}
@@ -66,7 +85,7 @@ def test_lag_sensor_asks_once_per_new_offset_range(broker: EmbeddedBroker) -> No
 
     _commit(broker.bootstrap_servers, group, topic, {1: 3})  # the landing group caught up
     _produce(broker.bootstrap_servers, topic, 2, 2)
-    assert consumer_lag(settings, topic, group)[1] == (3, 3)
+    assert consumer_lag(broker.bootstrap_servers, topic, group)[1] == (3, 3)
     second = tick(first.cursor)
     assert [r.run_key for r in second.run_requests or []] == [f"{topic}-2-0-2"]
     assert second.asset_events[0].metadata["consumer_lag"].value == 2
@@ -96,3 +115,76 @@ def test_compaction_schedule_asks_for_yesterday_in_every_region() -> None:
         ("compact-2026-11-22-eu-central", dg.MultiPartitionKey({"date": "2026-11-22", "region": "eu-central"})),
         ("compact-2026-11-22-us-east", dg.MultiPartitionKey({"date": "2026-11-22", "region": "us-east"})),
     ]
+
+
+def test_raw_sensor_run_lands_an_outside_backlog_once(broker: EmbeddedBroker, make_factory: MakeFactory,
+                                                      embedder: Embedder, tmp_path: Path) -> None:
+    prefix = f"b{uuid.uuid4().hex[:8]}"
+    factory = make_factory(tmp_path / "home", prefix=prefix)
+    kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)
+    settings = kafka.settings()
+    topic = RAW_DOCUMENTS.full_name(settings)
+    # Another process publishes document events (and one broken message) straight to the raw topic.
+    outside = KafkaConnection(settings, broker.bootstrap_servers, "outside")
+    outside.ensure_topics()
+    for name in ("parental-leave.md", "travel-expenses.md", "on-call-compensation.html"):
+        (tmp_path / "corpus").mkdir(exist_ok=True)
+        shutil.copy(HR / name, tmp_path / "corpus" / name)
+    events = scan(Source(tmp_path / "corpus", "helio-us", "US"), factory.policy, factory.lake,
+                  privacy=factory.privacy, secret=factory.pii_secret).published
+    assert len(events) == 3
+    publish(outside, events, [])
+    _produce(broker.bootstrap_servers, topic, 0, 1)  # not a DocumentEvent: it must be dead-lettered
+
+    tick = ticker(lag_sensor(RAW_DOCUMENTS, ingest_job.name), kafka)
+
+    first = tick(None)
+    [request] = first.run_requests or []
+    assert request.run_key and request.run_key.startswith(f"{topic}-")
+    assert first.asset_events[0].metadata["consumer_lag"].value >= 1
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources: []\n")  # the run scans nothing of its own: all it lands is the backlog
+    resources = {"lake": LakeResource(home=str(factory.settings.home)), "index": IndexResource(),
+                 "embedder": EmbedderResource(), "kafka": kafka}
+    job = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=[ingest_job], resources=resources,
+                         executor=dg.in_process_executor).resolve_job_def(ingest_job.name)
+    config = {"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}}
+
+    def run() -> dict[str, dict[str, dg.MetadataValue]]:
+        result = job.execute_in_process(run_config=config, tags=request.tags)
+        assert result.success
+        return {e.materialization.asset_key.to_user_string(): e.materialization.metadata
+                for e in result.get_asset_materialization_events()}
+
+    meta = run()
+    raw = meta["raw_lake"]
+    assert raw["published"].value == 0 and raw["backlog_rows_landed"].value == 3
+    assert raw["backlog_dead_lettered"].value == 1 and raw["dead_letters_landed"].value == 1
+    consumed = raw["backlog_offsets_consumed"].value
+    assert sum(o["to"] - o["from"] for o in consumed.values()) == 4 and set(consumed) == {
+        f"{topic}[{p}]" for p in range(settings.partitions)}
+    assert {p: c for p, (c, e) in consumer_lag(broker.bootstrap_servers, topic, RAW_DOCUMENTS.group_id(settings))
+            .items() if c < e} == {}
+
+    def landed() -> dict[str, int]:
+        con = factory.lake.connect(RAW)
+        rows = dict(con.execute("SELECT event_id, count(*) FROM raw GROUP BY 1").fetchall())
+        con.close()
+        return rows
+
+    assert landed() == {e.event_id: 1 for e in events}
+    con = factory.lake.connect(DEAD_LETTERS_TABLE)
+    # Landing dead-letters the broken message once (the transform agents, reading the topic too, say so as well).
+    assert con.execute("SELECT count(*) FROM dead_letters WHERE stage = 'landing'").fetchall() == [(1,)]
+    con.close()
+    assert meta["vector_index"]["points_upserted"].value > 0
+    hits = search(factory.index, embedder, "how many weeks of paid parental leave", tenant="helio-us")
+    assert hits and hits[0].document_id in {e.document_id for e in events}
+    factory.close()
+
+    # Landed: the next tick asks for nothing, nor does a sensor that lost its cursor.
+    assert not tick(first.cursor).run_requests and not tick(None).run_requests
+    again = run()["raw_lake"]
+    assert again["backlog_rows_landed"].value == again["raw_landed"].value == 0
+    assert landed() == {e.event_id: 1 for e in events}

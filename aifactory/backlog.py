@@ -1,0 +1,166 @@
+"""Landing the raw-topic backlog: events that other producers published.
+
+A run lands what it publishes itself (`pipeline.ingest_only`). Events another process
+put on the raw topic (an `aifactory ingest` elsewhere, a webhook relay, any producer of
+DocumentEvents) wait there until the raw landing group (`<prefix>-land-raw`) reads them;
+the raw-topic lag sensor sees that lag and asks for a run, whose raw_lake step calls
+`land_backlog`:
+
+    end offsets of the raw topic, read once at the start
+      -> the raw lander (and the dead-letter lander, for messages it refuses) runs
+      -> until the group's committed offsets reach those end offsets
+      -> the landers stop, landing what they have read first
+
+The lander commits an offset only after its rows are durable and skips rows the lake
+already holds by event id (ingest/landing.py), so a second call lands nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from aifactory.factory import Factory
+from aifactory.pipeline import _landers
+from governance.contracts import LogPosition
+from governance.errors import GovernanceError
+from ingest.errors import LandingTimeout
+from ingest.kafka import KafkaConnection
+from ingest.landing import Lander
+
+REQUEST_TIMEOUT_MS = 10_000
+WAIT_STEP_S = 0.2  # how often the committed offsets are read back
+
+
+@dataclass
+class BacklogReport:
+    """What one call landed: rows, and per partition the group's committed offset
+    before and after (`offsets`), against the end offset it aimed for (`targets`)."""
+
+    topic: str
+    landed: int = 0
+    dead_lettered: int = 0  # kept out of the lake: a broken contract, or a region the policy refuses
+    dead_letters_landed: int = 0
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+    targets: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def consumed(self) -> int:
+        return sum(after - before for before, after in self.offsets.values())
+
+    def metadata(self) -> dict[str, Any]:
+        """Offsets consumed per `topic[partition]`, for an asset's materialisation."""
+        return {f"{self.topic}[{p}]": {"from": before, "to": after, "end": self.targets.get(p, after)}
+                for p, (before, after) in sorted(self.offsets.items())}
+
+
+@contextlib.contextmanager
+def offsets_reader(bootstrap_servers: str, group_id: str) -> Iterator[KafkaConsumer]:
+    """A consumer of the group that never subscribes: it only fetches offsets, so the
+    group is not rebalanced under the landers."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id,
+                             request_timeout_ms=REQUEST_TIMEOUT_MS, enable_auto_commit=False)
+    try:
+        yield consumer
+    finally:
+        consumer.close()
+
+
+def committed_and_end(consumer: KafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
+    """partition -> (committed offset of the consumer's group, end offset of the topic)."""
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    ends = consumer.end_offsets(partitions) if partitions else {}
+    return {tp.partition: (consumer.committed(tp) or 0, ends[tp]) for tp in partitions}
+
+
+def consumer_lag(bootstrap_servers: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
+    """partition -> (committed offset of the group, end offset of the topic)."""
+    with offsets_reader(bootstrap_servers, group_id) as consumer:
+        return committed_and_end(consumer, topic)
+
+
+def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -> BacklogReport:
+    """Land every raw-topic message the raw landing group has not committed yet, up to
+    the end offsets read at the start; what lands is metered under `run_id`. Raises
+    LandingTimeout, naming the topic, when the group does not get there within
+    `stage_timeout_s`."""
+    settings = conn.settings
+    topic, started = settings.raw_topic, time.monotonic()
+    report = BacklogReport(topic=topic)
+    landers = _landers(factory, conn, raw=True, run_id=lambda: run_id)
+    raw, letters = landers["raw"], landers["dead_letters"]
+    with offsets_reader(conn.bootstrap_servers, raw.group_id) as reader:
+        before = committed_and_end(reader, topic)
+        report.targets = {p: end for p, (_, end) in before.items()}
+        behind = {p for p, (committed, end) in before.items() if committed < end}
+        if not behind:
+            report.offsets = {p: (c, c) for p, (c, _) in before.items()}
+            return report
+        dead_lettered = _record_bad(raw)
+        for lander in (raw, letters):
+            lander.start()
+        try:
+            deadline = started + factory.settings.stage_timeout_s
+            now = before
+            while any(now[p][0] < report.targets[p] for p in behind):
+                _check_all(raw, letters)
+                if time.monotonic() > deadline:
+                    lag = sum(max(report.targets[p] - now[p][0], 0) for p in behind)
+                    raise LandingTimeout(
+                        f"the backlog of topic {topic!r} was not landed in {factory.settings.stage_timeout_s:.0f} s: "
+                        f"group {raw.group_id!r} is still {lag} message(s) short of the end offsets "
+                        f"{report.targets} at {conn.bootstrap_servers}; raise AIFACTORY_STAGE_TIMEOUT_S for a "
+                        "large backlog, or run again to resume (what landed stays landed)")
+                time.sleep(WAIT_STEP_S)
+                now = committed_and_end(reader, topic)
+            if dead_lettered:
+                # Dead letters the raw lander published must land too, or they wait for another run.
+                _wait_for_group(factory, conn, letters, deadline)
+        finally:
+            for lander in (raw, letters):
+                lander.stop()
+        after = committed_and_end(reader, topic)
+    report.offsets = {p: (before[p][0], after[p][0]) for p in before}
+    report.landed = len(raw.landed())
+    report.dead_lettered = len(dead_lettered)
+    report.dead_letters_landed = len(letters.landed())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _record_bad(raw: Lander) -> list[LogPosition]:
+    """The positions the raw lander dead-letters, recorded as it goes (through the
+    `on_bad` that `_landers` gives it)."""
+    bad: list[LogPosition] = []
+    inner = raw.on_bad
+
+    def on_bad(msg: Any, at: LogPosition, exc: GovernanceError) -> None:
+        if inner is not None:
+            inner(msg, at, exc)
+        bad.append(at)
+
+    raw.on_bad = on_bad
+    return bad
+
+
+def _wait_for_group(factory: Factory, conn: KafkaConnection, lander: Lander, deadline: float) -> None:
+    """Until `lander`'s group has committed up to its topic's end offsets as of now."""
+    with offsets_reader(conn.bootstrap_servers, lander.group_id) as reader:
+        targets = {p: end for p, (_, end) in committed_and_end(reader, lander.topic).items()}
+        while any(c < targets[p] for p, (c, _) in committed_and_end(reader, lander.topic).items()):
+            lander.check()
+            if time.monotonic() > deadline:
+                raise LandingTimeout(f"the dead letters of topic {lander.topic!r} were not landed in "
+                                     f"{factory.settings.stage_timeout_s:.0f} s; run again to resume")
+            time.sleep(WAIT_STEP_S)
+
+
+def _check_all(*landers: Lander) -> None:
+    for lander in landers:
+        lander.check()
