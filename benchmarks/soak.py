@@ -16,7 +16,7 @@ send mixed search (70%), RAG context (25%) and delete (5%, of documents of the f
 build, until half are gone) calls for --minutes, each with the key of a random tenant. It reports errors
 (any non-2xx response), cross-tenant results (a hit or citation of another tenant's
 document, or text naming another tenant: must be 0), latencies, documents ingested,
-and the serving process's RSS (with its broker and worker) sampled over time.
+and the RSS of the serving process, its broker and its worker, sampled over time.
 """
 
 from __future__ import annotations
@@ -128,16 +128,34 @@ def serve_and_ingest(work: Path, tenants: list[str]) -> None:
 # --- the load ----------------------------------------------------------------------------------
 
 
-def rss_mb(pid: int) -> float:
-    total = 0
+def rss_mb(pid: int) -> dict[str, float]:
+    """RSS of the serving process and of what it started, by part: `serving` (the API,
+    the follower, the index), `broker` (Tansu keeps every record in memory, so it grows
+    with what is ingested by design), `worker` (the faust transform worker)."""
+    parts: dict[str, float] = {"serving": 0.0, "broker": 0.0, "worker": 0.0}
     for p in [pid, *descendants(pid)]:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            kb = next(int(line.split()[1]) for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
             continue
-    return total / 1024
+        part = "serving" if p == pid else "broker" if "tansu" in cmd else "worker"
+        parts[part] += kb / 1024
+    return parts
+
+
+def memory(rss: list[tuple[float, dict[str, float]]]) -> dict[str, dict[str, object]]:
+    """Per part (and in all): first, max and last RSS and the slope over the second half."""
+    out: dict[str, dict[str, object]] = {}
+    for part in ["all", *(rss[0][1] if rss else {})]:
+        series = [(t, sum(m.values()) if part == "all" else m[part]) for t, m in rss]
+        half = [(t, m) for t, m in series if t >= series[-1][0] / 2]
+        slope = statistics.linear_regression([t for t, _ in half], [m for _, m in half]).slope * 60 \
+            if len(half) >= 2 else 0.0
+        out[part] = {"first": round(series[0][1]), "max": round(max(m for _, m in series)),
+                     "last": round(series[-1][1]), "second_half_slope_mb_per_min": round(slope, 1)}
+    return out
 
 
 class Load:
@@ -232,7 +250,7 @@ def main() -> None:
     load = Load(ready["url"], ready["tokens"], {t: [f"{t}:doc-{n:05d}.md" for n in range(0, args.docs, 2)]
                                                for t in tenants})
     stop = threading.Event()
-    rss: list[tuple[float, float]] = []
+    rss: list[tuple[float, dict[str, float]]] = []
     started = time.monotonic()
 
     def client(seed: int) -> None:
@@ -270,9 +288,6 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(30)
     served = json.loads((work / "served.json").read_text()) if (work / "served.json").exists() else {}
-    half = [m for t, m in rss if t >= rss[-1][0] / 2] if rss else []
-    slope = (statistics.linear_regression([t for t, _ in rss if t >= rss[-1][0] / 2], half).slope * 60
-             if len(half) >= 2 else 0.0)
     total = sum(load.counts.values())
     print(json.dumps({
         "minutes": args.minutes, "tenants": len(tenants), "clients": args.clients,
@@ -282,9 +297,8 @@ def main() -> None:
                        for k, v in load.latency.items() if v},
         "documents_added_during_soak": sum(counters.values()) - args.docs * len(tenants),
         "ingestion": served,
-        "rss_mb": {"first": round(rss[0][1]) if rss else None, "max": round(max(m for _, m in rss)) if rss else None,
-                   "last": round(rss[-1][1]) if rss else None, "second_half_slope_mb_per_min": round(slope, 1),
-                   "samples": [round(m) for _, m in rss]},
+        "rss_mb": memory(rss) if rss else {},
+        "rss_mb_samples_all": [round(sum(m.values())) for _, m in rss],
         "workdir": str(work),
     }, indent=2))
     if load.errors or load.cross_tenant:
