@@ -1,12 +1,15 @@
 """In a real browser: `dagster dev -w workspace.yaml` on loopback over a small sample
 corpus, headless Chromium (Debian's package, driven by Playwright; nothing is
 downloaded) opens the asset graph, launches a materialisation from the UI and waits
-for it to succeed. Screenshots are kept under test-artifacts/ as artefacts.
+for it to succeed, and launches a backfill of two daily partitions (in a second tab,
+so the daemon works on it meanwhile) and waits for it to complete. Screenshots are
+kept under test-artifacts/ as artefacts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -14,7 +17,9 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -34,6 +39,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 START_TIMEOUT_S = 120
 RUN_TIMEOUT_MS = 90_000
+# The backfill daemon wakes every 30 s: one wake-up submits the runs, a later one marks it done.
+BACKFILL_TIMEOUT_S = 150
 
 # Outside CI a machine without playwright skips; in CI its absence is a missing install step.
 if os.environ.get("CI"):
@@ -50,8 +57,14 @@ def _need_chromium() -> None:
         pytest.skip(message)
 
 
+class DagsterUI(NamedTuple):
+    url: str  # the webserver of `dagster dev`
+    home: Path  # the factory's data directory it runs over
+
+
 @pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker, embedder: Embedder) -> Iterator[str]:
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
+               embedder: Embedder) -> Iterator[DagsterUI]:
     """The factory's data directory holding a small corpus, and `dagster dev` over it."""
     _need_chromium()
     tmp = tmp_path_factory.mktemp("dagster-ui")
@@ -81,7 +94,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"dagster dev did not start; see {tmp / 'dagster-dev.log'}") from None
                 time.sleep(0.5)
-        yield url
+        yield DagsterUI(url, home)
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
@@ -101,34 +114,107 @@ def _dismiss_welcome(page: sync_api.Page) -> None:
         page.get_by_role("button", name="Skip").click(timeout=5_000)
 
 
-def test_materialise_from_the_asset_graph(dagster_ui: str) -> None:
+def _graphql(ui: DagsterUI, query: str, **variables: Any) -> dict[str, Any]:
+    request = urllib.request.Request(f"{ui.url}/graphql", data=json.dumps({"query": query, "variables": variables})
+                                     .encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.load(response)
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def _open_materialise_dialog(page: sync_api.Page, url: str, asset: str) -> None:
+    page.goto(f"{url}/assets/{asset}", wait_until="networkidle")
+    _dismiss_welcome(page)
+    page.locator("button", has_text="Materialize").first.click()
+    # Its upstream assets were built outside Dagster (by `aifactory run`): confirm.
+    confirm = page.get_by_role("button", name="Confirm")
+    confirm.wait_for(timeout=10_000)
+    confirm.click()
+
+
+def _launch_backfill(page: sync_api.Page, url: str, days: list[str]) -> str:
+    """Launch a backfill of tenant_usage_daily over `days` from its asset page; its id."""
+    _open_materialise_dialog(page, url, "tenant_usage_daily")
+    dialog = page.get_by_role("dialog")
+    sync_api.expect(dialog.get_by_text("Launch runs to materialize tenant_usage_daily")).to_be_visible()
+    partitions = dialog.locator("input:not([type=checkbox])").first
+    partitions.fill(f"[{days[0]}...{days[-1]}]")
+    partitions.press("Enter")
+    sync_api.expect(dialog.get_by_text(f"{len(days)} partitions", exact=True)).to_be_visible(timeout=10_000)
+    dialog.get_by_role("button", name="Launch backfill").click()
+    toast = page.get_by_text("Created backfill")
+    sync_api.expect(toast).to_be_visible(timeout=30_000)
+    return toast.inner_text().split()[-1]
+
+
+def _wait_for_backfill(ui: DagsterUI, backfill_id: str) -> None:
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
+    while True:
+        status = _graphql(ui, BACKFILL_STATUS, id=backfill_id)["partitionBackfillOrError"]["status"]
+        if status == "COMPLETED_SUCCESS":
+            return
+        assert status == "REQUESTED", f"backfill {backfill_id}: {status}"
+        assert time.monotonic() < deadline, f"backfill {backfill_id} still {status} after {BACKFILL_TIMEOUT_S} s"
+        time.sleep(1)
+
+
+BACKFILL_STATUS = """query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }"""
+MATERIALISED = """query($partitions: [String!]) { assetNodeOrError(assetKey: {path: ["tenant_usage_daily"]}) {
+  ... on AssetNode { assetMaterializations(partitions: $partitions) { partition runOrError { ... on Run { tags {
+  key value } } } } } } }"""
+
+
+def test_materialise_and_backfill_from_the_ui(dagster_ui: DagsterUI) -> None:
+    url = dagster_ui.url
+    today = datetime.now(UTC).date()
+    days = [(today - timedelta(days=1)).isoformat(), today.isoformat()]
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page, backfill_page = (browser.new_page(viewport={"width": 1600, "height": 1000}) for _ in range(2))
+        shot = "dagster-failure.png"
         try:
-            page.goto(f"{dagster_ui}/asset-groups", wait_until="networkidle")
+            # First the backfill: the daemon takes it up on its next 30 s wake-up, meanwhile the rest runs.
+            shot = "dagster-backfill-failure.png"
+            backfill_id = _launch_backfill(backfill_page, url, days)
+
+            shot = "dagster-failure.png"
+            page.goto(f"{url}/asset-groups", wait_until="networkidle")
             _dismiss_welcome(page)
             for group in ("stream", "lake", "index", "governance", "maintenance"):
                 sync_api.expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "dagster-asset-graph.png"), full_page=True)
 
-            page.goto(f"{dagster_ui}/assets/lineage_store", wait_until="networkidle")
-            _dismiss_welcome(page)
-            page.locator("button", has_text="Materialize").first.click()
-            # Its upstream assets were built outside Dagster (by `aifactory run`): confirm.
-            confirm = page.get_by_role("button", name="Confirm")
-            confirm.wait_for(timeout=10_000)
-            confirm.click()
-            page.goto(f"{dagster_ui}/runs", wait_until="networkidle")
-            sync_api.expect(page.get_by_text("Success").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+            _open_materialise_dialog(page, url, "lineage_store")
+            page.get_by_role("link", name="View", exact=True).click(timeout=30_000)  # the "Launched run" toast
+            page.wait_for_url(f"{url}/runs/*")
+            sync_api.expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
-            page.goto(f"{dagster_ui}/assets/lineage_store", wait_until="networkidle")
+            page.goto(f"{url}/assets/lineage_store", wait_until="networkidle")
             sync_api.expect(page.get_by_text("points_traced").first).to_be_visible(timeout=30_000)
             sync_api.expect(page.get_by_text("untraceable_points").first).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "dagster-lineage-store-materialised.png"), full_page=True)
+
+            shot = "dagster-backfill-failure.png"
+            _wait_for_backfill(dagster_ui, backfill_id)
+            backfill_page.goto(f"{url}/runs/b/{backfill_id}", wait_until="networkidle")
+            sync_api.expect(backfill_page.get_by_text("Succeeded", exact=True).first).to_be_visible(timeout=30_000)
+            sync_api.expect(backfill_page.get_by_text("100% completed")).to_be_visible()
+            backfill_page.screenshot(path=str(ARTIFACTS / "dagster-backfill-completed.png"), full_page=True)
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "dagster-failure.png"), full_page=True)
+            (backfill_page if "backfill" in shot else page).screenshot(path=str(ARTIFACTS / shot), full_page=True)
             raise
         finally:
             browser.close()
+
+    node = _graphql(dagster_ui, MATERIALISED, partitions=days)["assetNodeOrError"]
+    by_partition = {m["partition"]: {t["key"]: t["value"] for t in m["runOrError"]["tags"]}
+                    for m in node["assetMaterializations"]}
+    assert sorted(by_partition) == days
+    assert all(tags.get("dagster/backfill") == backfill_id for tags in by_partition.values())
+    # Each run wrote its day's usage report; the corpus indexed today is billed in one of them.
+    reports = [json.loads((dagster_ui.home / "reports" / "usage" / "daily" / f"{d}.json").read_text()) for d in days]
+    assert any(line["tokens_embedded"] > 0 for r in reports for line in r["lines"])
