@@ -97,7 +97,7 @@ def compacted_lake_partition(context: dg.AssetExecutionContext, lake: LakeResour
 @dg.asset(partitions_def=DAILY, deps=[usage_ledger], group_name="governance", kinds={"json"}, owners=[OWNER],
           description="Per tenant and region, what was used on one day (documents, tokens embedded, CPU/GPU "
                       "seconds, vectors stored, queries, RAG context tokens) and what it costs under the price "
-                      "book (AIFACTORY_PRICE_BOOK). Written to reports/usage/daily/<day>.json; backfill a month "
+                      "book (AIFACTORY_PRICE_BOOK). Written to `reports/usage/daily/<day>.json`; backfill a month "
                       "to bill it, or use `aifactory usage report --period YYYY-MM`.")
 def tenant_usage_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     day = context.partition_key
