@@ -217,7 +217,10 @@ def main() -> None:
     ap.add_argument("--tenants", type=int, default=3)
     ap.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     ap.add_argument("--docs", type=int, default=60, help="documents per tenant before the soak")
-    ap.add_argument("--add-every", type=float, default=2.0, help="seconds between added documents (per tenant)")
+    ap.add_argument("--add-every", type=float, default=2.0, help="seconds between written documents (per tenant)")
+    ap.add_argument("--feed", choices=("add", "edit"), default="add",
+                    help="add new documents (the data grows), or rewrite documents of the first build that are "
+                         "never deleted (the live data stays the same size, so memory can be judged flat)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)  # the child
     args = ap.parse_args()
@@ -263,11 +266,16 @@ def main() -> None:
                     with load.lock:
                         load.errors[type(exc).__name__] += 1
 
+    written = [0]
+
     def feeder() -> None:
         while not stop.wait(args.add_every):
             for t in tenants:
-                write_doc(work / "src" / t, t, counters[t], rng)
-                counters[t] += 1
+                # Odd-numbered documents of the first build are never deleted by the load.
+                n = counters[t] if args.feed == "add" else 1 + 2 * (written[0] % max(args.docs // 2, 1))
+                write_doc(work / "src" / t, t, n, rng)
+                counters[t] += args.feed == "add"
+            written[0] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
     threads.append(threading.Thread(target=feeder))
@@ -295,7 +303,7 @@ def main() -> None:
         "errors": dict(load.errors), "cross_tenant_results": load.cross_tenant,
         "latency_ms": {k: {"p50": round(pct(v, 0.5), 1), "p99": round(pct(v, 0.99), 1)}
                        for k, v in load.latency.items() if v},
-        "documents_added_during_soak": sum(counters.values()) - args.docs * len(tenants),
+        "feed": args.feed, "documents_written_during_soak": written[0] * len(tenants),
         "ingestion": served,
         "rss_mb": memory(rss) if rss else {},
         "rss_mb_samples_all": [round(sum(m.values())) for _, m in rss],
