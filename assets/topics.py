@@ -75,7 +75,7 @@ def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
 
     @dg.sensor(name=f"{topic.name.replace('-', '_')}_lag_sensor", job_name=job_name,
                minimum_interval_seconds=SENSOR_INTERVAL_S,
-               description=f"Reads the consumer lag of group <prefix>-{topic.group} on topic <prefix>.{topic.name} "
+               description=f"Reads the consumer lag of group `<prefix>-{topic.group}` on topic `<prefix>.{topic.name}` "
                            f"and asks for a {job_name} run when it grows. Cursor: end offsets per partition. "
                            "Idle in embedded mode (set KAFKA_BOOTSTRAP_SERVERS to watch a cluster).")
     def _sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource) -> dg.SensorResult | dg.SkipReason:
