@@ -18,6 +18,7 @@ from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
 from transforms.tables import CHUNKS
+from vectorstore.ahead import EmbedAhead
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import VectorIndex
@@ -47,11 +48,11 @@ class Factory:
     def audit(self) -> AuditLog:
         return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
-    def sync_index(self, *, run_id: str, progress: bool = False) -> SyncReport:
+    def sync_index(self, *, run_id: str, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport:
         """Make the index equal to the chunks lake, metering what is embedded and,
-        when points changed, what is now stored."""
+        when points changed, what is now stored; vectors embedded `ahead` are reused."""
         report = sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
-                            run_id=run_id)
+                            run_id=run_id, ahead=ahead)
         if report.upserted or report.deleted:
             self.meter_storage(run_id)
         return report

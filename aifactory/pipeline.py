@@ -12,6 +12,8 @@ A run knows which events it waits for: those it published, plus every raw-lake
 event whose outcome (chunks, a tombstone or a dead letter) never landed, e.g.
 because the memory-only broker stopped first. Those from an earlier log epoch
 are republished from the raw lake, keeping their first log position as origin.
+A run embeds chunks as they land (vectorstore/ahead.py), while later documents are
+still being chunked; the index sync takes those vectors instead of embedding again.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ingest.sources import IngestReport, Source, publish, scan
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
+from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import SyncReport
 
 log = logging.getLogger(__name__)
@@ -245,8 +248,10 @@ class Stream:
         return {name: len(lander.landed()) for name, lander in self.landers.items()}
 
     def stop(self) -> None:
-        """Stop the landers (each lands what it has read first), then the worker."""
+        """Stop the landers (each lands what it has read first, all at once), then the worker."""
         try:
+            for lander in self.landers.values():
+                lander.request_stop()
             for lander in self.landers.values():
                 lander.stop()
         finally:
@@ -316,17 +321,21 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
     published_ids = {e.event_id for e in events}
     pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
     retry = [e for e in retry or [] if e.event_id not in published_ids | {p.event_id for p in pending}]
+    ahead: EmbedAhead | None = None
     if events or letters or pending or retry:
         with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
             t = time.perf_counter()
             republish, on_topic = split_pending(pending, conn.epoch)
             report.recovered = len(republish)
-            # Retried events go through again even when this log still holds them.
-            drive(factory, conn, events=events, letters=letters, republish=republish + retry, land_raw=True,
-                  report=report, wait_for=on_topic)
+            # Chunks are embedded as they land, while later documents are still being chunked.
+            with Stream(factory, conn, land_raw=True, run_id=report.run_id) as stream, \
+                    EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].landed) as ahead:
+                # Retried events go through again even when this log still holds them.
+                stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic)
+            count_landed(report, stream.landed())
             report.seconds["stream"] = time.perf_counter() - t
     t = time.perf_counter()
-    report.index = factory.sync_index(run_id=report.run_id, progress=progress)
+    report.index = factory.sync_index(run_id=report.run_id, progress=progress, ahead=ahead)
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
 

@@ -127,6 +127,10 @@ class Lander:
         if self.error is not None:
             raise self.error
 
+    def request_stop(self) -> None:
+        """Ask the thread to land what it has read and end, without waiting for it (`stop` waits)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow.dataset as ds
 from tqdm import tqdm
 
@@ -38,6 +39,8 @@ from ingest.lake import Lake
 from transforms.dedup import families
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
+from vectorstore.ahead import EmbedAhead, embedding_text
+from vectorstore.batching import prefetch
 from vectorstore.embedder import Embedder
 from vectorstore.index import IndexPoint, VectorIndex
 from vectorstore.sparse import document_vector
@@ -74,6 +77,7 @@ class SyncReport:
     duplicates: int = 0  # current chunks folded into another chunk's point
     unchanged: int = 0
     embed_seconds: float = 0.0
+    embedded_ahead: int = 0  # upserted vectors taken from an EmbedAhead, not embedded by the sync
     by_region: dict[str, int] = field(default_factory=dict)
 
 
@@ -232,11 +236,6 @@ class LivePlan:
         self._plan = Plan(dict(by_region), sum(folded for _, folded in self._groups.values()))
 
 
-def embedding_text(row: dict[str, Any]) -> str:
-    # The title gives a chunk from the middle of a document its topic.
-    return f"{row['title']}\n{row['text']}" if row["title"] else row["text"]
-
-
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,
           ledger: Ledger) -> None:
     """One ledger entry per tenant for one embedded batch; compute time is shared by tokens."""
@@ -253,11 +252,31 @@ def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder
                    for (tenant, region), (count, n) in sorted(per.items())])
 
 
+def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tuple[Any, float, int]:
+    """Vectors of `texts`, the compute seconds they cost and how many were embedded
+    ahead: those are taken over with what they cost then, the others are embedded now."""
+    taken = [ahead.take(t) for t in texts] if ahead is not None else [None] * len(texts)
+    todo = [i for i, got in enumerate(taken) if got is None]
+    began = time.perf_counter()
+    fresh = embedder.embed([texts[i] for i in todo])
+    spent = time.perf_counter() - began if todo else 0.0
+    vectors = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+    if todo:
+        vectors[todo] = fresh
+    for i, got in enumerate(taken):
+        if got is not None:
+            vectors[i] = got[0]
+            spent += got[1]
+    return vectors, spent, len(texts) - len(todo)
+
+
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
-               ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None) -> SyncReport:
+               ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None,
+               ahead: EmbedAhead | None = None) -> SyncReport:
     """Make the index equal to the plan (`desired`, or the plan of the whole lake);
     meter each embedded batch to `ledger`, right after the compute is spent (before
-    the upsert: the cost is real even if the write is lost and redone)."""
+    the upsert: the cost is real even if the write is lost and redone). Vectors
+    `ahead` already holds are taken from it instead of embedded again."""
     model_id = embedder.fingerprint.id
     desired = desired if desired is not None else plan(lake, model_id)
     report = SyncReport(duplicates=desired.duplicates)
@@ -279,18 +298,20 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
         # Length-sorted batches pad less.
         missing.sort(key=lambda pid: len(want[pid][0]["text"]))
         bar = tqdm(total=len(missing), desc=f"embed {region}", unit="chunk", disable=not progress or not missing)
-        for start in range(0, len(missing), EMBED_BATCH):
-            ids = missing[start:start + EMBED_BATCH]
-            began = time.perf_counter()
-            texts = [embedding_text(want[pid][0]) for pid in ids]
-            vectors = embedder.embed(texts)
-            spent = time.perf_counter() - began
+        batches = [missing[start:start + EMBED_BATCH] for start in range(0, len(missing), EMBED_BATCH)]
+
+        def embedded(ids: list[str], points: Points = want) -> tuple[list[str], list[str], Any, float, int]:
+            texts = [embedding_text(points[pid][0]) for pid in ids]
+            return ids, texts, *_embed(embedder, texts, ahead)
+
+        # Batch i+1 is embedded on a thread while batch i is metered and upserted here.
+        for ids, texts, vectors, spent, taken in prefetch(batches, embedded):
+            report.embedded_ahead += taken
             report.embed_seconds += spent
             if ledger is not None:
                 meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger)
-            index.upsert(region, [IndexPoint(pid, vec, {**want[pid][1], "run_id": run_id},
-                                             document_vector(embedding_text(want[pid][0])))
-                                  for pid, vec in zip(ids, vectors, strict=True)])
+            index.upsert(region, [IndexPoint(pid, vec, {**want[pid][1], "run_id": run_id}, document_vector(text))
+                                  for pid, vec, text in zip(ids, vectors, texts, strict=True)])
             report.upserted += len(ids)
             bar.update(len(ids))
         bar.close()

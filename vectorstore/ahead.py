@@ -1,0 +1,108 @@
+"""Embedding ahead of the index sync: vectors for chunk rows as they land, while
+the stream is still chunking later documents.
+
+A vector is a pure function of the model and the text embedded (`embedding_text`),
+so one computed here is the one the sync would compute. The sync takes it from
+here instead of embedding again, and meters it then, with the compute seconds it
+cost. Nothing is written to the index here: the sync alone decides what the index
+holds, so its exactly-once argument is untouched. A chunk embedded ahead that the
+sync never asks for (folded into a duplicate family, superseded by a newer
+version) is compute spent and not billed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vectorstore.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+AHEAD_BATCH = 64  # texts embedded at a time: small, so that the sync rarely waits for a batch in flight
+POLL_S = 0.2  # how often the landed rows are looked at
+
+Row = dict[str, Any]
+Vector = np.ndarray[Any, Any]
+
+
+def embedding_text(row: Row) -> str:
+    # The title gives a chunk from the middle of a document its topic.
+    return f"{row['title']}\n{row['text']}" if row["title"] else row["text"]
+
+
+class EmbedAhead:
+    """Embeds the upsert rows `landed()` returns (a growing list, as a lander keeps
+    it) on a thread of its own, until `close`. `take` hands a vector over once.
+    `embedder` is called on that thread, so a model not loaded yet loads while the
+    stream starts instead of before it."""
+
+    def __init__(self, embedder: Callable[[], Embedder], landed: Callable[[], list[Row]], *,
+                 batch: int = AHEAD_BATCH) -> None:
+        self.embedder, self.landed, self.batch = embedder, landed, batch
+        self._seen = 0  # rows of `landed()` looked at
+        self._queue: list[str] = []
+        self._queued: set[str] = set()
+        self._vectors: dict[str, tuple[Vector, float]] = {}  # text -> (vector, compute seconds)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.embedded = 0
+
+    def start(self) -> EmbedAhead:
+        self._thread = threading.Thread(target=self._run, name="embed-ahead", daemon=True)
+        self._thread.start()
+        return self
+
+    def _collect(self) -> None:
+        rows = self.landed()
+        for row in rows[self._seen:]:
+            if row["op"] != "upsert":
+                continue
+            text = embedding_text(row)
+            if text not in self._queued:
+                self._queued.add(text)
+                self._queue.append(text)
+        self._seen = len(rows)
+
+    def _run(self) -> None:
+        try:
+            embedder = self.embedder()
+            while not self._stop.is_set():
+                self._collect()
+                if len(self._queue) < self.batch:
+                    self._stop.wait(POLL_S)
+                    continue
+                texts, self._queue = self._queue[:self.batch], self._queue[self.batch:]
+                began = time.perf_counter()
+                vectors = embedder.embed(texts)
+                spent = time.perf_counter() - began
+                total = sum(len(t) for t in texts) or 1
+                for text, vector in zip(texts, vectors, strict=True):
+                    self._vectors[text] = (vector, spent * len(text) / total)
+                self.embedded += len(texts)
+        except BaseException as exc:  # noqa: BLE001 - the sync embeds what is missing; logged, not raised
+            self.error = exc
+            log.warning("embedding ahead stopped; the index sync embeds the rest: %r", exc)
+
+    def close(self) -> None:
+        """Stop after the batch in flight; what was not embedded yet is left to the sync."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        log.info("embedded %d chunk(s) ahead of the index sync", self.embedded)
+
+    def take(self, text: str) -> tuple[Vector, float] | None:
+        """The vector of `text` and the seconds it cost, if it was embedded ahead."""
+        return self._vectors.pop(text, None)
+
+    def __enter__(self) -> EmbedAhead:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
