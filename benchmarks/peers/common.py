@@ -186,6 +186,7 @@ def child_args(description: str) -> argparse.Namespace:
     ap.add_argument("--phase", choices=["main", "kill", "resume"], default="main")
     ap.add_argument("--changes", type=int, default=50)
     ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="our embedding backend (ours only)")
     return ap.parse_args()
 
 

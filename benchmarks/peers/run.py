@@ -19,7 +19,11 @@ in a child process of its own, one after the other, on its own copy of the corpu
   over --changes changes (ours: the resident `run --follow` loop, a Follower; peers:
   their pipeline re-run over the folder every --interval, as they have no watcher).
 
-Prints one table; the ratio column is ours divided by the row's docs/s.
+Prints one table; the ratio column is ours divided by the row's docs/s. `--backend onnx`
+runs ours on its ONNX Runtime path (vectorstore/onnx_backend.py, the same weights, int8
+linear layers, embeddings within cosine 0.999 of torch); the default is torch, our default
+backend and what the peers run, so that the comparison is like for like. The table says
+which one ran; the one-time ONNX export is done with the model load, before the timing.
 """
 
 from __future__ import annotations
@@ -73,10 +77,11 @@ def child(module: str, corpus: Path, work: Path, phase: str, extra: list[str], l
     return dict(json.loads(lines[-1][len(RESULT):]))
 
 
-def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: random.Random) -> tuple[int, str]:
+def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: random.Random,
+                        extra: list[str]) -> tuple[int, str]:
     """SIGKILL a build (its whole process tree) at a random moment past half of its
     progress, then run it again; return the points after the restart and where the kill landed."""
-    cmd = [sys.executable, "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", "kill"]
+    cmd = [sys.executable, "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", "kill", *extra]
     # Small embedding batches, so that our index sync has moments to be killed in (peers batch by file).
     proc = subprocess.Popen(cmd, env=env(AIFACTORY_EMBED_BATCH="16"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -98,18 +103,19 @@ def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: r
     proc.wait(60)
     log.write_bytes(log.read_bytes() + buffer if log.exists() else buffer)
     proc.stderr.close()
-    return int(child(module, corpus, work, "resume", [], log)["points"]), at
+    return int(child(module, corpus, work, "resume", extra, log)["points"]), at
 
 
 def measure(name: str, pristine: Path, root: Path, args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
     work = root / name
     shutil.copytree(pristine, work / "corpus")
     log = work / "child.log"
+    extra = ["--backend", args.backend] if name == "ours" else []
     figures = child(SYSTEMS[name], work / "corpus", work / "state",
-                    "main", ["--changes", str(args.changes), "--interval", str(args.interval)], log)
+                    "main", ["--changes", str(args.changes), "--interval", str(args.interval), *extra], log)
     if not args.no_kill:
         shutil.copytree(pristine, work / "kill-corpus")
-        points, at = killed_then_resumed(SYSTEMS[name], work / "kill-corpus", work / "kill-state", log, rng)
+        points, at = killed_then_resumed(SYSTEMS[name], work / "kill-corpus", work / "kill-state", log, rng, extra)
         figures["dupes_after_kill"] = points - figures["points_after_build"]
         figures["killed_at"] = at
     return figures
@@ -132,7 +138,8 @@ def table(rows: dict[str, dict[str, Any]], docs: int) -> str:
         lines.append(f"{name:<11} {rate:8.1f} {(ours or 0) / rate:6.2f}x {rss:>12} "
                      f"{r['embedded_per_edited_doc']:9.1f} {r['stale_after_delete']:6d} {dupes!s:>6} "
                      f"{fresh.get('p50', 0):12.2f} {fresh.get('p99', 0):7.2f}  "
-                     f"{r['points_after_build']} points, kill at {r.get('killed_at', '-')}")
+                     f"{r['points_after_build']} points, kill at {r.get('killed_at', '-')}"
+                     + (f", embedded with {r['backend']}" if "backend" in r else ""))
     return "\n".join(lines)
 
 
@@ -143,6 +150,8 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=1.0, help="polling interval of every system, seconds")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated: " + ", ".join(SYSTEMS))
     ap.add_argument("--no-kill", action="store_true", help="leave out the kill-and-restart phase")
+    ap.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="our embedding backend; peers always run torch (sentence-transformers), as they ship")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="aifactory-peers-"))
@@ -163,6 +172,13 @@ def main() -> None:
     print(f"{args.docs} generated documents, chunks of 200 tokens (32 overlap), all-MiniLM-L6-v2 on the CPU, "
           f"{os.cpu_count()} CPUs, polling interval {args.interval:g} s, {args.changes} changes; workdir {root}")
     print(table(rows, args.docs))
+    if "backend" in rows.get("ours", {}):
+        backend = rows["ours"]["backend"]
+        loading = "model load and one-time ONNX export" if backend == "onnx" else "model load"
+        print(f"ours embedded with {backend} ({loading} {rows['ours']['load_s']:.1f} s, before the timing, "
+              "as every system's model load); peers with torch (sentence-transformers)")
+        split = rows["ours"].get("split_s", {})
+        print("ours build, seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
     if "ours" in rows and "llamaindex" in rows and "build_s" in rows.get("llamaindex", {}):
         ratio = rows["llamaindex"]["build_s"] / rows["ours"]["build_s"]
         p50 = percentiles(rows["ours"]["freshness"]).get("p50", float("inf"))
