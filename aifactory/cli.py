@@ -38,6 +38,7 @@ from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.lineage import trace
 from aifactory.lineage_html import render as lineage_page
+from aifactory.malloc import limit_arenas
 from aifactory.reindex import reindex
 from aifactory.residency_report import report as residency_report
 from aifactory.serve import ApiSettings, build, key_store, serve
@@ -411,6 +412,7 @@ COMMANDS = {"run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search"
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_arenas()  # before the threads start: see aifactory/malloc.py
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
