@@ -17,6 +17,13 @@ build, until half are gone) calls for --minutes, each with the key of a random t
 (any non-2xx response), cross-tenant results (a hit or citation of another tenant's
 document, or text naming another tenant: must be 0), latencies, documents ingested,
 and the RSS of the serving process, its broker and its worker, sampled over time.
+
+The serving process's RSS is a saw-tooth; judge it by the lowest RSS of each minute
+(`minute_minima`). To tell Python's heap from native memory, `--trace-memory MINUTES`
+runs tracemalloc in the serving process and writes the allocation sites that grew
+most, and Python heap against RSS, to the work directory. The serving process caps
+glibc's malloc arenas as `aifactory serve` does (aifactory/malloc.py); run it with
+MALLOC_ARENA_MAX=16 (glibc's default on 2 cores) to see the RSS without the cap.
 """
 
 from __future__ import annotations
@@ -60,8 +67,53 @@ def write_doc(folder: Path, tenant: str, n: int, rng: random.Random) -> Path:
 # --- the serving process ---------------------------------------------------------------------
 
 
-def serve_and_ingest(work: Path, tenants: list[str]) -> None:
+def own_rss_mb() -> float:
+    return next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmRSS:")) / 1024
+
+
+def trace_memory(work: Path, every_s: float, stop: threading.Event) -> threading.Thread:
+    """A diagnostic (--trace-memory): tracemalloc from now on, and every `every_s` (and
+    once more when `stop` is set) the allocation sites that grew most since the start, by
+    traceback (10 frames), in work/tracemalloc-NNN.txt, and Python heap against RSS in
+    work/memory.jsonl."""
+    import tracemalloc
+
+    tracemalloc.start(10)
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    base = tracemalloc.take_snapshot().filter_traces(ignore)
+    started = time.monotonic()
+
+    def sample() -> None:
+        snap = tracemalloc.take_snapshot().filter_traces(ignore)
+        elapsed = time.monotonic() - started
+        stats = snap.compare_to(base, "traceback")
+        traced = tracemalloc.get_traced_memory()[0] / 2**20
+        with (work / "memory.jsonl").open("a") as f:
+            f.write(json.dumps({"s": round(elapsed), "traced_mb": round(traced, 1), "rss_mb": round(own_rss_mb(), 1),
+                                "traced_growth_mb": round(sum(st.size_diff for st in stats) / 2**20, 1)}) + "\n")
+        lines = [f"after {elapsed:.0f} s: traced {traced:.1f} MB, RSS {own_rss_mb():.1f} MB"]
+        for st in stats[:25]:
+            lines.append(f"\n{st.size_diff / 2**10:+.1f} KiB ({st.count_diff:+d} blocks), "
+                         f"now {st.size / 2**10:.1f} KiB")
+            lines.extend(f"    {line}" for line in st.traceback.format())
+        (work / f"tracemalloc-{round(elapsed):05d}.txt").write_text("\n".join(lines) + "\n")
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            sample()
+        sample()
+
+    thread = threading.Thread(target=loop, name="trace-memory", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0) -> None:
     """The child: the API and a follower over the tenants' folders, one process, one index."""
+    from aifactory.malloc import limit_arenas
+
+    limit_arenas()  # as `aifactory serve` and `run --follow` do (aifactory/malloc.py)
     import uvicorn
 
     import aifactory.service as service
@@ -116,10 +168,13 @@ def serve_and_ingest(work: Path, tenants: list[str]) -> None:
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    tracer = trace_memory(work, trace_every_s, stop) if trace_every_s else None
     (work / "ready.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "tokens": tokens}))
     web.join()
     stop.set()
     ingester.join()
+    if tracer is not None:
+        tracer.join()
     backend.close()
     factory.close()
     (work / "served.json").write_text(json.dumps(stats))
@@ -146,15 +201,26 @@ def rss_mb(pid: int) -> dict[str, float]:
 
 
 def memory(rss: list[tuple[float, dict[str, float]]]) -> dict[str, dict[str, object]]:
-    """Per part (and in all): first, max and last RSS and the slope over the second half."""
+    """Per part (and in all): first, max and last RSS, the slope over the second half, and
+    the lowest RSS of each minute with the slope of those from the second minute on: the
+    serving process's RSS is a saw-tooth (requests allocate and free), its floor says
+    whether memory is kept."""
     out: dict[str, dict[str, object]] = {}
     for part in ["all", *(rss[0][1] if rss else {})]:
         series = [(t, sum(m.values()) if part == "all" else m[part]) for t, m in rss]
         half = [(t, m) for t, m in series if t >= series[-1][0] / 2]
         slope = statistics.linear_regression([t for t, _ in half], [m for _, m in half]).slope * 60 \
             if len(half) >= 2 else 0.0
+        minutes: dict[int, float] = {}
+        for t, m in series:
+            minutes[int(t // 60)] = min(m, minutes.get(int(t // 60), m))
+        floors = sorted(minutes.items())[1:]
+        floor_slope = statistics.linear_regression([w for w, _ in floors], [m for _, m in floors]).slope \
+            if len(floors) >= 2 else 0.0
         out[part] = {"first": round(series[0][1]), "max": round(max(m for _, m in series)),
-                     "last": round(series[-1][1]), "second_half_slope_mb_per_min": round(slope, 1)}
+                     "last": round(series[-1][1]), "second_half_slope_mb_per_min": round(slope, 1),
+                     "minute_minima": [round(m) for _, m in sorted(minutes.items())],
+                     "minima_slope_mb_per_min": round(floor_slope, 1)}
     return out
 
 
@@ -222,11 +288,15 @@ def main() -> None:
                     help="add new documents (the data grows), or rewrite documents of the first build that are "
                          "never deleted (the live data stays the same size, so memory can be judged flat)")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--trace-memory", type=float, default=0.0, metavar="MINUTES",
+                    help="diagnostic: tracemalloc in the serving process; every MINUTES (and at the end) the "
+                         "allocation sites that grew most go to <workdir>/tracemalloc-*.txt, and Python heap "
+                         "against RSS to <workdir>/memory.jsonl (slows the serving process)")
     ap.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)  # the child
     args = ap.parse_args()
     tenants = tenant_names(args.tenants)
     if args.serve:
-        serve_and_ingest(args.serve, tenants)
+        serve_and_ingest(args.serve, tenants, args.trace_memory * 60)
         return
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="aifactory-soak-"))
@@ -241,7 +311,8 @@ def main() -> None:
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     with (work / "server.log").open("wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "benchmarks.soak", "--serve", str(work),
-                                   "--tenants", str(args.tenants)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   "--tenants", str(args.tenants), "--trace-memory", str(args.trace_memory)],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (work / "ready.json").exists():
