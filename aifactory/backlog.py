@@ -27,7 +27,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from aifactory.factory import Factory
-from aifactory.pipeline import _landers
+from aifactory.pipeline import make_landers
 from governance.contracts import LogPosition
 from governance.errors import GovernanceError
 from ingest.errors import LandingTimeout
@@ -95,7 +95,7 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
     settings = conn.settings
     topic, started = settings.raw_topic, time.monotonic()
     report = BacklogReport(topic=topic)
-    landers = _landers(factory, conn, raw=True, run_id=lambda: run_id)
+    landers = make_landers(factory, conn, raw=True, run_id=lambda: run_id)
     raw, letters = landers["raw"], landers["dead_letters"]
     with offsets_reader(conn.bootstrap_servers, raw.group_id) as reader:
         before = committed_and_end(reader, topic)
@@ -147,7 +147,7 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
 
 def _record_bad(raw: Lander) -> list[LogPosition]:
     """The positions the raw lander dead-letters, recorded as it goes (through the
-    `on_bad` that `_landers` gives it)."""
+    `on_bad` that `make_landers` gives it)."""
     bad: list[LogPosition] = []
     inner = raw.on_bad
 

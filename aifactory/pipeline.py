@@ -131,7 +131,7 @@ class Outcomes:
         self._seen_letter_rows = len(letter_rows)
 
 
-def _landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
+def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
              run_id: Callable[[], str]) -> dict[str, Lander]:
     """The landers of a stream; each meters what it lands under `run_id()`."""
     s, lake = conn.settings, factory.lake
@@ -182,7 +182,7 @@ class Stream:
     def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool, run_id: str = "") -> None:
         self.factory, self.conn, self.land_raw, self.run_id = factory, conn, land_raw, run_id
         self.outcomes = Outcomes(factory.lake)
-        self.landers = _landers(factory, conn, raw=land_raw, run_id=lambda: self.run_id)
+        self.landers = make_landers(factory, conn, raw=land_raw, run_id=lambda: self.run_id)
         self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
                                       factory.transform_env())
 
@@ -233,7 +233,7 @@ class Stream:
         for lander in self.landers.values():
             lander.stop()
         self.outcomes = Outcomes(self.factory.lake)
-        self.landers = _landers(self.factory, self.conn, raw=self.land_raw, run_id=lambda: self.run_id)
+        self.landers = make_landers(self.factory, self.conn, raw=self.land_raw, run_id=lambda: self.run_id)
         for lander in self.landers.values():
             lander.start()
 
@@ -358,7 +358,7 @@ def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnectio
     if not events and not letters:
         return report
     with connection(factory, conn) as kafka:
-        landers = {k: v for k, v in _landers(factory, kafka, raw=True, run_id=lambda: report.run_id).items()
+        landers = {k: v for k, v in make_landers(factory, kafka, raw=True, run_id=lambda: report.run_id).items()
                    if k != "chunks"}
         for lander in landers.values():
             lander.start()
