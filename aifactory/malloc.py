@@ -7,7 +7,8 @@ model, and the follower, the landers and the index's threads allocate beside the
 with the default limit the serving process's RSS climbed under a steady load whose data
 did not grow (issue 9's soak, `--feed edit`: about +15 MB/min over 5 minutes, 16 arenas
 holding ~790 MB from the system with ~250 MB in use) while Python's own heap stayed
-flat (tracemalloc: under 3 MB/min). With 2 arenas the RSS stayed flat. The limit is set
+flat (tracemalloc: under 3 MB/min). With 2 arenas the climb fell to ~4-5 MB/min,
+part of it rows the landers keep (see ingest/landing.py). The limit is set
 with mallopt at start, before the threads exist; MALLOC_ARENA_MAX in the environment,
 the operator's own choice, wins.
 """
