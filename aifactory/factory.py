@@ -113,7 +113,7 @@ class Factory:
         active = self.active_model()
         model = active["model"] if active and active.get("model") else self.settings.embedding_model
         return load_embedder(model, self.settings.embedding_device, backend=self.settings.embedding_backend,
-                             onnx_dir=self.settings.home / "models")
+                             onnx_dir=self.settings.home / "models", precision=self.settings.embedding_precision)
 
     @cached_property
     def index(self) -> VectorIndex:

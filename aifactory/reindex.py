@@ -31,7 +31,7 @@ class ReindexReport:
 
 def reindex(factory: Factory, model: str, *, drop_old: bool = False, progress: bool = False) -> ReindexReport:
     previous = factory.active_model()
-    embedder = load_embedder(model, factory.settings.embedding_device)
+    embedder = load_embedder(model, factory.settings.embedding_device, precision=factory.settings.embedding_precision)
     fp = embedder.fingerprint
     target = factory.open_index(fp.id, fp.dimension)
     try:

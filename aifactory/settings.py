@@ -30,6 +30,8 @@ class FactorySettings(BaseSettings):
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models
     embedding_backend: str = "torch"
+    # torch path: auto (fp16 on a GPU, bf16 on a CPU that has it natively, else fp32), fp32, bf16, fp16
+    embedding_precision: str = "auto"
     # How long a run waits for every published event to come out of the stream.
     stage_timeout_s: float = 600.0
     # A Qdrant server or cluster; empty uses the embedded Qdrant Edge under `home`.

@@ -6,12 +6,15 @@ Every vector is tagged with the model's fingerprint (name, weights hash,
 dimension, normalisation), so vectors of two models never mix.
 
 Texts are tokenised once and run in length-bucketed batches sized to the device
-(vectorstore/batching.py). On a GPU the torch path runs in fp16 and prepares batch
-i+1 (tokens, pinned memory, copy on a side stream) while batch i computes.
+(vectorstore/batching.py). The torch path computes in the fastest format the device
+runs natively and that matches fp32 within cosine 0.9995 (vectorstore/precision.py):
+fp16 on a GPU, bf16 on a CPU with AVX512-BF16 or AMX, else fp32. On a GPU it prepares
+batch i+1 (tokens, pinned memory, copy on a side stream) while batch i computes.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -29,6 +32,7 @@ from transforms.tokens import default_model_path, token_counter
 from vectorstore import batching
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, prefetch, tokenized_batches
 from vectorstore.onnx_backend import OnnxEncoder, export, int8_path, supports
+from vectorstore.precision import MIN_COSINE, PROBES, SHORT_PROBES, wanted
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class Embedder:
 
     def __init__(self, model: str | None = None, *, device: str | None = None,
                  token_budget: int | None = None, backend: str = "torch",
-                 onnx_dir: Path | None = None) -> None:
+                 onnx_dir: Path | None = None, precision: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model) if model else default_model_path()
@@ -109,21 +113,44 @@ class Embedder:
         self.fingerprint = Fingerprint(name=_model_name(path), weights_sha256=weights_hash(path),
                                        dimension=int(dim or 0), normalized=True)
         self.cuda = self.device.startswith("cuda")
-        if self.cuda:
-            self.model.half()  # tensor cores; cosine to fp32 stays above 0.9999 for MiniLM
-        elif torch.get_num_threads() < cpu_cores():
+        if not self.cuda and torch.get_num_threads() < cpu_cores():
             torch.set_num_threads(cpu_cores())
         self.tokenizer = load_tokenizer(path, token_counter(str(path)).max_seq_length)
         self.backend = backend
+        self.precision = "fp32"
         self._onnx: OnnxEncoder | None = None
+        try:
+            target_precision = wanted(precision, cuda=self.cuda)
+        except ValueError as exc:
+            raise EmbedderError(f"{exc} (AIFACTORY_EMBEDDING_PRECISION)") from exc
+        if backend == "torch" and target_precision != "fp32":
+            self._lower(target_precision, explicit=precision != "auto")
         if backend == "onnx":
             if self.cuda or not supports(path):
                 raise EmbedderError(f"the ONNX backend runs mean-pooling models on the CPU; {path} on "
                                     f"{self.device} needs AIFACTORY_EMBEDDING_BACKEND=torch")
             target = (onnx_dir or path) / f"{self.fingerprint.id}.fused.onnx"
             self._onnx = OnnxEncoder(export(path, target), path, int8=int8_path(target))
-        log.info("loaded %s on %s (%s, %d tokens a batch) in %.1f s", self.fingerprint.id, self.device,
-                 self.backend, self.token_budget, time.perf_counter() - started)
+        log.info("loaded %s on %s (%s %s, %d tokens a batch) in %.1f s", self.fingerprint.id, self.device,
+                 self.backend, self.precision, self.token_budget, time.perf_counter() - started)
+
+    def _lower(self, precision: str, *, explicit: bool) -> None:
+        """Compute in `precision` if probe texts embed within MIN_COSINE of fp32; an
+        explicit request is kept anyway, with a warning."""
+        import torch
+
+        probes = [*PROBES, *SHORT_PROBES]
+        reference = self.embed(probes)
+        fp32 = self.model
+        self.model = copy.deepcopy(fp32).to(torch.bfloat16 if precision == "bf16" else torch.float16)
+        cosine = float(np.min(np.sum(self.embed(probes) * reference, axis=1)))
+        if cosine >= MIN_COSINE or explicit:
+            if cosine < MIN_COSINE:
+                log.warning("%s embeds probe texts only within cosine %.5f of fp32", precision, cosine)
+            self.precision = precision
+            return
+        log.info("staying on fp32: %s embeds probe texts within cosine %.5f only", precision, cosine)
+        self.model = fp32
 
     @property
     def device_name(self) -> str:
@@ -206,17 +233,17 @@ class _DeviceCopy:
         return batch.rows, features, copied
 
 
-_LOADED: dict[tuple[str | None, str | None, str, str | None], Embedder] = {}
+_LOADED: dict[tuple[str | None, str | None, str, str | None, str], Embedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
 def load_embedder(model: str | None = None, device: str | None = None, *, backend: str = "torch",
-                  onnx_dir: Path | None = None) -> Embedder:
+                  onnx_dir: Path | None = None, precision: str = "auto") -> Embedder:
     """One loaded model per process and configuration: loading costs seconds."""
     with _LOAD_LOCK:
-        key = (model, device, backend, str(onnx_dir) if onnx_dir else None)
+        key = (model, device, backend, str(onnx_dir) if onnx_dir else None, precision)
         if key not in _LOADED:
-            _LOADED[key] = Embedder(model, device=device, backend=backend, onnx_dir=onnx_dir)
+            _LOADED[key] = Embedder(model, device=device, backend=backend, onnx_dir=onnx_dir, precision=precision)
         return _LOADED[key]
 
 

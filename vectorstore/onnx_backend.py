@@ -28,6 +28,7 @@ import numpy as np
 
 from transforms.tokens import token_counter
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, tokenized_batches
+from vectorstore.precision import PROBES
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 QUANT_BLOCK = 16
 QUANT_MIN_COSINE = 0.9995
 SHORT_TOKENS = 16
-PROBES = (
-    "The robot returns to its dock when the battery falls below twenty percent and resumes the route later.",
-    "Parental leave is sixteen weeks at full pay; either parent may take it within the child's first year.",
-    "Fehlercode E-305: Lidar blockiert. Bitte den Sensor reinigen und den Roboter neu starten, dann erneut versuchen.",
-    "| region | tenant | documents |\n|---|---|---|\n| eu | helio-eu | 23 |\n| us | helio-us | 23 |",
-    "def embed(texts: list[str]) -> np.ndarray: return model.encode(texts, normalize_embeddings=True)",
-    "Invoice 2024-0912: 14 units at 1,299.00 EUR, net 30 days, VAT 19 percent, reference PO-88121-A.",
-    "- Check the charger\n- Clean the lidar window\n- Update the firmware to 4.2.1\n- Restart the fleet manager",
-    "Shelf aisle pallet tote route gateway operator latency budget certificate sensor policy access order map.",
-)
 
 
 class OnnxUnavailable(RuntimeError):
