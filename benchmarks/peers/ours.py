@@ -34,7 +34,8 @@ def points(factory: Factory, document: str | None = None) -> int:
 def main() -> None:
     args = child_args(__doc__ or "")
     sources = sources_of(args.corpus)
-    factory = Factory(FactorySettings(home=args.work / "home", stage_timeout_s=3600, embedding_backend=args.backend))
+    factory = Factory(FactorySettings(home=args.work / "home", stage_timeout_s=3600, embedding_backend=args.backend,
+                                      embedding_precision=args.precision))
     loading = time.perf_counter()
     # The model is loaded before every timing, for every system; on onnx this includes the
     # one-time export into the data directory, reported apart as load_s.
@@ -77,7 +78,8 @@ def main() -> None:
             follower.cycle()
 
         fresh = freshness(cycle, reflects, args.corpus, args.changes, args.interval)
-    report({"system": "ours", "backend": args.backend, "load_s": load_s,
+    backend = args.backend if args.backend == "onnx" else f"torch {factory.embedder.precision}"
+    report({"system": "ours", "backend": backend, "load_s": load_s,
             "build_s": build_s, "split_s": built_run.seconds, "search_ok": bool(hits), "points_after_build": built,
             "embedded_per_edited_doc": (edited.index.upserted if edited.index else 0) / EDITS,
             "stale_after_delete": stale, "freshness": fresh})

@@ -9,7 +9,8 @@ same chunk size (200 model tokens, 32 overlap) for every system; each system run
 in a child process of its own, one after the other, on its own copy of the corpus:
 
 - docs/s: generated documents / seconds from files to searchable (model loaded first);
-- peak RSS: the child's ru_maxrss, plus its largest child's (ours: broker, faust worker);
+- peak RSS: the child's ru_maxrss, plus the peak of its children's summed RSS (ours:
+  broker and faust worker; sampled from /proc twice a second);
 - embedded per edit: texts embedded after appending a paragraph to 10 documents;
 - stale: points left for 10 documents deleted at the source, after one more pass;
 - dupes: points beyond a clean build's, after a SIGKILL past half of a build and a
@@ -19,10 +20,12 @@ in a child process of its own, one after the other, on its own copy of the corpu
   over --changes changes (ours: the resident `run --follow` loop, a Follower; peers:
   their pipeline re-run over the folder every --interval, as they have no watcher).
 
-Prints one table; the ratio column is ours divided by the row's docs/s. `--backend onnx`
-runs ours on its ONNX Runtime path (vectorstore/onnx_backend.py, the same weights, int8
-linear layers, embeddings within cosine 0.999 of torch); the default is torch, our default
-backend and what the peers run, so that the comparison is like for like. The table says
+Prints one table; the ratio column is ours divided by the row's docs/s. Ours runs its
+default, the torch backend in the format `AIFACTORY_EMBEDDING_PRECISION=auto` picks (bf16
+on a CPU with native bf16, else fp32; embeddings within cosine 0.9995 of fp32);
+`--precision fp32` runs it in fp32, as the peers run (like for like in arithmetic).
+`--backend onnx` runs ours on its ONNX Runtime path (vectorstore/onnx_backend.py, the same
+weights, int8 linear layers, embeddings within cosine 0.999 of torch). The table says
 which one ran; the one-time ONNX export is done with the model load, before the timing.
 """
 
@@ -110,7 +113,7 @@ def measure(name: str, pristine: Path, root: Path, args: argparse.Namespace, rng
     work = root / name
     shutil.copytree(pristine, work / "corpus")
     log = work / "child.log"
-    extra = ["--backend", args.backend] if name == "ours" else []
+    extra = ["--backend", args.backend, "--precision", args.precision] if name == "ours" else []
     figures = child(SYSTEMS[name], work / "corpus", work / "state",
                     "main", ["--changes", str(args.changes), "--interval", str(args.interval), *extra], log)
     if not args.no_kill:
@@ -152,6 +155,8 @@ def main() -> None:
     ap.add_argument("--no-kill", action="store_true", help="leave out the kill-and-restart phase")
     ap.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                     help="our embedding backend; peers always run torch (sentence-transformers), as they ship")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="our torch path's number format; peers run fp32, as they ship")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="aifactory-peers-"))
@@ -176,7 +181,7 @@ def main() -> None:
         backend = rows["ours"]["backend"]
         loading = "model load and one-time ONNX export" if backend == "onnx" else "model load"
         print(f"ours embedded with {backend} ({loading} {rows['ours']['load_s']:.1f} s, before the timing, "
-              "as every system's model load); peers with torch (sentence-transformers)")
+              "as every system's model load); peers with torch fp32 (sentence-transformers)")
         split = rows["ours"].get("split_s", {})
         print("ours build, seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
     if "ours" in rows and "llamaindex" in rows and "build_s" in rows.get("llamaindex", {}):
