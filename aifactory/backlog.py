@@ -138,9 +138,9 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
                 lander.stop()
         after = committed_and_end(reader, topic)
     report.offsets = {p: (before[p][0], after[p][0]) for p in before}
-    report.landed = len(raw.landed())
+    report.landed = raw.rows_landed
     report.dead_lettered = len(dead_lettered)
-    report.dead_letters_landed = len(letters.landed())
+    report.dead_letters_landed = letters.rows_landed
     report.seconds = time.monotonic() - started
     return report
 

@@ -4,6 +4,11 @@ The order is what makes it exactly-once: rows already in the lake are skipped by
 their derived key, new rows are written durably, and only then are the offsets
 committed. A crash between the write and the commit re-reads the batch, and the
 keys make the second landing a no-op.
+
+A lander keeps no landed row once it is handed on: it counts them (`rows_landed`),
+and a consumer that needs the rows opens a `Feed` and drains it. Rows go only to
+the feeds open when they land, so a lander nobody reads (the raw one) holds no
+row bodies at all, and a resident service does not grow with what it landed.
 """
 
 from __future__ import annotations
@@ -37,6 +42,32 @@ OnBad = Callable[[ConsumerRecord, LogPosition, GovernanceError], None]
 # Called with the rows of a batch once they are durable and before the offsets are
 # committed (metering): a row the lake already held is never passed twice.
 OnLanded = Callable[[list[dict[str, Any]]], None]
+Row = dict[str, Any]
+
+
+class Feed:
+    """The rows a lander lands from the moment the feed is opened, in order.
+    `take` drains them; a closed feed gets nothing more."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[Row] = []
+        self.closed = False
+
+    def put(self, rows: list[Row]) -> None:
+        with self._lock:
+            if not self.closed:
+                self._rows.extend(rows)
+
+    def take(self) -> list[Row]:
+        """Rows landed since the last take (or since the feed was opened)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed, self._rows = True, []
 
 
 class Lander:
@@ -49,7 +80,8 @@ class Lander:
         self.decode, self.on_bad, self.on_landed, self.group_id = decode, on_bad, on_landed, group_id
         self.seen: set[str] = lake.keys(spec)
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
-        self.landed_rows: list[dict[str, Any]] = []  # rows landed by this lander, in order
+        self.rows_landed = 0  # rows this lander wrote to the lake; the rows go only to open feeds
+        self._feeds: list[Feed] = []
         self.files_written = 0
         self.messages = 0
         self._lock = threading.Lock()
@@ -100,16 +132,22 @@ class Lander:
         if rows:
             self.files_written += len(self.lake.write(self.spec, rows))
             with self._lock:
-                self.landed_rows.extend(rows)
+                self.rows_landed += len(rows)
+                self._feeds = [f for f in self._feeds if not f.closed]
+                for feed in self._feeds:
+                    feed.put(rows)
             if self.on_landed:
                 self.on_landed(rows)
         if offsets:
             # Only now that the rows are durable.
             consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
 
-    def landed(self) -> list[dict[str, Any]]:
+    def feed(self) -> Feed:
+        """A feed of the rows landed from now on; open it before `start` to miss none."""
+        feed = Feed()
         with self._lock:
-            return list(self.landed_rows)
+            self._feeds.append(feed)
+        return feed
 
     def start(self) -> Lander:
         def target() -> None:
