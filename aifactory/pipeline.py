@@ -232,7 +232,9 @@ class Stream:
         self.outcomes.update(self._chunk_rows.take(), self._letter_rows.take())
 
     def check(self) -> None:
-        """Raise what a lander thread or the worker process died of."""
+        """Raise what the embedded broker, a lander thread or the worker process died
+        of; the broker first, as the others fail when it does."""
+        self.conn.check()
         self.worker.check()
         for lander in self.landers.values():
             lander.check()
@@ -362,6 +364,7 @@ def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnectio
             want_letters = {d.dead_letter_id for d in letters}
             deadline = time.monotonic() + factory.settings.stage_timeout_s
             while want - landers["raw"].seen or want_letters - landers["dead_letters"].seen:
+                kafka.check()
                 for lander in landers.values():
                     lander.check()
                 if time.monotonic() > deadline:

@@ -247,7 +247,12 @@ def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: S
 
 
 def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:
-    """Publish and wait for every acknowledgement: an event counts once acknowledged."""
+    """Publish and wait for every acknowledgement: an event counts once acknowledged.
+    Gives up at once if the embedded broker dies (`KafkaConnection.call`)."""
+    conn.call(lambda: _publish(conn, events, letters))
+
+
+def _publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:
     producer = conn.producer()
     try:
         futures = [producer.send(conn.settings.raw_topic, key=e.document_id.encode(), value=e.to_json())
