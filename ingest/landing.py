@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 POLL_MS = 200
 FLUSH_ROWS = 5_000
 FLUSH_INTERVAL_S = 0.5
+STOP_WAIT_S = 60.0  # how long `stop` waits for the thread to land what it read
+DEAD_BROKER_WAIT_S = 1.0  # with the embedded broker dead, only for a write in flight
 
 # Turns one message into a lake row; raises a GovernanceError (a broken contract, a
 # document the privacy policy drops) for a message that must not land.
@@ -172,5 +174,11 @@ class Lander:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            # A consumer of a dead broker only retries (bootstrap, commit): wait no longer than a
+            # write in flight needs. The thread is a daemon; what it left, the next run re-reads.
+            deadline = time.monotonic() + STOP_WAIT_S
+            while self._thread.is_alive() and time.monotonic() < deadline and self.conn.alive:
+                self._thread.join(0.1)
+            if not self.conn.alive:
+                self._thread.join(DEAD_BROKER_WAIT_S)
         self.check()

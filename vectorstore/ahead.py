@@ -87,10 +87,12 @@ class EmbedAhead:
             self.error = exc
             log.warning("embedding ahead stopped; the index sync embeds the rest: %r", exc)
 
-    def close(self) -> None:
-        """Stop after the batch in flight; what was not embedded yet is left to the sync."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop after the batch in flight; what was not embedded yet is left to the sync.
+        `wait=False` does not wait for it (nor for a model still loading): the thread
+        ends on its own, and no sync will ask for its vectors."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join()
         log.info("embedded %d chunk(s) ahead of the index sync", self.embedded)
 
@@ -101,5 +103,5 @@ class EmbedAhead:
     def __enter__(self) -> EmbedAhead:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, et: type[BaseException] | None, *exc: object) -> None:
+        self.close(wait=et is None)  # a failed stream is not held up by a model still loading
