@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
@@ -21,7 +22,8 @@ from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
 
 from ingest.broker import EmbeddedBroker
 from ingest.errors import BrokerError
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_MS = 30_000
 PRODUCE_RETRIES = 5
+ACK_TIMEOUT_S = 30.0  # how long `produce` waits for all acknowledgements
 WATCH_STEP_S = 0.1  # how often a blocking call looks at the embedded broker process
 
 T = TypeVar("T")
@@ -94,6 +97,34 @@ class KafkaConnection:
         return KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
                              retries=PRODUCE_RETRIES, linger_ms=5,
                              request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+    def produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) records and wait for every acknowledgement; with
+        the embedded broker, give up as soon as it dies (`call`)."""
+        self.call(lambda: self._produce(records))
+
+    def _produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        producer = self.producer()
+        try:
+            futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
+            deadline = time.monotonic() + ACK_TIMEOUT_S
+            for fut in futures:
+                self._acknowledged(fut, deadline)
+        finally:
+            if self.alive:
+                producer.close()
+            else:  # close() flushes first: drop the producer (and the flush it left for exit) instead
+                with contextlib.suppress(KafkaError):
+                    producer.close(timeout=0)
+
+    def _acknowledged(self, fut: FutureRecordMetadata, deadline: float) -> None:
+        while True:
+            try:
+                fut.get(timeout=WATCH_STEP_S)
+                return
+            except KafkaTimeoutError:
+                if fut.is_done or not self.alive or time.monotonic() > deadline:
+                    raise
 
     def consumer(self, group_id: str, topic: str) -> KafkaConsumer:
         """A consumer with manual assignment of every partition: no group rebalance to

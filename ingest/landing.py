@@ -157,7 +157,10 @@ class Lander:
                 self.run()
             except BaseException as exc:
                 self.error = exc
-                log.exception("lander for %s failed", self.topic)
+                if self.conn.alive:
+                    log.exception("lander for %s failed", self.topic)
+                else:  # the command reports the broker's death; a traceback per lander adds nothing
+                    log.debug("lander for %s stopped with the broker: %r", self.topic, exc)
 
         self._thread = threading.Thread(target=target, name=f"land-{self.spec.name}", daemon=True)
         self._thread.start()

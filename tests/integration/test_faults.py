@@ -65,7 +65,9 @@ def test_a_run_whose_broker_dies_fails_at_once_and_says_so(tmp_path: Path) -> No
     finally:
         kill_pids([proc.pid, *descendants(proc.pid)])
         proc.wait(10)
-    message = err.decode(errors="replace").strip().splitlines()[-1]
+    stderr = err.decode(errors="replace")
+    message = next((line for line in stderr.splitlines() if line.startswith("aifactory run: ")), stderr[-3000:])
     assert proc.returncode == 2 and took < 10, (proc.returncode, took, message)
+    assert "Traceback" not in stderr, stderr[-8000:]
     assert "the embedded Kafka broker" in message and "was killed by SIGKILL" in message, message
     assert str(tmp_path / "home" / "logs" / "broker.log") in message and "run the command again" in message
