@@ -111,6 +111,7 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
             deadline = started + factory.settings.stage_timeout_s
             now, read, reached = before, -1, 0.0
             while True:
+                conn.check()
                 _check_all(raw, letters)
                 if not any(now[p][0] < report.targets[p] for p in behind):
                     # Tansu can report an end offset short of the last record (ARCHITECTURE.md), so go on
@@ -138,9 +139,9 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
                 lander.stop()
         after = committed_and_end(reader, topic)
     report.offsets = {p: (before[p][0], after[p][0]) for p in before}
-    report.landed = len(raw.landed())
+    report.landed = raw.rows_landed
     report.dead_lettered = len(dead_lettered)
-    report.dead_letters_landed = len(letters.landed())
+    report.dead_letters_landed = letters.rows_landed
     report.seconds = time.monotonic() - started
     return report
 
@@ -165,6 +166,7 @@ def _wait_for_group(factory: Factory, conn: KafkaConnection, lander: Lander, dea
     with offsets_reader(conn.bootstrap_servers, lander.group_id) as reader:
         targets = {p: end for p, (_, end) in committed_and_end(reader, lander.topic).items()}
         while any(c < targets[p] for p, (c, _) in committed_and_end(reader, lander.topic).items()):
+            conn.check()
             lander.check()
             if time.monotonic() > deadline:
                 raise LandingTimeout(f"the dead letters of topic {lander.topic!r} were not landed in "

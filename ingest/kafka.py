@@ -1,18 +1,29 @@
 """Kafka clients: topic admin, producer and consumers, for a real cluster or the
-embedded broker alike."""
+embedded broker alike.
+
+With the embedded broker, a connection knows the broker process: `check` raises
+BrokerError once it died, `call` gives up a blocking client call at that moment,
+and `connect` turns any error out of its block into that BrokerError.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
 
 from ingest.broker import EmbeddedBroker
 from ingest.errors import BrokerError
@@ -22,6 +33,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_MS = 30_000
 PRODUCE_RETRIES = 5
+ACK_TIMEOUT_S = 30.0  # how long `produce` waits for all acknowledgements
+WATCH_STEP_S = 0.1  # how often a blocking call looks at the embedded broker process
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,47 @@ class KafkaConnection:
     settings: KafkaSettings
     bootstrap_servers: str
     epoch: str
+    broker: EmbeddedBroker | None = field(default=None, compare=False, repr=False)
+
+    def check(self) -> None:
+        """Raise BrokerError if the embedded broker died: its clients would only retry."""
+        if self.broker is not None:
+            self.broker.check()
+
+    @property
+    def alive(self) -> bool:
+        """False once the embedded broker is gone; a cluster is taken to be there."""
+        return self.broker is None or self.broker.running
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run a blocking client call; with the embedded broker, raise BrokerError as
+        soon as it dies instead of waiting out the client's retries. The call is then
+        left to end on its own thread (a daemon)."""
+        if self.broker is None:
+            return fn()
+        future: Future[T] = Future()
+
+        def target() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller by future.result()
+                future.set_exception(exc)
+
+        threading.Thread(target=target, name="kafka-call", daemon=True).start()
+        while not wait_for([future], WATCH_STEP_S).done:
+            self.check()
+        try:
+            return future.result()
+        except Exception as exc:
+            self.blame_broker(exc)
+            raise
+
+    def blame_broker(self, exc: Exception) -> None:
+        """Raise BrokerError from `exc` if the embedded broker died: whatever failed (a
+        client error, a timeout, the worker), that is the cause to report."""
+        death = self.broker.death() if self.broker is not None and not isinstance(exc, BrokerError) else None
+        if death is not None:
+            raise BrokerError(death) from exc
 
     def admin(self) -> KafkaAdminClient:
         return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
@@ -41,6 +97,34 @@ class KafkaConnection:
         return KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
                              retries=PRODUCE_RETRIES, linger_ms=5,
                              request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+    def produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) records and wait for every acknowledgement; with
+        the embedded broker, give up as soon as it dies (`call`)."""
+        self.call(lambda: self._produce(records))
+
+    def _produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        producer = self.producer()
+        try:
+            futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
+            deadline = time.monotonic() + ACK_TIMEOUT_S
+            for fut in futures:
+                self._acknowledged(fut, deadline)
+        finally:
+            if self.alive:
+                producer.close()
+            else:  # close() flushes first: drop the producer (and the flush it left for exit) instead
+                with contextlib.suppress(KafkaError):
+                    producer.close(timeout=0)
+
+    def _acknowledged(self, fut: FutureRecordMetadata, deadline: float) -> None:
+        while True:
+            try:
+                fut.get(timeout=WATCH_STEP_S)
+                return
+            except KafkaTimeoutError:
+                if fut.is_done or not self.alive or time.monotonic() > deadline:
+                    raise
 
     def consumer(self, group_id: str, topic: str) -> KafkaConsumer:
         """A consumer with manual assignment of every partition: no group rebalance to
@@ -61,6 +145,9 @@ class KafkaConnection:
     def ensure_topics(self, extra: dict[str, int] | None = None) -> None:
         """Create every topic explicitly: Tansu auto-creates unknown topics with 4
         partitions, and faust fails on a partition-count mismatch."""
+        self.call(lambda: self._ensure_topics(extra))
+
+    def _ensure_topics(self, extra: dict[str, int] | None) -> None:
         s = self.settings
         wanted = {t: s.partitions for t in (s.raw_topic, s.chunks_topic, s.dead_letter_topic)}
         wanted.update(extra or {})
@@ -113,9 +200,13 @@ def connect(settings: KafkaSettings, *, broker_log: str | None = None) -> Iterat
     duration of the block, and make sure the factory's topics exist."""
     if settings.embedded:
         with EmbeddedBroker(Path(broker_log) if broker_log else None) as broker:
-            conn = KafkaConnection(settings, broker.bootstrap_servers, broker.epoch)
-            conn.ensure_topics()
-            yield conn
+            conn = KafkaConnection(settings, broker.bootstrap_servers, broker.epoch, broker)
+            try:
+                conn.ensure_topics()
+                yield conn
+            except Exception as exc:
+                conn.blame_broker(exc)
+                raise
     else:
         conn = KafkaConnection(settings, settings.bootstrap_servers,
                                cluster_epoch(settings.bootstrap_servers))

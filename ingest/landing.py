@@ -4,6 +4,11 @@ The order is what makes it exactly-once: rows already in the lake are skipped by
 their derived key, new rows are written durably, and only then are the offsets
 committed. A crash between the write and the commit re-reads the batch, and the
 keys make the second landing a no-op.
+
+A lander keeps no landed row once it is handed on: it counts them (`rows_landed`),
+and a consumer that needs the rows opens a `Feed` and drains it. Rows go only to
+the feeds open when they land, so a lander nobody reads (the raw one) holds no
+row bodies at all, and a resident service does not grow with what it landed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 POLL_MS = 200
 FLUSH_ROWS = 5_000
 FLUSH_INTERVAL_S = 0.5
+STOP_WAIT_S = 60.0  # how long `stop` waits for the thread to land what it read
+DEAD_BROKER_WAIT_S = 1.0  # with the embedded broker dead, only for a write in flight
 
 # Turns one message into a lake row; raises a GovernanceError (a broken contract, a
 # document the privacy policy drops) for a message that must not land.
@@ -37,6 +44,32 @@ OnBad = Callable[[ConsumerRecord, LogPosition, GovernanceError], None]
 # Called with the rows of a batch once they are durable and before the offsets are
 # committed (metering): a row the lake already held is never passed twice.
 OnLanded = Callable[[list[dict[str, Any]]], None]
+Row = dict[str, Any]
+
+
+class Feed:
+    """The rows a lander lands from the moment the feed is opened, in order.
+    `take` drains them; a closed feed gets nothing more."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[Row] = []
+        self.closed = False
+
+    def put(self, rows: list[Row]) -> None:
+        with self._lock:
+            if not self.closed:
+                self._rows.extend(rows)
+
+    def take(self) -> list[Row]:
+        """Rows landed since the last take (or since the feed was opened)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed, self._rows = True, []
 
 
 class Lander:
@@ -49,7 +82,8 @@ class Lander:
         self.decode, self.on_bad, self.on_landed, self.group_id = decode, on_bad, on_landed, group_id
         self.seen: set[str] = lake.keys(spec)
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
-        self.landed_rows: list[dict[str, Any]] = []  # rows landed by this lander, in order
+        self.rows_landed = 0  # rows this lander wrote to the lake; the rows go only to open feeds
+        self._feeds: list[Feed] = []
         self.files_written = 0
         self.messages = 0
         self._lock = threading.Lock()
@@ -100,16 +134,22 @@ class Lander:
         if rows:
             self.files_written += len(self.lake.write(self.spec, rows))
             with self._lock:
-                self.landed_rows.extend(rows)
+                self.rows_landed += len(rows)
+                self._feeds = [f for f in self._feeds if not f.closed]
+                for feed in self._feeds:
+                    feed.put(rows)
             if self.on_landed:
                 self.on_landed(rows)
         if offsets:
             # Only now that the rows are durable.
             consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
 
-    def landed(self) -> list[dict[str, Any]]:
+    def feed(self) -> Feed:
+        """A feed of the rows landed from now on; open it before `start` to miss none."""
+        feed = Feed()
         with self._lock:
-            return list(self.landed_rows)
+            self._feeds.append(feed)
+        return feed
 
     def start(self) -> Lander:
         def target() -> None:
@@ -117,7 +157,10 @@ class Lander:
                 self.run()
             except BaseException as exc:
                 self.error = exc
-                log.exception("lander for %s failed", self.topic)
+                if self.conn.alive:
+                    log.exception("lander for %s failed", self.topic)
+                else:  # the command reports the broker's death; a traceback per lander adds nothing
+                    log.debug("lander for %s stopped with the broker: %r", self.topic, exc)
 
         self._thread = threading.Thread(target=target, name=f"land-{self.spec.name}", daemon=True)
         self._thread.start()
@@ -134,5 +177,11 @@ class Lander:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            # A consumer of a dead broker only retries (bootstrap, commit): wait no longer than a
+            # write in flight needs. The thread is a daemon; what it left, the next run re-reads.
+            deadline = time.monotonic() + STOP_WAIT_S
+            while self._thread.is_alive() and time.monotonic() < deadline and self.conn.alive:
+                self._thread.join(0.1)
+            if not self.conn.alive:
+                self._thread.join(DEAD_BROKER_WAIT_S)
         self.check()

@@ -248,16 +248,7 @@ def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: S
 
 def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:
     """Publish and wait for every acknowledgement: an event counts once acknowledged."""
-    producer = conn.producer()
-    try:
-        futures = [producer.send(conn.settings.raw_topic, key=e.document_id.encode(), value=e.to_json())
-                   for e in events]
-        futures += [producer.send(conn.settings.dead_letter_topic, key=d.dead_letter_id.encode(),
-                                  value=d.to_json()) for d in letters]
-        producer.flush()
-        for fut in futures:
-            fut.get(timeout=30)
-    finally:
-        producer.close()
+    conn.produce([(conn.settings.raw_topic, e.document_id.encode(), e.to_json()) for e in events]
+                 + [(conn.settings.dead_letter_topic, d.dead_letter_id.encode(), d.to_json()) for d in letters])
     if events or letters:
         log.info("published %d events and %d dead letters", len(events), len(letters))

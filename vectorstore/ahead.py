@@ -25,7 +25,7 @@ from vectorstore.embedder import Embedder
 log = logging.getLogger(__name__)
 
 AHEAD_BATCH = 64  # texts embedded at a time: small, so that the sync rarely waits for a batch in flight
-POLL_S = 0.2  # how often the landed rows are looked at
+POLL_S = 0.2  # how often newly landed rows are asked for
 
 Row = dict[str, Any]
 Vector = np.ndarray[Any, Any]
@@ -37,15 +37,14 @@ def embedding_text(row: Row) -> str:
 
 
 class EmbedAhead:
-    """Embeds the upsert rows `landed()` returns (a growing list, as a lander keeps
-    it) on a thread of its own, until `close`. `take` hands a vector over once.
-    `embedder` is called on that thread, so a model not loaded yet loads while the
-    stream starts instead of before it."""
+    """Embeds the upsert rows `new_rows()` returns (each row once, as a lander's
+    feed drains) on a thread of its own, until `close`. `take` hands a vector over
+    once. `embedder` is called on that thread, so a model not loaded yet loads
+    while the stream starts instead of before it."""
 
-    def __init__(self, embedder: Callable[[], Embedder], landed: Callable[[], list[Row]], *,
+    def __init__(self, embedder: Callable[[], Embedder], new_rows: Callable[[], list[Row]], *,
                  batch: int = AHEAD_BATCH) -> None:
-        self.embedder, self.landed, self.batch = embedder, landed, batch
-        self._seen = 0  # rows of `landed()` looked at
+        self.embedder, self.new_rows, self.batch = embedder, new_rows, batch
         self._queue: list[str] = []
         self._queued: set[str] = set()
         self._vectors: dict[str, tuple[Vector, float]] = {}  # text -> (vector, compute seconds)
@@ -60,15 +59,13 @@ class EmbedAhead:
         return self
 
     def _collect(self) -> None:
-        rows = self.landed()
-        for row in rows[self._seen:]:
+        for row in self.new_rows():
             if row["op"] != "upsert":
                 continue
             text = embedding_text(row)
             if text not in self._queued:
                 self._queued.add(text)
                 self._queue.append(text)
-        self._seen = len(rows)
 
     def _run(self) -> None:
         try:
@@ -90,10 +87,12 @@ class EmbedAhead:
             self.error = exc
             log.warning("embedding ahead stopped; the index sync embeds the rest: %r", exc)
 
-    def close(self) -> None:
-        """Stop after the batch in flight; what was not embedded yet is left to the sync."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop after the batch in flight; what was not embedded yet is left to the sync.
+        `wait=False` does not wait for it (nor for a model still loading): the thread
+        ends on its own, and no sync will ask for its vectors."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join()
         log.info("embedded %d chunk(s) ahead of the index sync", self.embedded)
 
@@ -104,5 +103,5 @@ class EmbedAhead:
     def __enter__(self) -> EmbedAhead:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, et: type[BaseException] | None, *exc: object) -> None:
+        self.close(wait=et is None)  # a failed stream is not held up by a model still loading

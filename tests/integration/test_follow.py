@@ -100,9 +100,7 @@ def documents(factory: Factory) -> set[str]:
     return {h.payload["document_id"] for r in index.regions() for h in index.points(r)}
 
 
-def test_follower_makes_edits_additions_and_deletes_searchable(tmp_path: Path, make_factory: MakeFactory,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aifactory.follow.RENEW_LANDED_ROWS", 10)  # renew the landers on the way, too
+def test_follower_makes_edits_additions_and_deletes_searchable(tmp_path: Path, make_factory: MakeFactory) -> None:
     root = copy_subset(tmp_path / "src")
     factory = make_factory(tmp_path / "home")
     running = Running(factory, [Source(root, "helio-us", "US")])

@@ -32,7 +32,8 @@ def row(n: int, op: str = "upsert") -> dict[str, Any]:
 def test_landed_chunks_are_embedded_once_and_taken_by_the_sync() -> None:
     embedder = CountingEmbedder()
     landed = [row(n) for n in range(5)] + [row(99, op="delete")]
-    with EmbedAhead(lambda: embedder, lambda: list(landed), batch=2) as ahead:  # type: ignore[arg-type, return-value]
+    feed = [landed]  # handed over once, as a lander's feed drains
+    with EmbedAhead(lambda: embedder, lambda: feed.pop() if feed else [], batch=2) as ahead:  # type: ignore[arg-type]
         deadline = time.monotonic() + 10
         while ahead.embedded < 4 and time.monotonic() < deadline:
             time.sleep(0.01)
