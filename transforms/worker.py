@@ -40,6 +40,8 @@ class TransformWorker:
                "AIFACTORY_LOG_EPOCH": self.conn.epoch,
                "AIFACTORY_TOPIC_PREFIX": self.conn.settings.topic_prefix,
                "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions),
+               # The child sees the broker's address, not whether it is the embedded one.
+               "AIFACTORY_WORKER_SESSION_TIMEOUT_MS": str(self.conn.settings.worker_session_ms),
                "AIFACTORY_WORKER_DATADIR": str(self.log_path.parent / "faust"), **self.extra_env}
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
