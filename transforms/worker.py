@@ -10,14 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import faust
 
-from ingest.kafka import KafkaConnection, cluster_epoch
 from ingest.processes import stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
 from transforms.settings import TransformSettings
+
+if TYPE_CHECKING:
+    from ingest.kafka import KafkaConnection
 
 STOP_GRACE_S = 15.0
 
@@ -72,7 +75,11 @@ def main() -> None:
     settings = KafkaSettings()
     if settings.embedded:
         sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS; `aifactory run` starts it for the embedded broker")
-    epoch = os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(settings.bootstrap_servers)
+    epoch = os.environ.get("AIFACTORY_LOG_EPOCH")
+    if not epoch:
+        # Imported here: kafka-python costs the worker's start ~0.2 s, and the parent names the epoch.
+        from ingest.kafka import cluster_epoch
+        epoch = cluster_epoch(settings.bootstrap_servers)
     app = create_app(settings, settings.bootstrap_servers, epoch, TransformSettings())
     faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
 
