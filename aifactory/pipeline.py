@@ -338,7 +338,9 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
                 # Retried events go through again even when this log still holds them.
                 stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic)
             report.seconds["stream"] = time.perf_counter() - t
-            # Every outcome is durable in the lake: the stream and the broker stop while the index syncs.
+            # Every outcome is durable in the lake: the stream and the broker stop while the index
+            # syncs, the worker's shutdown (the longest) beside the landers'.
+            stream.worker.request_stop()
             closing = Closing(stack.pop_all())
     t = time.perf_counter()
     try:

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +61,15 @@ class TransformWorker:
                 f"the transform worker exited with code {self._proc.returncode}; "
                 f"its log is {self.log_path}:\n{tail}")
 
+    def request_stop(self) -> None:
+        """Signal the worker to stop (it commits what it processed and leaves its group)
+        without waiting for its exit, which takes a second or more; `stop` waits."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+
     def stop(self) -> None:
+        # A second SIGTERM after request_stop is ignored by the worker (mode acts on the first).
         proc, self._proc = self._proc, None
         stop_group(proc, STOP_GRACE_S)
 
