@@ -318,6 +318,9 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
         [e.model_copy(update={"run_id": e.run_id or report.run_id}) for e in requests or []]
     report.requested = len(requests or [])
     letters = [d for r in report.ingest for d in r.dead_letters]
+    if letters:  # the scan names a bad file's letter again each run; once landed it needs no stream
+        landed = landed_letters(factory.lake)
+        letters = [d for d in letters if d.dead_letter_id not in landed]
     report.seconds["scan"] = time.perf_counter() - started
     published_ids = {e.event_id for e in events}
     pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
@@ -352,6 +355,15 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
         count_landed(report, stream.landed())
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
+
+
+def landed_letters(lake: Lake) -> set[str]:
+    """Ids of the dead letters in the lake."""
+    con = lake.connect(DEAD_LETTERS)
+    try:
+        return {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
+    finally:
+        con.close()
 
 
 class Closing:
