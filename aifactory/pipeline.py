@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -313,27 +314,75 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
         [e.model_copy(update={"run_id": e.run_id or report.run_id}) for e in requests or []]
     report.requested = len(requests or [])
     letters = [d for r in report.ingest for d in r.dead_letters]
+    if letters:  # the scan names a bad file's letter again each run; once landed it needs no stream
+        landed = landed_letters(factory.lake)
+        letters = [d for d in letters if d.dead_letter_id not in landed]
     report.seconds["scan"] = time.perf_counter() - started
     published_ids = {e.event_id for e in events}
     pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
     retry = [e for e in retry or [] if e.event_id not in published_ids | {p.event_id for p in pending}]
     ahead: EmbedAhead | None = None
+    stream: Stream | None = None
+    closing: Closing | None = None
     if events or letters or pending or retry:
-        with connect(factory.settings.kafka, broker_log=str(factory.settings.log_dir / "broker.log")) as conn:
+        with contextlib.ExitStack() as stack:
+            conn = stack.enter_context(connect(factory.settings.kafka,
+                                               broker_log=str(factory.settings.log_dir / "broker.log")))
             t = time.perf_counter()
             republish, on_topic = split_pending(pending, conn.epoch)
             report.recovered = len(republish)
+            stream = stack.enter_context(Stream(factory, conn, land_raw=True, run_id=report.run_id))
             # Chunks are embedded as they land, while later documents are still being chunked.
-            with Stream(factory, conn, land_raw=True, run_id=report.run_id) as stream, \
-                    EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) as ahead:
+            with EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) as ahead:
                 # Retried events go through again even when this log still holds them.
                 stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic)
-            count_landed(report, stream.landed())
             report.seconds["stream"] = time.perf_counter() - t
+            # Every outcome is durable in the lake: the stream and the broker stop while the index
+            # syncs, the worker's shutdown (the longest) beside the landers'.
+            stream.worker.request_stop()
+            closing = Closing(stack.pop_all())
     t = time.perf_counter()
-    report.index = factory.sync_index(run_id=report.run_id, progress=progress, ahead=ahead)
+    try:
+        report.index = factory.sync_index(run_id=report.run_id, progress=progress, ahead=ahead)
+    finally:
+        if closing is not None:
+            closing.join()
+    if stream is not None:
+        count_landed(report, stream.landed())
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
+
+
+def landed_letters(lake: Lake) -> set[str]:
+    """Ids of the dead letters in the lake."""
+    con = lake.connect(DEAD_LETTERS)
+    try:
+        return {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
+    finally:
+        con.close()
+
+
+class Closing:
+    """Closes an exit stack on a thread of its own; `join` waits, then raises what it raised.
+    Stopping the faust worker takes a second or two of its shutdown, which a run need
+    not wait for before its index sync: the worker's work is in the lake by then."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._close, name="stream-stop")
+        self._thread.start()
+
+    def _close(self) -> None:
+        try:
+            self._stack.close()
+        except BaseException as exc:  # noqa: BLE001 - raised again by join, on the caller's thread
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 import faust
+from faust.tables import TableManager
+from mode.utils.times import Seconds
 
 from governance.contracts import DeadLetter, DocumentEvent, LogPosition
 from governance.errors import ContractError, GovernanceError, ResidencyError
@@ -34,6 +36,15 @@ def internal_topics(settings: KafkaSettings) -> dict[str, int]:
     return {f"{app_id(settings)}-__assignor-__leader": 1}
 
 
+class StatelessTableManager(TableManager):
+    """Faust's table manager, less the second it waits at start for tables declared
+    late, which delays the group join of every run: this app declares no tables (its
+    agent is stateless), and with any it waits as faust does."""
+
+    async def sleep(self, n: Seconds) -> None:
+        await super().sleep(n if self else 0)
+
+
 def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chain: TransformSettings) -> faust.App:
     brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
     # Faust would put its state under the working directory otherwise.
@@ -42,8 +53,11 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
         app_id(settings), broker=brokers, store="memory://", web_enabled=False,
         topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_ms / 1000,
-        **where,
+        # The worker's join waits on this session timeout (see KafkaSettings); heartbeats
+        # go out four times a session.
+        broker_session_timeout=settings.worker_session_ms / 1000,
+        broker_heartbeat_interval=settings.worker_session_ms / 4000,
+        TableManager=StatelessTableManager, **where,
     )
     counter = token_counter(chain.embedding_model)
     privacy = load_privacy_policy(chain.privacy_policy)

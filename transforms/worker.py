@@ -5,19 +5,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import faust
 
-from ingest.kafka import KafkaConnection, cluster_epoch
 from ingest.processes import stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
 from transforms.settings import TransformSettings
+
+if TYPE_CHECKING:
+    from ingest.kafka import KafkaConnection
 
 STOP_GRACE_S = 15.0
 
@@ -40,6 +45,8 @@ class TransformWorker:
                "AIFACTORY_LOG_EPOCH": self.conn.epoch,
                "AIFACTORY_TOPIC_PREFIX": self.conn.settings.topic_prefix,
                "AIFACTORY_TOPIC_PARTITIONS": str(self.conn.settings.partitions),
+               # The child sees the broker's address, not whether it is the embedded one.
+               "AIFACTORY_WORKER_SESSION_TIMEOUT_MS": str(self.conn.settings.worker_session_ms),
                "AIFACTORY_WORKER_DATADIR": str(self.log_path.parent / "faust"), **self.extra_env}
         with self.log_path.open("ab") as out:
             self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
@@ -54,7 +61,15 @@ class TransformWorker:
                 f"the transform worker exited with code {self._proc.returncode}; "
                 f"its log is {self.log_path}:\n{tail}")
 
+    def request_stop(self) -> None:
+        """Signal the worker to stop (it commits what it processed and leaves its group)
+        without waiting for its exit, which takes a second or more; `stop` waits."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+
     def stop(self) -> None:
+        # A second SIGTERM after request_stop is ignored by the worker (mode acts on the first).
         proc, self._proc = self._proc, None
         stop_group(proc, STOP_GRACE_S)
 
@@ -70,7 +85,11 @@ def main() -> None:
     settings = KafkaSettings()
     if settings.embedded:
         sys.exit("transforms.worker needs KAFKA_BOOTSTRAP_SERVERS; `aifactory run` starts it for the embedded broker")
-    epoch = os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(settings.bootstrap_servers)
+    epoch = os.environ.get("AIFACTORY_LOG_EPOCH")
+    if not epoch:
+        # Imported here: kafka-python costs the worker's start ~0.2 s, and the parent names the epoch.
+        from ingest.kafka import cluster_epoch
+        epoch = cluster_epoch(settings.bootstrap_servers)
     app = create_app(settings, settings.bootstrap_servers, epoch, TransformSettings())
     faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
 
