@@ -12,7 +12,7 @@ import pytest
 from aifactory.factory import Factory
 from aifactory.settings import FactorySettings
 from ingest.broker import EmbeddedBroker
-from ingest.settings import KafkaSettings
+from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from vectorstore.embedder import Embedder, load_embedder
 
 PROJECT_ENV = ("AIFACTORY_", "KAFKA_BOOTSTRAP_SERVERS", "QDRANT_URL")
@@ -49,7 +49,8 @@ def embedder() -> Embedder:
 def kafka_settings(broker: EmbeddedBroker) -> KafkaSettings:
     """Settings for the session broker, with topics of their own for this test."""
     return KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
-                         topic_prefix=f"t{uuid.uuid4().hex[:10]}")
+                         topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+                         worker_session_timeout_ms=EMBEDDED_WORKER_SESSION_MS)
 
 
 MakeFactory = Callable[..., Factory]
@@ -59,7 +60,8 @@ MakeFactory = Callable[..., Factory]
 def make_factory(broker: EmbeddedBroker, embedder: Embedder) -> MakeFactory:
     def make(home: Path, *, prefix: str | None = None, **settings: object) -> Factory:
         kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
-                              topic_prefix=prefix or f"t{uuid.uuid4().hex[:10]}")
+                              topic_prefix=prefix or f"t{uuid.uuid4().hex[:10]}",
+                              worker_session_timeout_ms=EMBEDDED_WORKER_SESSION_MS)
         return Factory(FactorySettings(home=home, kafka=kafka, stage_timeout_s=180, **settings),
                        embedder=embedder)
 

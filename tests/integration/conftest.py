@@ -18,7 +18,7 @@ from aifactory.service import ApiBackend
 from aifactory.settings import PROJECT_ROOT, FactorySettings
 from governance.keys import KeyStore
 from ingest.broker import EmbeddedBroker
-from ingest.settings import KafkaSettings
+from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from ingest.sources import Source
 from tests.fixtures.http import serving
 from vectorstore.embedder import Embedder
@@ -53,7 +53,8 @@ def _copy(tenant: str, files: tuple[str, ...], dest: Path) -> Path:
 def api_world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
               embedder: Embedder) -> Iterator[ApiWorld]:
     tmp = tmp_path_factory.mktemp("api")
-    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}")
+    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+                          worker_session_timeout_ms=EMBEDDED_WORKER_SESSION_MS)
     factory = Factory(FactorySettings(home=tmp / "home", kafka=kafka, stage_timeout_s=180), embedder=embedder)
     planted = tmp / "acme-eu" / "support" / "customer-note.md"
     planted.parent.mkdir(parents=True)
