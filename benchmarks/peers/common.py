@@ -32,6 +32,16 @@ RESULT = "RESULT "
 KILL_BATCH = 25  # files per batch when a peer ingests resumably (the kill phase)
 
 
+def st_dtype(precision: str) -> dict[str, Any]:
+    """SentenceTransformer keyword arguments that load the model in `precision` (a peer
+    tuned by hand: `--peer-precision bf16`); fp32, as the peers ship, adds none."""
+    if precision not in ("bf16", "fp16"):
+        return {}
+    import torch
+
+    return {"model_kwargs": {"torch_dtype": {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]}}
+
+
 def model_path() -> str:
     """The offline all-MiniLM-L6-v2 that vectorstore/ loads; peers get the same folder."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -215,7 +225,8 @@ def child_args(description: str) -> argparse.Namespace:
     ap.add_argument("--changes", type=int, default=50)
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="our embedding backend (ours only)")
-    ap.add_argument("--precision", default="auto", help="our torch path's number format (ours only)")
+    ap.add_argument("--precision", default="auto",
+                    help="torch number format: ours, auto|fp32|bf16; peers, fp32 (as they ship) or bf16")
     return ap.parse_args()
 
 

@@ -32,6 +32,7 @@ from benchmarks.peers.common import (
     freshness,
     model_path,
     report,
+    st_dtype,
 )
 
 COLLECTION = "bench"
@@ -62,8 +63,9 @@ def main() -> None:
     path = model_path()
     splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
         AutoTokenizer.from_pretrained(path), chunk_size=CHUNK_TOKENS, chunk_overlap=CHUNK_OVERLAP)
-    embed = CountingEmbeddings(HuggingFaceEmbeddings(model_name=path, model_kwargs={"device": "cpu"},
-                                                     encode_kwargs={"batch_size": EMBED_BATCH}))
+    embed = CountingEmbeddings(HuggingFaceEmbeddings(
+        model_name=path, model_kwargs={"device": "cpu", **st_dtype(args.precision)},
+        encode_kwargs={"batch_size": EMBED_BATCH}))
     client = QdrantClient(path=str(args.work / "qdrant"))
     if not client.collection_exists(COLLECTION):
         client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIMENSION,

@@ -34,6 +34,7 @@ from benchmarks.peers.common import (
     freshness,
     model_path,
     report,
+    st_dtype,
 )
 
 COLLECTION = "bench"
@@ -46,10 +47,11 @@ class CountingEmbedding(HuggingFaceEmbedding):
         return super()._get_text_embeddings(texts)
 
 
-def build_pipeline(client: QdrantClient, strategy: DocstoreStrategy) -> tuple[IngestionPipeline, Any]:
+def build_pipeline(client: QdrantClient, strategy: DocstoreStrategy,
+                   precision: str = "fp32") -> tuple[IngestionPipeline, Any]:
     path = model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    embed = CountingEmbedding(model_name=path, embed_batch_size=EMBED_BATCH)
+    embed = CountingEmbedding(model_name=path, embed_batch_size=EMBED_BATCH, **st_dtype(precision))
     pipeline = IngestionPipeline(
         transformations=[SentenceSplitter(chunk_size=CHUNK_TOKENS, chunk_overlap=CHUNK_OVERLAP,
                                           tokenizer=tokenizer.tokenize, include_metadata=False), embed],
@@ -75,7 +77,7 @@ def main() -> None:
     stored = args.work / "pipeline"
     if args.phase in ("kill", "resume"):
         # Resumable, as the docs advise for a large corpus: batches, the docstore persisted after each.
-        pipeline, _ = build_pipeline(client, DocstoreStrategy.UPSERTS)
+        pipeline, _ = build_pipeline(client, DocstoreStrategy.UPSERTS, args.precision)
         if stored.exists():
             pipeline.load(str(stored))
         if args.phase == "kill":
@@ -91,7 +93,7 @@ def main() -> None:
         report({"points": count(client)})
         return
 
-    pipeline, embed = build_pipeline(client, DocstoreStrategy.UPSERTS_AND_DELETE)
+    pipeline, embed = build_pipeline(client, DocstoreStrategy.UPSERTS_AND_DELETE, args.precision)
 
     def cycle() -> None:
         pipeline.run(documents=SimpleDirectoryReader(str(corpus), recursive=True, filename_as_id=True).load_data())

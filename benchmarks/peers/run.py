@@ -23,7 +23,8 @@ in a child process of its own, one after the other, on its own copy of the corpu
 Prints one table; the ratio column is ours divided by the row's docs/s. Ours runs its
 default, the torch backend in the format `AIFACTORY_EMBEDDING_PRECISION=auto` picks (bf16
 on a CPU with native bf16, else fp32; embeddings within cosine 0.9995 of fp32);
-`--precision fp32` runs it in fp32, as the peers run (like for like in arithmetic).
+`--precision fp32` runs it in fp32, as the peers run (like for like in arithmetic);
+`--peer-precision bf16` loads the peers' model in bf16 by hand, to compare with their best.
 `--backend onnx` runs ours on its ONNX Runtime path (vectorstore/onnx_backend.py, the same
 weights, int8 linear layers, embeddings within cosine 0.999 of torch). The table says
 which one ran; the one-time ONNX export is done with the model load, before the timing.
@@ -113,7 +114,8 @@ def measure(name: str, pristine: Path, root: Path, args: argparse.Namespace, rng
     work = root / name
     shutil.copytree(pristine, work / "corpus")
     log = work / "child.log"
-    extra = ["--backend", args.backend, "--precision", args.precision] if name == "ours" else []
+    extra = ["--backend", args.backend, "--precision", args.precision] if name == "ours" else \
+        ["--precision", args.peer_precision]
     figures = child(SYSTEMS[name], work / "corpus", work / "state",
                     "main", ["--changes", str(args.changes), "--interval", str(args.interval), *extra], log)
     if not args.no_kill:
@@ -157,6 +159,9 @@ def main() -> None:
                     help="our embedding backend; peers always run torch (sentence-transformers), as they ship")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="our torch path's number format; peers run fp32, as they ship")
+    ap.add_argument("--peer-precision", choices=["fp32", "bf16"], default="fp32",
+                    help="the peers' number format: fp32 as they ship, or bf16 set by hand (SentenceTransformer "
+                         "model_kwargs torch_dtype), to compare with their best")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="aifactory-peers-"))
@@ -181,7 +186,7 @@ def main() -> None:
         backend = rows["ours"]["backend"]
         loading = "model load and one-time ONNX export" if backend == "onnx" else "model load"
         print(f"ours embedded with {backend} ({loading} {rows['ours']['load_s']:.1f} s, before the timing, "
-              "as every system's model load); peers with torch fp32 (sentence-transformers)")
+              f"as every system's model load); peers with torch {args.peer_precision} (sentence-transformers)")
         split = rows["ours"].get("split_s", {})
         print("ours build, seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
     if "ours" in rows and "llamaindex" in rows and "build_s" in rows.get("llamaindex", {}):
