@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ingest.kafka import KafkaConnection
 
 STOP_GRACE_S = 15.0
+# With the broker gone the worker cannot commit or leave its group, so its shutdown only
+# waits out client timeouts; nothing it holds is needed (outcomes are read from the lake).
+DEAD_BROKER_GRACE_S = 1.0
 
 
 class TransformWorkerError(RuntimeError):
@@ -71,7 +74,7 @@ class TransformWorker:
     def stop(self) -> None:
         # A second SIGTERM after request_stop is ignored by the worker (mode acts on the first).
         proc, self._proc = self._proc, None
-        stop_group(proc, STOP_GRACE_S)
+        stop_group(proc, STOP_GRACE_S if self.conn.alive else DEAD_BROKER_GRACE_S)
 
     def __enter__(self) -> TransformWorker:
         return self.start()
