@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace, factory: Factory) -> None:
                 print(json.dumps({"cycle": cycles, "run": s}, default=str) if args.json else
                       f"cycle {cycles} in {s['seconds']['total']:.1f} s: {counts(s)}", flush=True)
 
-        print(f"aifactory run --follow: {len(sources)} source(s), rescanned every {args.interval:g} s; "
+        print(f"aifactory run --follow: {len(sources)} source(s), rescanned on change and every {args.interval:g} s; "
               "Ctrl-C or SIGTERM stops", file=sys.stderr, flush=True)
         follow_until_signalled(factory, sources, interval_s=args.interval, on_cycle=on_cycle,
                                on_error=lambda exc: print(f"aifactory run: cycle failed ({exc}); restarting the "
@@ -335,10 +335,12 @@ def parser() -> argparse.ArgumentParser:
         if name == "run":
             sp.add_argument("--ask", help="a question to search for when the run is done")
             sp.add_argument("--follow", action="store_true",
-                            help="keep running: rescan the sources every --interval seconds and make what "
-                                 "changed searchable, until Ctrl-C or SIGTERM")
+                            help="keep running: rescan the sources when a file in them changes (and every "
+                                 "--interval seconds) and make what changed searchable, until Ctrl-C or SIGTERM")
             sp.add_argument("--interval", type=float, default=1.0, metavar="S",
-                            help="seconds between rescans with --follow (default 1.0)")
+                            help="with --follow, seconds between rescans when no change is seen: the fallback "
+                                 "for changes the file-system watcher misses, e.g. on network filesystems "
+                                 "(default 1.0)")
     with_json(sub.add_parser("status", help="counts per stage and tenant"))
     sp = with_json(sub.add_parser("search", help="search the index for one tenant"))
     sp.add_argument("text")

@@ -13,8 +13,10 @@ up to date from the lake files that appeared since (`vectorstore.sync.LivePlan`)
     with connect(...) as conn, Follower(factory, sources, conn) as follower:
         report = follower.cycle()
 
-`follow` loops over cycles until asked to stop; a cycle whose worker or landers
-fail restarts them, and the next cycle picks up what was left (nothing is
+`follow` loops over cycles until asked to stop; it starts the next cycle as soon
+as a file under a source changes (`aifactory.watch`), and every `interval_s` in
+any case, for the changes a watch misses. A cycle whose worker or landers fail
+restarts them, and the next cycle picks up what was left (nothing is
 acknowledged before it is durable).
 """
 
@@ -40,6 +42,7 @@ from aifactory.pipeline import (
     split_pending,
 )
 from aifactory.runlineage import complete
+from aifactory.watch import Watcher
 from governance.contracts import DocumentEvent
 from ingest.errors import LakeError, LandingTimeout
 from ingest.kafka import KafkaConnection
@@ -158,10 +161,13 @@ def follow(factory: Factory, sources: list[Source], *, interval_s: float = DEFAU
            stop: threading.Event, on_cycle: Callable[[RunReport], None],
            on_error: Callable[[BaseException], None] | None = None, conn: KafkaConnection | None = None,
            progress: bool = False) -> int:
-    """Cycle every `interval_s` until `stop` is set; `on_cycle` gets every report.
-    Returns the number of cycles run. The worker and the embedded broker are
-    stopped on the way out, whatever ends the loop."""
-    with connection(factory, conn) as kafka, Follower(factory, sources, kafka, progress=progress) as follower:
+    """Cycle until `stop` is set: when a source folder changes (after a short
+    debounce), and every `interval_s` in any case; `on_cycle` gets every report.
+    Returns the number of cycles run. The watcher, the worker and the embedded
+    broker are stopped on the way out, whatever ends the loop."""
+    watcher = Watcher([s.root for s in sources], ignore=[factory.settings.home])
+    with connection(factory, conn) as kafka, Follower(factory, sources, kafka, progress=progress) as follower, \
+            watcher:
         failures = 0
         while not stop.is_set():
             try:
@@ -176,11 +182,11 @@ def follow(factory: Factory, sources: list[Source], *, interval_s: float = DEFAU
                 if on_error is not None:
                     on_error(exc)
                 follower.restart()
-                stop.wait(interval_s)
+                watcher.wait(interval_s, stop)
                 continue
             failures = 0
             on_cycle(report)
-            stop.wait(interval_s)
+            watcher.wait(interval_s, stop)
         return follower.cycles
 
 

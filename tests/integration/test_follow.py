@@ -58,8 +58,8 @@ class Running:
     """A follower in a thread. Checks run in its thread, after each cycle, so that
     only one thread ever touches the index."""
 
-    def __init__(self, factory: Factory, sources: list[Source]) -> None:
-        self.factory, self.sources = factory, sources
+    def __init__(self, factory: Factory, sources: list[Source], interval_s: float = 0.2) -> None:
+        self.factory, self.sources, self.interval_s = factory, sources, interval_s
         self.stop = threading.Event()
         self.reports: list[pipeline.RunReport] = []
         self.error: list[BaseException] = []
@@ -69,7 +69,7 @@ class Running:
 
     def _serve(self) -> None:
         try:
-            follow(self.factory, self.sources, interval_s=0.2, stop=self.stop, on_cycle=self._on_cycle)
+            follow(self.factory, self.sources, interval_s=self.interval_s, stop=self.stop, on_cycle=self._on_cycle)
         except Exception as exc:  # noqa: BLE001 - handed to the test thread
             self.error.append(exc)
             self._passed.set()
@@ -141,6 +141,28 @@ def test_follower_makes_edits_additions_and_deletes_searchable(tmp_path: Path, m
     assert summaries[0]["recovered"] == 0
     assert not processes_with_env(f"AIFACTORY_TOPIC_PREFIX={factory.settings.kafka.topic_prefix}"), \
         "the transform worker was left running"
+    factory.close()
+
+
+def test_follower_wakes_on_an_edit_well_before_the_interval(tmp_path: Path, make_factory: MakeFactory) -> None:
+    root = copy_subset(tmp_path / "src", FILES[:1])
+    factory = make_factory(tmp_path / "home")
+    running = Running(factory, [Source(root, "helio-us", "US")], interval_s=30.0)
+    running.thread.start()
+    try:
+        running.until(lambda: documents(factory) == {f"helio-us:{FILES[0]}"}, "the first cycle")
+        time.sleep(0.5)  # the follower is waiting now, with 30 s to go
+        cycles = len(running.reports)
+        doc = root / FILES[0]
+        doc.write_text(doc.read_text() + "\nUpdate: the leave policy now names Quillbrook as its sponsor.\n")
+        seconds = running.until(lambda: "Quillbrook" in top_document(factory, "Who sponsors the leave policy?")[1],
+                                "the edit")
+        assert seconds < 10.0, f"the edit took {seconds:.1f} s: the follower waited for the interval"
+        assert len(running.reports) == cycles + 1, "one edit, one cycle"
+    finally:
+        running.stop.set()
+        running.thread.join(120)
+    assert not running.thread.is_alive() and not running.error, running.error
     factory.close()
 
 
