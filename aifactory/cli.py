@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -50,7 +51,7 @@ from aifactory.usage_report import as_json as usage_json
 from governance.errors import GovernanceError
 from governance.keys import ApiKeyError
 from governance.pricing import load_price_book
-from ingest.errors import IngestError
+from ingest.errors import BrokerError, IngestError
 from ingest.sources import Source
 from ingest.tables import RAW
 from vectorstore.edge import IndexBusyError
@@ -425,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         COMMANDS[args.command](args, factory)
     except USER_ERRORS as exc:
         print(f"aifactory {args.command}: {exc}", file=sys.stderr)
+        if isinstance(exc, BrokerError) and argv is None:
+            # A client call abandoned on the dead broker would print kafka-python's flush
+            # timeout from its finaliser at interpreter exit: leave without finalisers.
+            factory.close()
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(2)
         return 2
     finally:
         factory.close()
