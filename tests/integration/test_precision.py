@@ -37,3 +37,10 @@ def test_a_format_that_misses_the_probes_falls_back_to_fp32(monkeypatch: pytest.
 def test_an_unknown_precision_is_a_clear_error() -> None:
     with pytest.raises(EmbedderError, match=r"unknown embedding precision 'int4'.*AIFACTORY_EMBEDDING_PRECISION"):
         Embedder(precision="int4")
+
+
+def test_a_text_embeds_alike_alone_and_in_a_padded_batch(embedder: Embedder) -> None:
+    # Widths are padded to a few shapes (vectorstore/batching.py); the mask must hide the padding.
+    batched = embedder.embed(TEXTS)
+    alone = np.stack([embedder.embed([text])[0] for text in TEXTS])
+    assert float(np.min(np.sum(batched * alone, axis=1))) > (0.99999 if embedder.precision == "fp32" else 0.9999)

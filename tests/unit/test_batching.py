@@ -13,8 +13,10 @@ from transforms.tokens import default_model_path
 from vectorstore.batching import (
     CPU_TOKEN_BUDGET,
     GPU_TOKEN_BUDGET_MAX,
+    PAD_MULTIPLE,
     gpu_token_budget,
     load_tokenizer,
+    padded_width,
     prefetch,
     token_batches,
     token_budget,
@@ -71,6 +73,18 @@ def test_tokenized_batches_pad_to_the_longest_and_keep_positions() -> None:
         assert (batch.attention_mask.sum(axis=1) > 0).all()
         seen += batch.rows
     assert sorted(seen) == [0, 1, 2, 3]
+
+
+def test_widths_come_from_a_few_padded_shapes_whatever_the_lengths() -> None:
+    # One compiled kernel per shape is kept by oneDNN: query lengths 1..256 must map to 32 widths.
+    tokenizer = load_tokenizer(default_model_path(), 256)
+    rng = random.Random(3)
+    texts = [" ".join("word" for _ in range(rng.randint(0, 300))) for _ in range(200)]
+    widths = {next(iter(tokenized_batches(tokenizer, [t], 1024))).input_ids.shape[1] for t in texts}
+    assert all(w % PAD_MULTIPLE == 0 and w <= 256 for w in widths)
+    assert len(widths) > 10  # the lengths vary; the shapes are bounded, not collapsed
+    assert [padded_width(n, 256) for n in (1, 8, 9, 251, 256)] == [8, 8, 16, 256, 256]
+    assert padded_width(9, 12) == 12  # never past what the model reads
 
 
 def test_device_budgets() -> None:
