@@ -81,6 +81,12 @@ def committed_and_end(consumer: KafkaConsumer, topic: str) -> dict[int, tuple[in
     return {tp.partition: (consumer.committed(tp) or 0, ends[tp]) for tp in partitions}
 
 
+def watched_offsets(conn: KafkaConnection, consumer: KafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
+    """`committed_and_end` under the broker watch: a dead embedded broker raises
+    BrokerError at once instead of the client waiting out its timeouts."""
+    return conn.call(lambda: committed_and_end(consumer, topic))
+
+
 def consumer_lag(bootstrap_servers: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
     """partition -> (committed offset of the group, end offset of the topic)."""
     with offsets_reader(bootstrap_servers, group_id) as consumer:
@@ -98,7 +104,7 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
     landers = make_landers(factory, conn, raw=True, run_id=lambda: run_id)
     raw, letters = landers["raw"], landers["dead_letters"]
     with offsets_reader(conn.bootstrap_servers, raw.group_id) as reader:
-        before = committed_and_end(reader, topic)
+        before = watched_offsets(conn, reader, topic)
         report.targets = {p: end for p, (_, end) in before.items()}
         behind = {p for p, (committed, end) in before.items() if committed < end}
         if not behind:
@@ -130,14 +136,14 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
                         f"{report.targets} at {conn.bootstrap_servers}; raise AIFACTORY_STAGE_TIMEOUT_S for a "
                         "large backlog, or run again to resume (what landed stays landed)")
                 time.sleep(WAIT_STEP_S)
-                now = committed_and_end(reader, topic)
+                now = watched_offsets(conn, reader, topic)
             if dead_lettered:
                 # Dead letters the raw lander published must land too, or they wait for another run.
                 _wait_for_group(factory, conn, letters, deadline)
         finally:
             for lander in (raw, letters):
                 lander.stop()
-        after = committed_and_end(reader, topic)
+        after = watched_offsets(conn, reader, topic)
     report.offsets = {p: (before[p][0], after[p][0]) for p in before}
     report.landed = raw.rows_landed
     report.dead_lettered = len(dead_lettered)
@@ -164,8 +170,8 @@ def _record_bad(raw: Lander) -> list[LogPosition]:
 def _wait_for_group(factory: Factory, conn: KafkaConnection, lander: Lander, deadline: float) -> None:
     """Until `lander`'s group has committed up to its topic's end offsets as of now."""
     with offsets_reader(conn.bootstrap_servers, lander.group_id) as reader:
-        targets = {p: end for p, (_, end) in committed_and_end(reader, lander.topic).items()}
-        while any(c < targets[p] for p, (c, _) in committed_and_end(reader, lander.topic).items()):
+        targets = {p: end for p, (_, end) in watched_offsets(conn, reader, lander.topic).items()}
+        while any(c < targets[p] for p, (c, _) in watched_offsets(conn, reader, lander.topic).items()):
             conn.check()
             lander.check()
             if time.monotonic() > deadline:

