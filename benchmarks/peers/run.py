@@ -81,6 +81,14 @@ def child(module: str, corpus: Path, work: Path, phase: str, extra: list[str], l
     return dict(json.loads(lines[-1][len(RESULT):]))
 
 
+def progress(buffer: bytes) -> list[tuple[bytes, bytes]]:
+    """(done, total) of each progress line in a child's stderr: our tqdm bars and the peers'
+    `progress N/M [` lines. Not transformers' "Loading weights N/N [" bar at model load, which
+    would have the kill land before the build starts."""
+    return [found for line in re.split(rb"[\r\n]", buffer) if b"Loading weights" not in line
+            for found in PROGRESS.findall(line)]
+
+
 def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: random.Random,
                         extra: list[str]) -> tuple[int, str]:
     """SIGKILL a build (its whole process tree) at a random moment past half of its
@@ -95,11 +103,11 @@ def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: r
     deadline = time.monotonic() + CHILD_TIMEOUT_S
     while proc.poll() is None and time.monotonic() < deadline:
         buffer += proc.stderr.read() or b""
-        found = PROGRESS.findall(buffer)
+        found = progress(buffer)
         if found and int(found[-1][0]) * 2 >= int(found[-1][1]) > 0:
             time.sleep(rng.uniform(0, 0.5))
             buffer += proc.stderr.read() or b""
-            last = PROGRESS.findall(buffer)[-1]
+            last = progress(buffer)[-1]
             kill_tree(proc.pid)
             at = f"{int(last[0])}/{int(last[1])}"
             break
