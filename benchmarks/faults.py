@@ -119,7 +119,7 @@ class Kill:
     target: str
     hit: bool  # the target was alive and at work when killed
     after_s: float  # seconds from the start of the run
-    exit: str  # how the run ended: "killed", "failed by itself (rc, s)", "hung; killed after ..."
+    exit: str  # how the run ended: "killed", "failed by itself (rc, s)", "finished (s)", "hung; killed after ..."
 
 
 def progress(buffer: bytes) -> tuple[int, int] | None:
@@ -171,7 +171,9 @@ def inject(target: str, home: Path, root: Path, rng: random.Random, window_s: fl
     kill_pids([victim])
     try:
         rc = proc.wait(EXIT_WAIT_S)
-        outcome = f"failed by itself (rc {rc}, {time.monotonic() - started - after:.1f} s)"
+        took = time.monotonic() - started - after
+        # rc 0: what the victim did was already done (a broker killed after the stream stage).
+        outcome = f"finished ({took:.1f} s)" if rc == 0 else f"failed by itself (rc {rc}, {took:.1f} s)"
     except subprocess.TimeoutExpired:
         outcome = f"hung; killed after {EXIT_WAIT_S:.0f} s"
     kill_pids([proc.pid, *below])  # the supervisor's clean-up: nothing of the old run lives on
