@@ -7,8 +7,9 @@ with the same model, in one run.
 Texts are chunks cut by the pipeline's own chunker from a generated corpus. The
 contenders run in turn, `--rounds` times, and the median of each is reported, so all
 see the same machine state. The pipeline's torch path runs as configured by default
-(bf16 on a CPU with native bf16, fp16 on a GPU; see vectorstore/precision.py) and, on
-a CPU, also in fp32. Prints texts/s and tokens/s for each, the ratios to plain encode,
+(bf16 on a CPU with native bf16, fp16 on a GPU; see vectorstore/precision.py; on a CPU
+with linear layers packed for oneDNN, vectorstore/packed.py), on a CPU also unpacked and
+in fp32. Prints texts/s and tokens/s for each, the ratios to plain encode,
 and each contender's lowest cosine to plain encode over all texts. On a GPU it also
 prints the best plain encode found (fp16, best of a few batch sizes) and the
 pipeline's peak GPU memory; the ONNX backend is CPU-only and is skipped there.
@@ -94,6 +95,10 @@ def main() -> None:
         "plain encode": lambda: plain.encode(sample),
         "pipeline torch": pipeline_torch,
     }
+    if embedder.packed:
+        unpacked = Embedder(precision=embedder.precision, pack=False)
+        contenders["pipeline torch unpacked"] = lambda: unpacked.embed(sample)
+        unpacked.embed(sample[:64])
     if not cuda and embedder.precision != "fp32":
         fp32 = load_embedder(precision="fp32")
         contenders["pipeline torch fp32"] = lambda: fp32.embed(sample)
@@ -115,10 +120,11 @@ def main() -> None:
         name, seconds = best_gpu_encode(embedder, sample)
         median[name] = seconds
     print(f"{len(sample)} texts, {tokens} tokens, device {embedder.device_name}, pipeline torch in "
-          f"{embedder.precision}, {embedder.token_budget} tokens a batch, median of {args.rounds} interleaved rounds")
+          f"{embedder.precision}{', linear layers packed' if embedder.packed else ''}, {embedder.token_budget} "
+          f"tokens a batch, median of {args.rounds} interleaved rounds")
     for name, seconds in median.items():
         every = " ".join(f"{t:.2f}" for t in rounds.get(name, []))
-        print(f"{name:<22} {seconds:7.2f} s {len(sample) / seconds:9.1f} texts/s {tokens / seconds:10.0f} tokens/s"
+        print(f"{name:<24} {seconds:7.2f} s {len(sample) / seconds:9.1f} texts/s {tokens / seconds:10.0f} tokens/s"
               f"   x{median['plain encode'] / seconds:.2f} plain encode   rounds: {every}")
     if cuda:
         best_plain = min(s for n, s in median.items() if n.startswith("plain fp16"))

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from transforms.tokens import default_model_path, token_counter
-from vectorstore import batching
+from vectorstore import batching, packed
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, prefetch, tokenized_batches
 from vectorstore.onnx_backend import OnnxEncoder, export, int8_path, supports
 from vectorstore.precision import MIN_COSINE, PROBES, SHORT_PROBES, wanted
@@ -84,7 +84,7 @@ class Embedder:
 
     def __init__(self, model: str | None = None, *, device: str | None = None,
                  token_budget: int | None = None, backend: str = "torch",
-                 onnx_dir: Path | None = None, precision: str = "auto") -> None:
+                 onnx_dir: Path | None = None, precision: str = "auto", pack: bool = True) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model) if model else default_model_path()
@@ -125,14 +125,18 @@ class Embedder:
             raise EmbedderError(f"{exc} (AIFACTORY_EMBEDDING_PRECISION)") from exc
         if backend == "torch" and target_precision != "fp32":
             self._lower(target_precision, explicit=precision != "auto")
+        self.packed = 0
+        if backend == "torch" and pack and not self.cuda and packed.available():
+            self._pack()
         if backend == "onnx":
             if self.cuda or not supports(path):
                 raise EmbedderError(f"the ONNX backend runs mean-pooling models on the CPU; {path} on "
                                     f"{self.device} needs AIFACTORY_EMBEDDING_BACKEND=torch")
             target = (onnx_dir or path) / f"{self.fingerprint.id}.fused.onnx"
             self._onnx = OnnxEncoder(export(path, target), path, int8=int8_path(target))
-        log.info("loaded %s on %s (%s %s, %d tokens a batch) in %.1f s", self.fingerprint.id, self.device,
-                 self.backend, self.precision, self.token_budget, time.perf_counter() - started)
+        log.info("loaded %s on %s (%s %s%s, %d tokens a batch) in %.1f s", self.fingerprint.id, self.device,
+                 self.backend, self.precision, ", packed" if self.packed else "", self.token_budget,
+                 time.perf_counter() - started)
 
     def _lower(self, precision: str, *, explicit: bool) -> None:
         """Compute in `precision` if probe texts embed within MIN_COSINE of fp32; an
@@ -151,6 +155,25 @@ class Embedder:
             return
         log.info("staying on fp32: %s embeds probe texts within cosine %.5f only", precision, cosine)
         self.model = fp32
+
+    def _pack(self) -> None:
+        """oneDNN-packed linear layers (vectorstore/packed.py), kept if probe texts embed
+        within MIN_COSINE of the unpacked model."""
+        probes = [*PROBES, *SHORT_PROBES]
+        reference, unpacked = self.embed(probes), self.model
+        self.model = copy.deepcopy(unpacked)
+        try:
+            layers = packed.pack(self.model)
+            cosine = float(np.min(np.sum(self.embed(probes) * reference, axis=1)))
+        except RuntimeError as exc:  # a oneDNN build without the packed ops
+            log.info("linear layers left unpacked: %s", exc)
+            self.model = unpacked
+            return
+        if cosine < MIN_COSINE:
+            log.warning("linear layers left unpacked: packed, probe texts embed within cosine %.5f only", cosine)
+            self.model = unpacked
+            return
+        self.packed = layers
 
     @property
     def device_name(self) -> str:

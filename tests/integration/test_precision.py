@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from vectorstore import embedder as embedder_module
 from vectorstore.embedder import Embedder, EmbedderError, load_embedder
@@ -27,11 +28,12 @@ def test_the_configured_format_embeds_as_fp32_does(embedder: Embedder) -> None:
 
 
 def test_a_format_that_misses_the_probes_falls_back_to_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedder_module, "MIN_COSINE", 1.5)  # no lowered format can reach it
+    reference = Embedder(precision="fp32", pack=False).embed(TEXTS)
+    monkeypatch.setattr(embedder_module, "MIN_COSINE", 1.5)  # no lowered format, nor packing, can reach it
     monkeypatch.setattr(embedder_module, "wanted", lambda requested, cuda: "bf16")
     fallen = Embedder()
-    assert fallen.precision == "fp32"
-    assert np.array_equal(fallen.embed(TEXTS), load_embedder(precision="fp32").embed(TEXTS))
+    assert fallen.precision == "fp32" and not fallen.packed
+    assert np.array_equal(fallen.embed(TEXTS), reference)
 
 
 def test_an_unknown_precision_is_a_clear_error() -> None:
@@ -44,3 +46,13 @@ def test_a_text_embeds_alike_alone_and_in_a_padded_batch(embedder: Embedder) -> 
     batched = embedder.embed(TEXTS)
     alone = np.stack([embedder.embed([text])[0] for text in TEXTS])
     assert float(np.min(np.sum(batched * alone, axis=1))) > (0.99999 if embedder.precision == "fp32" else 0.9999)
+
+
+def test_packed_layers_embed_as_the_unpacked_model_does(embedder: Embedder) -> None:
+    # On a CPU the torch path packs its linear layers for oneDNN (vectorstore/packed.py).
+    assert bool(embedder.packed) == (not embedder.cuda and torch.backends.mkldnn.is_available())
+    unpacked = Embedder(precision=embedder.precision, pack=False)
+    assert not unpacked.packed
+    for texts in (TEXTS, TEXTS[:1], TEXTS[3:4]):  # batches of several texts and of one
+        a, b = unpacked.embed(texts), embedder.embed(texts)
+        assert float(np.min(np.sum(a * b, axis=1))) > (0.99999 if embedder.precision == "fp32" else 0.9999)
