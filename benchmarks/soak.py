@@ -19,7 +19,11 @@ document, or text naming another tenant: must be 0), latencies, documents ingest
 and the RSS of the serving process, its broker and its worker, sampled over time.
 
 The serving process's RSS is a saw-tooth; judge it by the lowest RSS of each minute
-(`minute_minima`). To tell Python's heap from native memory, `--trace-memory MINUTES`
+(`minute_minima`). RSS counts file-backed pages too (libraries, the model's weights, index
+segments: page cache the kernel can drop), so `serving_file` reports them apart, and the
+serving process writes its anonymous and file-backed RSS, glibc's heap (held and in use)
+and its most resident mapped files to work/native.jsonl every few seconds. To tell
+Python's heap from native memory, `--trace-memory MINUTES`
 runs tracemalloc in the serving process and writes the allocation sites that grew
 most, and Python heap against RSS, to the work directory. The serving process caps
 glibc's malloc arenas as `aifactory serve` does (aifactory/malloc.py); run it with
@@ -68,8 +72,26 @@ def write_doc(folder: Path, tenant: str, n: int, rng: random.Random) -> Path:
 
 
 def own_rss_mb() -> float:
-    return next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
-                if line.startswith("VmRSS:")) / 1024
+    return status_mb(os.getpid(), "VmRSS")[0]
+
+
+def malloc_mb() -> dict[str, float]:
+    """glibc's own account (mallinfo2): bytes its heap holds from the system, and bytes in
+    use in it. Native code that allocates with malloc (torch, oneDNN, Rust's default
+    allocator) counts here; file mappings do not. Empty without glibc 2.33+."""
+    import ctypes
+
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+    try:
+        call = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    call.restype = Info
+    info = call()
+    return {"malloc_held_mb": round((info.arena + info.hblkhd) / 2**20, 1),
+            "malloc_in_use_mb": round((info.uordblks + info.hblkhd) / 2**20, 1)}
 
 
 def trace_memory(work: Path, every_s: float, stop: threading.Event) -> threading.Thread:
@@ -90,7 +112,9 @@ def trace_memory(work: Path, every_s: float, stop: threading.Event) -> threading
         stats = snap.compare_to(base, "traceback")
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         with (work / "memory.jsonl").open("a") as f:
-            f.write(json.dumps({"s": round(elapsed), "traced_mb": round(traced, 1), "rss_mb": round(own_rss_mb(), 1),
+            rss, anon, file_backed = status_mb(os.getpid(), "VmRSS", "RssAnon", "RssFile")
+            f.write(json.dumps({"s": round(elapsed), "traced_mb": round(traced, 1), "rss_mb": round(rss, 1),
+                                "rss_anon_mb": round(anon, 1), "rss_file_mb": round(file_backed, 1), **malloc_mb(),
                                 "traced_growth_mb": round(sum(st.size_diff for st in stats) / 2**20, 1)}) + "\n")
         lines = [f"after {elapsed:.0f} s: traced {traced:.1f} MB, RSS {own_rss_mb():.1f} MB"]
         for st in stats[:25]:
@@ -105,6 +129,39 @@ def trace_memory(work: Path, every_s: float, stop: threading.Event) -> threading
         sample()
 
     thread = threading.Thread(target=loop, name="trace-memory", daemon=True)
+    thread.start()
+    return thread
+
+
+def mapped_files_mb(top: int = 6) -> dict[str, float]:
+    """The files mapped into this process with the most resident pages (libraries, model
+    weights, index segments), from /proc/self/smaps."""
+    resident: Counter[str] = Counter()
+    path = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+            path = head[5] if len(head) > 5 and head[5].startswith("/") else ""
+        elif path and head[0] == "Rss:":
+            resident[path] += int(head[1])
+    return {p: round(kb / 1024, 1) for p, kb in resident.most_common(top)}
+
+
+def sample_native(work: Path, stop: threading.Event) -> threading.Thread:
+    """Every SAMPLE_S: the serving process's anonymous and file-backed RSS, glibc's heap
+    (held and in use) and the mapped files with most resident pages, to work/native.jsonl:
+    whether what grows is mapped files, malloc'd memory, or memory outside malloc."""
+    started = time.monotonic()
+
+    def loop() -> None:
+        while not stop.wait(SAMPLE_S):
+            rss, anon, file_backed = status_mb(os.getpid(), "VmRSS", "RssAnon", "RssFile")
+            with (work / "native.jsonl").open("a") as f:
+                f.write(json.dumps({"s": round(time.monotonic() - started), "rss_mb": round(rss, 1),
+                                    "rss_anon_mb": round(anon, 1), "rss_file_mb": round(file_backed, 1),
+                                    **malloc_mb(), "files_mb": mapped_files_mb()}) + "\n")
+
+    thread = threading.Thread(target=loop, name="sample-native", daemon=True)
     thread.start()
     return thread
 
@@ -169,6 +226,7 @@ def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0)
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     tracer = trace_memory(work, trace_every_s, stop) if trace_every_s else None
+    sample_native(work, stop)
     (work / "ready.json").write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "tokens": tokens}))
     web.join()
     stop.set()
@@ -183,20 +241,33 @@ def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0)
 # --- the load ----------------------------------------------------------------------------------
 
 
+PARTS = ("serving", "broker", "worker")
+
+
+def status_mb(pid: int, *fields: str) -> list[float]:
+    values = {line.split(":")[0]: int(line.split()[1]) / 1024
+              for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(fields)}
+    return [values[f] for f in fields]
+
+
 def rss_mb(pid: int) -> dict[str, float]:
     """RSS of the serving process and of what it started, by part: `serving` (the API,
     the follower, the index), `broker` (Tansu keeps every record in memory, so it grows
-    with what is ingested by design), `worker` (the faust transform worker)."""
-    parts: dict[str, float] = {"serving": 0.0, "broker": 0.0, "worker": 0.0}
+    with what is ingested by design), `worker` (the faust transform worker). Also the
+    serving process's RSS in its two kinds: `serving_anon` (its own memory) and
+    `serving_file` (mapped files such as libraries and the index's segments: page cache
+    the kernel can drop)."""
+    parts: dict[str, float] = dict.fromkeys(PARTS, 0.0)
     for p in [pid, *descendants(pid)]:
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            kb = next(int(line.split()[1]) for line in Path(f"/proc/{p}/status").read_text().splitlines()
-                      if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
+            rss, anon, file_backed = status_mb(p, "VmRSS", "RssAnon", "RssFile")
+        except (OSError, KeyError, IndexError):
             continue
         part = "serving" if p == pid else "broker" if "tansu" in cmd else "worker"
-        parts[part] += kb / 1024
+        parts[part] += rss
+        if p == pid:
+            parts["serving_anon"], parts["serving_file"] = anon, file_backed
     return parts
 
 
@@ -207,7 +278,7 @@ def memory(rss: list[tuple[float, dict[str, float]]]) -> dict[str, dict[str, obj
     whether memory is kept."""
     out: dict[str, dict[str, object]] = {}
     for part in ["all", *(rss[0][1] if rss else {})]:
-        series = [(t, sum(m.values()) if part == "all" else m[part]) for t, m in rss]
+        series = [(t, sum(m[p] for p in PARTS) if part == "all" else m.get(part, 0.0)) for t, m in rss]
         half = [(t, m) for t, m in series if t >= series[-1][0] / 2]
         slope = statistics.linear_regression([t for t, _ in half], [m for _, m in half]).slope * 60 \
             if len(half) >= 2 else 0.0
@@ -377,7 +448,7 @@ def main() -> None:
         "feed": args.feed, "documents_written_during_soak": written[0] * len(tenants),
         "ingestion": served,
         "rss_mb": memory(rss) if rss else {},
-        "rss_mb_samples_all": [round(sum(m.values())) for _, m in rss],
+        "rss_mb_samples_all": [round(sum(m[p] for p in PARTS)) for _, m in rss],
         "workdir": str(work),
     }, indent=2))
     if load.errors or load.cross_tenant:
