@@ -71,6 +71,13 @@ def write_doc(folder: Path, tenant: str, n: int, rng: random.Random) -> Path:
 # --- the serving process ---------------------------------------------------------------------
 
 
+def status_mb(pid: int, *fields: str) -> list[float]:
+    """`fields` of /proc/<pid>/status (VmRSS, RssAnon, RssFile, ...) in MB."""
+    values = {line.split(":")[0]: int(line.split()[1]) / 1024
+              for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(fields)}
+    return [values[f] for f in fields]
+
+
 def own_rss_mb() -> float:
     return status_mb(os.getpid(), "VmRSS")[0]
 
@@ -112,9 +119,7 @@ def trace_memory(work: Path, every_s: float, stop: threading.Event) -> threading
         stats = snap.compare_to(base, "traceback")
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         with (work / "memory.jsonl").open("a") as f:
-            rss, anon, file_backed = status_mb(os.getpid(), "VmRSS", "RssAnon", "RssFile")
-            f.write(json.dumps({"s": round(elapsed), "traced_mb": round(traced, 1), "rss_mb": round(rss, 1),
-                                "rss_anon_mb": round(anon, 1), "rss_file_mb": round(file_backed, 1), **malloc_mb(),
+            f.write(json.dumps({"s": round(elapsed), "traced_mb": round(traced, 1), "rss_mb": round(own_rss_mb(), 1),
                                 "traced_growth_mb": round(sum(st.size_diff for st in stats) / 2**20, 1)}) + "\n")
         lines = [f"after {elapsed:.0f} s: traced {traced:.1f} MB, RSS {own_rss_mb():.1f} MB"]
         for st in stats[:25]:
@@ -242,12 +247,6 @@ def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0)
 
 
 PARTS = ("serving", "broker", "worker")
-
-
-def status_mb(pid: int, *fields: str) -> list[float]:
-    values = {line.split(":")[0]: int(line.split()[1]) / 1024
-              for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(fields)}
-    return [values[f] for f in fields]
 
 
 def rss_mb(pid: int) -> dict[str, float]:
