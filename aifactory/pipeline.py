@@ -31,6 +31,7 @@ from typing import Any
 
 from aifactory.factory import Factory
 from aifactory.metering import meter_chunking, meter_ingest
+from aifactory.progress import Progress, as_progress
 from aifactory.runlineage import job_run
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
@@ -197,9 +198,11 @@ class Stream:
         return self
 
     def deliver(self, *, events: list[DocumentEvent], letters: list[DeadLetter], republish: list[DocumentEvent],
-                wait_for: set[str] | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+                wait_for: set[str] | None = None, should_stop: Callable[[], bool] | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> None:
         """Publish, then wait until every event has its outcome. `wait_for` names
-        events already on the topic that need one too."""
+        events already on the topic that need one too; `on_progress(done, wanted)`
+        hears how many have it so far."""
         settings, outcomes, landers = self.factory.settings, self.outcomes, self.landers
         # A republished event needs an outcome from this run, whatever an earlier attempt left.
         self.collect()
@@ -215,6 +218,8 @@ class Stream:
             # A raw event the residency policy refused has its outcome as a dead letter.
             raw_missing = raw_wanted - landers["raw"].seen - landers["raw"].refused if self.land_raw else set()
             missing = (wanted_events - outcomes.done, wanted_letters - outcomes.letters, raw_missing)
+            if on_progress is not None:
+                on_progress(len(wanted_events) - len(missing[0]), len(wanted_events))
             if not any(missing):
                 return
             if should_stop is not None and should_stop():
@@ -294,7 +299,7 @@ def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[Docume
     return republish, on_topic
 
 
-def run(factory: Factory, sources: list[Source], *, progress: bool = False,
+def run(factory: Factory, sources: list[Source], *, progress: bool | Progress = False,
         retry: list[DocumentEvent] | None = None, requests: list[DocumentEvent] | None = None) -> RunReport:
     """Ingest the sources and drive every stage until all is searchable. `retry`
     names raw-lake events to send through the chain again (dead-letter replay);
@@ -302,13 +307,14 @@ def run(factory: Factory, sources: list[Source], *, progress: bool = False,
     The run is reported as OpenLineage events (see runlineage.py)."""
     report = RunReport()
     with job_run(factory, "aifactory.run", report):
-        _run(factory, sources, report, progress=progress, retry=retry, requests=requests)
+        _run(factory, sources, report, progress=as_progress(progress), retry=retry, requests=requests)
     return report
 
 
-def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress: bool,
+def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress: Progress,
          retry: list[DocumentEvent] | None, requests: list[DocumentEvent] | None) -> None:
     started = time.perf_counter()
+    progress.stage("scan", f"reading {len(sources)} source(s)")
     report.ingest = [scan_source(factory, s, report.run_id) for s in sources]
     events = [e for r in report.ingest for e in r.published] + \
         [e.model_copy(update={"run_id": e.run_id or report.run_id}) for e in requests or []]
@@ -321,29 +327,41 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
     published_ids = {e.event_id for e in events}
     pending = [e for e in pending_events(factory.lake) if e.event_id not in published_ids]
     retry = [e for e in retry or [] if e.event_id not in published_ids | {p.event_id for p in pending}]
+    progress.stage("scan", scan_line(report, len(letters), len(pending) + len(retry)))
     ahead: EmbedAhead | None = None
     stream: Stream | None = None
     closing: Closing | None = None
     if events or letters or pending or retry:
         with contextlib.ExitStack() as stack:
-            conn = stack.enter_context(connect(factory.settings.kafka,
-                                               broker_log=str(factory.settings.log_dir / "broker.log")))
+            kafka = factory.settings.kafka
+            progress.stage("broker", f"connecting to {kafka.bootstrap_servers}" if kafka.bootstrap_servers
+                           else "starting the embedded broker")
+            conn = stack.enter_context(connect(kafka, broker_log=str(factory.settings.log_dir / "broker.log")))
             t = time.perf_counter()
             republish, on_topic = split_pending(pending, conn.epoch)
             report.recovered = len(republish)
+            progress.stage("stream", "starting the transform worker and the landers")
             stream = stack.enter_context(Stream(factory, conn, land_raw=True, run_id=report.run_id))
+            wanted = len(events) + len(republish) + len(retry) + len(on_topic)
+            progress.stage("stream", f"chunking {wanted} event(s) and embedding their chunks as they land")
+            bar = stack.enter_context(contextlib.closing(progress.bar("stream", wanted, "event")))
             # Chunks are embedded as they land, while later documents are still being chunked.
             with EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) as ahead:
                 # Retried events go through again even when this log still holds them.
-                stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic)
+                stream.deliver(events=events, letters=letters, republish=republish + retry, wait_for=on_topic,
+                               on_progress=lambda done, _: done > bar.n and bar.update(done - bar.n))
+            bar.close()
             report.seconds["stream"] = time.perf_counter() - t
+            progress.stage("stream", f"done in {report.seconds['stream']:.1f} s: {stream.landed().get('chunks', 0)} "
+                           f"chunk rows, {stream.landed().get('dead_letters', 0)} dead letter(s) landed")
             # Every outcome is durable in the lake: the stream and the broker stop while the index
             # syncs, the worker's shutdown (the longest) beside the landers'.
             stream.worker.request_stop()
             closing = Closing(stack.pop_all())
     t = time.perf_counter()
+    progress.stage("index", "making the index equal to the chunks lake")
     try:
-        report.index = factory.sync_index(run_id=report.run_id, progress=progress, ahead=ahead)
+        report.index = factory.sync_index(run_id=report.run_id, progress=progress.bars, ahead=ahead)
     finally:
         if closing is not None:
             closing.join()
@@ -351,6 +369,16 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
         count_landed(report, stream.landed())
     report.seconds["index"] = time.perf_counter() - t
     report.seconds["total"] = time.perf_counter() - started
+    i = report.index
+    progress.stage("index", f"done in {report.seconds['index']:.1f} s: {i.upserted} point(s) upserted, "
+                   f"{i.deleted} deleted, {i.unchanged} unchanged")
+
+
+def scan_line(report: RunReport, letters: int, pending: int) -> str:
+    s = report.summary()
+    return (f"{s['files']} file(s): {s['published']} event(s) to publish ({s['deleted']} deletes), "
+            f"{s['unchanged']} unchanged, {s['held']} held back, {letters} new dead letter(s)"
+            + (f", {pending} earlier event(s) to finish" if pending else ""))
 
 
 def landed_letters(lake: Lake) -> set[str]:

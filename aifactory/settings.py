@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.errors import SourceError
@@ -42,6 +42,13 @@ class FactorySettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     transforms: TransformSettings = Field(default_factory=TransformSettings)
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        # Every path derived from home ends up in file URIs, logs and child processes
+        # with another working directory: fix it once, relative to where the command ran.
+        return home.expanduser().absolute()
 
     @property
     def lake_root(self) -> Path:

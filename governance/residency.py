@@ -29,6 +29,17 @@ class Jurisdiction:
 class ResidencyPolicy:
     jurisdictions: dict[str, Jurisdiction] = field(default_factory=dict)
 
+    def canonical(self, jurisdiction: str) -> str:
+        """The policy's spelling of a jurisdiction a person typed ("eu" -> "EU");
+        refused, naming the known ones, when the policy has none that matches."""
+        if jurisdiction in self.jurisdictions:
+            return jurisdiction
+        matches = [name for name in self.jurisdictions if name.casefold() == jurisdiction.strip().casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        self.home_region(jurisdiction)  # raises, naming the known jurisdictions
+        return jurisdiction
+
     def home_region(self, jurisdiction: str) -> str:
         try:
             return self.jurisdictions[jurisdiction].home

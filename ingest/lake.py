@@ -69,7 +69,8 @@ class Lake:
 
     def __init__(self, root: Path, *, residency: ResidencyPolicy | None = None,
                  audit: AuditLog | None = None) -> None:
-        self.root, self.residency, self.audit = root, residency, audit
+        # Absolute: blob paths become file URIs in dead letters.
+        self.root, self.residency, self.audit = Path(root).absolute(), residency, audit
 
     def admit(self, spec: TableSpec, row: dict[str, Any]) -> None:
         """Raise ResidencyError (and audit it) when `row` may not go to its region."""

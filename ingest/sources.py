@@ -54,12 +54,27 @@ WHERE tenant = ? AND op = 'delete' AND coalesce(requested, '') <> ''
 @dataclass(frozen=True)
 class Source:
     """A folder of documents that belongs to one tenant and one jurisdiction;
-    `fields` says which fields of CSV/JSON records are id, title, text, metadata."""
+    `fields` says which fields of CSV/JSON records are id, title, text, metadata.
+    `files`, when given, narrows the source to those paths under `root` (a person
+    ingesting single files): only they are read, and only their documents can be
+    deleted by the scan."""
 
     root: Path
     tenant: str
     jurisdiction: str
     fields: RecordFields = field(default_factory=RecordFields)
+    files: tuple[str, ...] = ()
+
+    @classmethod
+    def of_path(cls, path: Path, tenant: str, jurisdiction: str) -> Source:
+        """A folder as it is, or one file as a source narrowed to it within its folder, so
+        its document id is the same as when the whole folder is ingested."""
+        if path.is_file():
+            return cls(path.parent, tenant, jurisdiction, files=(path.name,))
+        return cls(path, tenant, jurisdiction)
+
+    def covers(self, rel: str) -> bool:
+        return not self.files or rel in self.files
 
 
 @dataclass
@@ -94,6 +109,16 @@ def walk(root: Path) -> Iterator[tuple[Path, str | None]]:
             yield path, None
 
 
+def walk_files(root: Path, files: tuple[str, ...]) -> Iterator[tuple[Path, str | None]]:
+    """The named files under `root` that exist, like `walk` yields them."""
+    for rel in sorted(set(files)):
+        path = root / rel
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            yield path, f"symlink to {path.resolve()}, outside the source root {root}; it is not followed"
+        elif path.is_file():
+            yield path, None
+
+
 def document_id(tenant: str, rel: str, part: str) -> str:
     return f"{tenant}:{rel}" + (f"#{part}" if part else "")
 
@@ -119,7 +144,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     privacy = privacy or PrivacyPolicy()
     root = source.root.resolve()
     if not root.is_dir():
-        raise SourceError(f"{source.root}: no such folder; pass a folder of documents to ingest")
+        raise SourceError(f"{source.root}: no such folder or file; pass a folder of documents (or files) to ingest")
     region = policy.home_region(source.jurisdiction)
     root_uri = root.as_uri()
     con = lake.connect(RAW)
@@ -136,10 +161,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
               "source_root": root_uri}
     present: set[str] = set()
     walked: set[str] = set()
-    for path, problem in walk(root):
-        report.files += 1
+    for path, problem in walk(root) if not source.files else walk_files(root, source.files):
         rel = path.relative_to(root).as_posix()
         walked.add(rel)
+        report.files += 1
         data = b""
         digest = ""
         try:
@@ -196,11 +221,12 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         if cache is not None:
             remember(cache, path, rel, digest if clean else "", produced)
     if cache is not None:
-        cache.retain(walked)
+        if not source.files:  # a narrowed source saw only its files
+            cache.retain(walked)
         cache.save()
     for doc_id, (version, op, *_) in sorted(latest.items()):
-        if doc_id not in present and op == "upsert":
-            rel, _, part = doc_id.split(":", 1)[1].partition("#")
+        rel, _, part = doc_id.split(":", 1)[1].partition("#")
+        if doc_id not in present and op == "upsert" and source.covers(rel):
             report.published.append(DocumentEvent.new(
                 op="delete", document_id=doc_id, version=version + 1, run_id=run_id,
                 source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))

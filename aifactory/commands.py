@@ -1,0 +1,359 @@
+"""What each `aifactory` command does, once its arguments are parsed (cli.py).
+
+Kept apart from the parser so `aifactory --help` never imports torch, DuckDB or
+the index: cli.py imports this module only to run a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aifactory import pipeline
+from aifactory.deadletters import list_dead_letters, replay_dead_letters
+from aifactory.deletes import DeleteRequest, delete
+from aifactory.erasure import erase
+from aifactory.evaluate import evaluate
+from aifactory.factory import Factory
+from aifactory.lineage import trace
+from aifactory.lineage_html import render as lineage_page
+from aifactory.progress import Progress
+from aifactory.reindex import reindex
+from aifactory.residency_report import report as residency_report
+from aifactory.serve import ApiSettings, build, key_store, serve
+from aifactory.settings import SAMPLE_SOURCES, load_sources
+from aifactory.status import status
+from aifactory.usage_html import render as usage_html
+from aifactory.usage_report import as_csv, as_table, usage
+from aifactory.usage_report import as_json as usage_json
+from governance.errors import GovernanceError
+from governance.keys import ApiKeyError
+from governance.pricing import load_price_book
+from ingest.errors import IngestError
+from ingest.sources import Source
+from ingest.tables import RAW
+from vectorstore.edge import IndexBusyError
+from vectorstore.embedder import EmbedderError
+from vectorstore.search import SearchError, search
+
+SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
+
+
+class UsageError(Exception):
+    """A command asked for something that cannot be: what was wrong and what to do."""
+
+
+# Errors a person can act on: printed as one line, exit code 2, no traceback.
+USER_ERRORS = (UsageError, GovernanceError, IngestError, EmbedderError, SearchError, IndexBusyError,
+               FileNotFoundError)
+
+
+def sources_from_args(args: argparse.Namespace, factory: Factory) -> list[Source]:
+    """The PATHs given (folders or single files), or the bundled sample sources."""
+    if not args.paths:
+        return load_sources(SAMPLE_SOURCES)
+    jurisdiction = factory.policy.canonical(args.jurisdiction)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)} (looked in {Path.cwd()})")
+    return [Source.of_path(Path(p).absolute(), args.tenant, jurisdiction) for p in args.paths]
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def known_tenants(factory: Factory) -> list[str]:
+    con = factory.lake.connect(RAW)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT DISTINCT tenant FROM raw").fetchall())
+    finally:
+        con.close()
+
+
+def require_tenant(factory: Factory, tenant: str) -> None:
+    """A tenant the data directory never heard of is a typo, not an empty result."""
+    tenants = known_tenants(factory)
+    if tenant not in tenants:
+        raise UsageError(f"tenant {tenant!r} has no documents in {factory.settings.home}; "
+                         f"tenants here: {', '.join(tenants) or 'none yet (run `aifactory run` first)'}")
+
+
+def format_results(question: str, results: list[Any]) -> str:
+    if not results:
+        return f"Q: {question}\nNo results: nothing indexed for this tenant matches."
+    best = results[0]
+    kind = getattr(best, "score_kind", "")
+    lines = [f"Q: {question}", "", f"A: {best.text.strip()[:700]}", "", "Sources" + (f" ({kind} score):" if kind
+                                                                                        else ":")]
+    for r in results:
+        lines.append(f"  [{r.rank}] {r.title} ({r.score:.3f})\n      {r.source_uri}")
+    return "\n".join(lines)
+
+
+def run_counts(s: dict[str, Any]) -> str:
+    return (f"{s['published']} events published ({s['unchanged']} unchanged, {s['deleted']} deletes, "
+            f"{s['held']} held back, {s['recovered']} recovered), {s['chunks_landed']} chunks, "
+            f"{s['dead_letters_landed']} dead letters, {s['points_upserted']} points upserted, "
+            f"{s['points_deleted']} deleted")
+
+
+def cmd_run(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    sources = sources_from_args(args, factory)
+    if args.follow:
+        follow(args, factory, sources)
+        return
+    report = pipeline.run(factory, sources, progress=progress)
+    summary = report.summary()
+    question = args.ask or (SAMPLE_QUESTION[1] if not args.paths else None)
+    tenant = args.tenant or SAMPLE_QUESTION[0]
+    results = search(factory.index, factory.embedder, question, tenant=tenant, top_k=3) if question else []
+    text = [f"run done in {summary['seconds']['total']:.1f} s: {run_counts(summary)}",
+            f"held: {held_line(factory)}"]
+    if question:
+        text += ["", format_results(question, results)]
+    emit(args, {"run": summary, "question": question,
+                "results": [r.__dict__ for r in results]}, "\n".join(text))
+
+
+def held_line(factory: Factory) -> str:
+    """What the data directory holds after the run, per tenant."""
+    tenants = status(factory)["tenants"]
+    return "; ".join(f"{t}: {c['documents']} documents, {c['points']} points, {c['dead_letters']} dead letters"
+                     for t, c in tenants.items()) or "nothing yet"
+
+
+def follow(args: argparse.Namespace, factory: Factory, sources: list[Source]) -> None:
+    # Imported here: only `run --follow` needs the resident mode and its file watcher.
+    from aifactory.follow import did_something, follow_until_signalled
+
+    cycles = 0
+
+    def on_cycle(report: pipeline.RunReport) -> None:
+        nonlocal cycles
+        cycles += 1
+        if cycles == 1 or did_something(report):  # the first cycle catches up: always say how it went
+            s = report.summary()
+            print(json.dumps({"cycle": cycles, "run": s}, default=str) if args.json else
+                  f"cycle {cycles} in {s['seconds']['total']:.1f} s: {run_counts(s)}", flush=True)
+
+    note(f"aifactory run --follow: {len(sources)} source(s), rescanned on change and every {args.interval:g} s; "
+         "Ctrl-C or SIGTERM stops")
+    follow_until_signalled(factory, sources, interval_s=args.interval, on_cycle=on_cycle,
+                           on_error=lambda exc: note(f"aifactory run: cycle failed ({exc}); restarting the "
+                                                     "worker and landers"),
+                           progress=not args.json)
+    note(f"aifactory run: stopped after {cycles} cycle(s)")
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_ingest(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    progress.stage("ingest", "scanning and publishing")
+    report = pipeline.ingest_only(factory, sources_from_args(args, factory)).summary()
+    data = {k: report[k] for k in ("files", "published", "unchanged", "deleted", "held", "raw_landed",
+                                   "dead_letters_landed")}
+    emit(args, data, ", ".join(f"{k}: {v}" for k, v in data.items())
+         + "\nlanded in the raw lake; `aifactory run` chunks and indexes them")
+
+
+def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    data = status(factory)
+    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}"]
+    for tenant, c in data["tenants"].items():
+        rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
+                    f"{c['points']:>8}{c['dead_letters']:>6}")
+    emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
+
+
+def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    require_tenant(factory, args.tenant)
+    results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k,
+                     mode=args.mode, include_quarantined=args.include_quarantined, filters=dict(args.filter))
+    emit(args, [r.__dict__ for r in results], format_results(args.text, results))
+
+
+def cmd_dlq(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    if args.action == "replay":
+        report = replay_dead_letters(factory, progress=not args.json)
+        still = list_dead_letters(factory)
+        data = {"run": report.summary(), "still_open": len(still)}
+        emit(args, data, f"replayed: {report.published} events published, {report.recovered} events retried, "
+             f"{report.dead_letters_landed} new dead letters; {len(still)} still open")
+        return
+    rows = list_dead_letters(factory, include_resolved=args.all)
+    lines = [f"{len(rows)} dead letter(s)" + ("" if args.all else " still open (--all for resolved ones too)")]
+    for r in rows:
+        state = "resolved" if r["resolved"] else "open"
+        copy = f"\n    copy:   {r['original_uri']}" if r["original_uri"] else ""
+        lines.append(f"- [{state}] {r['stage']} {r['tenant'] or '-'} {r['error_class']}: {r['reason']}\n"
+                     f"    source: {r['source_uri']}{copy}")
+    emit(args, rows, "\n".join(lines))
+
+
+def cmd_reindex(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    report = reindex(factory, args.model, drop_old=args.drop_old, progress=not args.json)
+    data = {"old_model": report.old_model, "new_model": report.new_model, "upserted": report.sync.upserted,
+            "unchanged": report.sync.unchanged, "dropped": report.dropped}
+    emit(args, data, f"searches now use {report.new_model} (was {report.old_model}); {report.sync.upserted} "
+         f"points embedded" + (f"; dropped {', '.join(report.dropped)}" if report.dropped else ""))
+
+
+def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    if args.action == "report":
+        book = load_price_book(Path(args.price_book) if args.price_book else factory.settings.price_book)
+        data = usage(factory.ledger, book, args.period, tenant=args.tenant)
+        render = {"table": as_table, "csv": as_csv, "json": usage_json, "html": usage_html}[args.format]
+        text = render(data)
+        if args.out:
+            Path(args.out).write_text(text)
+            print(f"wrote {args.out}")
+        else:
+            print(text)
+        return
+    totals = factory.ledger.totals()
+    rows = [f"{'tenant':<16}{'texts':>8}{'tokens':>10}{'seconds':>9}  devices"]
+    rows += [f"{t:<16}{v['texts']:>8}{v['tokens']:>10}{v['compute_seconds']:>9.1f}  {', '.join(v['devices'])}"
+             for t, v in totals.items()]
+    emit(args, totals, "embedding metered per tenant\n" + "\n".join(rows))
+
+
+def cmd_audit(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    result = factory.audit.verify()
+    emit(args, result.__dict__, f"audit log {factory.audit.path}: {result.entries} entries, "
+         + ("chain intact" if result.ok else f"BROKEN: {result.problem}"))
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def cmd_lineage(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    found = trace(factory, args.tenant, args.id)
+    if found is None:
+        raise SearchError(f"no document or point {args.id!r}" + (f" for tenant {args.tenant}" if args.tenant else "")
+                          + "; search results and `aifactory status` name ids")
+    if args.format == "html":
+        out = Path(args.out or f"lineage-{args.id.replace('/', '_').replace(':', '_')}.html")
+        out.write_text(lineage_page(found))
+        print(f"wrote {out}")
+        return
+    emit(args, found, json.dumps(found, indent=2, default=str))
+
+
+def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    data = residency_report(factory)
+    rows = [f"{'tenant':<14}{'jurisdiction':<13}{'sink':<40}{'region':<12}{'count':>7}  ok"]
+    for tenant, places in data["tenants"].items():
+        rows += [f"{tenant:<14}{p['jurisdiction'] or '-':<13}{p['sink']:<40}{p['region']:<12}{p['count']:>7}  "
+                 f"{'yes' if p['compliant'] else ('-' if p['compliant'] is None else 'NO')}" for p in places]
+    rows.append(f"violations found: {len(data['violations_found'])}; refused at write: "
+                f"{len(data['violations_refused'])}")
+    emit(args, data, "\n".join(rows))
+
+
+def cmd_eval(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    report = evaluate(factory.settings, Path(args.corpus), Path(args.queries), Path(args.qrels))
+    lines = [f"{'mode':<8}{'nDCG@10':>9}{'recall@100':>12}{'MRR':>8}"]
+    for mode in ("dense", "hybrid"):
+        m = report[mode]
+        lines.append(f"{mode:<8}{m['ndcg@10']:>9.3f}{m['recall@100']:>12.3f}{m['mrr']:>8.3f}")
+    emit(args, report, "\n".join(lines) + f"\n{report['dense']['queries']} judged queries; index in {report['home']}")
+
+
+def cmd_index(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    report = factory.sync_index(run_id=f"index-{uuid.uuid4().hex[:16]}", progress=not args.json)
+    emit(args, report.__dict__, f"index: {report.upserted} upserted, {report.deleted} deleted, {report.repointed} "
+         f"repointed, {report.unchanged} unchanged, {report.duplicates} duplicates folded")
+
+
+def cmd_delete(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    require_tenant(factory, args.tenant)
+    request = DeleteRequest(args.tenant, document=args.document, subject=args.subject,
+                            all_documents=args.all_documents)
+    report = delete(factory, request)
+    what = "no live document matched; nothing to delete" if not report.documents else \
+        f"{len(report.documents)} document(s) deleted, {report.points_deleted} point(s) removed from the index"
+    emit(args, report.__dict__, f"delete request {report.request_id}: {what}")
+
+
+def cmd_erase(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    require_tenant(factory, args.tenant)
+    receipt = erase(factory, args.tenant, subject=args.subject, document=args.document)
+    removed = receipt.removed
+    emit(args, json.loads(receipt.to_json()) | {"receipt": receipt.path},
+         f"erasure {receipt.request_id}: {len(receipt.documents)} document(s); "
+         f"raw rows {sum(removed['raw lake rows'].values())}, chunk rows {sum(removed['chunk lake rows'].values())}, "
+         f"dead letters {sum(removed['dead-letter rows'].values())} (+{len(removed['dead-letter bytes'])} kept "
+         f"inputs), index points {removed['index points deleted by the pipeline']} "
+         f"(+{sum(removed['index collections'].values())}), {len(removed['index collections'])} collection(s) "
+         f"rebuilt\nreceipt: {receipt.path}")
+
+
+def tenant_regions(factory: Factory, tenant: str) -> list[str]:
+    con = factory.lake.connect(RAW)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT DISTINCT region FROM raw WHERE tenant = ?",
+                                                [tenant]).fetchall())
+    finally:
+        con.close()
+
+
+def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    store = key_store(factory)
+    if args.action == "create":
+        if not args.tenant or not args.role:
+            raise ApiKeyError("keys create needs --tenant T and --role reader|writer|auditor|admin")
+        if args.tenant == "*" and args.role != "admin":
+            raise ApiKeyError("tenant '*' is the operator's: only an admin key may have it")
+        regions = args.region or (["*"] if args.tenant == "*" else tenant_regions(factory, args.tenant))
+        if not regions:
+            raise UsageError(f"tenant {args.tenant!r} has no documents yet, so its regions are unknown; "
+                             "ingest its documents first or pass --region")
+        key, token = store.create(args.tenant, args.role, regions, name=args.name or "")
+        emit(args, {**key.public(), "token": token},
+             f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}\n"
+             f"{token}\nkeep it now: it is stored hashed and cannot be shown again")
+    elif args.action == "revoke":
+        if not args.key_id:
+            raise ApiKeyError("keys revoke needs the key id (`aifactory keys list` shows them)")
+        key = store.revoke(args.key_id)
+        emit(args, key.public(), f"key {key.key_id} revoked at {key.revoked_at}")
+    else:
+        keys = store.list()
+        rows = [f"{k.key_id}  {k.tenant:<14}{k.role:<8}{','.join(k.regions):<24}"
+                f"{'revoked ' + k.revoked_at if k.revoked else 'active'}" for k in keys]
+        emit(args, [k.public() for k in keys], "\n".join(rows) or "no keys yet; `aifactory keys create`")
+
+
+def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    settings = ApiSettings()
+    if args.openapi:
+        app, backend = build(factory, settings)
+        backend.close()
+        Path(args.openapi).write_text(json.dumps(app.openapi(), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {args.openapi}")
+        return
+    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    print(f"serving the vector API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops it",
+          flush=True)
+    serve(factory, settings)
+
+
+def cmd_replay(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    report = pipeline.replay(factory, progress=not args.json)
+    emit(args, report.summary(), f"replayed {report.recovered} events from the raw lake: "
+         f"{report.chunks_landed} chunks, {report.index.upserted if report.index else 0} points")
+
+
+Command = Callable[[argparse.Namespace, Factory, Progress], None]
+COMMANDS: dict[str, Command] = {
+    "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search, "replay": cmd_replay,
+    "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval, "usage": cmd_usage, "reindex": cmd_reindex,
+    "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve, "keys": cmd_keys, "audit": cmd_audit,
+    "lineage": cmd_lineage, "residency": cmd_residency}
