@@ -126,7 +126,7 @@ class Embedder:
         if backend == "torch" and target_precision != "fp32":
             self._lower(target_precision, explicit=precision != "auto")
         self.packed = 0
-        if backend == "torch" and pack and not self.cuda and packed.available():
+        if backend == "torch" and pack and not self.cuda and packed.supported(next(self.model.parameters()).dtype):
             self._pack()
         if backend == "onnx":
             if self.cuda or not supports(path):

@@ -40,6 +40,22 @@ def available() -> bool:
     return bool(torch.backends.mkldnn.is_available())
 
 
+_SUPPORTED: dict[torch.dtype, bool] = {}
+
+
+def supported(dtype: torch.dtype) -> bool:
+    """Whether this CPU's oneDNN packs weights of `dtype`. bf16 packing needs AVX512BW/VL/DQ
+    or AVX-NE-CONVERT; an AMD EPYC without AVX-512 has neither. Asked by trying it once
+    on a small weight, the only answer that cannot disagree with oneDNN itself."""
+    if dtype not in _SUPPORTED:
+        try:
+            torch.ops.mkldnn._reorder_linear_weight(torch.zeros(16, 16, dtype=dtype), None)
+            _SUPPORTED[dtype] = available()
+        except RuntimeError:
+            _SUPPORTED[dtype] = False
+    return _SUPPORTED[dtype]
+
+
 def _erf_gelu(act: Any) -> bool:
     """transformers' GELUActivation computing torch's exact GELU (not a tanh or Python variant)."""
     return type(act).__name__ == "GELUActivation" and getattr(act, "act", None) is nn.functional.gelu
