@@ -52,7 +52,7 @@ def decode(data: bytes, name: str) -> str:
             except UnicodeDecodeError as exc:
                 raise SourceError(f"{name}: starts with a {encoding} byte-order mark but does not decode "
                                   f"as {encoding} (byte {exc.start}); re-save the file as UTF-8") from exc
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:  # anywhere: a text with NUL bytes past its start is still binary
         raise SourceError(f"{name}: binary data (NUL bytes), not text; remove it from the source folder "
                           "or give it the right extension")
     try:

@@ -5,6 +5,7 @@ declare entities: that is how billion-laughs expansion bombs work."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import ClassVar
@@ -30,6 +31,7 @@ class _HTMLText(HTMLParser):
         self.title: list[str] = []
         self.hidden_dropped = 0
         self._skip: list[str] = []  # open tags whose content is dropped
+        self._skipping: Counter[str] = Counter()  # the same tags, counted: membership in O(1), not O(depth)
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -47,6 +49,7 @@ class _HTMLText(HTMLParser):
             if not self._skip and hidden and tag not in self.SKIP:
                 self.hidden_dropped += 1
             self._skip.append(tag)
+            self._skipping[tag] += 1
             return
         if tag in self.BLOCK:
             self.parts.append("\n")
@@ -59,9 +62,14 @@ class _HTMLText(HTMLParser):
         if tag == "title":
             self._in_title = False
         elif self._skip:
-            if tag in self._skip:
-                while self._skip and self._skip.pop() != tag:
-                    pass
+            # Unmatched end tags are common; a scan of the stack for each made
+            # many of them quadratic.
+            if self._skipping[tag]:
+                while self._skip:
+                    popped = self._skip.pop()
+                    self._skipping[popped] -= 1
+                    if popped == tag:
+                        break
         elif tag in self.BLOCK:
             self.parts.append("\n")
 

@@ -63,15 +63,16 @@ def parse(name: str, data: bytes, *, limits: Limits | None = None,
         text = xml_to_text(data, name)
         return [Parsed(title=first_line(text) or PurePosixPath(name).stem, text=text, format="xml")]
     text = decode(data, name)
-    limits.check(name, "text length in characters", len(text), "max_text_chars")
-    limits.check(name, "longest line in characters", max(map(len, text.splitlines()), default=0),
-                 "max_line_chars")
     if not text.strip():
         raise SourceError(f"{name}: the file has no text; remove it or give it content")
     if fmt in ("jsonl", "json", "csv"):
+        # Each record is a document: the text limit applies to it (records.py), not to the file.
         parse_records = {"jsonl": records.parse_jsonl, "json": records.parse_json, "csv": records.parse_csv}[fmt]
         return [Parsed(title=r.title, text=r.text, format=fmt, part=r.part, metadata=r.metadata)
                 for r in parse_records(text, name, fields, limits)]
+    limits.check(name, "text length in characters", len(text), "max_text_chars")
+    limits.check(name, "longest line in characters", max(map(len, text.splitlines()), default=0),
+                 "max_line_chars")
     if fmt == "html":
         title, body, hidden = html_to_text(text, name)
         return [Parsed(title=title, text=body, format="html",

@@ -20,6 +20,10 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(default="aifactory", validation_alias="AIFACTORY_TOPIC_PREFIX")
     partitions: int = Field(default=4, ge=1, validation_alias="AIFACTORY_TOPIC_PARTITIONS")
     replication_factor: int = Field(default=1, ge=1, validation_alias="AIFACTORY_TOPIC_REPLICATION")
+    # The largest record the factory produces, and the topics' max.message.bytes: a document
+    # the limits allow (5 M characters, JSON-escaped) must fit one record, whatever its size.
+    max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024,
+                                   validation_alias="AIFACTORY_MAX_MESSAGE_BYTES")
     # Tansu answers a rejoin only after about half the session timeout: keep it short.
     session_timeout_ms: int = 10_000
     # The faust worker's consumer-group session, the one group join a run waits for.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,31 +93,48 @@ class IngestReport:
         return [e.event_id for e in self.published]
 
 
-def walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, str | None]]:
     """Every file under `root` (hidden ones aside), with a reason when it must not
-    be read: a symlink that leads outside the root."""
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    be read: a symlink that leads outside the root, or something that is not a regular
+    file (a FIFO would block the read forever). Folders that cannot be listed are added
+    to `unreadable` with the reason: their documents are not gone, only out of sight."""
+
+    def blocked(exc: OSError) -> None:
+        if unreadable is not None and exc.filename:
+            unreadable.append((Path(exc.filename), exc.strerror or type(exc).__name__))
+
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=blocked):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(folder) / name
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(root):
-                    yield path, f"symlink to {target}, outside the source root {root}; it is not followed"
-                    continue
-            yield path, None
+            yield path, file_problem(root, path)
+
+
+def file_problem(root: Path, path: Path) -> str | None:
+    """Why `path` must not be read, or None."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            return f"symlink to {target}, outside the source root {root}; it is not followed"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror}); check it and its permissions"
+    if not stat.S_ISREG(mode):
+        kind = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
+        return f"{kind}, not a regular file; only regular files are read (move it out of the source folder)"
+    return None
 
 
 def walk_files(root: Path, files: tuple[str, ...]) -> Iterator[tuple[Path, str | None]]:
     """The named files under `root` that exist, like `walk` yields them."""
     for rel in sorted(set(files)):
         path = root / rel
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            yield path, f"symlink to {path.resolve()}, outside the source root {root}; it is not followed"
-        elif path.is_file():
-            yield path, None
+        if path.exists() or path.is_symlink():
+            yield path, file_problem(root, path)
 
 
 def document_id(tenant: str, rel: str, part: str) -> str:
@@ -161,7 +179,8 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
               "source_root": root_uri}
     present: set[str] = set()
     walked: set[str] = set()
-    for path, problem in walk(root) if not source.files else walk_files(root, source.files):
+    unreadable: list[tuple[Path, str]] = []
+    for path, problem in walk(root, unreadable) if not source.files else walk_files(root, source.files):
         rel = path.relative_to(root).as_posix()
         walked.add(rel)
         report.files += 1
@@ -224,8 +243,20 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         if not source.files:  # a narrowed source saw only its files
             cache.retain(walked)
         cache.save()
+    hidden = [folder.relative_to(root).as_posix() + "/" for folder, _ in unreadable if folder != root]
+    for folder, reason in unreadable:
+        # An access error must never delete data: the folder's documents stay as they were.
+        log.warning("%s: cannot be listed (%s); its documents are kept as they were", folder, reason)
+        if folder == root:
+            raise SourceError(f"{source.root}: the folder cannot be listed ({reason}); check its permissions")
+        report.dead_letters.append(dead_letter(SourceError(f"{folder.relative_to(root).as_posix()}/: the folder "
+                                                           f"cannot be listed ({reason}); its documents are kept as "
+                                                           "they were until it can be read again"),
+                                               folder, b"", lake, source, region))
     for doc_id, (version, op, *_) in sorted(latest.items()):
         rel, _, part = doc_id.split(":", 1)[1].partition("#")
+        if any(rel.startswith(h) for h in hidden):
+            continue
         if doc_id not in present and op == "upsert" and source.covers(rel):
             report.published.append(DocumentEvent.new(
                 op="delete", document_id=doc_id, version=version + 1, run_id=run_id,

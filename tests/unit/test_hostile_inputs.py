@@ -53,6 +53,14 @@ REFUSED = [
     ("list.jsonl", b'["a", "b"]\n', "must be a JSON object"),
     ("noheader.csv", b"\n\n", "the file is empty"),
     ("image.png", b"\x89PNG\r\n\x1a\n", "unsupported file type"),
+    ("late-nul.txt", b"plain text\n" * 7_000 + b"\0tail", "binary data \\(NUL bytes\\)"),
+    # 2,000 pages drawing one content stream: refused once the text passes the limit.
+    ("amplified.pdf", text_pdf(["word " * 3_000] * 2_000, shared=True),
+     "text length in characters \\(so far\\) .* exceeds max_text_chars"),
+    ("record.jsonl", b'{"id": "a", "text": "' + b"x" * 5_000_001 + b'"}\n',
+     "record.jsonl record 1: text length in characters 5,000,001 exceeds max_text_chars"),
+    ("huge-field.csv", b"id,text\n1," + b"y" * 5_000_001 + b"\n",
+     "not valid CSV after line 1 \\(field larger than field limit"),
 ]
 
 
@@ -115,3 +123,35 @@ def test_csv_and_json_fields_are_configurable() -> None:
     records = json.dumps([{"sku": "B-2", "name": "Lynx", "summary": "Picker", "price": 5}]).encode()
     [doc] = parse("p.json", records, fields=fields)
     assert (doc.part, doc.text, doc.metadata) == ("B-2", "Picker", {"price": "5"})
+
+
+def test_limits_on_record_files_apply_to_each_record() -> None:
+    # 6,000 records of 1,000 characters: 6 M characters in all, every record within the limit.
+    data = "".join(json.dumps({"id": f"r{i}", "text": "z" * 1_000}) + "\n" for i in range(6_000)).encode()
+    assert len(parse("corpus.jsonl", data)) == 6_000
+
+
+def test_record_text_is_storable_and_ids_stay_distinct() -> None:
+    data = (json.dumps({"id": "a", "text": "lone \ud800 surrogate", "note": "\udfff"}) + "\n"
+            + json.dumps({"id": "a", "text": "same id again"}) + "\n").encode()
+    first, second = parse("s.jsonl", data)
+    assert first.text == "lone \ufffd surrogate" and first.metadata == {"note": "\ufffd"}
+    first.text.encode("utf-8")  # what content_hash and every sink do
+    assert (first.part, second.part) == ("a", "a~2")
+
+
+def test_a_csv_field_longer_than_the_csv_modules_default_is_read() -> None:
+    [doc] = parse("wide.csv", b"id,text\n1," + b"y" * 140_000 + b"\n")
+    assert len(doc.text) == 140_000
+
+
+def test_an_encrypted_pdf_that_needs_a_missing_package_is_a_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
+    def needs_cryptography(self: PdfReader, password: str) -> None:
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(PdfReader, "decrypt", needs_cryptography)
+    with pytest.raises(SourceError, match=r"locked\.pdf: the PDF is encrypted and cannot be opened here"):
+        parse("locked.pdf", encrypted_pdf("secret"))

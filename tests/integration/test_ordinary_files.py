@@ -1,0 +1,102 @@
+"""Ordinary files and odd folders that once stopped a tenant or lost its data: each
+either goes through or becomes a dead letter naming the file, and the rest of the
+folder goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from aifactory import pipeline
+from aifactory.deadletters import list_dead_letters
+from ingest.sources import Source
+from ingest.tables import RAW
+from tests.conftest import MakeFactory
+
+pytestmark = pytest.mark.integration
+
+
+def raw_documents(factory: pipeline.Factory) -> dict[str, tuple[int, str]]:
+    """document id -> (latest version, op) in the raw lake."""
+    con = factory.lake.connect(RAW)
+    try:
+        rows = con.execute("SELECT document_id, max(version), arg_max(op, version) FROM raw GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def test_large_but_allowed_documents_pass_as_single_messages(tmp_path: Path, make_factory: MakeFactory) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    lines = (" ".join(f"word{(i * 10 + j) % 997}" for j in range(10)) for i in range(25_000))
+    (src / "big.txt").write_text("\n".join(lines))  # ~2 MB of plain text, under every limit
+    (src / "wide.csv").write_text("id,text\n1," + "y" * 140_000 + "\n2,short row\n")  # a field over csv's 131,072
+    (src / "surrogate.jsonl").write_text(json.dumps({"id": "a", "text": "lone \ud800 surrogate"}) + "\n")
+    (src / "records.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "text": "z" * 1_000}) + "\n"
+                                               for i in range(6_000)))  # 6 M characters over 6,000 records
+    (src / "dupes.jsonl").write_text(json.dumps({"id": "same", "text": "first"}) + "\n"
+                                     + json.dumps({"id": "same", "text": "second"}) + "\n")
+    (src / "good.md").write_text("# Good\nA fine document.")
+    factory = make_factory(tmp_path / "home")
+    report = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    assert report.dead_letters_landed == 0, list_dead_letters(factory)
+    docs = raw_documents(factory)
+    assert {"t1:big.txt", "t1:wide.csv#1", "t1:wide.csv#2", "t1:surrogate.jsonl#a", "t1:good.md",
+            "t1:dupes.jsonl#same", "t1:dupes.jsonl#same~2"} <= set(docs)
+    assert sum(d.startswith("t1:records.jsonl#") for d in docs) == 6_000
+    # Nothing changed: a rerun publishes nothing (duplicate ids used to flip versions every run).
+    again = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    assert again.published == 0
+
+
+def test_a_fifo_is_a_dead_letter_not_a_hang(tmp_path: Path, make_factory: MakeFactory) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.md").write_text("# Good\nA fine document.")
+    os.mkfifo(src / "pipe.txt")
+    factory = make_factory(tmp_path / "home")
+    done = threading.Event()
+    result: list[pipeline.RunReport] = []
+    worker = threading.Thread(target=lambda: (result.append(pipeline.ingest_only(factory, [Source(src, "t1", "EU")])),
+                                              done.set()), daemon=True)
+    worker.start()
+    if not done.wait(120):
+        with open(src / "pipe.txt", "wb"):  # unblock the reader so the test ends
+            pass
+        raise AssertionError("the scan blocked on a FIFO")
+    letters = list_dead_letters(factory)
+    assert [Path(d["source_uri"]).name for d in letters] == ["pipe.txt"]
+    assert "FIFO" in letters[0]["reason"]
+    assert "t1:good.md" in raw_documents(factory)
+
+
+def test_a_folder_that_cannot_be_listed_deletes_nothing(tmp_path: Path, make_factory: MakeFactory,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    (src / "team").mkdir(parents=True)
+    (src / "team" / "a.md").write_text("# A\nAlpha.")
+    (src / "top.md").write_text("# Top\nTop level.")
+    factory = make_factory(tmp_path / "home")
+    pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    assert raw_documents(factory)["t1:team/a.md"] == (1, "upsert")
+
+    # The folder turns unreadable (permissions, a lost mount). As root, chmod does not stop
+    # us reading, so the listing error is made where os.walk meets it.
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(str(path)).name == "team":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    assert report.summary()["deleted"] == 0
+    assert raw_documents(factory)["t1:team/a.md"] == (1, "upsert"), "an access error deleted a document"
+    letters = list_dead_letters(factory)
+    assert any("team/: the folder cannot be listed (Permission denied)" in d["reason"] for d in letters), letters
