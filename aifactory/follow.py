@@ -38,7 +38,7 @@ from aifactory.pipeline import (
     Stream,
     connection,
     pending_events,
-    scan_source,
+    scan_sources,
     split_pending,
 )
 from aifactory.runlineage import complete
@@ -115,7 +115,7 @@ class Follower:
         report = RunReport()
         started = time.perf_counter()
         stream.run_id = report.run_id  # what lands from now on is metered under this cycle
-        report.ingest = [scan_source(factory, s, report.run_id) for s in self.sources]
+        report.ingest = scan_sources(factory, self.sources, report.run_id)
         events = [e for r in report.ingest for e in r.published]
         # A file that still fails gives the same dead letter each scan; send only new ones.
         letters = [d for r in report.ingest for d in r.dead_letters if d.dead_letter_id not in stream.outcomes.letters]

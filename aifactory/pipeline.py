@@ -282,10 +282,17 @@ def drive(factory: Factory, conn: KafkaConnection, *, events: list[DocumentEvent
     count_landed(report, stream.landed())
 
 
-def scan_source(factory: Factory, source: Source, run_id: str = "") -> IngestReport:
+def scan_source(factory: Factory, source: Source, run_id: str = "",
+                claimed: dict[str, str] | None = None) -> IngestReport:
     """Scan one source, with the scan cache under the data directory."""
     return scan(source, factory.policy, factory.lake, limits=factory.settings.limits, privacy=factory.privacy,
-                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id)
+                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id, claimed=claimed)
+
+
+def scan_sources(factory: Factory, sources: list[Source], run_id: str) -> list[IngestReport]:
+    """Scan the sources of one run, which may not give one document id two files."""
+    claimed: dict[str, str] = {}
+    return [scan_source(factory, s, run_id, claimed) for s in sources]
 
 
 def scan_cache_dir(factory: Factory) -> Path:
@@ -315,7 +322,7 @@ def _run(factory: Factory, sources: list[Source], report: RunReport, *, progress
          retry: list[DocumentEvent] | None, requests: list[DocumentEvent] | None) -> None:
     started = time.perf_counter()
     progress.stage("scan", f"reading {len(sources)} source(s)")
-    report.ingest = [scan_source(factory, s, report.run_id) for s in sources]
+    report.ingest = scan_sources(factory, sources, report.run_id)
     events = [e for r in report.ingest for e in r.published] + \
         [e.model_copy(update={"run_id": e.run_id or report.run_id}) for e in requests or []]
     report.requested = len(requests or [])
@@ -425,7 +432,7 @@ def connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafka
 def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
     report = RunReport()
-    report.ingest = [scan_source(factory, s, report.run_id) for s in sources]
+    report.ingest = scan_sources(factory, sources, report.run_id)
     events = [e for r in report.ingest for e in r.published]
     letters = [d for r in report.ingest for d in r.dead_letters]
     if not events and not letters:

@@ -21,6 +21,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from governance.contracts import DeadLetter, DocumentEvent
 from governance.pii import DropDocument, subjects_in
@@ -40,9 +42,10 @@ log = logging.getLogger(__name__)
 LATEST_SQL = """
 SELECT document_id, max(version), arg_max(op, version), arg_max(content_hash, version),
        arg_max(coalesce(requested, ''), version),
-       arg_max(content_hash, version) FILTER (WHERE op = 'upsert')
+       arg_max(content_hash, version) FILTER (WHERE op = 'upsert'),
+       arg_max(source_root, version)
 FROM raw
-WHERE tenant = ? AND source_root = ?
+WHERE tenant = ?
 GROUP BY document_id
 """
 
@@ -154,10 +157,13 @@ def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) 
 
 def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None,
          privacy: PrivacyPolicy | None = None, secret: bytes = b"", cache_dir: Path | None = None,
-         run_id: str = "") -> IngestReport:
+         run_id: str = "", claimed: dict[str, str] | None = None) -> IngestReport:
     """Decide which events the source needs: new versions, deletes, dead letters.
     Personal data is redacted here, at the edge, before anything is published.
-    `cache_dir` holds the scan cache, which spares parsing files that did not change."""
+    `cache_dir` holds the scan cache, which spares parsing files that did not change.
+    `claimed` (document id -> file URI), shared by the scans of one run, keeps two
+    sources of a tenant from giving one document id two files."""
+    claimed = {} if claimed is None else claimed
     limits = limits or Limits()
     privacy = privacy or PrivacyPolicy()
     root = source.root.resolve()
@@ -166,7 +172,9 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     region = policy.home_region(source.jurisdiction)
     root_uri = root.as_uri()
     con = lake.connect(RAW)
-    latest = {r[0]: r[1:] for r in con.execute(LATEST_SQL, [source.tenant, root_uri]).fetchall()}
+    # Every document of the tenant, whichever folder last held it: versions count per
+    # document, so a moved folder continues them and two folders cannot share one id.
+    latest = {r[0]: r[1:] for r in con.execute(LATEST_SQL, [source.tenant]).fetchall()}
     erased = {r[0] for r in con.execute(ERASED_SQL, [source.tenant]).fetchall()}
     con.close()
     cache = None if cache_dir is None else ScanCache.open(
@@ -192,8 +200,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 digest = hashlib.sha256(data).hexdigest()
                 entry = cache.get(rel)
                 if entry is not None and entry.sha256 == digest and all(
-                        is_latest_upsert(latest.get(doc_id), content) for doc_id, content in entry.docs):
+                        is_latest_upsert(latest.get(doc_id), content, root_uri) for doc_id, content in entry.docs):
                     present.update(doc_id for doc_id, _ in entry.docs)
+                    base = document_id(source.tenant, rel, "")
+                    claimed.update((doc_id, path.as_uri() + doc_id[len(base):]) for doc_id, _ in entry.docs)
                     report.unchanged += len(entry.docs)
                     report.cached += 1
                     continue
@@ -229,7 +239,17 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 clean = False
                 continue
             produced.append((doc_id, event.content_hash))
-            if is_latest_upsert(prev, event.content_hash):
+            first = claimed.get(doc_id, uri)
+            owner = first if first != uri else held_elsewhere(prev, root_uri, rel)
+            if owner:
+                report.dead_letters.append(dead_letter(SourceError(
+                    f"{rel}: document {doc_id} is already {owner}, a file of another source of tenant "
+                    f"{source.tenant}; give the two sources distinct folder layouts or tenants, or remove one copy"),
+                    path, b"", lake, source, region))
+                clean = False
+                continue
+            claimed[doc_id] = uri
+            if is_latest_upsert(prev, event.content_hash, root_uri):
                 report.unchanged += 1
                 continue
             if held_back(prev, event, erased):
@@ -253,10 +273,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                                                            f"cannot be listed ({reason}); its documents are kept as "
                                                            "they were until it can be read again"),
                                                folder, b"", lake, source, region))
-    for doc_id, (version, op, *_) in sorted(latest.items()):
+    for doc_id, (version, op, *_, owner) in sorted(latest.items()):
         rel, _, part = doc_id.split(":", 1)[1].partition("#")
-        if any(rel.startswith(h) for h in hidden):
-            continue
+        if owner != root_uri or any(rel.startswith(h) for h in hidden):
+            continue  # another folder's document, or one out of sight
         if doc_id not in present and op == "upsert" and source.covers(rel):
             report.published.append(DocumentEvent.new(
                 op="delete", document_id=doc_id, version=version + 1, run_id=run_id,
@@ -265,9 +285,18 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     return report
 
 
-def is_latest_upsert(prev: tuple[object, ...] | None, content: str) -> bool:
-    """Whether the raw lake's latest version of a document is an upsert of this content."""
-    return prev is not None and prev[1] == "upsert" and prev[2] == content
+def is_latest_upsert(prev: tuple[object, ...] | None, content: str, root_uri: str) -> bool:
+    """Whether the raw lake's latest version of a document is an upsert of this content
+    from this folder (a moved folder republishes once: its citations change)."""
+    return prev is not None and prev[1] == "upsert" and prev[2] == content and prev[5] == root_uri
+
+
+def held_elsewhere(prev: tuple[object, ...] | None, root_uri: str, rel: str) -> str:
+    """The file of another, still present folder that holds this document id, or ""."""
+    if prev is None or prev[5] == root_uri or prev[1] != "upsert" or not isinstance(prev[5], str):
+        return ""
+    other = Path(url2pathname(urlparse(prev[5]).path)) / rel
+    return other.as_uri() if other.is_file() else ""
 
 
 def remember(cache: ScanCache, path: Path, rel: str, digest: str, produced: list[tuple[str, str]]) -> None:

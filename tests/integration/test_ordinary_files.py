@@ -100,3 +100,37 @@ def test_a_folder_that_cannot_be_listed_deletes_nothing(tmp_path: Path, make_fac
     assert raw_documents(factory)["t1:team/a.md"] == (1, "upsert"), "an access error deleted a document"
     letters = list_dead_letters(factory)
     assert any("team/: the folder cannot be listed (Permission denied)" in d["reason"] for d in letters), letters
+
+
+def test_two_folders_of_one_tenant_cannot_share_a_document_id(tmp_path: Path, make_factory: MakeFactory) -> None:
+    for region, text in (("eu", "EU policy: 30 days of leave."), ("us", "US policy: 15 days of leave.")):
+        (tmp_path / region).mkdir()
+        (tmp_path / region / "policy.md").write_text(f"# Policy\n{text}")
+    sources = [Source(tmp_path / "eu", "t1", "EU"), Source(tmp_path / "us", "t1", "US")]
+    factory = make_factory(tmp_path / "home")
+    first = pipeline.ingest_only(factory, sources)
+    assert first.published == 1
+    [letter] = list_dead_letters(factory)
+    assert letter["source_uri"].endswith("/us/policy.md") and "another source of tenant t1" in letter["reason"]
+    # No flip-flop of versions between the two copies: reruns publish nothing.
+    assert pipeline.ingest_only(factory, sources).published == 0
+    assert raw_documents(factory)["t1:policy.md"] == (1, "upsert")
+
+
+def test_a_moved_folder_continues_its_documents(tmp_path: Path, make_factory: MakeFactory) -> None:
+    old = tmp_path / "corpus"
+    old.mkdir()
+    (old / "a.md").write_text("# A\nAlpha.")
+    (old / "b.md").write_text("# B\nBeta.")
+    factory = make_factory(tmp_path / "home")
+    pipeline.ingest_only(factory, [Source(old, "t1", "EU")])
+    new = old.rename(tmp_path / "moved")
+    moved = pipeline.ingest_only(factory, [Source(new, "t1", "EU")])
+    assert moved.published == 2 and moved.dead_letters_landed == 0  # new citations, same documents
+    assert raw_documents(factory)["t1:a.md"] == (2, "upsert")
+    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).published == 0
+    (new / "a.md").write_text("# A\nAlpha, edited.")
+    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).published == 1
+    assert raw_documents(factory)["t1:a.md"] == (3, "upsert")
+    (new / "b.md").unlink()
+    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).summary()["deleted"] == 1
