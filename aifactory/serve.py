@@ -1,10 +1,12 @@
-"""`aifactory serve`: the vector API on uvicorn, with its settings and key store."""
+"""`aifactory serve`: the vector API on uvicorn, with its settings and key store, and its
+access log (one line per request, logger `aifactory.access`) on stderr."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 
 import uvicorn
@@ -15,6 +17,7 @@ from aifactory.factory import Factory
 from aifactory.service import ApiBackend
 from governance.keys import KeyStore
 from vectorstore.api.app import ApiLimits, create_app
+from vectorstore.api.middleware import access_log
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,10 @@ class ApiSettings(BaseSettings):
     rate_per_s: float = ApiLimits.rate_per_s
     burst: int = ApiLimits.burst
     timeout_s: float = ApiLimits.timeout_s
+    access_log: bool = True  # one line per request on stderr; AIFACTORY_API_ACCESS_LOG=false turns it off
 
     def limits(self) -> ApiLimits:
-        return ApiLimits(**self.model_dump(exclude={"host", "port"}))
+        return ApiLimits(**self.model_dump(exclude={"host", "port", "access_log"}))
 
 
 def key_store(factory: Factory) -> KeyStore:
@@ -65,8 +69,20 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def log_access_to_stderr() -> None:
+    """Show the access log on stderr whatever the root logger's level (the CLI's is WARNING)."""
+    access_log.setLevel(logging.INFO)
+    if not any(isinstance(h, logging.StreamHandler) and h.stream is sys.stderr for h in access_log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access_log.addHandler(handler)
+    access_log.propagate = False  # else a root handler prints each line twice
+
+
 def serve(factory: Factory, settings: ApiSettings) -> None:
     app, backend = build(factory, settings)
+    if settings.access_log:
+        log_access_to_stderr()  # uvicorn's own access log stays off: ours has the tenant and the key id
     try:
         _Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                access_log=False)).run()

@@ -82,5 +82,5 @@ def build_context(query_vector: list[float], results: list[Result], budget: int,
         used += cost
         citations.append({"n": n, "document_id": r.document_id, "title": r.title, "source_uri": r.source_uri,
                           "page": r.page, "section": r.section, "point_id": r.point_id, "score": r.score,
-                          "quarantined": r.quarantined, "lineage": r.lineage})
+                          "score_kind": r.score_kind, "quarantined": r.quarantined, "lineage": r.lineage})
     return Context("\n\n".join(parts), citations, used, len(results), left_out)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from vectorstore.modes import Mode
 from vectorstore.sparse import Sparse
 
 DENSE = "dense"
@@ -28,8 +29,6 @@ RRF_K = 60
 # Each side of a hybrid query fetches this many times top_k before fusion.
 HYBRID_DEPTH = 4
 _SAFE = re.compile(r"[^a-z0-9-]")
-
-Mode = Literal["dense", "hybrid"]
 
 
 @dataclass(frozen=True)

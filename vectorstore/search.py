@@ -1,5 +1,6 @@
 """Search: embed the question, query every region's collection under the tenant
-filter, and merge the hits by score."""
+filter, and merge the hits by score. Each result says what its score is: a cosine
+in dense mode, a reciprocal-rank-fusion value in hybrid mode (vectorstore/modes.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vectorstore.embedder import Embedder
-from vectorstore.index import Hit, Mode, Query, VectorIndex
+from vectorstore.index import Hit, Query, VectorIndex
+from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES, Mode, ScoreKind, score_kind
 from vectorstore.sparse import query_vector
 
 MAX_TOP_K = 100
@@ -22,6 +24,7 @@ class SearchError(ValueError):
 class Result:
     rank: int
     score: float
+    score_kind: ScoreKind  # "cosine" (dense) or "rrf" (hybrid): what `score` is
     point_id: str
     document_id: str
     title: str
@@ -35,21 +38,22 @@ class Result:
     vector: list[float] | None = None
 
     @classmethod
-    def from_hit(cls, rank: int, hit: Hit) -> Result:
+    def from_hit(cls, rank: int, hit: Hit, kind: ScoreKind) -> Result:
         p = hit.payload
         lineage = {k: p.get(k) for k in ("event_id", "chunk_id", "version", "chunk_no", "topic", "partition",
                                           "offset", "log_epoch", "model", "chunker", "screener", "region")}
-        return cls(rank=rank, score=round(hit.score, 6), point_id=hit.id, document_id=p["document_id"],
-                   title=p.get("title", ""), text=p.get("text", ""), source_uri=p.get("source_uri", ""),
+        return cls(rank=rank, score=round(hit.score, 6), score_kind=kind, point_id=hit.id,
+                   document_id=p["document_id"], title=p.get("title", ""), text=p.get("text", ""),
+                   source_uri=p.get("source_uri", ""),
                    section=p.get("section", ""), page=p.get("page"), quarantined=bool(p.get("quarantined")),
                    screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage, vector=hit.vector)
 
 
 def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,
-           mode: Mode = "dense", include_quarantined: bool = False,
+           mode: Mode = DEFAULT_MODE, include_quarantined: bool = False,
            filters: dict[str, str] | None = None, regions: Collection[str] | None = None,
            with_vectors: bool = False) -> list[Result]:
-    """The top hits of one tenant, dense or hybrid (dense + BM25, fused by rank);
+    """The top hits of one tenant, hybrid (dense + BM25, fused by rank; the default) or dense;
     chunks quarantined for prompt injection only when asked. `regions`, when given,
     bounds the collections touched (an API key's regions)."""
     if not text.strip():
@@ -58,8 +62,13 @@ def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, to
         raise SearchError("a tenant is required: pass --tenant")
     if not 1 <= top_k <= MAX_TOP_K:
         raise SearchError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
-    if mode not in ("dense", "hybrid"):
-        raise SearchError(f"mode must be dense or hybrid, got {mode!r}")
+    if mode not in MODES:
+        raise SearchError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    unknown = sorted(set(filters or {}) - set(FILTER_KEYS))
+    if unknown:
+        # The index would match an unknown key against nothing (or, for the tenant, ignore it): say so instead.
+        raise SearchError(f"cannot filter on {', '.join(map(repr, unknown))}: a filter may name "
+                          f"{', '.join(FILTER_KEYS)} (the tenant comes from --tenant or the API key)")
     query = Query(dense=embedder.embed_query(text), tenant=tenant, top_k=top_k, mode=mode,
                   sparse=query_vector(text) if mode == "hybrid" else None,
                   include_quarantined=include_quarantined, filters=filters or {}, with_vectors=with_vectors)
@@ -70,4 +79,5 @@ def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, to
         hits.extend(index.search(region, query))
     # Scores of two regions' collections compare: cosine for dense, RRF for hybrid.
     hits.sort(key=lambda h: (-h.score, h.id))
-    return [Result.from_hit(n, h) for n, h in enumerate(hits[:top_k], start=1)]
+    kind = score_kind(mode)
+    return [Result.from_hit(n, h, kind) for n, h in enumerate(hits[:top_k], start=1)]

@@ -40,7 +40,7 @@ def requests(draw: st.DrawFn, documents: list[str]) -> tuple[str, str, dict[str,
     if route == "/v1/search":
         body = {"query": query, "top_k": draw(st.integers(1, 100)), **common}
     else:
-        body = {"question": query, "token_budget": draw(st.integers(16, 2000)), **common}
+        body = {"query": query, "token_budget": draw(st.integers(16, 2000)), **common}
     return key, route, body
 
 

@@ -29,5 +29,9 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, api_world: ApiWorld
     # Unknown query parameters are ignored, not refused (FastAPI's default, kept on
     # purpose for forward-compatible clients); every other negative case must be refused.
     extra_query = case.query and set(case.query) - {p.name for p in case.operation.query}
-    excluded = [schemathesis.checks.negative_data_rejection] if extra_query else []
+    # A context body may give `query` and its deprecated alias `question` when they are equal; the schema
+    # (oneOf) cannot say "equal", so it calls that invalid while the server accepts it.
+    body = case.body if isinstance(case.body, dict) else {}
+    alias_twice = "query" in body and body.get("question") == body["query"]
+    excluded = [schemathesis.checks.negative_data_rejection] if extra_query or alias_twice else []
     case.call_and_validate(headers=api_world.auth(key), excluded_checks=excluded)

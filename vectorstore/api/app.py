@@ -6,11 +6,17 @@ roles it admits. Errors are `application/problem+json` and say what to do.
 What lies outside the index (documents in the lake, deletes, lineage, usage) is
 reached through a `Backend` the composition root provides, so this layer does not
 depend on the pipeline above it.
+
+    models.py      request and response bodies (the OpenAPI schema)
+    problems.py    errors as problem details, and their OpenAPI entries
+    middleware.py  body limit, metrics and the access log, for every request
+    docs.py        /docs and /redoc with their assets served from here (offline)
 """
 
 # No `from __future__ import annotations`: FastAPI must see the dependencies made inside
 # create_app as objects, not as strings it cannot resolve.
 import asyncio
+import email.message
 import logging
 import time
 from collections.abc import Callable
@@ -25,34 +31,49 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.keys import ApiKey, KeyStore
 from governance.ledger import UsageEntry
 from transforms.tokens import token_counter
+from vectorstore.api.docs import mount_docs
+from vectorstore.api.middleware import BodyLimit
 from vectorstore.api.models import (
     Citation,
     ContextRequest,
     ContextResponse,
     DeletionResponse,
     DocumentResponse,
-    Problem,
+    FieldError,
     SearchHit,
     SearchRequest,
     SearchResponse,
+)
+from vectorstore.api.problems import (
+    COMMON,
+    JSON_BODY,
+    NOT_FOUND,
+    NOT_READY,
+    ApiProblem,
+    invalid,
+    problem,
+    summary,
+    unsupported_media_type,
 )
 from vectorstore.api.ratelimit import RateLimiter
 from vectorstore.api.telemetry import Telemetry
 from vectorstore.context import build_context
 from vectorstore.embedder import Embedder
 from vectorstore.index import VectorIndex
+from vectorstore.modes import Mode
 from vectorstore.search import Result, search
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ = ("reader", "writer", "admin")
-PROBLEM = "application/problem+json"
+DELETE_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"headers": {"Location": {
+    "description": "the delete request's status, `/v1/deletions/{request_id}`: poll it",
+    "schema": {"type": "string"}}}}}
 
 
 @dataclass(frozen=True)
@@ -81,78 +102,19 @@ class Backend(Protocol):
     def meter(self, entry: UsageEntry) -> None: ...
 
 
-class ApiProblem(Exception):
-    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+def is_json(content_type: str) -> bool:
+    """application/json or application/*+json, with any parameters (FastAPI parses the same)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def problem(status: int, title: str, detail: str, instance: str = "",
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail, instance=instance).model_dump()
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def _doc(what: str) -> dict[str, Any]:
-    # `model` puts Problem into the components; the content names the media type actually sent.
-    return {"description": what, "model": Problem,
-            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-
-
-COMMON: dict[int | str, dict[str, Any]] = {
-    400: _doc("the body is not JSON"), 401: _doc("no key, a wrong key, or a revoked key"),
-    403: _doc("the key's role may not do this"),
-    413: _doc("the request body is too large"), 422: _doc("the request is not valid"),
-    429: _doc("too many requests for this key"), 504: _doc("the request took too long")}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("no such item for this key's tenant")}
-
-
-class BodyLimit:
-    """Refuse a body over the limit before it is read whole (pure ASGI: cheap)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry) -> None:
-        self.app, self.max_bytes, self.telemetry = app, max_bytes, telemetry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        state = scope.setdefault("state", {})
-        status = {"code": 500}
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise ApiProblem(413, "Request body too large", self._detail())
-            return message
-
-        try:
-            if too_big:
-                raise ApiProblem(413, "Request body too large", self._detail())
-            await self.app(scope, limited_receive, counting_send)
-        except ApiProblem as exc:
-            response = problem(exc.status, exc.title, exc.detail, scope.get("path", ""))
-            status["code"] = exc.status
-            await response(scope, receive, send)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""),
-                                   time.perf_counter() - started)
-
-    def _detail(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes; send a shorter query or fewer filters"
+async def json_body(request: Request) -> None:
+    """A body sent as anything but JSON gets 415 naming the header: curl -d alone sends a form."""
+    content_type = request.headers.get("content-type", "")
+    if await request.body() and not is_json(content_type):
+        raise unsupported_media_type(content_type)
 
 
 def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None) -> FastAPI:
@@ -161,12 +123,14 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     limiter = RateLimiter(limits.rate_per_s, limits.burst)
     counter = token_counter(backend.embedder.model_path)
     bearer = HTTPBearer(auto_error=False, description="an API key from `aifactory keys create`")
-    app = FastAPI(title="AI factory vector API", version="1.0.0",
+    # FastAPI's /docs and /redoc load their assets from a CDN; mount_docs serves them from here.
+    app = FastAPI(title="AI factory vector API", version="1.0.0", docs_url=None, redoc_url=None,
                   description="Tenant-scoped, residency-aware search and RAG context over the factory's index.")
+    mount_docs(app)
 
     @app.exception_handler(ApiProblem)
     async def on_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, request.url.path, exc.headers)
+        return problem(exc.status, exc.title, exc.detail, request.url.path, exc.headers, exc.errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -178,17 +142,15 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
             # Starlette names only the first route's methods; a path can have several routes.
             allowed = sorted({m for r in app.routes if isinstance(r, APIRoute)
                               and r.matches(request.scope)[0] == Match.PARTIAL for m in (r.methods or ())})
-            headers["Allow"] = ", ".join(allowed)
+            # No route but a mount (the docs' static files, GET and HEAD only) matches: keep what it said.
+            headers["Allow"] = ", ".join(allowed) or headers.get("Allow", "GET, HEAD")
             detail = f"{request.method} is not served here; allowed: {headers['Allow']}"
         return problem(exc.status_code, "Not found" if exc.status_code == 404 else "HTTP error", detail,
                        request.url.path, headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return problem(422, "Invalid request", f"{where}: {first.get('msg', 'invalid')}; see /docs for the schema",
-                       request.url.path)
+        return invalid(exc.errors(), request.url.path)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
@@ -210,7 +172,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
             if key.revoked:
                 raise ApiProblem(401, "Revoked API key", f"key {key.key_id} was revoked on {key.revoked_at}; "
                                  "ask the operator for a new one", {"WWW-Authenticate": "Bearer"})
-            request.state.tenant = key.tenant
+            request.state.tenant, request.state.key_id = key.tenant, key.key_id  # for the access log
             if key.role not in roles:
                 raise ApiProblem(403, "Role not allowed", f"this route needs one of the roles {', '.join(roles)}; "
                                  f"key {key.key_id} has role {key.role}")
@@ -235,19 +197,26 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
             raise ApiProblem(504, "Timed out", f"the request took longer than {limits.timeout_s:g} s; "
                              "ask for fewer results or a narrower filter") from None
 
-    def check_query(text: str, top_k: int) -> None:
+    def check_limits(text: str, **counts: tuple[int, int]) -> None:
+        """This server's limits (the schema states the defaults; a server may be set tighter), every
+        field beyond them in one 422. `counts`: field -> (value, most allowed)."""
+        errors: list[FieldError] = []
         if len(text) > limits.max_query_chars:
-            raise ApiProblem(422, "Query too long", f"the query has {len(text)} characters, more than "
-                             f"{limits.max_query_chars}; shorten it")
+            errors.append(FieldError(loc=["body", "query"], type="string_too_long",
+                                     msg=f"the query has {len(text)} characters, more than "
+                                         f"{limits.max_query_chars}; shorten it"))
         if not text.strip():
-            raise ApiProblem(422, "Empty query", "the query is only whitespace; ask a question")
-        if top_k > limits.max_top_k:
-            raise ApiProblem(422, "top_k too large", f"top_k is at most {limits.max_top_k}, got {top_k}")
+            errors.append(FieldError(loc=["body", "query"], type="string_pattern_mismatch",
+                                     msg="the query is only whitespace; ask a question"))
+        errors += [FieldError(loc=["body", name], type="less_than_equal", msg=f"{name} is at most {most}, got {value}")
+                   for name, (value, most) in counts.items() if value > most]
+        if errors:
+            raise ApiProblem(422, "Invalid request", summary(errors), errors=errors)
 
-    def run_search(key: ApiKey, text: str, top_k: int, mode: str, filters: dict[str, str],
+    def run_search(key: ApiKey, text: str, top_k: int, mode: Mode, filters: dict[str, str],
                    quarantined: bool, vectors: bool) -> list[Result]:
         # The tenant and the regions come from the key: Filters has no tenant field.
-        return search(backend.index, backend.embedder, text, tenant=key.tenant, top_k=top_k, mode=mode,  # type: ignore[arg-type]
+        return search(backend.index, backend.embedder, text, tenant=key.tenant, top_k=top_k, mode=mode,
                       include_quarantined=quarantined, filters=filters, regions=set(key.regions),
                       with_vectors=vectors)
 
@@ -255,16 +224,18 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, queries=queries,
                                  tokens=tokens, model=backend.embedder.fingerprint.id))
 
-    @app.post("/v1/search", response_model=SearchResponse, responses=COMMON, tags=["search"])
-    async def post_search(body: SearchRequest, request: Request,
+    @app.post("/v1/search", response_model=SearchResponse, responses={**COMMON, **JSON_BODY}, tags=["search"],
+              dependencies=[Depends(json_body)])
+    async def post_search(body: SearchRequest,
                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> SearchResponse:
-        """The top chunks of the key's tenant for a query, in the key's regions, with citations."""
+        """The top chunks of the key's tenant for a query, in the key's regions, with citations.
+        Each hit's `score_kind` says what its `score` is: `rrf` in hybrid mode (the default), `cosine` in dense."""
         tenant_key(key)
-        check_query(body.query, body.top_k)
+        check_limits(body.query, top_k=(body.top_k, limits.max_top_k))
         started = time.perf_counter()
         results = await within(run_search, key, body.query, body.top_k, body.mode, body.filters.given(),
                                body.include_quarantined, False)
-        hits = [SearchHit(rank=r.rank, score=r.score, point_id=r.point_id, text=r.text,
+        hits = [SearchHit(rank=r.rank, score=r.score, score_kind=r.score_kind, point_id=r.point_id, text=r.text,
                           citation=Citation(document_id=r.document_id, title=r.title, source_uri=r.source_uri,
                                             page=r.page, section=r.section),
                           quarantined=r.quarantined, screening_reasons=r.screening_reasons, lineage=r.lineage)
@@ -273,24 +244,25 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         meter(key, "query", counter.count(body.query))
         return SearchResponse(hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 3))
 
-    @app.post("/v1/rag/context", response_model=ContextResponse, responses=COMMON, tags=["search"])
+    @app.post("/v1/rag/context", response_model=ContextResponse, responses={**COMMON, **JSON_BODY},
+              tags=["search"], dependencies=[Depends(json_body)])
     async def post_context(body: ContextRequest,
                            key: Annotated[ApiKey, Depends(caller(*READ))]) -> ContextResponse:
-        """A deduplicated, diversified (MMR) context block within a token budget, with numbered citations."""
+        """A deduplicated, diversified (MMR) context block within a token budget, with numbered citations.
+        Takes `query` as /v1/search does; `question`, its old name, is still accepted (deprecated)."""
         tenant_key(key)
-        check_query(body.question, body.candidates)
-        if body.token_budget > limits.max_token_budget:
-            raise ApiProblem(422, "Token budget too large", f"token_budget is at most {limits.max_token_budget}")
+        check_limits(body.query, candidates=(body.candidates, limits.max_top_k),
+                     token_budget=(body.token_budget, limits.max_token_budget))
 
         def build() -> Any:
-            results = run_search(key, body.question, body.candidates, body.mode, body.filters.given(),
+            results = run_search(key, body.query, body.candidates, body.mode, body.filters.given(),
                                  body.include_quarantined, True)
-            return build_context(backend.embedder.embed_query(body.question), results, body.token_budget,
+            return build_context(backend.embedder.embed_query(body.query), results, body.token_budget,
                                  counter.count, lam=1.0 - body.diversity)
 
         ctx = await within(build)
         telemetry.hits.labels("/v1/rag/context", key.tenant).inc(len(ctx.citations))
-        meter(key, "query", counter.count(body.question))
+        meter(key, "query", counter.count(body.query))
         meter(key, "rag_context", ctx.tokens, queries=0)
         return ContextResponse(context=ctx.text, citations=ctx.citations, tokens=ctx.tokens,
                                token_budget=body.token_budget, candidates=ctx.candidates, left_out=ctx.left_out)
@@ -307,16 +279,18 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return DocumentResponse(**doc)
 
     @app.delete("/v1/documents/{document_id:path}", response_model=DeletionResponse, status_code=202,
-                responses={**COMMON, **NOT_FOUND}, tags=["documents"])
-    async def delete_document(document_id: str, request: Request,
+                responses={**DELETE_ACCEPTED, **COMMON, **NOT_FOUND}, tags=["documents"])
+    async def delete_document(document_id: str, response: Response,
                               key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
-        """Publish a delete event for the document; poll `status_url` until the state is complete."""
+        """Publish a delete event for the document; poll `Location` (also `status_url`) until the state is
+        complete."""
         doc = await within(backend.document, tenant_key(key).tenant, document_id)
         if doc is None or doc["state"] != "live" or doc["region"] not in key.regions:
             raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
         ticket = await within(backend.delete_document, key.tenant, document_id, f"key:{key.key_id}")
         if ticket is None:
             raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
+        response.headers["Location"] = ticket["status_url"]
         return DeletionResponse(**ticket)
 
     @app.get("/v1/deletions/{request_id}", response_model=DeletionResponse,
@@ -351,7 +325,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], responses={503: _doc("a dependency is not reachable")})
+    @app.get("/readyz", tags=["operations"], responses=NOT_READY)
     async def readyz() -> Response:
         """The broker and the index are reachable."""
         checks = await run_in_threadpool(backend.ready)
@@ -367,6 +341,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         """Prometheus metrics: request latency histograms, requests, errors and hits, per route and tenant."""
         return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
 
+    # Outermost: it sizes the body, meters and logs every request, refused ones included.
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry)
     app.state.telemetry = telemetry
     return app

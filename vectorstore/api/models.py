@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, model_validator
+
+from vectorstore.modes import DEFAULT_MODE, Mode, ScoreKind
 
 
 def _number(value: Any) -> Any:
@@ -42,10 +44,22 @@ def query_field() -> Any:
     return Field(min_length=1, max_length=2_000, pattern=r"\S", description="the question or keywords")
 
 
+def mode_field() -> Any:
+    return Field(DEFAULT_MODE, description="hybrid (the default): dense vectors and BM25 keywords, fused by "
+                 "reciprocal rank; dense: vectors only")
+
+
+SCORE = ("how well the hit matches; read it with `score_kind`, higher is better. `cosine` (mode dense): the "
+         "cosine similarity of the query and the chunk, -1 to 1. `rrf` (mode hybrid): the reciprocal rank "
+         "fusion of the dense and the BM25 ranking, the sum of 1/(60 + rank) over both, so at most about 0.03; "
+         "it orders the hits of one answer and is not a similarity")
+SCORE_KIND = "what `score` is: `cosine` in dense mode, `rrf` (fused rank) in hybrid mode"
+
+
 class SearchRequest(Strict):
     query: str = query_field()
     top_k: Int = Field(5, ge=1, le=100, description="how many hits")
-    mode: Literal["dense", "hybrid"] = "dense"
+    mode: Mode = mode_field()
     filters: Filters = Field(default_factory=Filters)
     include_quarantined: StrictBool = Field(False, description="also return chunks quarantined as prompt injection")
 
@@ -60,7 +74,8 @@ class Citation(BaseModel):
 
 class SearchHit(BaseModel):
     rank: int
-    score: float
+    score: float = Field(description=SCORE)
+    score_kind: ScoreKind = Field(description=SCORE_KIND)
     point_id: str
     text: str
     citation: Citation
@@ -74,15 +89,44 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
+def _query_or_question(schema: dict[str, Any]) -> None:
+    # The model renames `question` before validating; the schema offers both, one at a time.
+    props = schema["properties"]
+    props["question"] = {**props["query"], "title": "Question", "deprecated": True,
+                         "description": "deprecated alias of `query`, still accepted; send `query`"}
+    schema["required"] = [f for f in schema.get("required", []) if f != "query"]
+    if not schema["required"]:
+        del schema["required"]
+    schema["oneOf"] = [{"title": "query", "required": ["query"]},
+                       {"title": "question (deprecated)", "required": ["question"]}]
+
+
 class ContextRequest(Strict):
-    question: str = query_field()
+    """`query` as in /v1/search; `question`, its old name, is still accepted (not both with different values)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_query_or_question)
+
+    query: str = query_field()
     token_budget: Int = Field(1024, ge=16, le=8_192,
                               description="most tokens (the model's tokenizer) the context may hold")
     candidates: Int = Field(20, ge=1, le=100, description="how many search hits MMR chooses from")
-    mode: Literal["dense", "hybrid"] = "hybrid"
+    mode: Mode = mode_field()
     filters: Filters = Field(default_factory=Filters)
     include_quarantined: StrictBool = False  # 0 is not false
     diversity: StrictFloat = Field(0.3, ge=0.0, le=1.0, description="0 ranks by relevance only, 1 by novelty only")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _question_is_query(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "question" not in data:
+            return data
+        data = dict(data)
+        question = data.pop("question")
+        if "query" in data and data["query"] != question:
+            raise ValueError("send `query` only: `question` is its deprecated alias, and this body gives both "
+                             "with different values")
+        data.setdefault("query", question)
+        return data
 
 
 class ContextCitation(BaseModel):
@@ -93,7 +137,8 @@ class ContextCitation(BaseModel):
     page: int | None = None
     section: str = ""
     point_id: str
-    score: float
+    score: float = Field(description=SCORE)
+    score_kind: ScoreKind = Field(description=SCORE_KIND)
     quarantined: bool
     lineage: dict[str, Any]
 
@@ -133,11 +178,20 @@ class DeletionResponse(BaseModel):
     status_url: str
 
 
+class FieldError(BaseModel):
+    """One reason a request is invalid."""
+
+    loc: list[str | int] = Field(description="where: `body`, `query` or `path`, then the field names")
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. `missing`, `string_too_short`")
+
+
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details; a 422 adds `errors`, every field at fault (which `detail` also names)."""
 
     type: str = "about:blank"
     title: str
     status: int
     detail: str
     instance: str = ""
+    errors: list[FieldError] = Field(default_factory=list, description="validation problems only: each error")

@@ -1,0 +1,89 @@
+"""The edge of every request (pure ASGI, so cheap): refuse a body over the limit before
+it is read whole, and account for the request once it is answered: its metrics and
+one access-log line.
+
+The access log goes to the logger `aifactory.access`, one logfmt line per request
+(method, path, status, duration, tenant, key id, client), with the same fields as a
+dict in the record's `access` attribute for structured handlers. It never holds the
+key, the query string or the body: they may carry secrets or personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vectorstore.api.problems import ApiProblem, problem
+from vectorstore.api.telemetry import Telemetry
+
+access_log = logging.getLogger("aifactory.access")
+_BARE = re.compile(r"[\w./:@{}*+-]+")
+
+
+def logfmt(fields: dict[str, Any]) -> str:
+    # A value with a space, quote or newline is quoted: a crafted path cannot forge a line.
+    return " ".join(f"{k}={v if _BARE.fullmatch(str(v)) else json.dumps(str(v))}" for k, v in fields.items())
+
+
+class BodyLimit:
+    """Refuse a body over the limit before it is read whole; meter and log every request."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry) -> None:
+        self.app, self.max_bytes, self.telemetry = app, max_bytes, telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        status = {"code": 500}
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise ApiProblem(413, "Request body too large", self._detail())
+            return message
+
+        try:
+            if too_big:
+                raise ApiProblem(413, "Request body too large", self._detail())
+            await self.app(scope, limited_receive, counting_send)
+        except ApiProblem as exc:
+            response = problem(exc.status, exc.title, exc.detail, scope.get("path", ""))
+            status["code"] = exc.status
+            await response(scope, receive, send)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""), seconds)
+            self._log(scope, status["code"], seconds, state)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, seconds: float, state: dict[str, Any]) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        client = scope.get("client")
+        fields = {"method": scope.get("method", ""), "path": scope.get("path", ""), "status": status,
+                  "duration_ms": round(seconds * 1000, 2), "tenant": state.get("tenant") or "-",
+                  "key_id": state.get("key_id") or "-", "client": client[0] if client else "-"}
+        access_log.info("%s", logfmt(fields), extra={"access": fields})
+
+    def _detail(self) -> str:
+        return f"the body is larger than {self.max_bytes} bytes; send a shorter query or fewer filters"
