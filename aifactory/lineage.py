@@ -5,6 +5,7 @@ the event, the lake file and row of each record, the index collection of each po
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from governance.contracts import point_id
 from ingest.lake import Lake, TableSpec
 from ingest.tables import RAW
 from transforms.tables import CHUNKS
+from vectorstore.index import Hit
 
 EVENT_KEYS = ("event_id", "op", "version", "document_id", "tenant", "jurisdiction", "region", "source_uri",
               "content_hash", "event_time", "requested", "parser", "privacy", "run_id",
@@ -47,22 +49,10 @@ def _rows(lake: Lake, spec: TableSpec, where: str, params: list[Any], keys: tupl
 def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] | None:
     """The lineage of a document id or a point id of `tenant` (any tenant when None:
     the operator's view), or None."""
+    found = _document(factory, tenant, item_id)
+    if found is not None:
+        return found
     lake, index = factory.lake, factory.index
-    where = "document_id = ?" + (" AND tenant = ?" if tenant else "")
-    events = _rows(lake, RAW, where, [item_id, *([tenant] if tenant else [])], EVENT_KEYS)
-    if events:
-        events.sort(key=lambda e: e["version"])
-        latest = events[-1]
-        chunks = _rows(lake, CHUNKS, "event_id = ? AND op = 'upsert'", [latest["event_id"]], CHUNK_KEYS)
-        chunks.sort(key=lambda c: c["chunk_no"])
-        wanted = [point_id(c["chunk_id"], index.model_id) for c in chunks]
-        found = {h.id: h for h in index.retrieve(latest["region"], wanted)} if wanted else {}
-        for chunk, pid in zip(chunks, wanted, strict=True):
-            hit = found.get(pid)
-            chunk["point"] = {"point_id": pid, "region": latest["region"], "model": index.model_id,
-                              "run_id": hit.payload.get("run_id", "")} if hit else None
-        return {"kind": "document", "tenant": latest["tenant"], "document_id": item_id, "versions": events,
-                "chunks": chunks, "source_uri": latest["source_uri"]}
     for region in index.regions():
         hits = index.retrieve(region, [item_id]) if _is_uuid(item_id) else []
         if hits and tenant in (None, hits[0].payload.get("tenant")):
@@ -75,6 +65,101 @@ def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] 
                     "source_uri": p["source_uri"], "chunk": chunk_rows[0] if chunk_rows else None,
                     "event": event_rows[0] if event_rows else None, "duplicates": p.get("duplicates", [])}
     return None
+
+
+def _document(factory: Factory, tenant: str | None, document_id: str) -> dict[str, Any] | None:
+    """Every version of a document, oldest first, each with its chunks and their points.
+
+    The lake keeps what the index forgets: the chunks of a replaced or deleted version
+    stay in the chunks lake, and a delete leaves its event in the raw lake and a
+    tombstone in the chunks lake. So a deleted document still shows what it was,
+    where each piece sat, and which event removed it. `chunks` is what is live now:
+    the latest version's chunks, none once the document is deleted."""
+    lake, index = factory.lake, factory.index
+    where = "document_id = ?" + (" AND tenant = ?" if tenant else "")
+    params = [document_id, *([tenant] if tenant else [])]
+    events = _rows(lake, RAW, where, params, EVENT_KEYS)
+    if not events:
+        return None
+    events.sort(key=lambda e: e["version"])
+    chunks: dict[str, list[dict[str, Any]]] = defaultdict(list)  # event id -> its upsert chunks
+    tombstones: dict[str, dict[str, Any]] = {}  # event id -> the tombstone its delete left
+    seen: set[str] = set()
+    for c in _rows(lake, CHUNKS, where, params, (*CHUNK_KEYS, "op", "landed_at")):
+        if c["row_id"] in seen:
+            continue  # a replayed row: the same key, the same record
+        seen.add(c["row_id"])
+        if c.pop("op") == "delete":
+            tombstones[c["event_id"]] = c
+        else:
+            chunks[c["event_id"]].append(c)
+    live = _live_points(factory, events, chunks)
+    model = index.model_id
+    # The points each version wanted: a point goes with the first later version that lacks it.
+    wanted = {e["event_id"]: {point_id(c["chunk_id"], model) for c in chunks.get(e["event_id"], [])}
+              for e in events}
+    latest = events[-1]
+    for i, event in enumerate(events):
+        after = events[i + 1] if i + 1 < len(events) else None
+        event["ended_by"] = _summary(after) if after else None
+        if event["op"] == "delete":
+            event["state"] = "delete"
+            event["tombstone"] = tombstones.get(event["event_id"])
+            continue
+        event["state"] = "live" if after is None else ("deleted" if after["op"] == "delete" else "superseded")
+        event["chunks"] = sorted(chunks.get(event["event_id"], []), key=lambda c: c["chunk_no"])
+        for c in event["chunks"]:
+            pid = point_id(c["chunk_id"], model)
+            hit = live.get(pid)
+            point = {"point_id": pid, "region": event["region"], "model": model}
+            if event["state"] == "live":
+                # Not in the index: folded into a duplicate's point (or not synced yet).
+                c["point"] = {**point, "run_id": hit.payload.get("run_id", ""), "state": "live"} if hit else None
+            elif hit:
+                c["point"] = {**point, "state": "live"}  # unchanged text keeps its point into later versions
+            else:
+                end = next((e for e in events[i + 1:] if e["op"] == "delete" or pid not in wanted[e["event_id"]]),
+                           None)  # None: every later version kept it, yet it is not indexed (folded)
+                c["point"] = {**point, "state": "removed",
+                              "removed_by": {k: end[k] for k in ("event_id", "op", "version")}} if end else None
+    deleted = latest["op"] == "delete"
+    return {"kind": "document", "tenant": latest["tenant"], "document_id": document_id,
+            "source_uri": latest["source_uri"], "state": "deleted" if deleted else "live",
+            "deleted": _deletion(events) if deleted else None, "versions": events,
+            "chunks": [] if deleted else latest["chunks"]}
+
+
+def _live_points(factory: Factory, events: list[dict[str, Any]],
+                 chunks: dict[str, list[dict[str, Any]]]) -> dict[str, Hit]:
+    """The points of any version's chunks that the index still holds."""
+    index = factory.index
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        for c in chunks.get(e["event_id"], []):
+            wanted[e["region"]].add(point_id(c["chunk_id"], index.model_id))
+    regions = set(index.regions())
+    return {h.id: h for region, ids in wanted.items() if region in regions
+            for h in index.retrieve(region, sorted(ids))}
+
+
+def _summary(event: dict[str, Any]) -> dict[str, Any]:
+    keys = ("event_id", "op", "version", "event_time", "requested", "run_id", "log_topic", "log_partition",
+            "log_offset", "lake_file", "lake_row")
+    return {k: event.get(k) for k in keys}
+
+
+def _deletion(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """When and by what the document was deleted, and what that delete removed."""
+    delete = events[-1]
+    last = events[-2] if len(events) > 1 and events[-2]["op"] == "upsert" else None
+    held = {e["version"] for e in events}
+    return {**_summary(delete), "tombstone": delete.get("tombstone"),
+            "last_version": last["version"] if last else None,
+            "chunks_removed": len(last["chunks"]) if last else 0,
+            "points_removed": sorted(c["point"]["point_id"] for c in (last["chunks"] if last else [])
+                                     if c["point"] and c["point"]["state"] == "removed"),
+            # Versions the raw lake no longer holds: erased on request (their delete events stay).
+            "versions_erased": [v for v in range(1, delete["version"]) if v not in held]}
 
 
 def _is_uuid(value: str) -> bool:
