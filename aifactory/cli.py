@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -36,6 +37,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from governance.names import NAME_PATTERN
 from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES
 
 log = logging.getLogger("aifactory")
@@ -65,6 +67,14 @@ def key_value(text: str) -> tuple[str, str]:
     if key not in FILTER_KEYS:
         raise argparse.ArgumentTypeError(f"unknown filter key {key!r}; filter on one of {', '.join(FILTER_KEYS)}")
     return key, value
+
+
+def tenant_name(text: str) -> str:
+    """A tenant names lake folders: refused at parse time unless it is a plain name."""
+    if not re.fullmatch(NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant name: use letters, digits, '.', '_' and '-', "
+                                         "starting with a letter or digit (at most 64)")
+    return text
 
 
 def positive(text: str) -> int:
@@ -103,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     def owner(sp: argparse.ArgumentParser, *, required: bool = False) -> None:
-        sp.add_argument("--tenant", required=required, help="the tenant the documents belong to")
+        sp.add_argument("--tenant", type=tenant_name, required=required, help="the tenant the documents belong to")
         sp.add_argument("--jurisdiction", required=required,
                         help="the jurisdiction of the documents (EU, US, or one your residency policy names; "
                              "any case): it decides the region they are stored and indexed in")
@@ -136,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
                  "aifactory search 'E-305' --tenant helio-eu --mode dense --top-k 3",
                  "aifactory search 'remote work' --tenant helio-eu --filter document_id=helio-eu:hr/remote-work.md")
     sp.add_argument("text", help="the question or keywords")
-    sp.add_argument("--tenant", required=True, help="whose documents to search")
+    sp.add_argument("--tenant", type=tenant_name, required=True, help="whose documents to search")
     sp.add_argument("--top-k", type=positive, default=5, metavar="K", help="how many hits")
     sp.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                     help="hybrid: dense vectors plus BM25 keywords fused by reciprocal rank (best on our "
@@ -162,7 +172,7 @@ def parser() -> argparse.ArgumentParser:
     sp = command("delete", "delete documents on request: one, a data subject's, or a whole tenant's",
                  "aifactory delete --tenant helio-eu --document helio-eu:hr/remote-work.md",
                  "aifactory delete --tenant helio-eu --subject jane.doe@example.com")
-    sp.add_argument("--tenant", required=True, help="whose documents")
+    sp.add_argument("--tenant", type=tenant_name, required=True, help="whose documents")
     what = sp.add_mutually_exclusive_group(required=True)
     what.add_argument("--document", help="a document id, as search results and status show it")
     what.add_argument("--subject", help="an identifier of a data subject (e-mail, phone, IBAN, ...): every "
@@ -172,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
     sp = command("erase", "erase a data subject's or a document's data from every projection (lake, index, "
                           "dead letters, caches), with a receipt",
                  "aifactory erase --tenant helio-eu --subject jane.doe@example.com")
-    sp.add_argument("--tenant", required=True, help="whose data")
+    sp.add_argument("--tenant", type=tenant_name, required=True, help="whose data")
     what = sp.add_mutually_exclusive_group(required=True)
     what.add_argument("--subject", help="an identifier of the data subject (e-mail, phone, IBAN, ...)")
     what.add_argument("--document", help="a document id, as search results and status show it")

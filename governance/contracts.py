@@ -10,17 +10,22 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from governance.errors import ContractError
+from governance.names import NAME_PATTERN
 
 SCHEMA_VERSION = 1
 # Fixed namespace: changing it would change every derived id in every sink.
 ID_NAMESPACE = uuid.UUID("6f1c0b8e-3a52-4c3e-9d0e-5a7f2b9c4e11")
 
 Op = Literal["upsert", "delete"]
+
+# Tenants and regions name lake folders and collections (governance/names.py).
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+OptionalName = Annotated[str, StringConstraints(pattern=r"^$|" + NAME_PATTERN)]
 
 
 def derive_id(*parts: object) -> str:
@@ -70,9 +75,9 @@ class DocumentEvent(_Record):
     schema_version: int = SCHEMA_VERSION
     event_id: str
     op: Op
-    tenant: str
+    tenant: Name
     jurisdiction: str
-    region: str
+    region: Name
     document_id: str
     version: int = Field(ge=1)
     content_hash: str
@@ -126,9 +131,9 @@ class ChunkRecord(_Record):
     chunk_id: str
     op: Op
     event_id: str
-    tenant: str
+    tenant: Name
     jurisdiction: str
-    region: str
+    region: Name
     document_id: str
     version: int
     chunk_no: int
@@ -161,9 +166,9 @@ class DeadLetter(_Record):
     reason: str
     source_uri: str
     source_root: str = ""
-    tenant: str = ""
+    tenant: OptionalName = ""
     jurisdiction: str = ""
-    region: str = ""
+    region: OptionalName = ""
     event_id: str = ""
     raw: LogPosition | None = None
     # Where a copy of the failing input's bytes was kept, and their hash.

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from governance.audit import AuditLog
 from governance.errors import ResidencyError
+from governance.names import valid_name
 from governance.residency import ResidencyPolicy
 from ingest.errors import LakeError
 
@@ -105,6 +106,10 @@ class Lake:
             groups[(row["region"] or "unassigned", row["tenant"] or "unassigned", day)].append(row)
         written = []
         for (region, tenant, day), part in groups.items():
+            if not (valid_name(region) and valid_name(tenant) and valid_name(day)):
+                # The contracts refuse such names; this keeps any other writer inside the lake.
+                raise LakeError(f"partition region={region!r} tenant={tenant!r} date={day!r} is not a plain "
+                                "name; tenants and regions are letters, digits, '.', '_' and '-'")
             folder = self.path(spec) / f"region={region}" / f"tenant={tenant}" / f"date={day}"
             digest = hashlib.sha256("\n".join(str(r[spec.key]) for r in part).encode()).hexdigest()
             target = folder / f"part-{digest[:20]}.parquet"
@@ -121,6 +126,8 @@ class Lake:
         if self.residency is not None and jurisdiction:
             self.residency.check(jurisdiction, region)
         digest = hashlib.sha256(data).hexdigest()
+        if not all(valid_name(n) for n in (region or "unassigned", tenant or "unassigned")):
+            raise LakeError(f"dead-letter copy for region {region!r}, tenant {tenant!r}: not plain names")
         target = self.root / "dead_letter_blobs" / f"region={region or 'unassigned'}" / \
             f"tenant={tenant or 'unassigned'}" / digest[:2] / digest
         if not target.exists():

@@ -111,6 +111,7 @@ PARSE_MISTAKES = [
     (["search", "leave", "--tenant", "t1", "--filter", "colour=red"], "unknown filter key 'colour'"),
     (["search", "leave", "--tenant", "t1", "--top-k", "0"], "must be 1 or more"),
     (["search", "leave", "--tenant", "t1", "--mode", "fuzzy"], "invalid choice: 'fuzzy'"),
+    (["run", "docs", "--tenant", "../../escaped", "--jurisdiction", "EU"], "is not a tenant name"),
     (["erase", "--tenant", "t1"], "one of the arguments --subject --document is required"),
     (["keys", "revoke"], "name the key id"),
     (["eval", "--corpus", "c.jsonl", "--queries", "q.jsonl", "--qrels", "r.tsv"], "--corpus c.jsonl: no such file"),

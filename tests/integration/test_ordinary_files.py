@@ -13,6 +13,8 @@ import pytest
 
 from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters
+from governance.contracts import DocumentEvent
+from ingest.kafka import connect
 from ingest.sources import Source
 from ingest.tables import RAW
 from tests.conftest import MakeFactory
@@ -134,3 +136,21 @@ def test_a_moved_folder_continues_its_documents(tmp_path: Path, make_factory: Ma
     assert raw_documents(factory)["t1:a.md"] == (3, "upsert")
     (new / "b.md").unlink()
     assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).summary()["deleted"] == 1
+
+
+def test_a_producer_cannot_name_a_tenant_that_leaves_the_lake(tmp_path: Path, make_factory: MakeFactory) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.md").write_text("# Good\nA fine document.")
+    factory = make_factory(tmp_path / "home")
+    event = DocumentEvent.new(op="upsert", tenant="t1", document_id="t1:evil.md", version=1, text="evil",
+                              jurisdiction="EU", region="eu-central", source_uri="", source_root="")
+    bad = event.model_dump(mode="json") | {"tenant": "../../escaped"}
+    with connect(factory.settings.kafka) as conn:
+        # Keyed like the good document: same partition, ahead of it, so landed before the run ends.
+        conn.produce([(conn.settings.raw_topic, b"t1:good.md", json.dumps(bad).encode())])
+    pipeline.run(factory, [Source(src, "t1", "EU")])
+    assert not [p for p in tmp_path.rglob("*escaped*")], "a lake file was written outside the lake"
+    letters = list_dead_letters(factory)
+    assert any(d["error_class"] == "ContractError" and "tenant" in d["reason"] for d in letters), letters
+    assert "t1:good.md" in raw_documents(factory)
