@@ -9,6 +9,7 @@ from paths or keys.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from collections import defaultdict
@@ -29,6 +30,8 @@ from governance.errors import ResidencyError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
 from ingest.errors import LakeError
+
+log = logging.getLogger(__name__)
 
 PARTITION_KEYS = ("region", "tenant", "date")
 TS = pa.timestamp("us", tz="UTC")
@@ -72,6 +75,7 @@ class Lake:
                  audit: AuditLog | None = None) -> None:
         # Absolute: blob paths become file URIs in dead letters.
         self.root, self.residency, self.audit = Path(root).absolute(), residency, audit
+        self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (path, size, mtime)
 
     def admit(self, spec: TableSpec, row: dict[str, Any]) -> None:
         """Raise ResidencyError (and audit it) when `row` may not go to its region."""
@@ -91,8 +95,46 @@ class Lake:
         return self.root / spec.name
 
     def files(self, spec: TableSpec) -> list[Path]:
+        """The table's readable files. A corrupt or truncated file is moved aside (see
+        `quarantine`) instead of failing every query of every tenant: the lake is a
+        projection, and the next run rebuilds what the file held (the scan republishes
+        documents the raw lake lacks; pending events are chunked again)."""
         base = self.path(spec)
-        return sorted(base.rglob("*.parquet")) if base.exists() else []
+        found = sorted(base.rglob("*.parquet")) if base.exists() else []
+        return [f for f in found if self._readable(spec, f)]
+
+    def _readable(self, spec: TableSpec, path: Path) -> bool:
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # compacted or quarantined by another process meanwhile
+            return False
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key in self._checked:
+            return True
+        try:
+            schema = pq.read_schema(path)  # reads the footer: a truncated or garbled file fails here
+        except (OSError, pa.ArrowException) as exc:
+            self.quarantine(spec, path, f"{type(exc).__name__}: {exc}")
+            return False
+        if spec.key not in schema.names:
+            self.quarantine(spec, path, f"no {spec.key!r} column: not a file of the {spec.name} table")
+            return False
+        self._checked.add(key)
+        return True
+
+    def quarantine(self, spec: TableSpec, path: Path, reason: str) -> None:
+        """Move an unreadable file to <lake>/quarantine/<table>/..., audited and logged."""
+        target = self.root / "quarantine" / path.relative_to(self.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return  # another process moved it first
+        log.warning("lake file %s cannot be read (%s); moved to %s, the next run rebuilds what it held",
+                    path, reason, target)
+        if self.audit is not None:
+            self.audit.append("lake.quarantined", str(path.relative_to(self.root)), sink=f"lake/{spec.name}",
+                              moved_to=str(target), reason=reason)
 
     def write(self, spec: TableSpec, rows: list[dict[str, Any]]) -> list[Path]:
         """Write rows durably, one file per partition; return the files written.
@@ -118,6 +160,8 @@ class Lake:
             except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
                 raise LakeError(f"rows do not match the {spec.name} table schema: {exc}") from exc
             _write_durable(table, target)
+            st = target.stat()
+            self._checked.add((str(target), st.st_size, st.st_mtime_ns))
             written.append(target)
         return written
 

@@ -1,0 +1,39 @@
+"""The lake keeps answering when one of its files is corrupt or truncated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from governance.audit import AuditLog
+from governance.contracts import DocumentEvent, LogPosition
+from ingest.lake import Lake
+from ingest.tables import RAW, raw_row
+
+
+def event(tenant: str, n: int) -> DocumentEvent:
+    return DocumentEvent.new(op="upsert", tenant=tenant, document_id=f"{tenant}:d{n}.md", version=1, text=f"text {n}",
+                             jurisdiction="EU", region="eu-central", source_uri="", source_root="")
+
+
+def test_a_corrupt_or_truncated_file_is_moved_aside_and_the_rest_still_answers(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    lake = Lake(tmp_path / "lake", audit=audit)
+    at = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
+    [good] = lake.write(RAW, [raw_row(event("t1", 1), at)])
+    [truncated] = lake.write(RAW, [raw_row(event("t2", 2), at)])
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    garbage = good.parent / "part-garbage.parquet"
+    garbage.write_bytes(b"PAR1 this is not a parquet file PAR1")
+
+    # A fresh Lake, as the next command would open it.
+    lake = Lake(tmp_path / "lake", audit=audit)
+    con = lake.connect(RAW)
+    try:
+        assert con.execute("SELECT document_id FROM raw").fetchall() == [("t1:d1.md",)]
+    finally:
+        con.close()
+    moved = sorted(p.name for p in (tmp_path / "lake" / "quarantine").rglob("*.parquet"))
+    assert moved == sorted([truncated.name, garbage.name])
+    entries = [e for e in audit.entries() if e["action"] == "lake.quarantined"]
+    assert len(entries) == 2 and all("raw/region=eu-central" in e["target"] for e in entries)
+    assert audit.verify().ok
