@@ -93,6 +93,7 @@ def format_results(question: str, results: list[Any]) -> str:
                                                                                         else ":")]
     for r in results:
         lines.append(f"  [{r.rank}] {r.title} ({r.score:.3f})\n      {r.source_uri}")
+        lines += [f"      also in: {d['source_uri']}" for d in getattr(r, "also_in", [])]
     return "\n".join(lines)
 
 

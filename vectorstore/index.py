@@ -22,7 +22,9 @@ from vectorstore.modes import Mode
 from vectorstore.sparse import Sparse
 
 DENSE = "dense"
-KEYWORD_FIELDS = ("tenant", "document_id", "jurisdiction", "region", "screening")
+KEYWORD_FIELDS = ("tenant", "document_id", "document_ids", "jurisdiction", "region", "screening")
+# A filter on document_id matches every document a point speaks for, folded ones too.
+FILTER_FIELDS = {"document_id": "document_ids"}
 SCROLL_PAGE = 2_000
 UPSERT_BATCH = 256
 RRF_K = 60
@@ -108,7 +110,8 @@ def conditions(query: Query) -> tuple[list[tuple[str, str]], list[tuple[str, str
     """(must, must_not) keyword matches for a query: the tenant always, the
     caller's filters, and the quarantine tag unless quarantined chunks are wanted.
     A keyword, not a bool: qdrant-edge-py 0.9 never matches a bool payload value."""
-    must = [("tenant", query.tenant), *((k, v) for k, v in sorted(query.filters.items()) if k != "tenant")]
+    must = [("tenant", query.tenant),
+            *((FILTER_FIELDS.get(k, k), v) for k, v in sorted(query.filters.items()) if k != "tenant")]
     must_not = [] if query.include_quarantined else [("screening", "quarantined")]
     return must, must_not
 

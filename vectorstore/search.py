@@ -5,7 +5,7 @@ in dense mode, a reciprocal-rank-fusion value in hybrid mode (vectorstore/modes.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vectorstore.embedder import Embedder
@@ -36,6 +36,8 @@ class Result:
     screening_reasons: list[str]
     lineage: dict[str, Any]
     vector: list[float] | None = None
+    # Other documents holding the same passage (folded into this point): each can be cited.
+    also_in: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit, kind: ScoreKind) -> Result:
@@ -46,7 +48,19 @@ class Result:
                    document_id=p["document_id"], title=p.get("title", ""), text=p.get("text", ""),
                    source_uri=p.get("source_uri", ""),
                    section=p.get("section", ""), page=p.get("page"), quarantined=bool(p.get("quarantined")),
-                   screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage, vector=hit.vector)
+                   screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage, vector=hit.vector,
+                   also_in=also_in(p))
+
+
+def also_in(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The other documents of a point's folded duplicates, once each, as citations."""
+    seen = {payload.get("document_id")}
+    out = []
+    for d in payload.get("duplicates") or []:
+        if d.get("document_id") not in seen:
+            seen.add(d.get("document_id"))
+            out.append({k: d.get(k) for k in ("document_id", "title", "source_uri", "section", "page")})
+    return out
 
 
 def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,

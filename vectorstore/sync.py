@@ -36,7 +36,7 @@ from tqdm import tqdm
 from governance.contracts import point_id
 from governance.ledger import Ledger, UsageEntry
 from ingest.lake import Lake
-from transforms.dedup import families
+from transforms.dedup import families, reader_key
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
 from vectorstore.ahead import EmbedAhead, embedding_text
@@ -95,6 +95,8 @@ def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]
         "pii": json.loads(row["pii"] or "{}"),
         "topic": row["raw_topic"], "partition": row["raw_partition"], "offset": row["raw_offset"],
         "log_epoch": row["raw_epoch"], "model": model_id, "duplicates": duplicates,
+        # Every document this point speaks for: a filter on document_id matches any of them.
+        "document_ids": sorted({row["document_id"], *(d["document_id"] for d in duplicates)}),
     }
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return body
@@ -125,14 +127,15 @@ def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...
     points: Points = {}
     folded = 0
     used: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
-    for family in families(rows, exact=lambda r: r["content_hash"],
-                           fingerprint=lambda r: int(r["simhash"] or "0", 16),
+    # Only chunks the same to a reader share a point (transforms/dedup.py explains why not near ones).
+    for family in families(rows, exact=lambda r: reader_key(r["text"]), fingerprint=None,
                            order=lambda r: (r["document_id"], r["chunk_no"])):
         head, rest = family[0], family[1:]
         key = tuple(r["row_id"] for r in family)
         if key not in memo:
             dups = [{"document_id": r["document_id"], "chunk_id": r["chunk_id"], "source_uri": r["source_uri"],
-                     "kind": "exact" if r["content_hash"] == head["content_hash"] else "near"} for r in rest]
+                     "title": r["title"], "section": r["section"], "page": r["page"],
+                     "kind": "exact" if r["content_hash"] == head["content_hash"] else "same words"} for r in rest]
             memo[key] = (point_id(head["chunk_id"], model_id), payload(head, model_id, dups))
         pid, body = used[key] = memo[key]
         points[pid] = (head, body)
