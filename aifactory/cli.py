@@ -281,9 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     interactive = not getattr(args, "json", False) and args.command not in ("serve",)
     started = time.perf_counter()
-    if interactive and (args.command in ("run", "ingest", "replay", "index", "reindex", "eval")
-                        or (args.command == "dlq" and args.action == "replay")):
-        say(f"{name}: starting (data directory {home})")  # before the imports, which take seconds
+    long_work = interactive and (args.command in ("run", "ingest", "replay", "index", "reindex", "eval")
+                                 or (args.command == "dlq" and args.action == "replay"))
+    if long_work:
+        # Before the imports, which take seconds on a cold start: the person sees it began.
+        say(f"{name}: starting (data directory {home}); loading the pipeline (torch, DuckDB, Qdrant Edge)")
     factory: Any = None
     try:
         from aifactory import commands  # the heavy part: torch, DuckDB, the index (see the docstring)
@@ -296,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         limit_arenas()  # before the threads start: see aifactory/malloc.py
         progress = Progress(interactive)
         progress.started = started
+        if long_work:
+            progress.stage("start", f"pipeline loaded in {time.perf_counter() - started:.1f} s")
         factory = Factory(FactorySettings())
         try:
             commands.COMMANDS[args.command](args, factory, progress)

@@ -74,7 +74,7 @@ def test_the_run_shows_each_stage_as_it_starts(first_run: subprocess.CompletedPr
     assert lines[0].startswith("aifactory run: starting"), lines[:3]
     stages = [line.split("]", 1)[1].split()[0] for line in lines if line.startswith("[")]
     # Each stage says when it starts, then how it ended, in the order of the flow.
-    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == ["scan", "broker", "stream",
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == ["start", "scan", "broker", "stream",
                                                                                  "index"]
     assert any("2 new dead letter(s)" in line for line in lines)
 
