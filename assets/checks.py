@@ -10,6 +10,13 @@ index) directly, so it can run on its own, after a materialisation or on a sched
     residency_compliance  vector_index      ERROR     a record sits in a region its jurisdiction forbids
     index_completeness    vector_index      ERROR     points per region and tenant differ from the lake's chunks
 
+Every check that can fail with ERROR is blocking: in the run that materialises its asset,
+an ERROR failure fails the check's step and Dagster skips every downstream asset (a PII
+leak in chunks_lake never reaches vector_index; an index that breaks residency or is
+incomplete gets no lineage_store COMPLETE event nor usage_ledger summary). A WARN result
+never blocks. `raw_freshness` also runs on its own every hour (`freshness_schedule`), since
+the case it exists for is the one where nothing materialises raw_lake.
+
 The `evaluate_*` functions take a Factory and are what the checks run; tests call
 them too, with planted bad data.
 """
@@ -35,6 +42,7 @@ from transforms.tables import CHUNKS
 from vectorstore.sync import DESIRED_SQL, plan
 
 FRESHNESS_MAX_AGE = timedelta(hours=24)
+FRESHNESS_CRON = "0 * * * *"  # hourly: a stale lake is reported within an hour of crossing the bound
 NEAR_DUPLICATE_MAX_RATIO = 0.5
 MIN_CHUNK_CHARS = 12
 BOILERPLATE_MIN_DOCUMENTS = 3  # the same chunk text in this many documents of a tenant is boilerplate
@@ -222,29 +230,46 @@ def evaluate_index_completeness(f: Factory) -> dg.AssetCheckResult:
 
 
 def _schema_check(asset: dg.AssetsDefinition, spec: TableSpec) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name="schema_drift", blocking=False,
+    @dg.asset_check(asset=asset, name="schema_drift", blocking=True,
                     description=f"Every Parquet file of the {spec.name} table has the columns and types of its "
-                                "contract. ERROR on retyped or unknown columns, WARN on columns older files lack.")
+                                "contract. ERROR on retyped or unknown columns (blocking: the run's downstream "
+                                "assets are skipped), WARN on columns older files lack.")
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return evaluate_schema_drift(factory(lake), spec)
 
     return _check
 
 
+# Reads the lake's landed_at, not Dagster's materialisation history (what FreshnessPolicy and
+# build_last_update_freshness_checks measure): rows also land through `aifactory run`, `up`
+# and the land workers, outside any Dagster run. WARN: stale data is still worth indexing.
 @dg.asset_check(asset=raw_lake, blocking=False,
-                description="Something landed in the raw lake within the last 24 hours (WARN). Stale data means "
-                            "a source or the landing group stopped: look at the raw_documents lag sensor.")
+                description="Something landed in the raw lake within the last 24 hours (WARN). Evaluated every hour "
+                            "by freshness_schedule (on by default), and after each raw_lake materialisation. Stale "
+                            "data means a source or the landing group stopped: look at the raw_documents lag sensor.")
 def raw_freshness(lake: LakeResource) -> dg.AssetCheckResult:
     return evaluate_freshness(factory(lake))
 
 
-@dg.asset_check(asset=chunks_lake, blocking=False,
+freshness_job = dg.define_asset_job(
+    "freshness_job", selection=dg.AssetSelection.checks(raw_freshness),
+    description="Evaluate raw_freshness alone (reads the lake; materialises nothing).")
+# On by default: a freshness alarm that someone must first switch on is the silent case it exists for.
+freshness_schedule = dg.ScheduleDefinition(
+    name="freshness_schedule", job=freshness_job, cron_schedule=FRESHNESS_CRON, execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Hourly: is anything landing? Runs raw_freshness against the lake without materialising raw_lake.")
+
+
+@dg.asset_check(asset=chunks_lake, blocking=True,
                 description="No row key is stored twice in the raw or chunks lake (ERROR: exactly-once broken), "
-                            "and at most half the current chunks are near duplicates of others (WARN).")
+                            "and at most half the current chunks are near duplicates of others (WARN). The ERROR "
+                            "blocks vector_index in the same run: compact the partition first.")
 def duplicate_ratio(lake: LakeResource) -> dg.AssetCheckResult:
     return evaluate_duplicates(factory(lake))
 
 
+# WARN only (poor chunks are still searchable): Dagster blocks on ERROR, so blocking would change nothing.
 @dg.asset_check(asset=chunks_lake, blocking=False,
                 description="No current chunk is empty, and at most 20% are boilerplate repeated across three or "
                             "more documents of a tenant (WARN): such chunks crowd out answers.")
@@ -252,24 +277,28 @@ def chunk_quality(lake: LakeResource) -> dg.AssetCheckResult:
     return evaluate_chunk_quality(factory(lake))
 
 
-@dg.asset_check(asset=chunks_lake, blocking=False,
+@dg.asset_check(asset=chunks_lake, blocking=True,
                 description="The PII detectors find nothing in current chunks that the tenant's privacy policy "
-                            "redacts (ERROR): a leak past redaction. Erase, fix the rule, re-ingest.")
+                            "redacts (ERROR, blocking): a leak past redaction, so vector_index is skipped in the same "
+                            "run. Erase, fix the rule, re-ingest.")
 def pii_leak(lake: LakeResource) -> dg.AssetCheckResult:
     return evaluate_pii(factory(lake))
 
 
-@dg.asset_check(asset=vector_index, blocking=False,
+@dg.asset_check(asset=vector_index, blocking=True,
                 description="Every record in the raw and chunk lake, the dead letters and the index sits in a region "
                             "its jurisdiction may be stored in (the residency policy). A failure lists where; move "
-                            "or erase those records, then fix the producer that wrote them.")
+                            "or erase those records, then fix the producer that wrote them. ERROR, blocking: "
+                            "lineage_store and usage_ledger are skipped, so no COMPLETE lineage event vouches for a "
+                            "non-compliant index.")
 def residency_compliance(lake: LakeResource, index: IndexResource) -> dg.AssetCheckResult:
     return _with_index(lake, index, evaluate_residency)
 
 
-@dg.asset_check(asset=vector_index, blocking=False,
+@dg.asset_check(asset=vector_index, blocking=True,
                 description="Points in the index equal the current chunks in the lake for each region and tenant, "
-                            "for the active model (ERROR). Missing points are unsearchable documents.")
+                            "for the active model (ERROR, blocking: lineage_store and usage_ledger are skipped). "
+                            "Missing points are unsearchable documents.")
 def index_completeness(lake: LakeResource, index: IndexResource) -> dg.AssetCheckResult:
     return _with_index(lake, index, evaluate_index_completeness)
 

@@ -3,17 +3,24 @@
     stream       kafka/raw_documents, kafka/chunks, kafka/dead_letters    (external topics)
     lake         raw_lake -> chunks_lake -> dead_letters_lake              (Parquet, region=/tenant=/date=)
     index        vector_index                                              (Qdrant, per region and model)
-    governance   lineage_store, usage_ledger -> tenant_usage_daily         (daily partitions)
+    governance   lineage_store, usage_ledger
+    billing      tenant_usage_daily                                        (daily partitions)
     maintenance  compacted_lake_partition                                  (date x region partitions)
 
-Checks: assets/checks.py. Sensors: one per topic on consumer lag (assets/topics.py).
-Schedules: compaction, usage, reindex (assets/maintenance.py).
+Partitioned assets have groups of their own, so no group mixes them with the pipeline: a
+group's "Materialize all" then launches one run, never a backfill. `ingest_job` holds the
+whole unpartitioned pipeline; its page's "Materialize all" is what the README says to press
+(the Lineage view's covers every partition too).
+
+Checks: assets/checks.py (ERROR checks block downstream assets). Sensors: one per topic on
+consumer lag (assets/topics.py). Schedules: compaction, usage, reindex
+(assets/maintenance.py) and freshness (assets/checks.py, on by default).
 """
 
 import dagster as dg
 
 from assets import maintenance as m
-from assets.checks import CHECKS, residency_compliance
+from assets.checks import CHECKS, freshness_job, freshness_schedule, residency_compliance
 from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, env_or
 from assets.stages import (
     SourcesConfig,
@@ -53,9 +60,10 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[m.ingest_job, m.index_job, m.dead_letters_job, m.reindex_job, m.compaction_job, m.usage_job],
+        jobs=[m.ingest_job, m.index_job, m.dead_letters_job, m.reindex_job, m.compaction_job, m.usage_job,
+              freshness_job],
         sensors=[lag_sensor(t, SENSOR_JOBS[t.name]) for t in TOPICS],
-        schedules=[m.compaction_schedule, m.usage_schedule, m.reindex_schedule],
+        schedules=[m.compaction_schedule, m.usage_schedule, m.reindex_schedule, freshness_schedule],
         resources=resources(),
         # The embedded broker lives in the run's process: every step must run there.
         executor=dg.in_process_executor,

@@ -94,7 +94,9 @@ def compacted_lake_partition(context: dg.AssetExecutionContext, lake: LakeResour
                                           "left_for_residency_review": dg.MetadataValue.json(refused)})
 
 
-@dg.asset(partitions_def=DAILY, deps=[usage_ledger], group_name="governance", kinds={"json"}, owners=[OWNER],
+# A group of its own ("billing", not "governance"): a group mixing partitioned and unpartitioned
+# assets turns that group's "Materialize all" into a backfill of every day.
+@dg.asset(partitions_def=DAILY, deps=[usage_ledger], group_name="billing", kinds={"json"}, owners=[OWNER],
           description="Per tenant and region, what was used on one day (documents, tokens embedded, CPU/GPU "
                       "seconds, vectors stored, queries, RAG context tokens) and what it costs under the price "
                       "book (AIFACTORY_PRICE_BOOK). Written to `reports/usage/daily/<day>.json`; backfill a month "
@@ -121,10 +123,13 @@ def tenant_usage_daily(context: dg.AssetExecutionContext, lake: LakeResource) ->
 
 
 STREAM = [raw_lake, chunks_lake, dead_letters_lake, vector_index]
+PARTITIONED = [compacted_lake_partition, tenant_usage_daily]
+# The unpartitioned pipeline and its checks: what "Materialize all" on this job's page runs
+# as one run (the Lineage view's "Materialize all" would open a backfill of every partition).
 ingest_job = dg.define_asset_job(
-    "ingest_job", selection=dg.AssetSelection.assets(*STREAM).downstream() - dg.AssetSelection.assets(
-        "compacted_lake_partition", "tenant_usage_daily"),
-    description="Scan the sources and drive every stage: raw lake, chunks, dead letters, index, lineage, ledger.")
+    "ingest_job", selection=dg.AssetSelection.assets(*STREAM).downstream() - dg.AssetSelection.assets(*PARTITIONED),
+    description="The whole pipeline in one run: scan the sources and drive every stage (raw lake, chunks, dead "
+                "letters, index, lineage, ledger) with their checks. Press Materialize all here, not in Lineage.")
 index_job = dg.define_asset_job("index_job", selection=dg.AssetSelection.assets(chunks_lake, vector_index),
                                 description="Land pending chunks and bring the index up to date.")
 dead_letters_job = dg.define_asset_job("dead_letters_job", selection=dg.AssetSelection.assets(dead_letters_lake),

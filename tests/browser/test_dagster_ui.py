@@ -1,9 +1,11 @@
-"""In a real browser: `dagster dev -w workspace.yaml` on loopback over a small sample
+"""In a real browser: `dagster dev -w workspace.yaml` on loopback over the sample
 corpus, headless Chromium (Debian's package, driven by Playwright; nothing is
 downloaded) opens the asset graph, launches a materialisation from the UI and waits
 for it to succeed, and launches a backfill of two daily partitions (in a second tab,
-so the daemon works on it meanwhile) and waits for it to complete. Screenshots are
-kept under test-artifacts/ as artefacts.
+so the daemon works on it meanwhile) and waits for it to complete; and it presses what
+the README tells a data engineer to press to run the pipeline, which must launch one run
+of the unpartitioned assets, not a backfill. Screenshots are kept under test-artifacts/
+as artefacts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
+import re
 import signal
 import subprocess
 import time
@@ -25,10 +27,9 @@ import pytest
 
 from aifactory import pipeline
 from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT, FactorySettings
+from aifactory.settings import PROJECT_ROOT, SAMPLE_SOURCES, FactorySettings, load_sources
 from ingest.broker import EmbeddedBroker, free_port
 from ingest.settings import KafkaSettings
-from ingest.sources import Source
 from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 START_TIMEOUT_S = 120
 RUN_TIMEOUT_MS = 90_000
+PIPELINE_RUN_TIMEOUT_MS = 300_000  # the whole pipeline in a fresh run process: model load, broker, every stage
+README = PROJECT_ROOT / "README.md"
+UNPARTITIONED = {"raw_lake", "chunks_lake", "dead_letters_lake", "vector_index", "lineage_store", "usage_ledger"}
 # The backfill daemon wakes every 30 s: one wake-up submits the runs, a later one marks it done.
 BACKFILL_TIMEOUT_S = 150
 
@@ -65,14 +69,15 @@ class DagsterUI(NamedTuple):
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
                embedder: Embedder) -> Iterator[DagsterUI]:
-    """The factory's data directory holding a small corpus, and `dagster dev` over it."""
+    """The factory's data directory holding the sample corpus, and `dagster dev` over it.
+    The corpus is the one ingest_job reads by default, so the README's "Materialize all"
+    finds it indexed already (the run still drives every stage, each finding nothing new)."""
     _need_chromium()
     tmp = tmp_path_factory.mktemp("dagster-ui")
     home = tmp / "aifactory"
-    shutil.copytree(PROJECT_ROOT / "examples" / "corpus" / "helio-us" / "hr", tmp / "corpus")
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix="ui-test")
     factory = Factory(FactorySettings(home=home, kafka=kafka, stage_timeout_s=180), embedder=embedder)
-    pipeline.run(factory, [Source(tmp / "corpus", "helio-us", "US")])
+    pipeline.run(factory, load_sources(SAMPLE_SOURCES))
     factory.close()
     (tmp / "dagster").mkdir()
     port = free_port()
@@ -112,6 +117,15 @@ def _dismiss_welcome(page: sync_api.Page) -> None:
     """A 'Join the Dagster community' dialog covers the first page load."""
     with contextlib.suppress(sync_api.TimeoutError):
         page.get_by_role("button", name="Skip").click(timeout=5_000)
+
+
+def _new_page(browser: sync_api.Browser) -> sync_api.Page:
+    """A page that skips the 'Join the Dagster community' dialog whenever it shows up: on a
+    loaded machine it can open after a fixed wait for it has given up, and cover the page."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    welcome = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
+    page.add_locator_handler(welcome, lambda dialog: dialog.get_by_role("button", name="Skip").click())
+    return page
 
 
 def _graphql(ui: DagsterUI, query: str, **variables: Any) -> dict[str, Any]:
@@ -160,8 +174,28 @@ def _wait_for_backfill(ui: DagsterUI, backfill_id: str) -> None:
         time.sleep(1)
 
 
+def _readme_click_path() -> list[str]:
+    """What the README's Dagster section tells a data engineer to press to run the
+    pipeline: the first `press **A** > **B** > **C**` in it."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Running the factory from Dagster")
+    section = text[start:text.index("\n## ", start + 1)]
+    found = re.search(r"press\s+((?:\*\*[^*]+\*\*\s*>\s*)+\*\*[^*]+\*\*)", section)
+    assert found, "the README's Dagster section does not say what to press (press **A** > **B** > ...)"
+    return [step.strip().strip("*") for step in found.group(1).split(">")]
+
+
+def _press(page: sync_api.Page, name: str) -> None:
+    """Click the button, link or label called `name`, as a person reading the README would."""
+    target = page.get_by_role("button", name=name, exact=True).or_(
+        page.get_by_role("link", name=name, exact=True)).or_(page.get_by_text(name, exact=True))
+    target.first.click(timeout=30_000)
+
+
 BACKFILL_STATUS = """query($id: String!) {
   partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { ... on Run { jobName status assetSelection { path }
+  assetCheckSelection { name } tags { key value } } } }"""
 MATERIALISED = """query($partitions: [String!]) { assetNodeOrError(assetKey: {path: ["tenant_usage_daily"]}) {
   ... on AssetNode { assetMaterializations(partitions: $partitions) { partition runOrError { ... on Run { tags {
   key value } } } } } } }"""
@@ -174,7 +208,7 @@ def test_materialise_and_backfill_from_the_ui(dagster_ui: DagsterUI) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page, backfill_page = (browser.new_page(viewport={"width": 1600, "height": 1000}) for _ in range(2))
+        page, backfill_page = (_new_page(browser) for _ in range(2))
         shot = "dagster-failure.png"
         try:
             # First the backfill: the daemon takes it up on its next 30 s wake-up, meanwhile the rest runs.
@@ -184,7 +218,7 @@ def test_materialise_and_backfill_from_the_ui(dagster_ui: DagsterUI) -> None:
             shot = "dagster-failure.png"
             page.goto(f"{url}/asset-groups", wait_until="networkidle")
             _dismiss_welcome(page)
-            for group in ("stream", "lake", "index", "governance", "maintenance"):
+            for group in ("stream", "lake", "index", "governance", "billing", "maintenance"):
                 sync_api.expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "dagster-asset-graph.png"), full_page=True)
 
@@ -218,3 +252,51 @@ def test_materialise_and_backfill_from_the_ui(dagster_ui: DagsterUI) -> None:
     # Each run wrote its day's usage report; the corpus indexed today is billed in one of them.
     reports = [json.loads((dagster_ui.home / "reports" / "usage" / "daily" / f"{d}.json").read_text()) for d in days]
     assert any(line["tokens_embedded"] > 0 for r in reports for line in r["lines"])
+
+
+def test_what_the_readme_says_to_press_runs_the_unpartitioned_pipeline(dagster_ui: DagsterUI) -> None:
+    """The first hour: the README's click path launches one run of the unpartitioned assets
+    and their checks, with no backfill dialog or partition picker on the way."""
+    url = dagster_ui.url
+    steps = _readme_click_path()
+    assert steps[-1] == "Materialize all", steps
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = _new_page(browser)
+        try:
+            # What the README warns against is still true: Lineage's "Materialize all" is a backfill of everything.
+            page.goto(f"{url}/asset-groups", wait_until="networkidle")
+            _dismiss_welcome(page)
+            page.get_by_role("button", name="Materialize all").first.click()  # labelled "Materialize all (8)"
+            dialog = page.get_by_role("dialog")
+            sync_api.expect(dialog.get_by_role("button", name="Launch backfill")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "dagster-lineage-materialize-all-is-a-backfill.png"))
+            dialog.get_by_role("button", name="Cancel").click()
+            sync_api.expect(dialog).to_have_count(0)
+
+            for step in steps:
+                _press(page, step)
+            sync_api.expect(page.get_by_text("Launched run")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "dagster-readme-materialize-all-launched.png"))
+            # No launch dialog of any kind opened: no partition picker, no "Launch backfill".
+            sync_api.expect(page.get_by_role("dialog")).to_have_count(0)
+            sync_api.expect(page.get_by_text("Launch backfill")).to_have_count(0)
+            page.get_by_role("link", name="View", exact=True).click(timeout=30_000)  # the "Launched run" toast
+            page.wait_for_url(f"{url}/runs/*")
+            run_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
+            sync_api.expect(page.get_by_text("Success", exact=True).first).to_be_visible(
+                timeout=PIPELINE_RUN_TIMEOUT_MS)
+            page.screenshot(path=str(ARTIFACTS / "dagster-readme-pipeline-run-succeeded.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "dagster-readme-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    run = _graphql(dagster_ui, RUN, id=run_id)["runOrError"]
+    assert run["jobName"] == "ingest_job" and run["status"] == "SUCCESS"
+    assert {"/".join(a["path"]) for a in run["assetSelection"]} == UNPARTITIONED
+    assert {"pii_leak", "residency_compliance", "raw_freshness"} <= {c["name"] for c in run["assetCheckSelection"]}
+    tags = {t["key"] for t in run["tags"]}
+    assert not {"dagster/backfill", "dagster/partition"} & tags, tags

@@ -1,12 +1,15 @@
 """The Dagster asset graph materialises in-process over real parts (the session broker,
 the real model, Qdrant Edge), and every asset check passes on good data and fails on
-planted bad data."""
+planted bad data; an ERROR check stops the assets downstream of it in the same run,
+raw_freshness runs on its own schedule, and the job the README says to press is the
+unpartitioned pipeline."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +24,9 @@ import yaml
 from aifactory.settings import PROJECT_ROOT
 from assets import checks
 from assets.definitions import ASSETS, CHECKS, defs
-from assets.maintenance import compact_folder, compacted_lake_partition, tenant_usage_daily
+from assets.maintenance import compact_folder, compacted_lake_partition, ingest_job, tenant_usage_daily
 from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, factory
-from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
+from assets.stages import chunks_lake, dead_letters_lake, lineage_store, raw_lake, usage_ledger, vector_index
 from ingest.broker import EmbeddedBroker
 from ingest.lake import Lake
 from ingest.tables import RAW
@@ -83,8 +86,9 @@ def offline(home: Path) -> dict[str, Any]:
 
 
 def run_checks(home: Path, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
+    # A failed blocking (ERROR) check fails its step, and so the run: read the evaluations anyway.
     result = dg.materialize([*UNPARTITIONED, *selected], resources=offline(home),
-                            selection=dg.AssetSelection.checks(*selected))
+                            selection=dg.AssetSelection.checks(*selected), raise_on_error=False)
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
@@ -92,10 +96,39 @@ def test_definitions_load_with_every_stage_grouped() -> None:
     graph = defs().resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["kafka/raw_documents"] == "stream" and groups["vector_index"] == "index"
-    assert {g for g in groups.values()} == {"stream", "lake", "index", "governance", "maintenance"}
+    assert {g for g in groups.values()} == {"stream", "lake", "index", "governance", "billing", "maintenance"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.owners == ["team:data-platform"] and node.description and len(node.description) > 80, key
+
+
+def test_no_group_mixes_partitioned_and_unpartitioned_assets() -> None:
+    """A group's "Materialize all" in the UI launches one run only when none of its assets is
+    partitioned; one partitioned asset turns it into a backfill of every partition."""
+    graph = defs().resolve_asset_graph()
+    partitioned: dict[str, set[bool]] = defaultdict(set)
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            partitioned[node.group_name].add(node.partitions_def is not None)
+    assert {group: kinds for group, kinds in partitioned.items() if len(kinds) > 1} == {}
+
+
+def test_ingest_job_is_the_whole_unpartitioned_pipeline_with_its_checks() -> None:
+    """What the README says to press (Jobs > ingest_job > Materialize all) runs every
+    unpartitioned asset and every check on them, and no partitioned asset."""
+    graph = defs().resolve_asset_graph()
+    selected = ingest_job.selection.resolve(graph)
+    pipeline = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable
+                and graph.get(k).partitions_def is None}
+    assert selected == pipeline
+    assert ingest_job.selection.resolve_checks(graph) == {c for k in pipeline for c in graph.get(k).check_keys}
+
+
+def test_every_check_that_can_fail_with_error_blocks() -> None:
+    specs = {f"{s.asset_key.to_user_string()}:{s.name}": s.blocking for c in CHECKS for s in c.check_specs}
+    warn_only = {"raw_lake:raw_freshness", "chunks_lake:chunk_quality"}  # Dagster blocks on ERROR only
+    assert {k for k, blocking in specs.items() if blocking} == set(specs) - warn_only
 
 
 def test_whole_graph_materialises_with_metadata(world: World, embedder: Embedder) -> None:
@@ -144,6 +177,56 @@ def test_pii_check_fails_on_a_leaked_email(world: World, tmp_path: Path) -> None
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["leaks"].value == {"email": 1}
     assert check.metadata["sample"].value[0]["chunk_id"] == "planted"
+
+
+LEAK = "Questions? Write to jane.doe@example.com any time."
+
+
+def _indexed_texts(home: Path) -> list[str]:
+    f = factory(LakeResource(home=str(home)))
+    index = f.index_without_model()
+    assert index is not None
+    texts = [hit.payload["text"] for region in index.regions() for hit in index.points(region)]
+    f.close()
+    return texts
+
+
+@pytest.mark.parametrize("plant", ["clean", "pii_leak"])
+def test_a_pii_leak_in_chunks_lake_stops_vector_index_in_the_same_run(world: World, tmp_path: Path,
+                                                                      plant: str) -> None:
+    home = planted(world, tmp_path)
+    if plant == "pii_leak":  # a chunk that got past redaction (another writer on the lake, a broken rule)
+        row = _chunk_rows(home)[0]
+        Lake(home / "lake").write(CHUNKS, [{**row, "row_id": "planted", "chunk_id": "planted", "chunk_no": 99,
+                                            "text": LEAK}])
+    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources={**world.resources, "lake": LakeResource(
+        home=str(home))}, selection=[chunks_lake, vector_index, lineage_store, usage_ledger], raise_on_error=False)
+    materialised = set(world.meta(result))
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()
+                   if e.asset_key == chunks_lake.key}
+    if plant == "clean":
+        assert result.success and all(e.passed for e in evaluations.values())
+        assert materialised == {"chunks_lake", "vector_index", "lineage_store", "usage_ledger"}
+        return
+    assert materialised == {"chunks_lake"}  # vector_index and what follows it were skipped
+    assert LEAK not in _indexed_texts(home)
+    assert not result.success and not evaluations["pii_leak"].passed and evaluations["pii_leak"].blocking
+
+
+def test_a_residency_violation_stops_lineage_and_metering_after_the_index(world: World, tmp_path: Path) -> None:
+    """vector_index's own ERROR checks gate what is downstream of it: no lineage_store
+    COMPLETE event (consumers would read it as a good dataset) and no usage summary."""
+    home = planted(world, tmp_path)
+    row = pq.read_table(next((home / "lake" / "raw" / "region=us-east").rglob("*.parquet"))).slice(0, 1).to_pylist()[0]
+    Lake(home / "lake").write(RAW, [{**row, "event_id": "planted", "region": "eu-central"}])
+    lineage = home / "lineage" / "openlineage.jsonl"
+    events_before = lineage.read_text().count("\n")
+    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources={**world.resources, "lake": LakeResource(
+        home=str(home))}, selection=[vector_index, lineage_store, usage_ledger], raise_on_error=False)
+    checks_run = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(world.meta(result)) == {"vector_index"}
+    assert lineage.read_text().count("\n") == events_before
+    assert not result.success and not checks_run["residency_compliance"].passed
 
 
 def test_residency_check_fails_on_a_record_in_the_wrong_region(world: World, tmp_path: Path) -> None:
@@ -231,6 +314,35 @@ def test_freshness_warns_when_nothing_landed_for_a_day(world: World) -> None:
     assert checks.evaluate_freshness(f).passed
     stale = checks.evaluate_freshness(f, now=datetime.now(UTC) + timedelta(days=2))
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+
+
+def _age_raw_lake(home: Path, by: timedelta) -> None:
+    """Every raw row landed `by` earlier: the lake of a factory where nothing has landed since."""
+    for path in (home / "lake" / "raw").rglob("*.parquet"):
+        table = pq.read_table(path)
+        rows = [{**r, "landed_at": r["landed_at"] - by} for r in table.to_pylist()]
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+
+@pytest.mark.parametrize("age", [timedelta(0), checks.FRESHNESS_MAX_AGE + timedelta(hours=1)])
+def test_freshness_schedule_evaluates_raw_freshness_without_a_raw_lake_run(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, age: timedelta) -> None:
+    """The case raw_freshness exists for is the one where nothing runs raw_lake: an hourly
+    schedule, on by default, runs the check alone against the lake."""
+    home = planted(world, tmp_path)
+    _age_raw_lake(home, age)
+    monkeypatch.setenv("AIFACTORY_HOME", str(home))  # read by the composition root at launch
+    d = defs()
+    schedule = d.resolve_schedule_def("freshness_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING and schedule.cron_schedule == "0 * * * *"
+    result = d.resolve_job_def(schedule.job_name).execute_in_process()
+    assert result.success and not result.get_asset_materialization_events()
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "raw_freshness"
+    assert check.passed == (age <= checks.FRESHNESS_MAX_AGE)
+    if not check.passed:
+        age_hours = check.metadata["age_hours"].value
+        assert check.severity == dg.AssetCheckSeverity.WARN and isinstance(age_hours, float) and age_hours > 24
 
 
 def test_tenant_usage_daily_reconciles_with_the_ledger(world: World) -> None:

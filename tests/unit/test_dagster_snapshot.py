@@ -1,6 +1,7 @@
 """The Dagster graph as engineers see it (asset keys, dependencies, groups, partitions,
-check names, jobs, sensors, schedules) matches the checked-in snapshot, so a rename is
-deliberate. After an intended change, regenerate it:
+check names and which of them block, jobs, sensors, schedules) matches the checked-in
+snapshot, so a rename, or a check that stops gating downstream assets, is deliberate.
+After an intended change, regenerate it:
 
     python -m tests.unit.test_dagster_snapshot
 """
@@ -29,6 +30,7 @@ def snapshot() -> dict[str, Any]:
             "group": node.group_name, "kinds": sorted(node.kinds),
             "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
             "checks": sorted(c.name for c in node.check_keys),
+            "blocking_checks": sorted(c.name for c in node.check_keys if graph.get_check_spec(c).blocking),
         }
     return {
         "assets": assets,
