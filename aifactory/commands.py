@@ -18,7 +18,7 @@ from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.deletes import DeleteRequest, delete
 from aifactory.erasure import erase
-from aifactory.evaluate import evaluate
+from aifactory.evaluate import EvaluationError, evaluate
 from aifactory.factory import Factory
 from aifactory.lineage import trace
 from aifactory.lineage_html import render as lineage_page
@@ -50,7 +50,7 @@ class UsageError(Exception):
 
 # Errors a person can act on: printed as one line, exit code 2, no traceback.
 USER_ERRORS = (UsageError, GovernanceError, IngestError, EmbedderError, SearchError, IndexBusyError,
-               FileNotFoundError)
+               FileNotFoundError, EvaluationError)
 
 
 def sources_from_args(args: argparse.Namespace, factory: Factory) -> list[Source]:

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from aifactory import pipeline
+from aifactory.deadletters import list_dead_letters
 from aifactory.factory import Factory
 from aifactory.settings import FactorySettings
 from ingest.errors import SourceError
 from ingest.records import RecordFields
 from ingest.sources import Source
+from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 from vectorstore.index import Mode
 from vectorstore.metrics import summarise
@@ -30,6 +32,16 @@ from vectorstore.search import search
 
 EVAL_TENANT = "eval"
 DEPTH = 100
+
+INDEXED_SQL = """
+SELECT count(DISTINCT document_id) FROM chunks c
+WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
+"""
+
+
+class EvaluationError(Exception):
+    """An evaluation that could not measure what it was asked to: scores over a corpus
+    that was not (wholly) indexed would be wrong, not low."""
 
 
 def read_queries(path: Path) -> dict[str, str]:
@@ -78,6 +90,7 @@ def evaluate(settings: FactorySettings, corpus: Path, queries: Path, qrels: Path
     try:
         fields = RecordFields(id="_id", title="title", text=("text",), metadata=())
         run = pipeline.run(factory, [Source(staging, EVAL_TENANT, jurisdiction, fields)])
+        check_indexed(factory, corpus)
         report: dict[str, Any] = {"corpus": str(corpus), "documents_published": run.published,
                                   "home": str(home)}
         modes: tuple[Mode, ...] = ("dense", "hybrid")
@@ -89,3 +102,21 @@ def evaluate(settings: FactorySettings, corpus: Path, queries: Path, qrels: Path
         return report
     finally:
         factory.close()
+
+
+def check_indexed(factory: Factory, corpus: Path) -> None:
+    """Refuse to score a corpus of which any record was not indexed."""
+    with corpus.open(encoding="utf-8", errors="replace") as fh:
+        records = sum(1 for line in fh if line.strip())
+    con = factory.lake.connect(CHUNKS)
+    try:
+        indexed = int(con.execute(INDEXED_SQL).fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+    if indexed >= records:
+        return
+    letters = list_dead_letters(factory)
+    first = f"; the first: {letters[0]['reason']}" if letters else ""
+    raise EvaluationError(f"only {indexed:,} of the corpus's {records:,} records were indexed, so no score would "
+                          f"be right; {len(letters)} dead letter(s){first}. See them with AIFACTORY_HOME="
+                          f"{factory.settings.home} aifactory dlq list")

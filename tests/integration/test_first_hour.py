@@ -178,3 +178,14 @@ def test_ctrl_c_stops_a_run_without_a_traceback_or_leftovers(workdir: Path,
     assert "Traceback" not in err and "interrupted" in err
     time.sleep(1)
     assert not pids_with_home("tansu", workdir / ".aifactory"), "the embedded broker outlived Ctrl-C"
+
+
+def test_an_evaluation_that_indexed_less_than_its_corpus_fails_loudly(workdir: Path) -> None:
+    beir = PROJECT_ROOT / "tests" / "data" / "beir"
+    corpus = workdir / "corpus.jsonl"
+    corpus.write_text((beir / "corpus.jsonl").read_text() + json.dumps({"_id": "empty", "title": "x", "text": ""})
+                      + "\n")
+    proc = aifactory(workdir, "eval", "--corpus", "corpus.jsonl", "--queries", str(beir / "queries.jsonl"),
+                     "--qrels", str(beir / "qrels.tsv"), expect=2)
+    assert "only 0 of the corpus's 15 records were indexed" in proc.stderr
+    assert "the record has no text" in proc.stderr
