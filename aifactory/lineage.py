@@ -5,7 +5,9 @@ the event, the lake file and row of each record, the index collection of each po
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +48,20 @@ def _rows(lake: Lake, spec: TableSpec, where: str, params: list[Any], keys: tupl
     return out
 
 
-def trace(factory: Factory, tenant: str | None, item_id: str) -> dict[str, Any] | None:
+def trace(factory: Factory, tenant: str | None, item_id: str,
+          regions: Collection[str] | None = None) -> dict[str, Any] | None:
     """The lineage of a document id or a point id of `tenant` (any tenant when None:
-    the operator's view), or None."""
+    the operator's view), or None. With `regions` (an API key's), an item with anything
+    outside them is None too, as if it did not exist."""
     found = _document(factory, tenant, item_id)
     if found is not None:
-        return found
+        # All or nothing: a partial history would still tell that the rest exists elsewhere.
+        inside = regions is None or {v["region"] for v in found["versions"]} <= set(regions)
+        return found if inside else None
     lake, index = factory.lake, factory.index
     for region in index.regions():
+        if regions is not None and region not in regions:
+            continue
         hits = index.retrieve(region, [item_id]) if _is_uuid(item_id) else []
         if hits and tenant in (None, hits[0].payload.get("tenant")):
             p = hits[0].payload
@@ -163,5 +171,8 @@ def _deletion(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _is_uuid(value: str) -> bool:
-    parts = value.split("-")
-    return len(value) == 36 and [len(p) for p in parts] == [8, 4, 4, 4, 12]
+    """A point id as the index takes it: the index raises on a UUID-shaped id that is not hex."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False

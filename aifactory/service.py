@@ -4,7 +4,8 @@ from the lake, deletes through the pipeline, lineage, usage, readiness, metering
 Deletes from the API are durable before they are acknowledged: the request is
 appended (fsync) to a journal under the data directory, then a worker thread
 carries it out through the pipeline, one at a time. A request the server did not
-finish (it was stopped) is carried out on the next start.
+finish (it was stopped) is carried out on the next start. A document has at most
+one pending request: asked again, the backend answers with that one.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Collection
 from typing import Any
 
-from aifactory.deletes import DeleteRequest, delete
+from aifactory.deletes import DeleteRequest, DeleteRequestError, delete
 from aifactory.factory import Factory
 from governance.contracts import derive_id, utcnow
 from governance.ledger import LedgerWriter, UsageEntry
@@ -44,10 +46,11 @@ class ApiBackend:
         self.meter_writer = LedgerWriter(factory.ledger)
         self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
         self._tickets: dict[str, dict[str, Any]] = {}
+        self._pending: dict[tuple[str, str], str] = {}  # (tenant, document id) -> its pending request
         self._lock = threading.Lock()
         self._todo: queue.Queue[str | None] = queue.Queue()
         for ticket in self._read_journal():
-            self._tickets[ticket["request_id"]] = ticket
+            self._remember(ticket)
             if ticket["state"] == "pending":
                 self._todo.put(ticket["request_id"])
         self._worker = threading.Thread(target=self._work, name="api-deletes", daemon=True)
@@ -75,13 +78,19 @@ class ApiBackend:
     # --- deletes ---------------------------------------------------------------------------
 
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None:
-        now = utcnow().isoformat()
-        request_id = "apidel-" + derive_id("api-delete", tenant, document_id, now)[:18]
-        ticket = {"request_id": request_id, "tenant": tenant, "actor": actor, "document_id": document_id,
-                  "state": "pending",
-                  "detail": "", "points_deleted": 0, "requested_at": now, "completed_at": "",
-                  "status_url": f"/v1/deletions/{request_id}"}
-        self._record(ticket)
+        """A new delete request, or the one still pending for the document: a second request
+        would find nothing left to delete once the first is done."""
+        with self._lock:
+            pending = self._pending.get((tenant, document_id))
+            if pending is not None:
+                return self._public(self._tickets[pending])
+            now = utcnow().isoformat()
+            request_id = "apidel-" + derive_id("api-delete", tenant, document_id, now)[:18]
+            ticket = {"request_id": request_id, "tenant": tenant, "actor": actor, "document_id": document_id,
+                      "state": "pending",
+                      "detail": "", "points_deleted": 0, "requested_at": now, "completed_at": "",
+                      "status_url": f"/v1/deletions/{request_id}"}
+            self._write(ticket)
         self._todo.put(request_id)
         return self._public(ticket)
 
@@ -96,14 +105,26 @@ class ApiBackend:
 
     def _record(self, ticket: dict[str, Any]) -> None:
         with self._lock:
-            self._tickets[ticket["request_id"]] = dict(ticket)
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                os.write(fd, (json.dumps(ticket) + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._write(ticket)
+
+    def _write(self, ticket: dict[str, Any]) -> None:
+        """Journal the ticket (fsync), then remember it; the caller holds the lock."""
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, (json.dumps(ticket) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._remember(ticket)
+
+    def _remember(self, ticket: dict[str, Any]) -> None:
+        self._tickets[ticket["request_id"]] = dict(ticket)
+        doc = (ticket["tenant"], ticket["document_id"])
+        if ticket["state"] == "pending":
+            self._pending[doc] = ticket["request_id"]
+        elif self._pending.get(doc) == ticket["request_id"]:
+            del self._pending[doc]
 
     def _read_journal(self) -> list[dict[str, Any]]:
         if not self.journal.exists():
@@ -120,21 +141,34 @@ class ApiBackend:
             with self._lock:
                 ticket = dict(self._tickets[request_id])
             try:
-                report = delete(self.factory, DeleteRequest(ticket["tenant"], document=ticket["document_id"]),
-                                who=ticket.get("actor"))
-                ticket.update(state="complete", points_deleted=report.points_deleted,
-                              detail=f"delete request {report.request_id}, run {report.run_id}")
+                ticket.update(self._carry_out(ticket))
             except Exception as exc:
                 log.exception("delete %s failed", request_id)
                 ticket.update(state="failed", detail=f"{type(exc).__name__}: {exc}; send the delete again")
             ticket["completed_at"] = utcnow().isoformat()
             self._record(ticket)
 
+    def _carry_out(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        """The outcome of a delete request; a document deleted meanwhile (by another request,
+        the CLI or its source) leaves nothing to do, which is done, not failed."""
+        tenant, document_id = ticket["tenant"], ticket["document_id"]
+        try:
+            report = delete(self.factory, DeleteRequest(tenant, document=document_id), who=ticket.get("actor"))
+        except DeleteRequestError:
+            doc = self.document(tenant, document_id)
+            if doc is not None and doc["state"] == "live":
+                raise
+            return {"state": "complete", "points_deleted": 0,
+                    "detail": "the document was already deleted (by an earlier request, the CLI or its source); "
+                              "nothing left to remove"}
+        return {"state": "complete", "points_deleted": report.points_deleted,
+                "detail": f"delete request {report.request_id}, run {report.run_id}"}
+
     # --- governance ------------------------------------------------------------------------
 
-    def lineage(self, tenant: str, item_id: str) -> dict[str, Any] | None:
+    def lineage(self, tenant: str, item_id: str, regions: Collection[str]) -> dict[str, Any] | None:
         from aifactory.lineage import trace  # lineage reads the whole lake; only this route needs it
-        return trace(self.factory, tenant, item_id)
+        return trace(self.factory, tenant, item_id, regions)
 
     def usage(self, tenant: str | None) -> dict[str, Any]:
         totals = self.factory.ledger.totals()

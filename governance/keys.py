@@ -8,12 +8,15 @@ stays in the store, marked, so that its use can be told apart from a wrong key.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,34 +66,69 @@ def parse(token: str) -> tuple[str, str] | None:
 
 
 class KeyStore:
-    """A JSON file of keys under the data directory, rewritten atomically."""
+    """A JSON file of keys under the data directory. Writers (the CLI, a test, a
+    second server) may run in several processes at once: each read-modify-write holds
+    an exclusive lock on `<file>.lock` and replaces the file atomically, so no create
+    or revocation is lost and a reader sees the old file or the new one, whole."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._lock = threading.Lock()  # guards the cache; the lock file guards the file
         self._keys: dict[str, ApiKey] = {}
-        self._mtime = -1
+        self._stamp: tuple[int, int, int] | None = None
 
-    def _load(self) -> dict[str, ApiKey]:
+    def _read(self) -> dict[str, ApiKey]:
         try:
-            mtime = self.path.stat().st_mtime_ns
+            rows = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        if mtime != self._mtime:  # another process (the CLI) may have changed it
-            rows = json.loads(self.path.read_text(encoding="utf-8"))
-            self._keys = {r["key_id"]: ApiKey(**{**r, "regions": tuple(r["regions"])}) for r in rows}
-            self._mtime = mtime
+        return {r["key_id"]: ApiKey(**{**r, "regions": tuple(r["regions"])}) for r in rows}
+
+    def _load(self) -> dict[str, ApiKey]:
+        """The keys, read again only when the file changed. A rewrite is a new file (new inode):
+        mtime alone can stay the same across two writes in one clock tick."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if stamp != self._stamp:
+            self._keys, self._stamp = self._read(), stamp
         return self._keys
 
-    def _save(self, keys: dict[str, ApiKey]) -> None:
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One writer at a time, across threads and processes (each open gets its own flock)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump([asdict(k) for k in keys.values()], fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock, also if the process dies
+
+    def _save(self, keys: dict[str, ApiKey]) -> None:
+        # A temp name of its own per writer: a shared one lets two writers clobber each other's file.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump([asdict(k) for k in keys.values()], fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.path.parent)  # the rename itself survives a crash
+
+    def _update(self, change: Callable[[dict[str, ApiKey]], ApiKey]) -> ApiKey:
+        """Apply `change` to the keys as they are on disk now, and write them back."""
+        with self._exclusive():
+            keys = self._read()
+            key = change(keys)
+            self._save(keys)
+            return key
 
     def create(self, tenant: str, role: str, regions: list[str], *, name: str = "") -> tuple[ApiKey, str]:
         """A new key and its token, which is not kept and cannot be shown again."""
@@ -105,20 +143,21 @@ class KeyStore:
         token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id=key_id, tenant=tenant, role=cast(Role, role), regions=tuple(sorted(set(regions))),
                      sha256=_digest(token), created_at=datetime.now(UTC).isoformat(), name=name)
-        with self._lock:
-            keys = dict(self._load())
+
+        def add(keys: dict[str, ApiKey]) -> ApiKey:
             keys[key_id] = key
-            self._save(keys)
-        return key, token
+            return key
+
+        return self._update(add), token
 
     def revoke(self, key_id: str) -> ApiKey:
-        with self._lock:
-            keys = dict(self._load())
+        def mark(keys: dict[str, ApiKey]) -> ApiKey:
             if key_id not in keys:
                 raise ApiKeyError(f"no key {key_id!r}; `aifactory keys list` shows the key ids")
             keys[key_id] = replace(keys[key_id], revoked_at=keys[key_id].revoked_at or datetime.now(UTC).isoformat())
-            self._save(keys)
             return keys[key_id]
+
+        return self._update(mark)
 
     def list(self) -> list[ApiKey]:
         with self._lock:
@@ -134,3 +173,11 @@ class KeyStore:
         if key is None or not hmac.compare_digest(key.sha256, _digest(token)):
             return None
         return key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/deletions/apidel-none", None, {"writer", "admin"}),
     ("GET", f"/v1/lineage/{DOC}", None, {"auditor", "admin"}),
     ("GET", "/v1/usage", None, {"admin"}),
+    ("GET", "/metrics", None, {"admin"}),
 ]
 
 
@@ -157,7 +158,8 @@ def test_health_readiness_and_metrics(api_world: ApiWorld) -> None:
     ready = httpx.get(api_world.url + "/readyz", timeout=30)
     assert ready.status_code == 200 and ready.json()["checks"] == {"index": "ok", "broker": "ok"}
     call(api_world, "POST", "/v1/search", "helio-us/reader", {"query": "warranty"})
-    text = httpx.get(api_world.url + "/metrics").text
+    assert httpx.get(api_world.url + "/metrics").status_code == 401  # tenant names are not for anyone
+    text = httpx.get(api_world.url + "/metrics", headers=api_world.auth("*/admin")).text
     assert 'aifactory_api_request_seconds_bucket{le="0.005",method="POST",route="/v1/search",status="200",' \
            'tenant="helio-us"}' in text
     assert 'aifactory_api_hits_total{route="/v1/search",tenant="helio-us"}' in text

@@ -19,7 +19,7 @@ import asyncio
 import email.message
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -50,6 +50,7 @@ from vectorstore.api.models import (
 )
 from vectorstore.api.problems import (
     COMMON,
+    GONE,
     JSON_BODY,
     NOT_FOUND,
     NOT_READY,
@@ -96,7 +97,7 @@ class Backend(Protocol):
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None: ...
     def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
-    def lineage(self, tenant: str, item_id: str) -> dict[str, Any] | None: ...
+    def lineage(self, tenant: str, item_id: str, regions: Collection[str]) -> dict[str, Any] | None: ...
     def usage(self, tenant: str | None) -> dict[str, Any]: ...
     def ready(self) -> dict[str, str]: ...
     def meter(self, entry: UsageEntry) -> None: ...
@@ -279,14 +280,19 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return DocumentResponse(**doc)
 
     @app.delete("/v1/documents/{document_id:path}", response_model=DeletionResponse, status_code=202,
-                responses={**DELETE_ACCEPTED, **COMMON, **NOT_FOUND}, tags=["documents"])
+                responses={**DELETE_ACCEPTED, **COMMON, **NOT_FOUND, **GONE}, tags=["documents"])
     async def delete_document(document_id: str, response: Response,
                               key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
         """Publish a delete event for the document; poll `Location` (also `status_url`) until the state is
-        complete."""
+        complete. Asked again while that request is pending, it answers with the same request; once the
+        document is deleted, with 410."""
         doc = await within(backend.document, tenant_key(key).tenant, document_id)
-        if doc is None or doc["state"] != "live" or doc["region"] not in key.regions:
+        if doc is None or doc["region"] not in key.regions:
             raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
+        if doc["state"] != "live":
+            raise ApiProblem(410, "Document already deleted",
+                             f"document {document_id!r} of tenant {key.tenant} is already deleted (version "
+                             f"{doc['version']}, {doc['event_time']}); there is nothing left to delete")
         ticket = await within(backend.delete_document, key.tenant, document_id, f"key:{key.key_id}")
         if ticket is None:
             raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
@@ -306,10 +312,12 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.get("/v1/lineage/{item_id:path}", responses={**COMMON, **NOT_FOUND}, tags=["governance"])
     async def get_lineage(item_id: str,
                           key: Annotated[ApiKey, Depends(caller("auditor", "admin"))]) -> dict[str, Any]:
-        """The chain from a point or document back to its source, and forward to what was derived from it."""
-        trace = await within(backend.lineage, tenant_key(key).tenant, item_id)
+        """The chain from a point or document back to its source, and forward to what was derived from it.
+        An item outside the key's regions is not found, exactly as one that does not exist."""
+        trace = await within(backend.lineage, tenant_key(key).tenant, item_id, key.regions)
         if trace is None:
-            raise ApiProblem(404, "Nothing to trace", f"tenant {key.tenant} has no document or point {item_id!r}")
+            raise ApiProblem(404, "Nothing to trace", f"tenant {key.tenant} has no document or point {item_id!r} "
+                             "in the regions this key may read")
         return trace
 
     @app.get("/v1/usage", responses=COMMON, tags=["governance"])
@@ -336,10 +344,13 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return problem(503, "Not ready", f"{failing}; see the server log", "/readyz")
 
     @app.get("/metrics", tags=["operations"], response_class=Response,
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
-    async def metrics() -> Response:
-        """Prometheus metrics: request latency histograms, requests, errors and hits, per route and tenant."""
-        return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **COMMON})
+    async def metrics(key: Annotated[ApiKey, Depends(caller("admin"))]) -> Response:
+        """Prometheus metrics: request latency histograms, requests, errors and hits, per route and tenant.
+        Needs an admin key, sent by the scraper as a bearer token: an operator key (tenant '*') sees every
+        tenant, a tenant's admin key only its own series."""
+        body = telemetry.render(None if key.tenant == "*" else key.tenant)
+        return Response(body, media_type="text/plain; version=0.0.4")
 
     # Outermost: it sizes the body, meters and logs every request, refused ones included.
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry)

@@ -74,6 +74,7 @@ COMMON: dict[int | str, dict[str, Any]] = {
     422: _doc("the request is not valid: `errors` lists every field at fault"),
     429: _doc("too many requests for this key"), 504: _doc("the request took too long")}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("no such item for this key's tenant")}
+GONE: dict[int | str, dict[str, Any]] = {410: _doc("the document is already deleted")}
 JSON_BODY: dict[int | str, dict[str, Any]] = {
     415: _doc("the body was not sent as `Content-Type: application/json`")}
 NOT_READY: dict[int | str, dict[str, Any]] = {503: _doc("a dependency is not reachable")}

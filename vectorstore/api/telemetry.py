@@ -1,9 +1,15 @@
 """Prometheus metrics of the vector API, in a registry of its own (one per app, so
-two apps in one process, as in tests, do not collide)."""
+two apps in one process, as in tests, do not collide). Series carry the tenant: a
+tenant's view holds its own series only, so no tenant learns another's name."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 # Search latency sits in the low milliseconds; the buckets resolve that.
 BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -27,5 +33,21 @@ class Telemetry:
         if status >= 400:
             self.errors.labels(*labels).inc()
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, tenant: str | None = None) -> bytes:
+        """Every series, or with `tenant` only that tenant's."""
+        if tenant is None:
+            return generate_latest(self.registry)
+        view = CollectorRegistry(auto_describe=False)
+        view.register(_OneTenant(self.registry, tenant))
+        return generate_latest(view)
+
+
+class _OneTenant(Collector):
+    def __init__(self, registry: CollectorRegistry, tenant: str) -> None:
+        self.registry, self.tenant = registry, tenant
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.registry.collect():
+            mine = copy.copy(family)
+            mine.samples = [s for s in family.samples if s.labels.get("tenant") == self.tenant]
+            yield mine
