@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"aifactory {args.command}"
     # FactorySettings' home, without importing it (it pulls in the lake): the same rule.
     home = Path(os.environ.get("AIFACTORY_HOME") or ".aifactory").expanduser().absolute()
-    if args.command in NEEDS_DATA and not home.is_dir():
+    if args.command in NEEDS_DATA and not home.is_dir() and not getattr(args, "openapi", None):
         say(f"{name}: no data directory at {home}: nothing was ingested here. Run `aifactory run` in this folder "
             "first, run this command where you ran it, or set AIFACTORY_HOME to that data directory.")
         return 2

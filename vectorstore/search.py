@@ -59,7 +59,10 @@ def also_in(payload: dict[str, Any]) -> list[dict[str, Any]]:
     for d in payload.get("duplicates") or []:
         if d.get("document_id") not in seen:
             seen.add(d.get("document_id"))
-            out.append({k: d.get(k) for k in ("document_id", "title", "source_uri", "section", "page")})
+            # Payloads written before titles were listed lack them: "" rather than a gap.
+            out.append({"document_id": d.get("document_id") or "", "title": d.get("title") or "",
+                        "source_uri": d.get("source_uri") or "", "section": d.get("section") or "",
+                        "page": d.get("page")})
     return out
 
 

@@ -79,6 +79,9 @@ class SearchHit(BaseModel):
     point_id: str
     text: str
     citation: Citation
+    also_in: list[Citation] = Field(default_factory=list,
+                                    description="other documents holding the same passage (same words), folded "
+                                                "into this point; cite them too")
     quarantined: bool
     screening_reasons: list[str]
     lineage: dict[str, Any]
