@@ -22,7 +22,6 @@ from vectorstore.ahead import EmbedAhead
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import VectorIndex
-from vectorstore.qdrant import QdrantIndex
 from vectorstore.sync import SyncReport, sync_index
 
 
@@ -126,6 +125,9 @@ class Factory:
         """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge."""
         s = self.settings
         if s.qdrant_url:
+            # Imported here: qdrant-client takes ~1-5 s to import, and the embedded default never uses it.
+            from vectorstore.qdrant import QdrantIndex
+
             return QdrantIndex.connect(url=s.qdrant_url, api_key=s.qdrant_api_key.get_secret_value(),
                                        model_id=model_id, dimension=dimension)
         return EdgeIndex(s.index_root, model_id=model_id, dimension=dimension)

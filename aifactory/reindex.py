@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from aifactory.factory import Factory
 from vectorstore.embedder import load_embedder
 from vectorstore.index import collection_name
-from vectorstore.qdrant import QdrantIndex
 from vectorstore.sync import SyncReport, sync_index
 
 
@@ -38,8 +37,9 @@ def reindex(factory: Factory, model: str, *, drop_old: bool = False, progress: b
         report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
                             run_id=f"reindex-{uuid.uuid4().hex[:16]}")
         regions = target.regions()
-        if isinstance(target, QdrantIndex):
-            target.point_aliases(regions)
+        aliases = getattr(target, "point_aliases", None)  # a Qdrant server's; Qdrant Edge has no aliases
+        if aliases is not None:
+            aliases(regions)
     finally:
         target.close()
     factory.activate(embedder)  # the switch
