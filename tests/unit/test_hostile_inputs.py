@@ -4,9 +4,7 @@ that names the input and the limit, never a crash."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import zipfile
 
 import pytest
 
@@ -14,20 +12,13 @@ from ingest.errors import SourceError
 from ingest.limits import LimitExceeded, Limits
 from ingest.parsers import parse
 from ingest.records import RecordFields
+from tests.fixtures.hostile import zip_of
 from tests.fixtures.pdfs import encrypted_pdf, text_pdf
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <lolz>&lol3;</lolz>"""
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 REFUSED = [
