@@ -3,15 +3,21 @@ with a receipt that lists what was removed where.
 
     1. the request is an event: delete events for the live documents it covers go
        through the pipeline, so the index loses their points (deletes.py);
-    2. the raw and chunk lake files holding any version of those documents, or any
-       record naming the subject, are rewritten without those rows;
+    2. the raw and chunk lake files holding any version of those documents, any
+       record naming the subject (subject index), or any record where the identifier
+       is written in some spelling (rows landed before every field was redacted), are
+       rewritten without those rows;
     3. their dead letters go, with the kept bytes of failed inputs, and so do kept
-       bytes that contain the identifier (never parsed, so unknown to the subject index);
+       bytes and dead letters that hold the identifier (never parsed, so unknown to
+       the subject index);
     4. every index collection, of every model, loses any point of those documents and
        is rebuilt (compacted): a deleted point's payload otherwise lingers in old
        segments and the write-ahead log;
     5. the scan cache forgets those documents' files;
-    6. the erasure is recorded by keyed hash, a receipt is written, and both ends are
+    6. the proof: every file under the data directory is searched for the identifier
+       in the spellings that hide it (erasure_proof.py); the receipt lists the files
+       that still hold it, and the erasure fails (ErasureIncompleteError) if any do;
+    7. the erasure is recorded by keyed hash, a receipt is written, and both ends are
        audited; the receipt's digest is in the audit entry.
 
 The delete events stay in the raw lake: they carry the document id, the subject's
@@ -32,10 +38,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from aifactory.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
+from aifactory.erasure_proof import Proof, Spellings, prove
 from aifactory.factory import Factory
 from aifactory.pipeline import scan_cache_dir
 from governance.contracts import utcnow
+from governance.errors import GovernanceError
+from governance.pii import subjects_in
+from governance.privacy import tenant_key
 from ingest.scancache import FileEntry
 from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
@@ -49,6 +61,13 @@ SELECT event_id, document_id, source_uri, region FROM raw
 WHERE tenant = ? AND op = 'upsert' AND (document_id = ? OR list_contains(coalesce(subjects, []), ?))
 """
 LIVE_SQL = "SELECT arg_max(op, version) = 'upsert' FROM raw WHERE tenant = ? AND document_id = ?"
+# The raw lake's columns that can hold personal data, and those that place a row.
+WRITTEN_COLUMNS = ("document_id", "source_uri", "title", "text", "metadata")
+ROW_COLUMNS = ("event_id", "document_id", "source_uri", "region")
+
+
+class ErasureIncompleteError(GovernanceError):
+    """The proof found the subject still written in the data directory after erasure."""
 
 
 @dataclass
@@ -62,6 +81,7 @@ class Receipt:
     at: str
     documents: list[str] = field(default_factory=list)
     removed: dict[str, Any] = field(default_factory=dict)
+    proof: dict[str, Any] = field(default_factory=dict)  # see erasure_proof.Proof
     path: str = ""
 
     def to_json(self) -> str:
@@ -73,6 +93,7 @@ def erase(factory: Factory, tenant: str, *, subject: str | None = None, document
     if (subject is None) == (document is None):
         raise DeleteRequestError("say what to erase: one of --subject IDENTIFIER or --document ID")
     key = subject_of(factory, tenant, subject) if subject is not None else ""
+    spellings = Spellings(subject) if subject is not None else None
     scope: dict[str, Any] = {"subject": key} if key else {"document": document}
     affected = _affected(factory, tenant, document or "", key)
     if document is not None and not affected:
@@ -85,28 +106,53 @@ def erase(factory: Factory, tenant: str, *, subject: str | None = None, document
         done = delete(factory, DeleteRequest(tenant, document=document, subject=subject), who=who)
     request_id = done.request_id if done else "era-" + hashlib.sha256(
         f"{tenant}\x00{document}\x00{utcnow().isoformat()}".encode()).hexdigest()[:18]
+    # After the deletes landed: a delete keeps the id it names, and one landed before ids
+    # were redacted may hold the identifier too.
+    written = _written(factory, tenant, spellings) if spellings else []
+    affected += sorted(set(written) - set(affected))
     receipt = Receipt(request_id, tenant, key, document or "", utcnow().isoformat())
     receipt.documents = sorted({r[1] for r in affected} | set(done.documents if done else []))
     receipt.removed["index points deleted by the pipeline"] = done.points_deleted if done else 0
+    receipt.removed["raw rows found where the subject is written"] = len(written)
 
     events = {r[0] for r in affected}
     lake = factory.lake
     receipt.removed["raw lake rows"] = lake.remove_rows(RAW, "event_id", events)
     receipt.removed["chunk lake rows"] = lake.remove_rows(CHUNKS, "event_id", events)
-    rows, blobs = _dead_letters(factory, tenant, {r[2] for r in affected}, events, subject)
+    rows, blobs = _dead_letters(factory, tenant, {r[2] for r in affected}, events, spellings, key)
     receipt.removed["dead-letter rows"], receipt.removed["dead-letter bytes"] = rows, blobs
     receipt.removed["index collections"] = _index(factory, tenant, set(receipt.documents))
-    receipt.removed["scan cache entries"] = _scan_cache(factory, set(receipt.documents))
+    receipt.removed["scan cache entries"] = _scan_cache(factory, set(receipt.documents), spellings)
     if key:
         _record_erased(factory.settings.home, tenant, key, request_id)
+    proof = prove(factory.settings.home, tenant, spellings, broker=_broker(factory)) if spellings else None
+    receipt.proof = proof.as_dict() if proof else {"broker": _broker(factory)}
 
     path = factory.settings.home / "governance" / "receipts" / f"{request_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(receipt.to_json())
     receipt.path = str(path)
     factory.audit.append("erase.done", tenant, who=who, request_id=request_id, documents=receipt.documents,
-                         receipt_sha256=hashlib.sha256(receipt.to_json().encode()).hexdigest(), **scope)
+                         receipt_sha256=hashlib.sha256(receipt.to_json().encode()).hexdigest(),
+                         complete=not (proof and proof.found), **scope)
+    if proof and proof.found:
+        raise ErasureIncompleteError(_incomplete(proof, factory.settings.home, receipt.path))
     return receipt
+
+
+def _incomplete(proof: Proof, home: Path, receipt: str) -> str:
+    shown = ", ".join(proof.found[:5]) + (f" and {len(proof.found) - 5} more" if len(proof.found) > 5 else "")
+    return (f"erasure incomplete: the subject is still written in {len(proof.found)} file(s) under {home}: "
+            f"{shown}; remove or rewrite them (they are outside what erasure manages), then run erase again; "
+            f"receipt: {receipt}")
+
+
+def _broker(factory: Factory) -> str:
+    kafka = factory.settings.kafka
+    if kafka.embedded:
+        return "embedded broker: its events were held in memory only and are gone when this command ends"
+    return (f"Kafka at {kafka.bootstrap_servers}: its topics keep the (redacted) events until their retention "
+            "removes them; this erasure does not reach them")
 
 
 def _affected(factory: Factory, tenant: str, document: str, key: str) -> list[tuple[str, str, str, str]]:
@@ -119,6 +165,24 @@ def _affected(factory: Factory, tenant: str, document: str, key: str) -> list[tu
         con.close()
 
 
+def _written(factory: Factory, tenant: str, spellings: Spellings) -> list[tuple[str, str, str, str]]:
+    """Raw lake rows of the tenant whose personal-data columns hold the identifier in
+    some spelling, whatever their subject index says: (event id, document id, URI, region)."""
+    found = []
+    for path in factory.lake.files(RAW):
+        if f"tenant={tenant}" not in path.parts:
+            continue
+        parquet = pq.ParquetFile(path)
+        names = [n for n in (*ROW_COLUMNS, *WRITTEN_COLUMNS) if n in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=2048, columns=list(dict.fromkeys(names))):
+            rows = batch.to_pylist()
+            texts = ["\n".join(str(r.get(c) or "") for c in WRITTEN_COLUMNS) for r in rows]
+            if spellings.in_text("\n".join(texts)):  # most batches: one test
+                found += [tuple(str(r.get(c) or "") for c in ROW_COLUMNS)
+                          for r, text in zip(rows, texts, strict=True) if spellings.in_text(text)]
+    return found  # type: ignore[return-value]
+
+
 def _live(factory: Factory, tenant: str, document: str) -> bool:
     con = factory.lake.connect(RAW)
     try:
@@ -129,34 +193,42 @@ def _live(factory: Factory, tenant: str, document: str) -> bool:
 
 
 def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str],
-                  identifier: str | None) -> tuple[dict[str, int], list[str]]:
-    """Dead letters of the erased documents, and of failed inputs whose kept bytes
-    contain the identifier; their kept bytes go too."""
+                  spellings: Spellings | None, key: str) -> tuple[dict[str, int], list[str]]:
+    """Dead letters of the erased documents, of failed inputs whose kept bytes name the
+    subject (in any spelling, or by subject key), and whose reason or URI holds the
+    identifier; their kept bytes go too."""
     lake = factory.lake
     blob_root = lake.root / "dead_letter_blobs"
     digests = set()
-    if identifier:
-        needle = identifier.strip().lower().encode()
+    if spellings:
+        hashing = tenant_key(factory.pii_secret, tenant)
         digests = {p.name for p in blob_root.glob(f"region=*/tenant={tenant}/*/*")
-                   if p.is_file() and needle in p.read_bytes().lower()}
+                   if p.is_file() and _names(p.read_bytes(), spellings, key, hashing)}
     ids: set[str] = set()
     if lake.files(DEAD_LETTERS):
         con = lake.connect(DEAD_LETTERS)
         try:
-            found = con.execute(
-                "SELECT dead_letter_id, content_sha256 FROM dead_letters WHERE tenant = ? AND "
-                "(list_contains(?, event_id) OR list_contains(?, source_uri) OR list_contains(?, content_sha256))",
-                [tenant, sorted(events), sorted(uris), sorted(digests)]).fetchall()
+            rows = con.execute("SELECT dead_letter_id, event_id, source_uri, content_sha256, reason, original_uri "
+                               "FROM dead_letters WHERE tenant = ?", [tenant]).fetchall()
         finally:
             con.close()
-        ids = {r[0] for r in found}
-        digests |= {r[1] for r in found if r[1]}
+        for letter, event, uri, digest, reason, original in rows:
+            if event in events or uri in uris or digest in digests or (
+                    spellings is not None and spellings.in_text(f"{reason}\n{uri}\n{original}")):
+                ids.add(letter)
+                digests |= {digest} if digest else set()
     removed = []
     for path in sorted(blob_root.glob(f"region=*/tenant={tenant}/*/*")):
         if path.name in digests:
             path.unlink()
             removed.append(str(path.relative_to(lake.root)))
     return lake.remove_rows(DEAD_LETTERS, "dead_letter_id", ids), removed
+
+
+def _names(data: bytes, spellings: Spellings, key: str, hashing: bytes) -> bool:
+    """Whether kept bytes hold the identifier: in some spelling, or as any value the
+    detectors read as the same subject."""
+    return spellings.in_bytes(data) or (bool(key) and key in subjects_in(data.decode("utf-8", "replace"), hashing))
 
 
 def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]:
@@ -183,9 +255,10 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
     return removed
 
 
-def _scan_cache(factory: Factory, documents: set[str]) -> int:
-    """Forget the files that produced the erased documents: the cache holds hashes
-    only, but it must not vouch for content that is gone."""
+def _scan_cache(factory: Factory, documents: set[str], spellings: Spellings | None) -> int:
+    """Forget the files that produced the erased documents, or whose path holds the
+    identifier (written before paths were redacted): the cache holds hashes and
+    paths only, but it must not vouch for content that is gone."""
     folder = scan_cache_dir(factory)
     forgotten = 0
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
@@ -195,7 +268,8 @@ def _scan_cache(factory: Factory, documents: set[str]) -> int:
             continue
         files = doc.get("files", {}) if isinstance(doc, dict) else {}
         gone = [rel for rel, entry in files.items()
-                if any(doc in documents for doc, _ in FileEntry.from_json(entry).docs)]
+                if any(doc in documents for doc, _ in FileEntry.from_json(entry).docs)
+                or (spellings is not None and spellings.in_text(f"{rel}\n{entry}"))]
         for rel in gone:
             del files[rel]
         if gone:

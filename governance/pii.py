@@ -5,6 +5,13 @@
 over recall: checksums decide where a format has one (IBAN mod-97, Luhn, ISO 7064), and
 number shapes that are usually dates, versions, amounts or order ids are left alone.
 
+Detection runs on a normalised view of the text: invisible characters (format
+characters such as zero-width spaces, bidi controls, soft hyphens, and the other
+default-ignorable code points) dropped and each character NFKC-normalised, so that a
+full-width @ or digits, or a zero-width space inside a value, do not hide it. Each
+finding is mapped back to its span in the original, which is what gets replaced; the
+rest of the text stays as written (the injection screener reads hidden characters).
+
 `redact` replaces what `detect` found, per kind: mask (`[EMAIL]`), hash (`[EMAIL:<hmac>]`,
 stable for one tenant key), keep, or drop (raise `DropDocument`). It also returns the
 subject keys of the identifiers it saw: keyed hashes (never the values) that let a
@@ -19,10 +26,12 @@ Errors:
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import hmac
 import ipaddress
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,20 +74,126 @@ class DropDocument(GovernanceError):
         super().__init__(f"document dropped: it contains {found}, and their mode is 'drop'")
 
 
+# --- the normalised view ----------------------------------------------------------------------
+
+# Every format character (Unicode category Cf: zero-width space, joiners, word joiner, soft
+# hyphen, bidi controls, BOM, tags), then the other default-ignorable code points (combining
+# grapheme joiner, Hangul fillers, Mongolian and other variation selectors).
+_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+    (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180D), (0x180F, 0x180F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF),
+)
+IGNORABLE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _IGNORABLE_RANGES) + "]")
+# The same as a set: testing a text's characters against it is several times faster than the regex.
+_IGNORABLE_CHARS = frozenset(chr(c) for lo, hi in _IGNORABLE_RANGES for c in range(lo, hi + 1))
+_nfkc = functools.partial(unicodedata.normalize, "NFKC")
+# A run of non-ASCII characters, with the ASCII character a combining mark may belong to.
+_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+
+
+def visible(text: str) -> str:
+    """`text` without invisible characters, NFKC-normalised: how a reader sees it."""
+    return unicodedata.normalize("NFKC", IGNORABLE.sub("", text))
+
+
+@dataclass(frozen=True)
+class _View:
+    """The normalised view of a text and the way back: `segments` are (view start,
+    original start, original end, one-to-one), sorted; None when the view is the text.
+    In a one-to-one segment each character became one character; in another, the view's
+    characters all map back to the whole original span (a base and its marks, a ligature)."""
+
+    text: str
+    segments: list[tuple[int, int, int, bool]] | None = None
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        if self.segments is None:
+            return start, end
+        first = self.segments[bisect.bisect_right(self.segments, (start, 1 << 62)) - 1]
+        last = self.segments[bisect.bisect_right(self.segments, (end - 1, 1 << 62)) - 1]
+        return (first[1] + start - first[0] if first[3] else first[1],
+                last[1] + end - last[0] if last[3] else last[2])
+
+
+def _view(text: str) -> _View:
+    if text.isascii():
+        return _View(text)
+    if _IGNORABLE_CHARS.isdisjoint(text):
+        if unicodedata.is_normalized("NFKC", text):
+            return _View(text)
+        if not any(map(unicodedata.combining, text)):  # full-width forms and the like, everywhere
+            chars = list(map(_nfkc, text))
+            if max(map(len, chars)) == 1:
+                return _View("".join(chars), [(0, 0, len(text), True)])
+    parts: list[str] = []
+    segments: list[tuple[int, int, int, bool]] = []
+    size = pos = 0
+
+    def add(piece: str, start: int, end: int, same: bool) -> None:
+        nonlocal size
+        if piece:
+            segments.append((size, start, end, same))
+            parts.append(piece)
+            size += len(piece)
+
+    for m in _NON_ASCII.finditer(text):
+        run = m.group()
+        visible_only = _IGNORABLE_CHARS.isdisjoint(run)
+        if visible_only and unicodedata.is_normalized("NFKC", run):
+            continue  # stays in the one-to-one stretch
+        add(text[pos : m.start()], pos, m.start(), True)
+        pos = m.end()
+        chars = list(map(_nfkc, run)) if visible_only and not any(map(unicodedata.combining, run)) else []
+        if chars and max(map(len, chars)) == 1:  # full-width forms and the like: still one-to-one
+            add("".join(chars), m.start(), m.end(), True)
+            continue
+        i = m.start()
+        while i < m.end():
+            if text[i] in _IGNORABLE_CHARS:
+                i += 1
+                continue
+            j = i + 1
+            while j < m.end() and unicodedata.combining(text[j]):  # a base and its marks compose
+                j += 1
+            norm = _nfkc(text[i:j])
+            add(norm, i, j, len(norm) == j - i == 1)
+            i = j
+    add(text[pos:], pos, len(text), True)
+    return _View("".join(parts), segments)
+
+
 # --- email -------------------------------------------------------------------------------------
 
+# Unicode letters in the local part and the domain (internationalised addresses, lookalikes
+# of mixed scripts); a TLD of letters, or an IDN TLD in punycode.
+_EMAIL_CHAR = r"[\w%+\-\u0300-\u036f]"
 _EMAIL = re.compile(
-    r"(?<![\w.+%-])[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![\w-])"
+    rf"(?<![\w.+%-]){_EMAIL_CHAR}+(?:\.{_EMAIL_CHAR}+)*"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+((?i:xn--[a-z0-9-]{1,59})|[^\W\d_]{2,24})(?![\w-])"
 )
 # "logo@2x.png" is a retina asset name, not an address.
 _FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf"})
+# Scripts written without spaces between words: "请联系jane@example.com获取" is prose around an address.
+_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff"
+             "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
+_LEADING_PROSE = re.compile(rf"[{_UNSPACED}]+(?=[^{_UNSPACED}.@])")
+_TRAILING_PROSE = re.compile(rf"(?<=[^{_UNSPACED}.])[{_UNSPACED}]+$")
 
 
 def _emails(text: str) -> Iterator[tuple[int, int]]:
     for m in _EMAIL.finditer(text):
-        if m.group(1).lower() not in _FILE_SUFFIXES:
-            yield m.span()
+        start, end = m.span()
+        lead = _LEADING_PROSE.match(text, start, end)
+        tail = _TRAILING_PROSE.search(text, start, end)
+        start, end = lead.end() if lead else start, tail.start() if tail else end
+        # Alone, as the prose around it would fail the lookbehind.
+        trimmed = m if not (lead or tail) else _EMAIL.fullmatch(text[start:end])
+        if trimmed and trimmed.group(1).lower() not in _FILE_SUFFIXES:
+            yield start, end
 
 
 # --- phone -------------------------------------------------------------------------------------
@@ -294,8 +409,11 @@ _DETECTORS: dict[str, Callable[[str], Iterator[tuple[int, int]]]] = {
 }
 
 
-def detect(text: str) -> list[Finding]:
-    """All PII in `text`, sorted by start, without overlaps."""
+# Every kind needs an @ or a digit: most short values (titles, paths, metadata) have neither.
+_CANDIDATE = re.compile(r"[@\d]")
+
+
+def _detect(text: str) -> list[Finding]:
     candidates = [Finding(kind, start, end) for kind, find in _DETECTORS.items() for start, end in find(text)]
     candidates.sort(key=lambda f: (_RANK[f.kind], f.start - f.end, f.start))
     kept: list[Finding] = []  # sorted by start and non-overlapping, so a bisect finds the neighbours
@@ -308,10 +426,30 @@ def detect(text: str) -> list[Finding]:
     return kept
 
 
+def _found(text: str) -> list[tuple[Finding, str]]:
+    """Each finding, at its span in `text`, with its value as the normalised view reads it."""
+    view = _view(text)
+    if not _CANDIDATE.search(view.text):
+        return []
+    found = []
+    for f in _detect(view.text):
+        start, end = view.original(f.start, f.end)
+        found.append((Finding(f.kind, start, end), view.text[f.start : f.end]))
+    return found
+
+
+def detect(text: str) -> list[Finding]:
+    """All PII in `text`, sorted by start, without overlaps; spans include the invisible
+    characters inside a value."""
+    return [f for f, _ in _found(text)]
+
+
 def _normalise(kind: str, value: str) -> str:
-    """The form that is hashed, so that spacing and case do not change the token."""
+    """The form that is hashed, so that spacing, case and spelling do not change the token."""
+    value = visible(value)
     if kind == "email":
-        return value.lower()
+        local, _, domain = value.lower().rpartition("@")
+        return f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
     if kind == "ip":
         # Canonical form: stripping the dots would make 20.30.113.47 and 203.0.113.47 collide.
         return str(ipaddress.ip_address(value))
@@ -319,6 +457,16 @@ def _normalise(kind: str, value: str) -> str:
         digits = re.sub(r"\D", "", value.replace("(0)", ""))
         return digits[2:] if value.startswith("00") else digits
     return re.sub(r"[^0-9A-Za-z]", "", value).upper()
+
+
+def _unicode_label(label: str) -> str:
+    """An IDN label in Unicode, so that bücher.de and xn--bcher-kva.de name one domain."""
+    if label.startswith("xn--"):
+        try:
+            return label.encode("ascii").decode("idna").lower()
+        except UnicodeError:
+            return label
+    return label
 
 
 def _token(kind: str, value: str, key: bytes) -> str:
@@ -336,12 +484,12 @@ def subject_key(kind: str, value: str, key: bytes) -> str:
 def identify(identifier: str, key: bytes) -> str:
     """The subject key of an identifier given on its own (an e-mail address, a phone
     number, ...). Raises ValueError when the detectors do not see exactly one."""
-    value = identifier.strip()
-    found = [f for f in detect(value) if f.kind in SUBJECT_KINDS]
-    if len(found) != 1 or (found[0].start, found[0].end) != (0, len(value)):
+    value = IGNORABLE.sub("", identifier).strip()
+    found = [(f, v) for f, v in _found(value) if f.kind in SUBJECT_KINDS]
+    if len(found) != 1 or (found[0][0].start, found[0][0].end) != (0, len(value)):
         raise ValueError(f"{identifier!r} is not one identifier the detectors recognise; give an e-mail "
                          f"address, phone number, IBAN, card number or national id on its own")
-    return subject_key(found[0].kind, value, key)
+    return subject_key(found[0][0].kind, found[0][1], key)
 
 
 def _check_modes(modes: Mapping[str, str], key: bytes) -> None:
@@ -360,33 +508,32 @@ def redact(text: str, modes: Mapping[str, str], *, key: bytes) -> Redaction:
     Raises DropDocument, before any work is done, when a kind whose mode is "drop" is found.
     """
     _check_modes(modes, key)
-    findings = detect(text)
-    dropped = Counter(f.kind for f in findings if modes.get(f.kind) == "drop")
+    found = _found(text)
+    dropped = Counter(f.kind for f, _ in found if modes.get(f.kind) == "drop")
     if dropped:
         raise DropDocument(dropped)
     parts: list[str] = []
     counts: Counter[str] = Counter()
     pos = 0
-    for f in findings:
+    for f, value in found:
         mode = modes.get(f.kind, "mask")
-        if mode == "keep":
+        if mode == "keep" or f.start < pos:  # (two values inside one normalised character: the first wins)
             continue
-        value = text[f.start : f.end]
         parts += [text[pos : f.start], _token(f.kind, value, key) if mode == "hash" else f"[{f.kind.upper()}]"]
         counts[f.kind] += 1
         pos = f.end
     parts.append(text[pos:])
-    return Redaction(text="".join(parts), counts=dict(counts), subjects=_subjects(text, findings, key))
+    return Redaction(text="".join(parts), counts=dict(counts), subjects=_subjects(found, key))
 
 
 def subjects_in(text: str, key: bytes) -> frozenset[str]:
     """The subject keys of every identifier in `text` (for bytes that failed to
     parse: whether they name an erased subject)."""
-    return _subjects(text, detect(text), key)
+    return _subjects(_found(text), key)
 
 
-def _subjects(text: str, findings: list[Finding], key: bytes) -> frozenset[str]:
-    return frozenset(subject_key(f.kind, text[f.start:f.end], key) for f in findings
+def _subjects(found: list[tuple[Finding, str]], key: bytes) -> frozenset[str]:
+    return frozenset(subject_key(f.kind, value, key) for f, value in found
                      if f.kind in SUBJECT_KINDS) if key else frozenset()
 
 

@@ -7,6 +7,10 @@ With a scan cache (`ingest.scancache`), a file whose bytes are unchanged and who
 documents are still the latest upserts in the raw lake is counted unchanged
 without being parsed again; the lake stays the truth.
 
+Personal data in a file's path or a record's id is hashed (`redact_identifier`) before
+it becomes a document id or a source URI, the same way wherever ids are compared with
+the raw lake, the scan cache or `Source.files`; dead letters' reasons and URIs too.
+
 A delete asked for (`aifactory delete`) sticks: the document is held back while its
 source still holds the text that was deleted, and any document naming an erased
 data subject is held back, so the next scan does not undo the request.
@@ -18,6 +22,7 @@ import hashlib
 import logging
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +31,7 @@ from urllib.request import url2pathname
 
 from governance.contracts import DeadLetter, DocumentEvent
 from governance.pii import DropDocument, subjects_in
-from governance.privacy import PrivacyPolicy, apply_privacy, tenant_key
+from governance.privacy import PrivacyPolicy, apply_privacy, redact_identifier, tenant_key
 from governance.residency import ResidencyPolicy
 from ingest.errors import SourceError
 from ingest.kafka import KafkaConnection
@@ -77,8 +82,10 @@ class Source:
             return cls(path.parent, tenant, jurisdiction, files=(path.name,))
         return cls(path, tenant, jurisdiction)
 
-    def covers(self, rel: str) -> bool:
-        return not self.files or rel in self.files
+    def covers(self, rel: str, key: bytes | None = None) -> bool:
+        """Whether `rel` is one of `files`; with the tenant's `key`, `rel` is as a document
+        id holds it (redacted)."""
+        return not self.files or rel in {redact_identifier(f, key).text if key else f for f in self.files}
 
 
 @dataclass
@@ -144,6 +151,11 @@ def document_id(tenant: str, rel: str, part: str) -> str:
     return f"{tenant}:{rel}" + (f"#{part}" if part else "")
 
 
+def file_uri(root: Path, rel: str, part: str = "") -> str:
+    """The source URI of a (redacted) file path and record id under `root`."""
+    return (root / rel).as_uri() + (f"#{part}" if part else "")
+
+
 def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) -> bytes:
     if problem:
         raise SourceError(f"{rel}: {problem}")
@@ -171,6 +183,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         raise SourceError(f"{source.root}: no such folder or file; pass a folder of documents (or files) to ingest")
     region = policy.home_region(source.jurisdiction)
     root_uri = root.as_uri()
+    key = tenant_key(secret, source.tenant)
     con = lake.connect(RAW)
     # Every document of the tenant, whichever folder last held it: versions count per
     # document, so a moved folder continues them and two folders cannot share one id.
@@ -190,7 +203,9 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     unreadable: list[tuple[Path, str]] = []
     for path, problem in walk(root, unreadable) if not source.files else walk_files(root, source.files):
         rel = path.relative_to(root).as_posix()
-        walked.add(rel)
+        named = redact_identifier(rel, key)  # what ids, URIs and the cache hold of the path
+        rid = named.text
+        walked.add(rid)
         report.files += 1
         data = b""
         digest = ""
@@ -198,44 +213,52 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             data = read_source_file(path, rel, limits, problem)
             if cache is not None:
                 digest = hashlib.sha256(data).hexdigest()
-                entry = cache.get(rel)
+                entry = cache.get(rid)
                 if entry is not None and entry.sha256 == digest and all(
                         is_latest_upsert(latest.get(doc_id), content, root_uri) for doc_id, content in entry.docs):
                     present.update(doc_id for doc_id, _ in entry.docs)
-                    base = document_id(source.tenant, rel, "")
-                    claimed.update((doc_id, path.as_uri() + doc_id[len(base):]) for doc_id, _ in entry.docs)
+                    base = document_id(source.tenant, rid, "")
+                    claimed.update((doc_id, file_uri(root, rid) + doc_id[len(base):]) for doc_id, _ in entry.docs)
                     report.unchanged += len(entry.docs)
                     report.cached += 1
                     continue
             docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
-            if erased and erased & subjects_in(data.decode("utf-8", "replace"), tenant_key(secret, source.tenant)):
+            if erased and erased & (named.subjects | subjects_in(data.decode("utf-8", "replace"), key)):
                 # Bytes naming an erased subject are not kept, not even as a dead letter.
-                log.info("%s: held back, it names an erased data subject", rel)
+                log.info("%s: held back, it names an erased data subject", rid)
                 report.held += 1
             else:
-                report.dead_letters.append(dead_letter(exc, path, data, lake, source, region))
+                report.dead_letters.append(dead_letter(exc, file_uri(root, rid), data, lake, source, region, key))
             # A file that fails now keeps its earlier versions: no delete for it.
-            present.update(d for d in latest if d == document_id(source.tenant, rel, "")
-                           or d.startswith(document_id(source.tenant, rel, "") + "#"))
+            present.update(d for d in latest if d == document_id(source.tenant, rid, "")
+                           or d.startswith(document_id(source.tenant, rid, "") + "#"))
             if cache is not None:
-                cache.forget(rel)
+                cache.forget(rid)
             continue
         produced: list[tuple[str, str]] = []
+        parts: Counter[str] = Counter()
         clean = True  # a file that dead-letters a document is parsed again next time, so its letter is too
         for doc in docs:
-            doc_id = document_id(source.tenant, rel, doc.part)
+            part = redact_identifier(doc.part, key)
+            # Two record ids that differ only where redaction hashed them stay two documents.
+            parts[part.text] += 1
+            suffix = f"~{parts[part.text]}" if parts[part.text] > 1 else ""
+            doc_id = document_id(source.tenant, rid, part.text + suffix)
             present.add(doc_id)
             prev = latest.get(doc_id)
-            uri = path.as_uri() + (f"#{doc.part}" if doc.part else "")
+            uri = file_uri(root, rid, part.text + suffix)
             event = DocumentEvent.new(
                 op="upsert", document_id=doc_id, version=(prev[0] + 1) if prev else 1,
                 text=doc.text, title=doc.title, format=doc.format, metadata=doc.metadata,
-                source_uri=uri, parser=PARSER_VERSION, privacy=privacy.fingerprint, run_id=run_id, **common)
+                source_uri=uri, parser=PARSER_VERSION, privacy=privacy.fingerprint, run_id=run_id,
+                pii=dict(Counter(named.counts) + Counter(part.counts)), subjects=sorted(named.subjects | part.subjects),
+                **common)
             try:
                 event = apply_privacy(event, privacy, secret)
             except DropDocument as exc:
-                report.dead_letters.append(dead_letter(SourceError(f"{rel}: {exc}"), path, b"", lake, source, region))
+                report.dead_letters.append(dead_letter(SourceError(f"{rel}: {exc}"), file_uri(root, rid), b"", lake,
+                                                       source, region, key))
                 clean = False
                 continue
             produced.append((doc_id, event.content_hash))
@@ -245,7 +268,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 report.dead_letters.append(dead_letter(SourceError(
                     f"{rel}: document {doc_id} is already {owner}, a file of another source of tenant "
                     f"{source.tenant}; give the two sources distinct folder layouts or tenants, or remove one copy"),
-                    path, b"", lake, source, region))
+                    file_uri(root, rid), b"", lake, source, region, key))
                 clean = False
                 continue
             claimed[doc_id] = uri
@@ -258,12 +281,14 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 continue
             report.published.append(event)
         if cache is not None:
-            remember(cache, path, rel, digest if clean else "", produced)
+            remember(cache, path, rid, digest if clean else "", produced)
     if cache is not None:
         if not source.files:  # a narrowed source saw only its files
             cache.retain(walked)
         cache.save()
-    hidden = [folder.relative_to(root).as_posix() + "/" for folder, _ in unreadable if folder != root]
+    # Folders as document ids hold them (redacted), for the prefix test below.
+    hidden = {folder: redact_identifier(folder.relative_to(root).as_posix(), key).text
+              for folder, _ in unreadable if folder != root}
     for folder, reason in unreadable:
         # An access error must never delete data: the folder's documents stay as they were.
         log.warning("%s: cannot be listed (%s); its documents are kept as they were", folder, reason)
@@ -272,15 +297,15 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         report.dead_letters.append(dead_letter(SourceError(f"{folder.relative_to(root).as_posix()}/: the folder "
                                                            f"cannot be listed ({reason}); its documents are kept as "
                                                            "they were until it can be read again"),
-                                               folder, b"", lake, source, region))
+                                               file_uri(root, hidden[folder]), b"", lake, source, region, key))
     for doc_id, (version, op, *_, owner) in sorted(latest.items()):
         rel, _, part = doc_id.split(":", 1)[1].partition("#")
-        if owner != root_uri or any(rel.startswith(h) for h in hidden):
+        if owner != root_uri or any(rel.startswith(h + "/") for h in hidden.values()):
             continue  # another folder's document, or one out of sight
-        if doc_id not in present and op == "upsert" and source.covers(rel):
+        if doc_id not in present and op == "upsert" and source.covers(rel, key):
             report.published.append(DocumentEvent.new(
                 op="delete", document_id=doc_id, version=version + 1, run_id=run_id,
-                source_uri=(root / rel).as_uri() + (f"#{part}" if part else ""), **common))
+                source_uri=file_uri(root, rel, part), **common))
             report.deleted += 1
     return report
 
@@ -322,14 +347,17 @@ def held_back(prev: tuple[object, ...] | None, event: DocumentEvent, erased: set
     return prev is not None and prev[1] == "delete" and bool(prev[3]) and event.content_hash in (prev[2], prev[4])
 
 
-def dead_letter(exc: SourceError, path: Path, data: bytes, lake: Lake, source: Source, region: str) -> DeadLetter:
-    """A dead letter for a file, with a copy of its bytes kept in its region."""
+def dead_letter(exc: SourceError, uri: str, data: bytes, lake: Lake, source: Source, region: str,
+                key: bytes) -> DeadLetter:
+    """A dead letter for a file (its URI redacted), with a copy of its bytes kept in its
+    region; the reason names paths, so its personal data is hashed like theirs."""
     digest = hashlib.sha256(data).hexdigest() if data else ""
     original = lake.store_blob(region, source.tenant, data).as_uri() if data else ""
-    return DeadLetter.new(stage="ingest", error=exc, source_uri=path.as_uri(), key=digest or str(exc),
+    reason = redact_identifier(str(exc), key).text
+    return DeadLetter.new(stage="ingest", error=exc, source_uri=uri, key=digest or reason,
                           source_root=source.root.resolve().as_uri(), tenant=source.tenant,
                           jurisdiction=source.jurisdiction, region=region, original_uri=original,
-                          content_sha256=digest)
+                          content_sha256=digest).model_copy(update={"reason": reason})
 
 
 def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:

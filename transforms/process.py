@@ -38,6 +38,8 @@ def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
               threshold: float = DEFAULT_THRESHOLD) -> list[ChunkRecord]:
     """Chunks of an upsert, or one tombstone for a delete. `at` is where the event
     was read; a republished event keeps its first position (`origin`)."""
+    # First: the ids and URI every record below copies are redacted too.
+    event = apply_privacy(event, privacy or PrivacyPolicy(), secret)
     raw = event.origin or at
     common: dict[str, Any] = {
         "event_id": event.event_id, "tenant": event.tenant, "jurisdiction": event.jurisdiction,
@@ -49,7 +51,6 @@ def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
         tomb = tombstone_id(event.event_id)
         return [ChunkRecord(row_id=tomb, chunk_id=tomb, op="delete", chunk_no=0, chunk_count=0, text="",
                             content_hash="", title=event.title, **common)]
-    event = apply_privacy(event, privacy or PrivacyPolicy(), secret)
     title = strip_invisible(normalise(event.title))
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
