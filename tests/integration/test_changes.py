@@ -102,17 +102,22 @@ def test_duplicate_chunks_within_a_tenant_are_indexed_once(tmp_path: Path, make_
               "working days and keep a register of every exception that was granted this year.")
     (root / "a.md").write_text(f"# Forklift safety\nHelmets are required in aisle 7.\n{footer}")
     (root / "b.md").write_text(f"# Conveyor upkeep\nBelts are checked every Monday.\n{footer}")
-    (root / "c.md").write_text(f"# Canteen\nLunch is served from noon.\n{footer.replace('two', 'three')}")
+    # The same words in other case and spacing: the same to a reader.
+    (root / "c.md").write_text(f"# Canteen\nLunch is served from noon.\n{footer.upper().replace('. ', '.   ')}")
+    # One word apart: another statement, never folded (a near duplicate).
+    (root / "d.md").write_text(f"# Parking\nSpaces are free.\n{footer.replace('two', 'three')}")
     factory = make_factory(tmp_path / "home")
     report = pipeline.run(factory, [Source(root, "acme", "EU")])
     assert report.index is not None and report.index.duplicates == 2
-    [point] = [h for h in points_of(factory) if h.payload["section"].endswith("Confidentiality")]
-    assert point.payload["document_id"] == "acme:a.md"
+    points = [h for h in points_of(factory) if h.payload["section"].lower().endswith("confidentiality")]
+    assert sorted(p.payload["document_id"] for p in points) == ["acme:a.md", "acme:d.md"]
+    [point] = [p for p in points if p.payload["document_id"] == "acme:a.md"]
     assert sorted((d["document_id"], d["kind"]) for d in point.payload["duplicates"]) == [
-        ("acme:b.md", "exact"), ("acme:c.md", "near")]
+        ("acme:b.md", "exact"), ("acme:c.md", "same words")]
 
     (root / "a.md").unlink()  # the kept chunk's document goes: the family keeps one point, now b's
     pipeline.run(factory, [Source(root, "acme", "EU")])
-    [point] = [h for h in points_of(factory) if h.payload["section"].endswith("Confidentiality")]
+    [point] = [h for h in points_of(factory) if h.payload["section"].lower().endswith("confidentiality")
+               and h.payload["document_id"] != "acme:d.md"]
     assert point.payload["document_id"] == "acme:b.md"
     assert [d["document_id"] for d in point.payload["duplicates"]] == ["acme:c.md"]
