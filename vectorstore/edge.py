@@ -47,6 +47,7 @@ from vectorstore.index import (
     conditions,
     dense_of,
     regions_of,
+    stored,
 )
 from vectorstore.sparse import SPARSE, Sparse
 
@@ -112,7 +113,7 @@ class EdgeIndex(ScrollingIndex):
                 vectors: dict[str, Any] = {DENSE: [float(x) for x in p.vector]}
                 if p.sparse is not None:
                     vectors[SPARSE] = SparseVector(p.sparse.indices, p.sparse.values)
-                batch.append(Point(p.id, vectors, p.payload))
+                batch.append(Point(p.id, vectors, stored(p.payload)))
             shard.update(UpdateOperation.upsert_points(batch))
         shard.flush()
 
@@ -148,7 +149,7 @@ class EdgeIndex(ScrollingIndex):
         if shard is None:
             return
         for pid, body in payloads.items():
-            shard.update(UpdateOperation.overwrite_payload([pid], body))
+            shard.update(UpdateOperation.overwrite_payload([pid], stored(body)))
         shard.flush()
 
     def count(self, region: str, *, tenant: str | None = None, document_id: str | None = None) -> int:

@@ -106,6 +106,14 @@ def regions_of(names: Iterable[str], model_id: str) -> list[str]:
     return sorted(n.split("__")[1] for n in names if n.startswith("chunks__") and n.endswith(suffix))
 
 
+def stored(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as both adapters store it: `document_ids` (what a document_id filter
+    matches) defaults to the point's own document, for writers that only name that one."""
+    if "document_id" in payload and "document_ids" not in payload:
+        return {**payload, "document_ids": [payload["document_id"]]}
+    return payload
+
+
 def conditions(query: Query) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(must, must_not) keyword matches for a query: the tenant always, the
     caller's filters, and the quarantine tag unless quarantined chunks are wanted.

@@ -27,6 +27,7 @@ from vectorstore.index import (
     conditions,
     dense_of,
     regions_of,
+    stored,
 )
 from vectorstore.sparse import SPARSE
 
@@ -97,7 +98,7 @@ class QdrantIndex(ScrollingIndex):
             vector: dict[str, Any] = {DENSE: [float(x) for x in p.vector]}
             if p.sparse is not None:
                 vector[SPARSE] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
-            structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
+            structs.append(models.PointStruct(id=p.id, vector=vector, payload=stored(p.payload)))
         self.client.upload_points(name, structs, batch_size=UPSERT_BATCH, max_retries=UPSERT_RETRIES, wait=True)
 
     def delete(self, region: str, ids: Iterable[str]) -> None:
@@ -125,7 +126,7 @@ class QdrantIndex(ScrollingIndex):
         if name is None:
             return
         for pid, body in payloads.items():
-            self.client.overwrite_payload(name, payload=body, points=[pid], wait=True)
+            self.client.overwrite_payload(name, payload=stored(body), points=[pid], wait=True)
 
     def retrieve(self, region: str, ids: list[str]) -> list[Hit]:
         name = self._collection(region, create=False)

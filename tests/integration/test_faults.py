@@ -66,7 +66,9 @@ def test_a_run_whose_broker_dies_fails_at_once_and_says_so(tmp_path: Path) -> No
         kill_pids([proc.pid, *descendants(proc.pid)])
         proc.wait(10)
     stderr = err.decode(errors="replace")
-    message = next((line for line in stderr.splitlines() if line.startswith("aifactory run: ")), stderr[-3000:])
+    # The last such line: the first says the run is starting.
+    message = next((line for line in reversed(stderr.splitlines()) if line.startswith("aifactory run: ")),
+                   stderr[-3000:])
     assert proc.returncode == 2 and took < 10, (proc.returncode, took, message)
     assert "Traceback" not in stderr, stderr[-8000:]
     assert "the embedded Kafka broker" in message and "was killed by SIGKILL" in message, message

@@ -134,6 +134,7 @@ DATA_MISTAKES = [
     (["usage", "report", "--period", "last-week"], "period 'last-week' is not one of"),
     (["keys", "revoke", "nosuchkey"], "no key 'nosuchkey'"),
     (["delete", "--tenant", "t2", "--document", "t2:x.md"], "tenant 't2' has no documents"),
+    (["delete", "--tenant", "t1", "--subject", "Ana"], "'Ana' is not one identifier the detectors recognise"),
 ]
 
 
