@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ class BenchBackend:
     def deletion(self, tenant: str, request_id: str) -> None:
         return None
 
-    def lineage(self, tenant: str, item_id: str) -> None:
+    def lineage(self, tenant: str, item_id: str, regions: Collection[str] | None = None) -> None:
         return None
 
     def usage(self, tenant: str | None) -> dict[str, Any]:
