@@ -1,6 +1,7 @@
 """Time and peak memory of each hostile or odd input, at the default limits.
 
     python -m benchmarks.hostile [--only NAME ...]
+    python -m benchmarks.hostile --big-archive /tmp/zipcase/docs    the open 190 MB-of-text case
 
 The cases come from tests/fixtures/hostile.py, generated around the default limits
 (20 MB files, 5 M characters, 200 k-character lines, ...). Each is written to a file
@@ -15,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from ingest.limits import Limits
@@ -51,10 +54,45 @@ def measure(path: Path) -> dict[str, object]:
     return result
 
 
+def big_text_zip(path: Path, entries: int = 40, entry_chars: int = 4_750_000) -> int:
+    """A zip within every default limit that holds ~190 MB of text (issue 19's open case):
+    random lines, each 2 KB block repeated 5 times, so deflate reaches ~12x, under 20 MB."""
+    rng = random.Random(1)
+    words = [f"w{i}x" for i in range(5_000)]
+
+    def block() -> str:
+        lines, size = [], 0
+        while size < 2_000:
+            line = " ".join(rng.choice(words) for _ in range(12)) + "\n"
+            lines.append(line)
+            size += len(line)
+        return "".join(lines)
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for e in range(entries):
+            parts, size = [], 0
+            while size < entry_chars:
+                parts.append(block() * 5)
+                size += len(parts[-1])
+            zf.writestr(f"part{e}.txt", "".join(parts)[:entry_chars])
+    return path.stat().st_size
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    p.add_argument("--big-archive", metavar="DIR",
+                   help="write the 190 MB-of-text zip into DIR, parse it here, and print how to ingest it "
+                        "(`/usr/bin/time -v aifactory ingest DIR --tenant t1 --jurisdiction EU` from its parent)")
     args = p.parse_args()
+    if args.big_archive:
+        folder = Path(args.big_archive)
+        folder.mkdir(parents=True, exist_ok=True)
+        size = big_text_zip(folder / "big-text.zip")
+        r = measure(folder / "big-text.zip")
+        print(f"{folder / 'big-text.zip'}: {size / 1e6:.1f} MB; parsing: {r['seconds']:.1f} s, peak RSS "
+              f"{r['rss_mb']:.0f} MB, {r['outcome']}")
+        return
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; limits: {Limits().model_dump()}")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "baseline.md"
