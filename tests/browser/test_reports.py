@@ -146,12 +146,18 @@ def browser() -> Iterator[sync_api.Browser]:
             browser.close()
 
 
-def test_usage_report_in_a_browser(world: World, browser: sync_api.Browser, tmp_path: Path) -> None:
-    usage_file = tmp_path / "usage.html"
-    usage_file.write_text(usage_page(world.usage))
+def open_page(browser: sync_api.Browser, tmp_path: Path, name: str, html: str) -> sync_api.Page:
+    """The page from a file, as a person opens it, with a full-page screenshot `<name>.png`."""
+    path = tmp_path / f"{name}.html"
+    path.write_text(html)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(usage_file.as_uri())
-    page.screenshot(path=str(tmp_path / "usage-report.png"), full_page=True)
+    page.goto(path.as_uri())
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    return page
+
+
+def test_usage_report_in_a_browser(world: World, browser: sync_api.Browser, tmp_path: Path) -> None:
+    page = open_page(browser, tmp_path, "usage-report", usage_page(world.usage))
     table = page.locator("table#usage")
     sync_api.expect(table).to_be_visible()
     assert table.locator("thead th").first.inner_text() == "tenant"
@@ -166,11 +172,7 @@ def test_usage_report_in_a_browser(world: World, browser: sync_api.Browser, tmp_
 
 
 def test_lineage_of_a_deleted_document_in_a_browser(world: World, browser: sync_api.Browser, tmp_path: Path) -> None:
-    lineage_file = tmp_path / "lineage.html"
-    lineage_file.write_text(lineage_page(world.trace))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(lineage_file.as_uri())
-    page.screenshot(path=str(tmp_path / "lineage-deleted.png"), full_page=True)
+    page = open_page(browser, tmp_path, "lineage-deleted", lineage_page(world.trace))
     page.locator("svg").first.screenshot(path=str(tmp_path / "lineage-graph.png"))
     assert _labels_outside_their_boxes(page) == []
     # ...and whole: the file name and every event's full log position are in the drawing.
