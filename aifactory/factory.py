@@ -13,7 +13,7 @@ from typing import Any
 from aifactory.settings import FactorySettings
 from governance.audit import AuditLog
 from governance.ledger import Ledger, UsageEntry
-from governance.privacy import PrivacyPolicy, load_privacy_policy
+from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
@@ -73,6 +73,11 @@ class Factory:
     @cached_property
     def privacy(self) -> PrivacyPolicy:
         return load_privacy_policy(self.settings.transforms.privacy_policy)
+
+    @cached_property
+    def edge(self) -> EdgeMemo:
+        """The raw-topic messages this process redacted and published: landing skips their redaction."""
+        return EdgeMemo()
 
     @cached_property
     def pii_secret(self) -> bytes:

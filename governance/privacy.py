@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -137,3 +138,33 @@ def apply_privacy(event: DocumentEvent, policy: PrivacyPolicy, secret: bytes) ->
     return event.model_copy(update={**ids, "text": text.text, "title": title.text, "pii": dict(counts),
                                     "metadata": {k.text: v.text for k, v in meta}, "subjects": subjects,
                                     "content_hash": content_hash(text.text)})
+
+
+class EdgeMemo:
+    """Digests of raw-topic messages that this process redacted at the edge and then
+    published (or read back from its own raw lake). Landing such a message, byte for
+    byte, need not redact it again: a 5 MB document takes seconds, under the GIL that
+    the producer's network thread needs. Only this process adds to it, so a message
+    from any other producer is still redacted. Bounded: the oldest digests go first."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._digests: dict[bytes, None] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(value: bytes) -> bytes:
+        return hashlib.blake2b(value, digest_size=16).digest()
+
+    def vouch(self, value: bytes) -> None:
+        digest = self._digest(value)
+        with self._lock:
+            self._digests[digest] = None
+            while len(self._digests) > self._limit:
+                del self._digests[next(iter(self._digests))]
+
+    def vouched(self, value: bytes) -> bool:
+        """Whether this process vouched for exactly these bytes; each vouch is used once."""
+        digest = self._digest(value)
+        with self._lock:
+            return self._digests.pop(digest, False) is None

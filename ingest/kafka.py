@@ -13,7 +13,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_MS = 30_000
 PRODUCE_RETRIES = 5
-ACK_TIMEOUT_S = 30.0  # how long `produce` waits for all acknowledgements
+ACK_TIMEOUT_S = 30.0  # how long `produce` waits for any one acknowledgement
+# Bytes sent and not yet acknowledged, at most: past it, `produce` waits for the oldest.
+# A record's delivery timeout counts from when it is queued, so a large archive queued
+# whole would expire behind its own earlier documents; a window also bounds memory.
+PRODUCE_WINDOW_BYTES = 32 * 1024 * 1024
 WATCH_STEP_S = 0.1  # how often a blocking call looks at the embedded broker process
 
 T = TypeVar("T")
@@ -101,19 +106,33 @@ class KafkaConnection:
                              max_request_size=size,
                              request_timeout_ms=REQUEST_TIMEOUT_MS)
 
-    def produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
-        """Send (topic, key, value) records and wait for every acknowledgement; with
-        the embedded broker, give up as soon as it dies (`call`)."""
+    def produce(self, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) records, at most PRODUCE_WINDOW_BYTES of them
+        unacknowledged, and wait for every acknowledgement; with the embedded broker,
+        give up as soon as it dies (`call`)."""
         self.call(lambda: self._produce(records))
 
-    def _produce(self, records: list[tuple[str, bytes, bytes]]) -> None:
+    def _produce(self, records: Iterable[tuple[str, bytes, bytes]]) -> None:
         producer = self.producer()
+        unacked: deque[tuple[FutureRecordMetadata, int]] = deque()
+        in_flight = 0
+
+        def oldest_acknowledged() -> None:
+            nonlocal in_flight
+            fut, size = unacked.popleft()
+            # ACK_TIMEOUT_S without an acknowledgement, not for the whole batch: a large
+            # archive's many documents take longer, and that is progress, not a hang.
+            self._acknowledged(fut, time.monotonic() + ACK_TIMEOUT_S)
+            in_flight -= size
+
         try:
-            futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
-            for fut in futures:
-                # ACK_TIMEOUT_S without an acknowledgement, not for the whole batch: a large
-                # archive's many documents take longer, and that is progress, not a hang.
-                self._acknowledged(fut, time.monotonic() + ACK_TIMEOUT_S)
+            for topic, key, value in records:
+                while unacked and in_flight + len(value) > PRODUCE_WINDOW_BYTES:
+                    oldest_acknowledged()
+                unacked.append((producer.send(topic, key=key, value=value), len(value)))
+                in_flight += len(value)
+            while unacked:
+                oldest_acknowledged()
         finally:
             if self.alive:
                 producer.close()

@@ -23,7 +23,7 @@ import logging
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -360,9 +360,19 @@ def dead_letter(exc: SourceError, uri: str, data: bytes, lake: Lake, source: Sou
                           content_sha256=digest).model_copy(update={"reason": reason})
 
 
-def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter]) -> None:
-    """Publish and wait for every acknowledgement: an event counts once acknowledged."""
-    conn.produce([(conn.settings.raw_topic, e.document_id.encode(), e.to_json()) for e in events]
-                 + [(conn.settings.dead_letter_topic, d.dead_letter_id.encode(), d.to_json()) for d in letters])
+def publish(conn: KafkaConnection, events: list[DocumentEvent], letters: list[DeadLetter], *,
+            vouch: Callable[[bytes], None] | None = None) -> None:
+    """Publish and wait for every acknowledgement: an event counts once acknowledged.
+    Each event is encoded as it is sent; `vouch` hears the bytes of each (redacted) event."""
+    def records() -> Iterator[tuple[str, bytes, bytes]]:
+        for e in events:
+            value = e.to_json()
+            if vouch is not None:
+                vouch(value)
+            yield conn.settings.raw_topic, e.document_id.encode(), value
+        for d in letters:
+            yield conn.settings.dead_letter_topic, d.dead_letter_id.encode(), d.to_json()
+
+    conn.produce(records())
     if events or letters:
         log.info("published %d events and %d dead letters", len(events), len(letters))
