@@ -18,7 +18,8 @@ from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters, replay_dead_letters
 from aifactory.deletes import DeleteRequest, delete
 from aifactory.erasure import erase
-from aifactory.evaluate import EvaluationError, evaluate
+from aifactory.errors import CommandError
+from aifactory.evaluate import evaluate
 from aifactory.factory import Factory
 from aifactory.lineage import trace
 from aifactory.lineage_html import render as lineage_page
@@ -31,26 +32,24 @@ from aifactory.status import status
 from aifactory.usage_html import render as usage_html
 from aifactory.usage_report import as_csv, as_table, usage
 from aifactory.usage_report import as_json as usage_json
-from governance.errors import GovernanceError
+from governance.errors import FactoryError
 from governance.keys import ApiKeyError
 from governance.pricing import load_price_book
-from ingest.errors import IngestError
 from ingest.sources import Source
 from ingest.tables import RAW
-from vectorstore.edge import IndexBusyError
-from vectorstore.embedder import EmbedderError
 from vectorstore.search import SearchError, search
 
 SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
 
 
-class UsageError(Exception):
+class UsageError(CommandError):
     """A command asked for something that cannot be: what was wrong and what to do."""
 
 
-# Errors a person can act on: printed as one line, exit code 2, no traceback.
-USER_ERRORS = (UsageError, GovernanceError, IngestError, EmbedderError, SearchError, IndexBusyError,
-               FileNotFoundError, EvaluationError)
+# Errors a person can act on: printed as one line, exit code 2, no traceback. Every error
+# of ours derives from FactoryError (governance/errors.py); a missing file the person named
+# is the one built-in error that says enough on its own.
+USER_ERRORS = (FactoryError, FileNotFoundError)
 
 
 def sources_from_args(args: argparse.Namespace, factory: Factory) -> list[Source]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aifactory.errors import CommandError
 from aifactory.factory import Factory
 from aifactory.pipeline import run
 from governance.contracts import DocumentEvent, derive_id, utcnow
-from governance.errors import GovernanceError
 from governance.pii import identify
 from governance.privacy import tenant_key
 from ingest.tables import RAW
@@ -29,7 +29,7 @@ ORDER BY document_id
 """
 
 
-class DeleteRequestError(GovernanceError):
+class DeleteRequestError(CommandError):
     """A delete request that names nothing to delete, or names it badly."""
 
 

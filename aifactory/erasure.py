@@ -42,10 +42,10 @@ import pyarrow.parquet as pq
 
 from aifactory.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
 from aifactory.erasure_proof import Proof, Spellings, prove
+from aifactory.errors import CommandError
 from aifactory.factory import Factory
 from aifactory.pipeline import scan_cache_dir
 from governance.contracts import utcnow
-from governance.errors import GovernanceError
 from governance.pii import subjects_in
 from governance.privacy import tenant_key
 from ingest.scancache import FileEntry
@@ -66,7 +66,7 @@ WRITTEN_COLUMNS = ("document_id", "source_uri", "title", "text", "metadata")
 ROW_COLUMNS = ("event_id", "document_id", "source_uri", "region")
 
 
-class ErasureIncompleteError(GovernanceError):
+class ErasureIncompleteError(CommandError):
     """The proof found the subject still written in the data directory after erasure."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from aifactory import pipeline
 from aifactory.deadletters import list_dead_letters
+from aifactory.errors import CommandError
 from aifactory.factory import Factory
 from aifactory.settings import FactorySettings
 from ingest.errors import SourceError
@@ -39,7 +40,7 @@ WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE documen
 """
 
 
-class EvaluationError(Exception):
+class EvaluationError(CommandError):
     """An evaluation that could not measure what it was asked to: scores over a corpus
     that was not (wholly) indexed would be wrong, not low."""
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from governance.errors import GovernanceError
+from aifactory.errors import CommandError
 from governance.ledger import Ledger, UsageEntry
 from governance.pricing import PriceBook
 
@@ -24,7 +24,7 @@ GB = 1024**3
 COMPONENTS = ("embedding_tokens", "embedding_compute", "storage", "queries", "rag_context")
 
 
-class PeriodError(GovernanceError):
+class PeriodError(CommandError):
     """A period that cannot be read."""
 
 

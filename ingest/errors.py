@@ -1,14 +1,17 @@
-"""Exceptions raised by the ingest layer.
+"""Exceptions raised by the ingest layer (a family under governance.errors.FactoryError).
 
     IngestError
      +-- BrokerError        the embedded broker would not start, or Kafka is unreachable
      +-- SourceError        a source document cannot be read or parsed (dead-lettered)
+     |    +-- LimitExceeded  an input is larger than a configured limit (ingest/limits.py)
      +-- LakeError          a lake file cannot be written or read
      +-- LandingTimeout     landing did not see everything it waited for in time
 """
 
+from governance.errors import FactoryError
 
-class IngestError(Exception):
+
+class IngestError(FactoryError):
     """Base of every error raised by `ingest`."""
 
 

@@ -25,11 +25,12 @@ from governance.pii import count_placeholders
 from governance.privacy import PrivacyPolicy, apply_privacy
 from transforms.chunking import CHUNKER_VERSION, chunk, normalise, strip_invisible
 from transforms.dedup import simhash
+from transforms.errors import TransformError
 from transforms.injection import DEFAULT_THRESHOLD, SCREENER_VERSION, screen
 from transforms.tokens import TokenCounter
 
 
-class EmptyDocumentError(ValueError):
+class EmptyDocumentError(TransformError, ValueError):
     """The document has no text left after normalisation."""
 
 

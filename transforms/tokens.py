@@ -9,11 +9,13 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from transforms.errors import TransformError
+
 # all-MiniLM-L6-v2 reads 256 word pieces; used when the model folder does not say.
 DEFAULT_MAX_SEQ_LENGTH = 256
 
 
-class TokenizerError(RuntimeError):
+class TokenizerError(TransformError, RuntimeError):
     """The model folder has no usable tokenizer."""
 
 

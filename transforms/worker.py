@@ -19,6 +19,7 @@ import faust
 from ingest.processes import popen_tied, stop_group
 from ingest.settings import KafkaSettings
 from transforms.app import create_app, internal_topics
+from transforms.errors import TransformError
 from transforms.settings import TransformSettings
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ STOP_GRACE_S = 15.0
 DEAD_BROKER_GRACE_S = 1.0
 
 
-class TransformWorkerError(RuntimeError):
+class TransformWorkerError(TransformError, RuntimeError):
     """The faust worker process died."""
 
 

@@ -32,6 +32,7 @@ from qdrant_edge import (
 )
 from qdrant_edge import Query as EdgeQuery
 
+from vectorstore.errors import VectorStoreError
 from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
@@ -60,7 +61,7 @@ def _filter(query: Query) -> Filter:
                   must_not=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must_not] or None)
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(VectorStoreError, RuntimeError):
     """The embedded index is held by another process: Qdrant Edge has one writer."""
 
 

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from transforms.tokens import default_model_path, token_counter
 from vectorstore import batching, packed
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, prefetch, tokenized_batches
+from vectorstore.errors import VectorStoreError
 from vectorstore.onnx_backend import OnnxEncoder, export, int8_path, supports
 from vectorstore.precision import MIN_COSINE, PROBES, SHORT_PROBES, wanted
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 GPU_TOKENIZE_CHUNK = 8192
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(VectorStoreError, RuntimeError):
     """The embedding model cannot be found or loaded."""
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from transforms.tokens import token_counter
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, tokenized_batches
+from vectorstore.errors import VectorStoreError
 from vectorstore.precision import PROBES
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ QUANT_MIN_COSINE = 0.9995
 SHORT_TOKENS = 16
 
 
-class OnnxUnavailable(RuntimeError):
+class OnnxUnavailable(VectorStoreError, RuntimeError):
     """onnxruntime (or onnx, for the one-time export) is not installed."""
 
 

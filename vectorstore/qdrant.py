@@ -11,6 +11,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from vectorstore.errors import VectorStoreError
 from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
@@ -37,7 +38,7 @@ TIMEOUT_S = 30
 UPSERT_RETRIES = 3
 
 
-class IndexUnavailable(RuntimeError):
+class IndexUnavailable(VectorStoreError, RuntimeError):
     """The Qdrant server cannot be reached or refused a request."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vectorstore.embedder import Embedder
+from vectorstore.errors import VectorStoreError
 from vectorstore.index import Hit, Query, VectorIndex
 from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES, Mode, ScoreKind, score_kind
 from vectorstore.sparse import query_vector
@@ -16,7 +17,7 @@ from vectorstore.sparse import query_vector
 MAX_TOP_K = 100
 
 
-class SearchError(ValueError):
+class SearchError(VectorStoreError, ValueError):
     """A search request that cannot be served as asked."""
 
 
