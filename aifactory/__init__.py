@@ -1,2 +1,3 @@
-"""The top of the factory: settings composed from every layer, the pipeline that
-drives the stages, and the `aifactory` command line."""
+"""The `aifactory` command line: one of the two front doors (Dagster's `assets/` is the
+other) over the stage floor in `pipeline/`. The parser and the way a command ends
+(cli.py), what each command does (commands.py), `serve` and the HTML renderers."""

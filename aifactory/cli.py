@@ -289,11 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     factory: Any = None
     try:
         from aifactory import commands  # the heavy part: torch, DuckDB, the index (see the docstring)
-        from aifactory.factory import Factory
         from aifactory.malloc import limit_arenas
-        from aifactory.progress import Progress
-        from aifactory.settings import FactorySettings
         from ingest.errors import BrokerError
+        from pipeline.factory import Factory
+        from pipeline.progress import Progress
+        from pipeline.settings import FactorySettings
 
         limit_arenas()  # before the threads start: see aifactory/malloc.py
         progress = Progress(interactive)

@@ -14,29 +14,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aifactory import pipeline
-from aifactory.deadletters import list_dead_letters, replay_dead_letters
-from aifactory.deletes import DeleteRequest, delete
-from aifactory.erasure import erase
 from aifactory.errors import CommandError
 from aifactory.evaluate import evaluate
-from aifactory.factory import Factory
-from aifactory.lineage import trace
 from aifactory.lineage_html import render as lineage_page
-from aifactory.progress import Progress
-from aifactory.reindex import reindex
-from aifactory.residency_report import report as residency_report
 from aifactory.serve import ApiSettings, build, key_store, serve
-from aifactory.settings import SAMPLE_SOURCES, load_sources
-from aifactory.status import status
 from aifactory.usage_html import render as usage_html
-from aifactory.usage_report import as_csv, as_table, usage
-from aifactory.usage_report import as_json as usage_json
 from governance.errors import FactoryError
 from governance.keys import ApiKeyError
 from governance.pricing import load_price_book
 from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.deadletters import list_dead_letters, replay_dead_letters
+from pipeline.deletes import DeleteRequest, delete
+from pipeline.erasure import erase
+from pipeline.factory import Factory
+from pipeline.lineage import trace
+from pipeline.progress import Progress
+from pipeline.reindex import reindex
+from pipeline.residency_report import report as residency_report
+from pipeline.settings import SAMPLE_SOURCES, load_sources
+from pipeline.status import status
+from pipeline.usage_report import as_csv, as_table, usage
+from pipeline.usage_report import as_json as usage_json
 from vectorstore.search import SearchError, search
 
 SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace, factory: Factory, progress: Progress) -> N
     if args.follow:
         follow(args, factory, sources)
         return
-    report = pipeline.run(factory, sources, progress=progress)
+    report = runner.run(factory, sources, progress=progress)
     summary = report.summary()
     question = args.ask or (SAMPLE_QUESTION[1] if not args.paths else None)
     tenant = args.tenant or SAMPLE_QUESTION[0]
@@ -130,11 +130,11 @@ def held_line(factory: Factory) -> str:
 
 def follow(args: argparse.Namespace, factory: Factory, sources: list[Source]) -> None:
     # Imported here: only `run --follow` needs the resident mode and its file watcher.
-    from aifactory.follow import did_something, follow_until_signalled
+    from pipeline.follow import did_something, follow_until_signalled
 
     cycles = 0
 
-    def on_cycle(report: pipeline.RunReport) -> None:
+    def on_cycle(report: runner.RunReport) -> None:
         nonlocal cycles
         cycles += 1
         if cycles == 1 or did_something(report):  # the first cycle catches up: always say how it went
@@ -157,7 +157,7 @@ def note(text: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     progress.stage("ingest", "scanning and publishing")
-    report = pipeline.ingest_only(factory, sources_from_args(args, factory)).summary()
+    report = runner.ingest_only(factory, sources_from_args(args, factory)).summary()
     data = {k: report[k] for k in ("files", "published", "unchanged", "deleted", "held", "raw_landed",
                                    "dead_letters_landed")}
     emit(args, data, ", ".join(f"{k}: {v}" for k, v in data.items())
@@ -346,7 +346,7 @@ def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 
 
 def cmd_replay(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
-    report = pipeline.replay(factory, progress=not args.json)
+    report = runner.replay(factory, progress=not args.json)
     emit(args, report.summary(), f"replayed {report.recovered} events from the raw lake: "
          f"{report.chunks_landed} chunks, {report.index.upserted if report.index else 0} points")
 

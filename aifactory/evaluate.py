@@ -17,14 +17,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from aifactory import pipeline
-from aifactory.deadletters import list_dead_letters
 from aifactory.errors import CommandError
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
 from ingest.errors import SourceError
 from ingest.records import RecordFields
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.deadletters import list_dead_letters
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 from vectorstore.index import Mode
@@ -90,7 +90,7 @@ def evaluate(settings: FactorySettings, corpus: Path, queries: Path, qrels: Path
     factory = Factory(settings.model_copy(update={"home": home}), embedder=embedder)
     try:
         fields = RecordFields(id="_id", title="title", text=("text",), metadata=())
-        run = pipeline.run(factory, [Source(staging, EVAL_TENANT, jurisdiction, fields)])
+        run = runner.run(factory, [Source(staging, EVAL_TENANT, jurisdiction, fields)])
         check_indexed(factory, corpus)
         report: dict[str, Any] = {"corpus": str(corpus), "documents_published": run.published,
                                   "home": str(home)}

@@ -13,9 +13,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aifactory.factory import Factory
-from aifactory.service import ApiBackend
 from governance.keys import KeyStore
+from pipeline.factory import Factory
+from pipeline.service import ApiBackend
 from vectorstore.api.app import ApiLimits, create_app
 from vectorstore.api.middleware import access_log
 

@@ -31,13 +31,13 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
-from aifactory.factory import Factory
-from aifactory.residency_report import report as residency_report
 from assets.resources import IndexResource, LakeResource, factory
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, scalar, vector_index
 from governance.pii import detect
 from ingest.lake import TableSpec
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.factory import Factory
+from pipeline.residency_report import report as residency_report
 from transforms.tables import CHUNKS
 from vectorstore.sync import DESIRED_SQL, plan
 

@@ -18,8 +18,6 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
-from aifactory.factory import Factory
-from aifactory.usage_report import usage
 from assets.resources import LakeResource, factory
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from assets.topics import OWNER
@@ -28,6 +26,8 @@ from governance.pricing import load_price_book
 from governance.residency import load_policy
 from ingest.lake import TableSpec
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.factory import Factory
+from pipeline.usage_report import usage
 from transforms.tables import CHUNKS
 
 START = "2026-01-01"

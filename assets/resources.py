@@ -17,10 +17,10 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
 from ingest.kafka import KafkaConnection, connect
 from ingest.settings import KafkaSettings
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
 from vectorstore.embedder import Embedder, load_embedder
 
 

@@ -18,16 +18,16 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from aifactory import pipeline
-from aifactory.backlog import BacklogReport, land_backlog
-from aifactory.factory import Factory
-from aifactory.settings import SAMPLE_SOURCES, load_sources
-from aifactory.status import status
 from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, factory
 from assets.topics import OWNER, TOPICS
 from governance.openlineage import DatasetRef, LineageEmitter
 from ingest.lake import TableSpec
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline import runner
+from pipeline.backlog import BacklogReport, land_backlog
+from pipeline.factory import Factory
+from pipeline.settings import SAMPLE_SOURCES, load_sources
+from pipeline.status import status
 from transforms.tables import CHUNKS
 
 RAW_TOPIC, CHUNKS_TOPIC, DEAD_LETTER_TOPIC = (t.key for t in TOPICS)
@@ -85,7 +85,7 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig, lake: Lak
     # An embedded broker starts fresh for the run: only a cluster can hold another producer's backlog.
     backlog = (BacklogReport(topic=settings.raw_topic) if settings.embedded
                else land_backlog(f, kafka.connection, run_id=context.run.run_id))
-    report = pipeline.ingest_only(f, load_sources(Path(config.sources_file)), conn=kafka.connection)
+    report = runner.ingest_only(f, load_sources(Path(config.sources_file)), conn=kafka.connection)
     counts = status(f)["totals"]
     return dg.MaterializeResult(metadata={
         "published": report.published, "raw_landed": report.raw_landed,
@@ -104,7 +104,7 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig, lake: Lak
                       "hidden from search.")
 def chunks_lake(context: dg.AssetExecutionContext, lake: LakeResource, kafka: KafkaResource) -> dg.MaterializeResult:
     f = factory(lake, kafka)
-    report = pipeline.transform_pending(f, conn=kafka.connection)
+    report = runner.transform_pending(f, conn=kafka.connection)
     counts = status(f)["totals"]
     return dg.MaterializeResult(metadata={
         "chunks_landed": report.chunks_landed, "dead_letters_landed": report.dead_letters_landed,

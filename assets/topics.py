@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import dagster as dg
 from kafka.errors import KafkaError
 
-from aifactory.backlog import consumer_lag
 from assets.resources import KafkaResource
 from ingest.settings import KafkaSettings
+from pipeline.backlog import consumer_lag
 
 OWNER = "team:data-platform"
 SENSOR_INTERVAL_S = 60

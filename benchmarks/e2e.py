@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
-from aifactory.status import status
 from benchmarks.corpus import generate
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
+from pipeline.status import status
 from vectorstore.search import search
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     load_s = time.perf_counter() - t
 
     sources = [Source(folder, tenant, "EU" if tenant.endswith("eu") else "US") for tenant, folder in folders.items()]
-    report = pipeline.run(factory, sources, progress=True)
+    report = runner.run(factory, sources, progress=True)
     total = report.seconds["total"]
     counts = status(factory)["totals"]
     hits = search(factory.index, factory.embedder, "battery charging voltage", tenant="bench-eu", top_k=3)

@@ -37,11 +37,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
 from benchmarks.corpus import document
 from benchmarks.peers.common import descendants, kill_pids, kill_tree
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.sync import plan

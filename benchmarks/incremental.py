@@ -27,12 +27,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.follow import did_something, follow
-from aifactory.settings import FactorySettings
 from benchmarks.corpus import generate
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.follow import did_something, follow
+from pipeline.settings import FactorySettings
 from vectorstore.search import search
 
 TARGET = 0.03
@@ -80,7 +80,7 @@ def resident(factory: Factory, sources: list[Source], batches: list[list[Path]],
     failure: list[BaseException] = []
     first_cycle = threading.Event()
 
-    def on_cycle(report: pipeline.RunReport) -> None:
+    def on_cycle(report: runner.RunReport) -> None:
         ended = time.perf_counter()  # the cycle's index sync is done: from here on, searches see its changes
         first_cycle.set()
         if not current or current[-1].done.is_set() or not did_something(report):
@@ -133,7 +133,7 @@ def main() -> None:
     load_before = os.getloadavg()
 
     started = time.perf_counter()
-    full = pipeline.run(factory, sources)
+    full = runner.run(factory, sources)
     full_s = time.perf_counter() - started
 
     files = sorted(p for f in folders.values() for p in f.rglob("*.md"))
@@ -143,7 +143,7 @@ def main() -> None:
     batches = [picked[i * n_edits:(i + 1) * n_edits] for i in range(args.rounds + 1)]
     edit(batches[0], sources, "one-shot")
     started = time.perf_counter()
-    again = pipeline.run(factory, sources)
+    again = runner.run(factory, sources)
     again_s = time.perf_counter() - started
 
     rounds = resident(factory, sources, batches[1:], picked[-1:], args.interval)

@@ -7,7 +7,7 @@ vectorstore/edge.py), so `aifactory serve` and `aifactory run --follow` cannot s
 data directory. Here ingestion runs inside the serving process: a child process
 builds the factory once, serves the API (uvicorn, as `aifactory serve` does) and runs
 the resident mode's Follower in a thread on the same index. API deletes go through the
-pipeline too (aifactory/service.py), so one lock makes a follower cycle and an API
+pipeline too (pipeline/service.py), so one lock makes a follower cycle and an API
 delete take turns; searches and contexts run beside both. (With a Qdrant server,
 QDRANT_URL, `serve` and `run --follow` can run as two processes instead.)
 
@@ -178,17 +178,17 @@ def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0)
     limit_arenas()  # as `aifactory serve` and `run --follow` do (aifactory/malloc.py)
     import uvicorn
 
-    import aifactory.service as service
-    from aifactory import pipeline
-    from aifactory.factory import Factory
-    from aifactory.follow import Follower
+    import pipeline.service as service
     from aifactory.serve import ApiSettings, build, key_store
-    from aifactory.settings import FactorySettings
     from ingest.sources import Source
+    from pipeline import runner
+    from pipeline.factory import Factory
+    from pipeline.follow import Follower
+    from pipeline.settings import FactorySettings
 
     factory = Factory(FactorySettings(home=work / "home", stage_timeout_s=600))
     sources = [Source(work / "src" / t, t, "EU" if t.endswith("eu") else "US") for t in tenants]
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     store = key_store(factory)
     tokens = {}
     for t in tenants:
@@ -207,7 +207,7 @@ def serve_and_ingest(work: Path, tenants: list[str], trace_every_s: float = 0.0)
     stats: Counter[str] = Counter()
 
     def ingest() -> None:
-        with pipeline.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
+        with runner.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
             while not stop.is_set():
                 try:
                     with turn:

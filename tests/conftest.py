@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
 from ingest.broker import EmbeddedBroker
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
 from vectorstore.embedder import Embedder, load_embedder
 
 PROJECT_ENV = ("AIFACTORY_", "KAFKA_BOOTSTRAP_SERVERS", "QDRANT_URL")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aifactory.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess[str]:

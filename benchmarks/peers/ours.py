@@ -1,4 +1,4 @@
-"""Our pipeline as a benchmark child: a one-shot `pipeline.run` for the build (the
+"""Our pipeline as a benchmark child: a one-shot `runner.run` for the build (the
 same path as `aifactory run`), then the resident mode's `Follower` (what
 `aifactory run --follow` keeps open) for edits, deletes and freshness."""
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.follow import Follower
-from aifactory.settings import FactorySettings
 from benchmarks.peers.common import EDITS, Change, child_args, edit_file, freshness, report
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.follow import Follower
+from pipeline.settings import FactorySettings
 from vectorstore.search import search
 
 
@@ -43,13 +43,13 @@ def main() -> None:
     load_s = time.perf_counter() - loading
     if args.phase in ("kill", "resume"):
         # kill: the parent SIGKILLs this process (and the broker and worker under it) mid-index.
-        pipeline.run(factory, sources, progress=args.phase == "kill")
+        runner.run(factory, sources, progress=args.phase == "kill")
         report({"points": points(factory)})
         factory.close()
         return
 
     started = time.perf_counter()
-    built_run = pipeline.run(factory, sources)
+    built_run = runner.run(factory, sources)
     hits = search(factory.index, factory.embedder, "battery charging voltage", tenant=sources[0].tenant, top_k=3)
     build_s = time.perf_counter() - started
     built = points(factory)
@@ -62,7 +62,7 @@ def main() -> None:
                        filters={"document_id": doc})
         return any(change.marker in h.text for h in found)
 
-    with pipeline.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
+    with runner.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
         follower.cycle()  # the service is up: its first cycle finds nothing new
         files = sorted(sources[-1].root.rglob("doc-*.txt"))
         for i, path in enumerate(files[:EDITS]):

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from aifactory.factory import Factory
 from aifactory.serve import ApiSettings, build
-from aifactory.settings import PROJECT_ROOT, FactorySettings
 from ingest.broker import EmbeddedBroker
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT, FactorySettings
 from tests.fixtures.http import serving
 from vectorstore.embedder import Embedder
 

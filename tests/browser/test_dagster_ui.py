@@ -25,11 +25,11 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT, SAMPLE_SOURCES, FactorySettings, load_sources
 from ingest.broker import EmbeddedBroker, free_port
 from ingest.settings import KafkaSettings
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT, SAMPLE_SOURCES, FactorySettings, load_sources
 from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
     home = tmp / "aifactory"
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix="ui-test")
     factory = Factory(FactorySettings(home=home, kafka=kafka, stage_timeout_s=180), embedder=embedder)
-    pipeline.run(factory, load_sources(SAMPLE_SOURCES))
+    runner.run(factory, load_sources(SAMPLE_SOURCES))
     factory.close()
     (tmp / "dagster").mkdir()
     port = free_port()

@@ -13,17 +13,17 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.lineage import trace
 from aifactory.lineage_html import render as lineage_page
-from aifactory.settings import FactorySettings
 from aifactory.usage_html import render as usage_page
-from aifactory.usage_report import usage
 from governance.pricing import load_price_book
 from ingest.broker import EmbeddedBroker
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.lineage import trace
+from pipeline.settings import FactorySettings
+from pipeline.usage_report import usage
 from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
@@ -71,12 +71,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker, embe
     factory = Factory(FactorySettings(home=tmp / "home", kafka=kafka, stage_timeout_s=180), embedder=embedder)
     source = [Source(folder, TENANT, "EU")]
     try:
-        pipeline.run(factory, source)
+        runner.run(factory, source)
         # v2 changes one section: the other keeps its point, the changed one's point goes.
         (folder / DOOMED_FILE).write_text(TRAVEL.replace("thirty days", "sixty days"))
-        pipeline.run(factory, source)
+        runner.run(factory, source)
         (folder / DOOMED_FILE).unlink()
-        pipeline.run(factory, source)
+        runner.run(factory, source)
         found = trace(factory, TENANT, DOOMED)
         assert found is not None
         yield World(factory, found, usage(factory.ledger, load_price_book(None), "all"))

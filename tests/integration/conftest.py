@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
 from aifactory.serve import ApiSettings, build, key_store
-from aifactory.service import ApiBackend
-from aifactory.settings import PROJECT_ROOT, FactorySettings
 from governance.keys import KeyStore
 from ingest.broker import EmbeddedBroker
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.service import ApiBackend
+from pipeline.settings import PROJECT_ROOT, FactorySettings
 from tests.fixtures.http import serving
 from vectorstore.embedder import Embedder
 
@@ -64,7 +64,7 @@ def api_world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
     sources = [Source(CORPUS / "helio-eu", "helio-eu", "EU"), Source(CORPUS / "helio-us", "helio-us", "US"),
                Source(_copy("helio-eu", ACME_EU, tmp / "acme-eu"), "acme", "EU"),
                Source(_copy("helio-us", ACME_US, tmp / "acme-us"), "acme", "US")]
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     store = key_store(factory)
     tokens = {}
     for tenant, regions in (("helio-eu", ["eu-central"]), ("helio-us", ["us-east"]),
@@ -76,7 +76,7 @@ def api_world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
     tokens["*/admin"] = store.create("*", "admin", ["*"])[1]
     revoked, tokens["helio-eu/revoked"] = store.create("helio-eu", "reader", ["eu-central"])
     store.revoke(revoked.key_id)
-    con = factory.lake.connect(pipeline.RAW)
+    con = factory.lake.connect(runner.RAW)
     documents: dict[str, list[str]] = {}
     for tenant, doc in con.execute("SELECT DISTINCT tenant, document_id FROM raw ORDER BY 2").fetchall():
         documents.setdefault(tenant, []).append(doc)

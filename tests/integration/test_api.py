@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aifactory.serve import ApiSettings, build
-from aifactory.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.http import serving
 from tests.integration.conftest import ApiWorld
 from transforms.tokens import token_counter

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aifactory.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT
 from tests.integration.conftest import ApiWorld
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from aifactory.backlog import land_backlog
-from aifactory.factory import Factory
-from aifactory.settings import FactorySettings
 from ingest import landing
 from ingest.broker import EmbeddedBroker
 from ingest.errors import LandingTimeout
@@ -20,6 +17,9 @@ from ingest.kafka import KafkaConnection
 from ingest.settings import KafkaSettings
 from ingest.sources import Source, publish, scan
 from ingest.tables import RAW
+from pipeline.backlog import land_backlog
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT
-from aifactory.status import status
 from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT
+from pipeline.status import status
 from tests.conftest import MakeFactory
 from vectorstore.index import Hit
 from vectorstore.search import search
@@ -41,7 +41,7 @@ def indexed(tmp_path: Path, make_factory: MakeFactory) -> tuple[Path, Factory, S
     root = copy_subset(tmp_path / "src")
     factory = make_factory(tmp_path / "home")
     source = Source(root, "helio-us", "US")
-    pipeline.run(factory, [source])
+    runner.run(factory, [source])
     return root, factory, source
 
 
@@ -56,7 +56,7 @@ def test_deleted_file_and_record_disappear_from_index_and_search(indexed: tuple[
     lines = tickets.read_text().splitlines()
     dropped = json.loads(lines[0])["id"]
     tickets.write_text("\n".join(lines[1:]) + "\n")
-    report = pipeline.run(factory, [source])
+    report = runner.run(factory, [source])
 
     assert report.summary()["deleted"] == 2 and report.published == 2
     docs = {h.payload["document_id"] for h in points_of(factory)}
@@ -79,7 +79,7 @@ def test_an_edit_reembeds_only_the_chunk_it_touches(indexed: tuple[Path, Factory
 
     path = root / "it" / "suspicious-login-report.txt"
     path.write_text(path.read_text() + "\nUpdate: the badge reader in lobby B was replaced on 2026-04-02.\n")
-    report = pipeline.run(factory, [source])
+    report = runner.run(factory, [source])
 
     assert report.published == 1 and report.summary()["unchanged"] == 9
     points = [h for h in points_of(factory) if h.payload["document_id"] == doc]
@@ -107,7 +107,7 @@ def test_duplicate_chunks_within_a_tenant_are_indexed_once(tmp_path: Path, make_
     # One word apart: another statement, never folded (a near duplicate).
     (root / "d.md").write_text(f"# Parking\nSpaces are free.\n{footer.replace('two', 'three')}")
     factory = make_factory(tmp_path / "home")
-    report = pipeline.run(factory, [Source(root, "acme", "EU")])
+    report = runner.run(factory, [Source(root, "acme", "EU")])
     assert report.index is not None and report.index.duplicates == 2
     points = [h for h in points_of(factory) if h.payload["section"].lower().endswith("confidentiality")]
     assert sorted(p.payload["document_id"] for p in points) == ["acme:a.md", "acme:d.md"]
@@ -116,7 +116,7 @@ def test_duplicate_chunks_within_a_tenant_are_indexed_once(tmp_path: Path, make_
         ("acme:b.md", "exact"), ("acme:c.md", "same words")]
 
     (root / "a.md").unlink()  # the kept chunk's document goes: the family keeps one point, now b's
-    pipeline.run(factory, [Source(root, "acme", "EU")])
+    runner.run(factory, [Source(root, "acme", "EU")])
     [point] = [h for h in points_of(factory) if h.payload["section"].lower().endswith("confidentiality")
                and h.payload["document_id"] != "acme:d.md"]
     assert point.payload["document_id"] == "acme:b.md"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aifactory.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.procs import pids_with_home
 
 pytestmark = pytest.mark.integration

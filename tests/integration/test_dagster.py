@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from aifactory.settings import PROJECT_ROOT
 from assets import checks
 from assets.definitions import ASSETS, CHECKS, defs
 from assets.maintenance import compact_folder, compacted_lake_partition, ingest_job, tenant_usage_daily
@@ -30,6 +29,7 @@ from assets.stages import chunks_lake, dead_letters_lake, lineage_store, raw_lak
 from ingest.broker import EmbeddedBroker
 from ingest.lake import Lake
 from ingest.tables import RAW
+from pipeline.settings import PROJECT_ROOT
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 

@@ -16,7 +16,6 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from aifactory.settings import PROJECT_ROOT
 from assets.definitions import ASSETS, CHECKS, defs
 from assets.maintenance import compaction_schedule, ingest_job
 from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource
@@ -26,6 +25,7 @@ from ingest.kafka import KafkaConnection
 from ingest.sources import Source, publish, scan
 from ingest.tables import DEAD_LETTERS as DEAD_LETTERS_TABLE
 from ingest.tables import RAW
+from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
 from vectorstore.embedder import Embedder
 from vectorstore.search import search

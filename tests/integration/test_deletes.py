@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.deletes import DeleteRequest, DeleteRequestError, delete
-from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.deletes import DeleteRequest, DeleteRequestError, delete
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def two_tenants(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, lis
     sources = [Source(copy("helio-eu", EU_FILES, tmp_path / "eu"), "helio-eu", "EU"),
                Source(copy("helio-us", US_FILES, tmp_path / "us"), "helio-us", "US")]
     factory = make_factory(tmp_path / "home")
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     return factory, sources
 
 
@@ -66,13 +66,13 @@ def test_subject_delete_removes_exactly_the_documents_naming_them(two_tenants: t
     assert len(entries[0]["details"]["subject"]) == 32 and factory.audit.verify().ok
 
     # The sources still hold both files; a run must not bring them back.
-    again = pipeline.run(factory, sources)
+    again = runner.run(factory, sources)
     assert sum(r.held for r in again.ingest) == 2 and again.published == 0
     assert points_by_document(factory) == after
     # Nor does a new document that names the erased subject get in.
     eu = sources[0].root
     (eu / "finance" / "remittance.txt").write_text("Remittance advice: contact miriam.vogt@helio-robotics.eu\n")
-    third = pipeline.run(factory, sources)
+    third = runner.run(factory, sources)
     assert sum(r.held for r in third.ingest) == 3
     assert "helio-eu:finance/remittance.txt" not in points_by_document(factory)
 
@@ -86,13 +86,13 @@ def test_document_delete_holds_until_the_source_changes(two_tenants: tuple[Facto
 
     assert report.documents == [target] and report.points_deleted == before[target]
     assert points_by_document(factory) == Counter({d: n for d, n in before.items() if d != target})
-    assert sum(r.held for r in pipeline.run(factory, sources).ingest) == 1
+    assert sum(r.held for r in runner.run(factory, sources).ingest) == 1
     assert target not in points_by_document(factory)
 
     # A new text at the source is a new version: it comes back.
     path = sources[0].root / "hr" / "parental-leave.md"
     path.write_text(path.read_text() + "\n\nUpdated: the policy now also covers adoption.\n")
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     assert points_by_document(factory)[target] >= 1
 
 

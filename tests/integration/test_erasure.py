@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aifactory import pipeline
 from aifactory.cli import main
-from aifactory.erasure import erase
-from aifactory.factory import Factory
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.erasure import erase
+from pipeline.factory import Factory
 from tests.conftest import MakeFactory
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def world(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, list[Sour
     (us / "note.txt").write_text(f"US office note. Fact {KEPT}.\n")
     sources = [Source(eu, "helio-eu", "EU"), Source(us, "helio-us", "US")]
     factory = make_factory(tmp_path / "home")
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     return factory, sources
 
 
@@ -110,7 +110,7 @@ def test_erasure_leaves_no_trace_of_the_subject(world: tuple[Factory, list[Sourc
     # The sources still hold the files: a run keeps them out (the two documents, the
     # unparsable file, whose bytes are not kept again), and a new file naming the subject too.
     (sources[0].root / "crm" / "follow-up.txt").write_text(f"Follow-up call with {SUBJECT} about {MARKER}.\n")
-    again = pipeline.run(factory, sources)
+    again = runner.run(factory, sources)
     assert sum(r.held for r in again.ingest) == 4 and again.published == 0
     factory.close()
     assert occurrences(home, MARKER, SUBJECT) == []
@@ -137,5 +137,5 @@ def test_document_erasure_from_the_command_line(world: tuple[Factory, list[Sourc
     assert main(["erase", "--tenant", "helio-eu", "--document", "helio-eu:crm/nope.md"]) == 2
     assert "no document" in capsys.readouterr().err
     # The unchanged source stays erased.
-    assert sum(r.held for r in pipeline.run(factory, sources).ingest) == 1
+    assert sum(r.held for r in runner.run(factory, sources).ingest) == 1
     assert target not in points_by_document(factory)

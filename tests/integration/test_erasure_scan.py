@@ -16,12 +16,12 @@ from urllib.parse import quote, unquote
 import pyarrow.parquet as pq
 import pytest
 
-from aifactory import pipeline
 from aifactory.cli import main
-from aifactory.erasure import erase
-from aifactory.factory import Factory
 from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.erasure import erase
+from pipeline.factory import Factory
 from tests.conftest import MakeFactory
 from transforms.tables import CHUNKS
 
@@ -107,7 +107,7 @@ def world(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, list[Sour
     (us / "note.txt").write_text(f"US office note. Fact {KEPT}.\n")
     sources = [Source(eu, "helio-eu", "EU"), Source(us, "helio-us", "US")]
     factory = make_factory(tmp_path / "home")
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     return factory, sources
 
 
@@ -125,7 +125,7 @@ def test_personal_data_in_any_field_or_spelling_reaches_no_sink(world: tuple[Fac
     assert len(points_by_document(factory)) == 9  # every document is searchable, under its redacted id
 
     # A rerun publishes nothing: every comparison with the lake uses the same redacted ids.
-    again = pipeline.run(factory, sources)
+    again = runner.run(factory, sources)
     assert again.published == 0
 
     # Deleting the file named by an address deletes its document.
@@ -133,7 +133,7 @@ def test_personal_data_in_any_field_or_spelling_reaches_no_sink(world: tuple[Fac
                                                                                           "fullwidth.txt")}
     md = next(str(d) for d in named if str(d).endswith(".md"))
     (sources[0].root / "crm" / f"{EMAIL}.md").unlink()
-    pipeline.run(factory, sources)
+    runner.run(factory, sources)
     assert md not in points_by_document(factory)
     assert [r["op"] for r in raw_rows(factory) if r["document_id"] == md] == ["upsert", "delete"]
 
@@ -163,7 +163,7 @@ def test_erasure_finds_the_subject_everywhere_and_proves_it(world: tuple[Factory
     assert Path(receipt.path).is_file() and EMAIL not in Path(receipt.path).read_text()
 
     # The sources still hold everything: a run keeps it out, the broken PDF included.
-    again = pipeline.run(factory, sources)
+    again = runner.run(factory, sources)
     assert sum(r.held for r in again.ingest) == 6 and again.published == 0
     factory.close()
     assert traces(home, EMAIL) == []

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.settings import PROJECT_ROOT
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
 from vectorstore.sync import plan
 
@@ -55,7 +55,7 @@ def test_killed_indexing_converges_to_exactly_the_expected_points(tmp_path: Path
     shutil.copytree(PROJECT_ROOT / "examples" / "corpus" / "helio-us", src)
     home = tmp_path / "home"
     factory = make_factory(home)
-    pipeline.run(factory, [Source(src, "helio-us", "US")])
+    runner.run(factory, [Source(src, "helio-us", "US")])
     model_id = factory.embedder.fingerprint.id
     expected = {region: {pid: body["digest"] for pid, (_, body) in points.items()}
                 for region, points in plan(factory.lake, model_id).points.items()}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aifactory.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.procs import pids_with_home
 
 pytestmark = pytest.mark.integration

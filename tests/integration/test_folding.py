@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
 from ingest.sources import Source
+from pipeline import runner
 from tests.conftest import MakeFactory
 from vectorstore.search import search
 from vectorstore.sync import plan
@@ -39,7 +39,7 @@ def test_distinct_reports_stay_distinct_and_copies_fold_but_stay_citable(tmp_pat
     (src / "policy-copy.md").write_text("#   LEAVE POLICY\n\nEmployees take 30 days of paid leave a year -- booked "
                                         "in the HR portal!")
     factory = make_factory(tmp_path / "home")
-    pipeline.run(factory, [Source(src, "t1", "EU")])
+    runner.run(factory, [Source(src, "t1", "EU")])
 
     assert plan(factory.lake, factory.index.model_id).duplicates == 1  # the copy, nothing else
     for n, (site, engineer, _, _) in enumerate(SITES, start=1):

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.follow import follow
-from aifactory.settings import PROJECT_ROOT
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.follow import follow
+from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
 from vectorstore.search import search
 
@@ -61,7 +61,7 @@ class Running:
     def __init__(self, factory: Factory, sources: list[Source], interval_s: float = 0.2) -> None:
         self.factory, self.sources, self.interval_s = factory, sources, interval_s
         self.stop = threading.Event()
-        self.reports: list[pipeline.RunReport] = []
+        self.reports: list[runner.RunReport] = []
         self.error: list[BaseException] = []
         self._check: Callable[[], bool] | None = None
         self._passed = threading.Event()
@@ -74,7 +74,7 @@ class Running:
             self.error.append(exc)
             self._passed.set()
 
-    def _on_cycle(self, report: pipeline.RunReport) -> None:
+    def _on_cycle(self, report: runner.RunReport) -> None:
         self.reports.append(report)
         if self._check is not None and self._check():
             self._check = None

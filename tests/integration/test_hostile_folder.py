@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.deadletters import list_dead_letters, replay_dead_letters
-from aifactory.factory import Factory
-from aifactory.status import status
 from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.deadletters import list_dead_letters, replay_dead_letters
+from pipeline.factory import Factory
+from pipeline.status import status
 from tests.conftest import MakeFactory
 from tests.fixtures.pdfs import encrypted_pdf, text_pdf
 from transforms.tables import CHUNKS
@@ -68,12 +68,12 @@ def write_folder(root: Path, outside: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def hostile(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, Source, dict[str, str], pipeline.RunReport]:
+def hostile(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, Source, dict[str, str], runner.RunReport]:
     root = tmp_path / "src"
     bad = write_folder(root, tmp_path / "outside.md")
     factory = make_factory(tmp_path / "home")
     source = Source(root, "acme", "EU")
-    return factory, source, bad, pipeline.run(factory, [source])
+    return factory, source, bad, runner.run(factory, [source])
 
 
 def test_good_files_are_searchable_and_bad_files_are_dead_lettered(hostile: tuple) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from aifactory.lineage import trace
 from aifactory.lineage_html import render
 from governance.openlineage import LineageEmitter
 from ingest.parsers import PARSER_VERSION
+from pipeline.lineage import trace
 from tests.integration.conftest import ApiWorld
 
 pytestmark = pytest.mark.integration

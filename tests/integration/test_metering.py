@@ -16,12 +16,12 @@ import httpx
 import pytest
 from transformers import AutoTokenizer
 
-from aifactory import pipeline
-from aifactory.erasure import erase
-from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT
 from governance.ledger import UsageEntry
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.erasure import erase
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
 from tests.integration.conftest import ApiWorld
 from transforms.tables import CHUNKS
@@ -77,11 +77,11 @@ def test_the_ledger_reconciles_with_lake_tokenizer_and_index(tmp_path: Path, mak
                                                              embedder: Embedder) -> None:
     factory = make_factory(tmp_path / "home")
     srcs = sources(tmp_path / "src")
-    report = pipeline.run(factory, srcs)
+    report = runner.run(factory, srcs)
     entries = list(factory.ledger.entries())
     assert entries and {e.run_id for e in entries} == {report.run_id}  # every entry joins to the run's lineage
 
-    con = factory.lake.connect(pipeline.RAW, CHUNKS)
+    con = factory.lake.connect(runner.RAW, CHUNKS)
     docs = dict(con.execute("SELECT tenant, count(*) FROM raw WHERE op = 'upsert' GROUP BY 1").fetchall())
     size = dict(con.execute("SELECT tenant, sum(strlen(text))::BIGINT FROM raw WHERE op = 'upsert' "
                             "GROUP BY 1").fetchall())
@@ -103,7 +103,7 @@ def test_the_ledger_reconciles_with_lake_tokenizer_and_index(tmp_path: Path, mak
     assert latest_storage(factory) == dict(stored)
 
     # Nothing changed: the run embeds nothing and meters nothing.
-    again = pipeline.run(factory, srcs)
+    again = runner.run(factory, srcs)
     assert again.index is not None and again.index.upserted == 0
     assert len(list(factory.ledger.entries())) == len(entries)
 

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.deadletters import list_dead_letters
 from governance.contracts import DocumentEvent
 from ingest.kafka import connect
 from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.deadletters import list_dead_letters
 from tests.conftest import MakeFactory
 
 pytestmark = pytest.mark.integration
 
 
-def raw_documents(factory: pipeline.Factory) -> dict[str, tuple[int, str]]:
+def raw_documents(factory: runner.Factory) -> dict[str, tuple[int, str]]:
     """document id -> (latest version, op) in the raw lake."""
     con = factory.lake.connect(RAW)
     try:
@@ -45,14 +45,14 @@ def test_large_but_allowed_documents_pass_as_single_messages(tmp_path: Path, mak
                                      + json.dumps({"id": "same", "text": "second"}) + "\n")
     (src / "good.md").write_text("# Good\nA fine document.")
     factory = make_factory(tmp_path / "home")
-    report = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    report = runner.ingest_only(factory, [Source(src, "t1", "EU")])
     assert report.dead_letters_landed == 0, list_dead_letters(factory)
     docs = raw_documents(factory)
     assert {"t1:big.txt", "t1:wide.csv#1", "t1:wide.csv#2", "t1:surrogate.jsonl#a", "t1:good.md",
             "t1:dupes.jsonl#same", "t1:dupes.jsonl#same~2"} <= set(docs)
     assert sum(d.startswith("t1:records.jsonl#") for d in docs) == 6_000
     # Nothing changed: a rerun publishes nothing (duplicate ids used to flip versions every run).
-    again = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    again = runner.ingest_only(factory, [Source(src, "t1", "EU")])
     assert again.published == 0
 
 
@@ -63,8 +63,8 @@ def test_a_fifo_is_a_dead_letter_not_a_hang(tmp_path: Path, make_factory: MakeFa
     os.mkfifo(src / "pipe.txt")
     factory = make_factory(tmp_path / "home")
     done = threading.Event()
-    result: list[pipeline.RunReport] = []
-    worker = threading.Thread(target=lambda: (result.append(pipeline.ingest_only(factory, [Source(src, "t1", "EU")])),
+    result: list[runner.RunReport] = []
+    worker = threading.Thread(target=lambda: (result.append(runner.ingest_only(factory, [Source(src, "t1", "EU")])),
                                               done.set()), daemon=True)
     worker.start()
     if not done.wait(120):
@@ -84,7 +84,7 @@ def test_a_folder_that_cannot_be_listed_deletes_nothing(tmp_path: Path, make_fac
     (src / "team" / "a.md").write_text("# A\nAlpha.")
     (src / "top.md").write_text("# Top\nTop level.")
     factory = make_factory(tmp_path / "home")
-    pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    runner.ingest_only(factory, [Source(src, "t1", "EU")])
     assert raw_documents(factory)["t1:team/a.md"] == (1, "upsert")
 
     # The folder turns unreadable (permissions, a lost mount). As root, chmod does not stop
@@ -97,7 +97,7 @@ def test_a_folder_that_cannot_be_listed_deletes_nothing(tmp_path: Path, make_fac
         return real_scandir(path)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "scandir", scandir)
-    report = pipeline.ingest_only(factory, [Source(src, "t1", "EU")])
+    report = runner.ingest_only(factory, [Source(src, "t1", "EU")])
     assert report.summary()["deleted"] == 0
     assert raw_documents(factory)["t1:team/a.md"] == (1, "upsert"), "an access error deleted a document"
     letters = list_dead_letters(factory)
@@ -110,12 +110,12 @@ def test_two_folders_of_one_tenant_cannot_share_a_document_id(tmp_path: Path, ma
         (tmp_path / region / "policy.md").write_text(f"# Policy\n{text}")
     sources = [Source(tmp_path / "eu", "t1", "EU"), Source(tmp_path / "us", "t1", "US")]
     factory = make_factory(tmp_path / "home")
-    first = pipeline.ingest_only(factory, sources)
+    first = runner.ingest_only(factory, sources)
     assert first.published == 1
     [letter] = list_dead_letters(factory)
     assert letter["source_uri"].endswith("/us/policy.md") and "another source of tenant t1" in letter["reason"]
     # No flip-flop of versions between the two copies: reruns publish nothing.
-    assert pipeline.ingest_only(factory, sources).published == 0
+    assert runner.ingest_only(factory, sources).published == 0
     assert raw_documents(factory)["t1:policy.md"] == (1, "upsert")
 
 
@@ -125,17 +125,17 @@ def test_a_moved_folder_continues_its_documents(tmp_path: Path, make_factory: Ma
     (old / "a.md").write_text("# A\nAlpha.")
     (old / "b.md").write_text("# B\nBeta.")
     factory = make_factory(tmp_path / "home")
-    pipeline.ingest_only(factory, [Source(old, "t1", "EU")])
+    runner.ingest_only(factory, [Source(old, "t1", "EU")])
     new = old.rename(tmp_path / "moved")
-    moved = pipeline.ingest_only(factory, [Source(new, "t1", "EU")])
+    moved = runner.ingest_only(factory, [Source(new, "t1", "EU")])
     assert moved.published == 2 and moved.dead_letters_landed == 0  # new citations, same documents
     assert raw_documents(factory)["t1:a.md"] == (2, "upsert")
-    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).published == 0
+    assert runner.ingest_only(factory, [Source(new, "t1", "EU")]).published == 0
     (new / "a.md").write_text("# A\nAlpha, edited.")
-    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).published == 1
+    assert runner.ingest_only(factory, [Source(new, "t1", "EU")]).published == 1
     assert raw_documents(factory)["t1:a.md"] == (3, "upsert")
     (new / "b.md").unlink()
-    assert pipeline.ingest_only(factory, [Source(new, "t1", "EU")]).summary()["deleted"] == 1
+    assert runner.ingest_only(factory, [Source(new, "t1", "EU")]).summary()["deleted"] == 1
 
 
 def test_a_producer_cannot_name_a_tenant_that_leaves_the_lake(tmp_path: Path, make_factory: MakeFactory) -> None:
@@ -149,7 +149,7 @@ def test_a_producer_cannot_name_a_tenant_that_leaves_the_lake(tmp_path: Path, ma
     with connect(factory.settings.kafka) as conn:
         # Keyed like the good document: same partition, ahead of it, so landed before the run ends.
         conn.produce([(conn.settings.raw_topic, b"t1:good.md", json.dumps(bad).encode())])
-    pipeline.run(factory, [Source(src, "t1", "EU")])
+    runner.run(factory, [Source(src, "t1", "EU")])
     assert not [p for p in tmp_path.rglob("*escaped*")], "a lake file was written outside the lake"
     letters = list_dead_letters(factory)
     assert any(d["error_class"] == "ContractError" and "tenant" in d["reason"] for d in letters), letters

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.settings import PROJECT_ROOT, SAMPLE_SOURCES, FactorySettings, load_sources
-from aifactory.status import status
 from ingest.broker import EmbeddedBroker
 from ingest.settings import KafkaSettings
 from ingest.tables import RAW
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT, SAMPLE_SOURCES, FactorySettings, load_sources
+from pipeline.status import status
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
 from vectorstore.embedder import Embedder
@@ -30,12 +30,12 @@ QUERIES = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "queries.js
 
 @pytest.fixture(scope="module")
 def sample(broker: EmbeddedBroker, embedder: Embedder,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Factory, pipeline.RunReport]]:
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Factory, runner.RunReport]]:
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers,
                           topic_prefix=f"sample{uuid.uuid4().hex[:8]}")
     factory = Factory(FactorySettings(home=tmp_path_factory.mktemp("home"), kafka=kafka, stage_timeout_s=180),
                       embedder=embedder)
-    report = pipeline.run(factory, load_sources(SAMPLE_SOURCES))
+    report = runner.run(factory, load_sources(SAMPLE_SOURCES))
     yield factory, report
     factory.close()
 
@@ -51,7 +51,7 @@ def snapshot(factory: Factory) -> dict[str, dict[str, Any]]:
             for h in index.points(region)}
 
 
-def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, report = sample
     totals = status(factory)["totals"]
     assert report.published == totals["events"] == totals["documents"] >= 40
@@ -61,7 +61,7 @@ def test_first_run_publishes_and_indexes_every_document(sample: tuple[Factory, p
     assert report.index is not None and report.index.upserted == totals["points"]
 
 
-def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, report = sample
     entries = list(factory.ledger.entries())
     assert {e.run_id for e in entries} == {report.run_id} and {e.event for e in entries} == {
@@ -81,7 +81,7 @@ def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, p
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 @pytest.mark.parametrize("query", QUERIES, ids=[q["expected"] for q in QUERIES])
-def test_known_question_finds_its_document(sample: tuple[Factory, pipeline.RunReport],
+def test_known_question_finds_its_document(sample: tuple[Factory, runner.RunReport],
                                            query: dict[str, Any], mode: str) -> None:
     factory, _ = sample
     results = search(factory.index, factory.embedder, query["question"], tenant=query["tenant"], top_k=3,
@@ -90,7 +90,7 @@ def test_known_question_finds_its_document(sample: tuple[Factory, pipeline.RunRe
         f"{query['question']!r} -> {[r.document_id for r in results]}"
 
 
-def test_search_never_returns_another_tenants_chunks(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_search_never_returns_another_tenants_chunks(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, _ = sample
     for query in QUERIES:
         for tenant in ("helio-eu", "helio-us"):
@@ -98,7 +98,7 @@ def test_search_never_returns_another_tenants_chunks(sample: tuple[Factory, pipe
             assert results and {r.document_id.split(":")[0] for r in results} == {tenant}
 
 
-def test_residency_each_point_lives_in_its_jurisdictions_region(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_residency_each_point_lives_in_its_jurisdictions_region(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, _ = sample
     index = factory.index
     assert index.regions() == ["eu-central", "us-east"]
@@ -108,7 +108,7 @@ def test_residency_each_point_lives_in_its_jurisdictions_region(sample: tuple[Fa
             assert factory.policy.home_region(hit.payload["jurisdiction"]) == region
 
 
-def test_every_point_traces_back_to_its_event_and_lake_rows(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_every_point_traces_back_to_its_event_and_lake_rows(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, _ = sample
     con = factory.lake.connect(RAW, CHUNKS)
     points = snapshot(factory)
@@ -126,12 +126,12 @@ def test_every_point_traces_back_to_its_event_and_lake_rows(sample: tuple[Factor
     con.close()
 
 
-def test_rerun_over_the_same_corpus_changes_nothing(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_rerun_over_the_same_corpus_changes_nothing(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, _ = sample
     before = snapshot(factory)
     files_before = factory.lake.files(RAW) + factory.lake.files(CHUNKS)
     metered = len(list(factory.ledger.entries()))
-    report = pipeline.run(factory, load_sources(SAMPLE_SOURCES))
+    report = runner.run(factory, load_sources(SAMPLE_SOURCES))
     assert len(list(factory.ledger.entries())) == metered  # nothing embedded, nothing metered
     assert report.published == 0 and report.recovered == 0
     assert report.index is not None and (report.index.upserted, report.index.deleted) == (0, 0)
@@ -139,11 +139,11 @@ def test_rerun_over_the_same_corpus_changes_nothing(sample: tuple[Factory, pipel
     assert factory.lake.files(RAW) + factory.lake.files(CHUNKS) == files_before
 
 
-def test_replay_rebuilds_an_identical_index(sample: tuple[Factory, pipeline.RunReport]) -> None:
+def test_replay_rebuilds_an_identical_index(sample: tuple[Factory, runner.RunReport]) -> None:
     factory, _ = sample
     before = snapshot(factory)
     chunks_before = factory.lake.keys(CHUNKS)
-    report = pipeline.replay(factory)
+    report = runner.replay(factory)
     assert report.recovered == len(factory.lake.keys(RAW))
     assert factory.lake.keys(CHUNKS) == chunks_before
     assert snapshot(factory) == before

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.factory import Factory
-from aifactory.reindex import reindex
-from aifactory.settings import PROJECT_ROOT, FactorySettings
 from ingest.sources import Source
+from pipeline import runner
+from pipeline.factory import Factory
+from pipeline.reindex import reindex
+from pipeline.settings import PROJECT_ROOT, FactorySettings
 from tests.conftest import MakeFactory
 from transforms.tokens import default_model_path
 from vectorstore.index import collection_name
@@ -38,7 +38,7 @@ def test_reindex_switches_models_while_searches_keep_answering(tmp_path: Path, m
     shutil.copytree(PROJECT_ROOT / "examples" / "corpus" / "helio-eu" / "hr", src / "hr")
     home = tmp_path / "home"
     factory = make_factory(home)
-    pipeline.run(factory, [Source(src, "helio-eu", "EU")])
+    runner.run(factory, [Source(src, "helio-eu", "EU")])
     old = factory.active_model()
     assert old is not None
     factory.close()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from aifactory import pipeline
-from aifactory.residency_report import report
 from governance.contracts import DocumentEvent, LogPosition
 from governance.errors import ResidencyError
 from ingest.tables import DEAD_LETTERS, RAW, raw_row
+from pipeline import runner
+from pipeline.residency_report import report
 from tests.conftest import MakeFactory
 from tests.integration.conftest import ApiWorld
 from transforms.tables import CHUNKS
@@ -40,7 +40,7 @@ def test_an_eu_record_bound_for_a_us_sink_is_refused_and_audited(tmp_path: Path,
         factory.lake.write(RAW, [raw_row(rogue, LogPosition(epoch="e", topic="t", partition=0, offset=0))])
     assert not factory.lake.files(RAW)
 
-    pipeline.run(factory, [], requests=[rogue])
+    runner.run(factory, [], requests=[rogue])
 
     con = factory.lake.connect(RAW, CHUNKS, DEAD_LETTERS)
     assert con.execute("SELECT count(*) FROM raw").fetchone() == (0,)

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from aifactory.settings import PROJECT_ROOT
 from governance.keys import KeyStore
+from pipeline.settings import PROJECT_ROOT
 
 WRITERS = 4
 ROUNDS = 25

@@ -15,9 +15,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from aifactory import lineage_html, usage_html
-from aifactory.usage_report import usage
 from governance.ledger import Ledger, UsageEntry
 from governance.pricing import load_price_book
+from pipeline.usage_report import usage
 
 
 class Element:

@@ -55,7 +55,7 @@ def test_new_unchanged_changed_deleted_and_bad(tmp_path: Path) -> None:
 
 
 def test_sources_file_sets_record_fields(tmp_path: Path) -> None:
-    from aifactory.settings import load_sources
+    from pipeline.settings import load_sources
 
     spec = tmp_path / "sources.yaml"
     spec.write_text("sources:\n  - {path: a, tenant: t, jurisdiction: EU}\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from aifactory.usage_html import render
-from aifactory.usage_report import GB, PeriodError, as_csv, as_table, period_bounds, usage
 from governance.ledger import Ledger, UsageEntry
 from governance.pricing import PriceBookError, load_price_book
+from pipeline.usage_report import GB, PeriodError, as_csv, as_table, period_bounds, usage
 
 
 def at(day: int) -> datetime:

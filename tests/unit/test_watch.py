@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from aifactory.watch import MAX_DEBOUNCE_S, Watcher
+from pipeline.watch import MAX_DEBOUNCE_S, Watcher
 
 INTERVAL_S = 10.0
 

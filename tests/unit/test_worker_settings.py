@@ -7,8 +7,8 @@ import contextlib
 
 import pytest
 
-from aifactory.pipeline import Closing
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
+from pipeline.runner import Closing
 from transforms.app import StatelessTableManager, create_app
 from transforms.settings import TransformSettings
 

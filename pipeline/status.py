@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifactory.factory import Factory
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 from vectorstore.sync import plan
 

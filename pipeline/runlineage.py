@@ -18,8 +18,8 @@ from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
 
 if TYPE_CHECKING:
-    from aifactory.factory import Factory
-    from aifactory.pipeline import RunReport
+    from pipeline.factory import Factory
+    from pipeline.runner import RunReport
 
 log = logging.getLogger(__name__)
 

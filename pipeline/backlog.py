@@ -26,13 +26,13 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from aifactory.factory import Factory
-from aifactory.pipeline import make_landers
 from governance.contracts import LogPosition
 from governance.errors import GovernanceError
 from ingest.errors import LandingTimeout
 from ingest.kafka import KafkaConnection
 from ingest.landing import Lander
+from pipeline.factory import Factory
+from pipeline.runner import make_landers
 
 REQUEST_TIMEOUT_MS = 10_000
 WAIT_STEP_S = 0.5  # how often the committed offsets are read back: over two of the lander's polls

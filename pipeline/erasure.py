@@ -40,16 +40,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from aifactory.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
-from aifactory.erasure_proof import Proof, Spellings, prove
-from aifactory.errors import CommandError
-from aifactory.factory import Factory
-from aifactory.pipeline import scan_cache_dir
 from governance.contracts import utcnow
 from governance.pii import subjects_in
 from governance.privacy import tenant_key
 from ingest.scancache import FileEntry
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
+from pipeline.erasure_proof import Proof, Spellings, prove
+from pipeline.errors import PipelineError
+from pipeline.factory import Factory
+from pipeline.runner import scan_cache_dir
 from transforms.tables import CHUNKS
 from vectorstore.edge import EdgeIndex
 from vectorstore.index import collection_name
@@ -66,7 +66,7 @@ WRITTEN_COLUMNS = ("document_id", "source_uri", "title", "text", "metadata")
 ROW_COLUMNS = ("event_id", "document_id", "source_uri", "region")
 
 
-class ErasureIncompleteError(CommandError):
+class ErasureIncompleteError(PipelineError):
     """The proof found the subject still written in the data directory after erasure."""
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from aifactory import pipeline
-from aifactory.factory import Factory
 from ingest.sources import Source
 from ingest.tables import DEAD_LETTERS, RAW, event_from_row
+from pipeline import runner
+from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 
 # An ingest failure is resolved once its file produced an event after the failure;
@@ -38,7 +38,7 @@ def list_dead_letters(factory: Factory, *, include_resolved: bool = False) -> li
     return [r for r in rows if include_resolved or not r["resolved"]]
 
 
-def replay_dead_letters(factory: Factory, *, progress: bool = False) -> pipeline.RunReport:
+def replay_dead_letters(factory: Factory, *, progress: bool = False) -> runner.RunReport:
     """Send every unresolved dead letter's input through the pipeline again: the
     source folders of failed files are rescanned (only changed files publish), and
     failed events are republished from the raw lake. Ids are derived, so what had
@@ -57,4 +57,4 @@ def replay_dead_letters(factory: Factory, *, progress: bool = False) -> pipeline
         con.close()
     roots = [Source(Path(unquote(urlparse(root).path)), tenant, jurisdiction)
              for root, tenant, jurisdiction in sources]
-    return pipeline.run(factory, roots, retry=retry, progress=progress)
+    return runner.run(factory, roots, retry=retry, progress=progress)

@@ -14,7 +14,7 @@ up to date from the lake files that appeared since (`vectorstore.sync.LivePlan`)
         report = follower.cycle()
 
 `follow` loops over cycles until asked to stop; it starts the next cycle as soon
-as a file under a source changes (`aifactory.watch`), and every `interval_s` in
+as a file under a source changes (`pipeline.watch`), and every `interval_s` in
 any case, for the changes a watch misses. A cycle whose worker or landers fail
 restarts them, and the next cycle picks up what was left (nothing is
 acknowledged before it is durable).
@@ -31,8 +31,13 @@ from types import TracebackType
 
 from kafka.errors import KafkaError
 
-from aifactory.factory import Factory
-from aifactory.pipeline import (
+from governance.contracts import DocumentEvent
+from ingest.errors import LakeError, LandingTimeout
+from ingest.kafka import KafkaConnection
+from ingest.sources import Source
+from pipeline.factory import Factory
+from pipeline.runlineage import complete
+from pipeline.runner import (
     RunReport,
     StopRequested,
     Stream,
@@ -41,12 +46,7 @@ from aifactory.pipeline import (
     scan_sources,
     split_pending,
 )
-from aifactory.runlineage import complete
-from aifactory.watch import Watcher
-from governance.contracts import DocumentEvent
-from ingest.errors import LakeError, LandingTimeout
-from ingest.kafka import KafkaConnection
-from ingest.sources import Source
+from pipeline.watch import Watcher
 from transforms.worker import TransformWorkerError
 from vectorstore.sync import LivePlan, sync_index
 

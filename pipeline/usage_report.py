@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from aifactory.errors import CommandError
 from governance.ledger import Ledger, UsageEntry
 from governance.pricing import PriceBook
+from pipeline.errors import PipelineError
 
 GB = 1024**3
 COMPONENTS = ("embedding_tokens", "embedding_compute", "storage", "queries", "rag_context")
 
 
-class PeriodError(CommandError):
+class PeriodError(PipelineError):
     """A period that cannot be read."""
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aifactory.errors import CommandError
-from aifactory.factory import Factory
-from aifactory.pipeline import run
 from governance.contracts import DocumentEvent, derive_id, utcnow
 from governance.pii import identify
 from governance.privacy import tenant_key
 from ingest.tables import RAW
+from pipeline.errors import PipelineError
+from pipeline.factory import Factory
+from pipeline.runner import run
 
 LIVE_SQL = """
 SELECT document_id, version, jurisdiction, region, source_uri, source_root, coalesce(subjects, []) AS subjects,
@@ -29,7 +29,7 @@ ORDER BY document_id
 """
 
 
-class DeleteRequestError(CommandError):
+class DeleteRequestError(PipelineError):
     """A delete request that names nothing to delete, or names it badly."""
 
 

@@ -10,13 +10,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from aifactory.settings import FactorySettings
 from governance.audit import AuditLog
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
+from pipeline.settings import FactorySettings
 from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.edge import EdgeIndex

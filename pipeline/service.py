@@ -18,12 +18,12 @@ import threading
 from collections.abc import Collection
 from typing import Any
 
-from aifactory.deletes import DeleteRequest, DeleteRequestError, delete
-from aifactory.factory import Factory
 from governance.contracts import derive_id, utcnow
 from governance.ledger import LedgerWriter, UsageEntry
 from ingest.kafka import reachable
 from ingest.tables import RAW
+from pipeline.deletes import DeleteRequest, DeleteRequestError, delete
+from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 from vectorstore.index import VectorIndex
@@ -167,7 +167,7 @@ class ApiBackend:
     # --- governance ------------------------------------------------------------------------
 
     def lineage(self, tenant: str, item_id: str, regions: Collection[str]) -> dict[str, Any] | None:
-        from aifactory.lineage import trace  # lineage reads the whole lake; only this route needs it
+        from pipeline.lineage import trace  # lineage reads the whole lake; only this route needs it
         return trace(self.factory, tenant, item_id, regions)
 
     def usage(self, tenant: str | None) -> dict[str, Any]:

@@ -29,10 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aifactory.factory import Factory
-from aifactory.metering import meter_chunking, meter_ingest
-from aifactory.progress import Progress, as_progress
-from aifactory.runlineage import job_run
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
 from ingest.errors import LandingTimeout
@@ -41,6 +37,10 @@ from ingest.lake import Lake
 from ingest.landing import Lander
 from ingest.sources import IngestReport, Source, publish, scan
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, event_from_row, raw_row
+from pipeline.factory import Factory
+from pipeline.metering import meter_chunking, meter_ingest
+from pipeline.progress import Progress, as_progress
+from pipeline.runlineage import job_run
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
 from vectorstore.ahead import EmbedAhead

@@ -13,10 +13,10 @@ from typing import Any
 
 import duckdb
 
-from aifactory.factory import Factory
 from governance.contracts import point_id
 from ingest.lake import Lake, TableSpec
 from ingest.tables import RAW
+from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 from vectorstore.index import Hit
 

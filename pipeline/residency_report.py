@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from aifactory.factory import Factory
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 
 PLACEMENT_SQL = """

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from aifactory.factory import Factory
+from pipeline.factory import Factory
 from vectorstore.embedder import load_embedder
 from vectorstore.index import collection_name
 from vectorstore.sync import SyncReport, sync_index
