@@ -32,7 +32,7 @@ from ingest.errors import LandingTimeout
 from ingest.kafka import KafkaConnection
 from ingest.landing import Lander
 from pipeline.factory import Factory
-from pipeline.runner import make_landers
+from pipeline.stream import make_landers
 
 REQUEST_TIMEOUT_MS = 10_000
 WAIT_STEP_S = 0.5  # how often the committed offsets are read back: over two of the lander's polls

@@ -49,7 +49,7 @@ from pipeline.deletes import DeleteRequest, DeleteRequestError, delete, subject_
 from pipeline.erasure_proof import Proof, Spellings, prove
 from pipeline.errors import PipelineError
 from pipeline.factory import Factory
-from pipeline.runner import scan_cache_dir
+from pipeline.scan import scan_cache_dir
 from transforms.tables import CHUNKS
 from vectorstore.edge import EdgeIndex
 from vectorstore.index import collection_name

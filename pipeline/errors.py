@@ -6,7 +6,7 @@ both front doors (the CLI, Dagster) and the API service run these operations.
      +-- ErasureIncompleteError   the subject is still written somewhere after erasure (erasure.py)
      +-- PeriodError              a usage period that cannot be read (usage_report.py)
 
-runner.StopRequested is not one: it asks a wait to return, it reports nothing.
+stream.StopRequested is not one: it asks a wait to return, it reports nothing.
 """
 
 from governance.errors import FactoryError

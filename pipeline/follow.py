@@ -31,24 +31,17 @@ from types import TracebackType
 
 from kafka.errors import KafkaError
 
-from governance.contracts import DocumentEvent
 from ingest.errors import LakeError, LandingTimeout
 from ingest.kafka import KafkaConnection
 from ingest.sources import Source
 from pipeline.factory import Factory
+from pipeline.project import Project
 from pipeline.runlineage import complete
-from pipeline.runner import (
-    RunReport,
-    StopRequested,
-    Stream,
-    connection,
-    pending_events,
-    scan_sources,
-    split_pending,
-)
+from pipeline.runner import RunReport, connection
+from pipeline.scan import plan
+from pipeline.stream import StopRequested, Stream
 from pipeline.watch import Watcher
 from transforms.worker import TransformWorkerError
-from vectorstore.sync import LivePlan, sync_index
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +66,10 @@ class Follower:
                  progress: bool = False) -> None:
         self.factory, self.sources, self.conn, self.progress = factory, sources, conn, progress
         self.stream: Stream | None = None
-        self.plan = LivePlan(factory.lake, factory.embedder.fingerprint.id)
+        self.project = Project(factory, live=True)
         self.cycles = 0
         self._landed: dict[str, int] = {}
         self._recover = True  # look for raw-lake events without an outcome (first cycle, after a failure)
-        self._stale = True  # the index may differ from the plan (first cycle, or a sync that did not finish)
 
     def start(self) -> Follower:
         self.stream = Stream(self.factory, self.conn, land_raw=True).start()
@@ -115,22 +107,14 @@ class Follower:
         report = RunReport()
         started = time.perf_counter()
         stream.run_id = report.run_id  # what lands from now on is metered under this cycle
-        report.ingest = scan_sources(factory, self.sources, report.run_id)
-        events = [e for r in report.ingest for e in r.published]
         # A file that still fails gives the same dead letter each scan; send only new ones.
-        letters = [d for r in report.ingest for d in r.dead_letters if d.dead_letter_id not in stream.outcomes.letters]
+        batch = plan(factory, self.sources, report.run_id, recover=self._recover,
+                     known_letters=stream.outcomes.letters)
+        report.ingest = batch.ingest
         report.seconds["scan"] = time.perf_counter() - started
-        republish: list[DocumentEvent] = []
-        on_topic: set[str] = set()
-        if self._recover:
-            published = {e.event_id for e in events}
-            pending = [e for e in pending_events(factory.lake) if e.event_id not in published]
-            republish, on_topic = split_pending(pending, self.conn.epoch)
-            report.recovered = len(republish)
-        if events or letters or republish or on_topic:
+        if batch:
             t = time.perf_counter()
-            stream.deliver(events=events, letters=letters, republish=republish, wait_for=on_topic,
-                           should_stop=should_stop)
+            report.recovered = stream.drive(batch, should_stop=should_stop)
             report.seconds["stream"] = time.perf_counter() - t
         self._recover = False
         stream.check()  # a lander that died between cycles
@@ -141,17 +125,10 @@ class Follower:
         report.dead_letters_landed = landed.get("dead_letters", 0) - self._landed.get("dead_letters", 0)
         self._landed = landed
         t = time.perf_counter()
-        desired, changed = self.plan.refresh()
-        self._stale = self._stale or changed
-        if self._stale:  # nothing new in the chunks lake: the index already equals the plan
-            report.index = sync_index(factory.lake, factory.index, factory.embedder, ledger=factory.ledger,
-                                      run_id=report.run_id, desired=desired, progress=self.progress and not self.cycles)
-            if report.index.upserted or report.index.deleted:
-                factory.meter_storage(report.run_id)
-            self._stale = False
+        report.index = self.project(report.run_id, progress=self.progress and not self.cycles)
         report.seconds["index"] = time.perf_counter() - t
         report.seconds["total"] = time.perf_counter() - started
-        if events or letters or republish or report.index is not None:
+        if batch or report.index is not None:
             complete(factory, "aifactory.follow", report)  # idle cycles leave no lineage
         self.cycles += 1
         return report

@@ -19,7 +19,7 @@ SKIPPED: dict[str, str] = {}
 # Exceptions defined in the packages that stay outside the root, each with why.
 OUTSIDE_THE_ROOT = {
     # Control flow, not an error: asks a wait to return early; follow.py catches it.
-    "pipeline.runner.StopRequested",
+    "pipeline.stream.StopRequested",
     # An HTTP answer in flight (status, title, headers): raised and answered inside one
     # request by the API's own handler; its reader is an HTTP client, not the CLI.
     "vectorstore.api.problems.ApiProblem",

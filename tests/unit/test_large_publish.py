@@ -73,26 +73,26 @@ def test_edge_memo_vouches_only_for_the_exact_bytes_once() -> None:
 
 
 def test_landing_redacts_a_foreign_message_and_trusts_its_own(monkeypatch: Any) -> None:
-    from pipeline import runner
+    from pipeline import stream
 
     class _Factory:
         edge, privacy, pii_secret = EdgeMemo(), PrivacyPolicy(), b"s" * 32
 
     calls: list[str] = []
-    real = runner.apply_privacy
+    real = stream.apply_privacy
 
     def counting(event: DocumentEvent, policy: PrivacyPolicy, secret: bytes) -> DocumentEvent:
         calls.append(event.document_id)
         return real(event, policy, secret)
 
-    monkeypatch.setattr(runner, "apply_privacy", counting)
+    monkeypatch.setattr(stream, "apply_privacy", counting)
     factory = _Factory()
     event = DocumentEvent.new(op="upsert", document_id="t1:a.txt", version=1, text="mail jane.doe@example.com",
                               tenant="t1", jurisdiction="EU", region="eu-central", source_uri="file:///a.txt",
                               source_root="file:///")
-    foreign = runner.landing_event(factory, event.to_json())  # type: ignore[arg-type]
+    foreign = stream.landing_event(factory, event.to_json())  # type: ignore[arg-type]
     assert "jane.doe@example.com" not in foreign.text and calls == ["t1:a.txt"]
     own = foreign.to_json()
     factory.edge.vouch(own)
-    assert runner.landing_event(factory, own) == foreign  # type: ignore[arg-type]
+    assert stream.landing_event(factory, own) == foreign  # type: ignore[arg-type]
     assert calls == ["t1:a.txt"]  # not redacted a second time

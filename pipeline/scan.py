@@ -1,0 +1,130 @@
+"""Stage 1, scan: the sources compared with the raw lake, as a `Batch` for the stream.
+
+    sources --scan (ingest/sources.py: limits, parse, redact, hash)--> Batch
+        events    new versions and deletes (and requests a person made, such as deletes)
+        letters   files that failed, not yet in the dead-letter lake
+        pending   raw-lake events whose outcome (chunks, a tombstone, a dead letter) never
+                  landed, e.g. because the memory-only broker stopped first
+        retry     raw-lake events to send through the chain again (dead-letter replay, replay)
+
+The stream (stream.py) publishes a batch and waits for every outcome; pending events of
+an earlier log epoch are republished from the raw lake, keeping their first log position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from governance.contracts import DeadLetter, DocumentEvent
+from ingest.lake import Lake
+from ingest.sources import IngestReport, Source, scan
+from ingest.tables import DEAD_LETTERS, RAW, event_from_row
+from pipeline.factory import Factory
+from transforms.tables import CHUNKS
+
+PENDING_SQL = """
+WITH latest AS (
+    SELECT * FROM raw
+    QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
+)
+SELECT * FROM latest
+WHERE event_id NOT IN (SELECT event_id FROM chunks)
+  AND event_id NOT IN (SELECT event_id FROM dead_letters WHERE event_id <> '')
+ORDER BY document_id, version
+"""
+
+
+
+@dataclass
+class Batch:
+    """What one pass drives through the stream, and what the scan saw on the way."""
+
+    events: list[DocumentEvent] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    pending: list[DocumentEvent] = field(default_factory=list)
+    retry: list[DocumentEvent] = field(default_factory=list)
+    ingest: list[IngestReport] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.letters or self.pending or self.retry)
+
+    @property
+    def wanted(self) -> int:
+        """How many events need an outcome."""
+        return len(self.events) + len(self.pending) + len(self.retry)
+
+
+def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequence[DocumentEvent] = (),
+         retry: Sequence[DocumentEvent] = (), recover: bool = True, known_letters: set[str] | None = None) -> Batch:
+    """Scan the sources and make the batch of one pass. `recover` also takes the
+    raw-lake events without an outcome; `known_letters` are dead-letter ids already
+    landed (read from the lake when not given): a file that still fails names the
+    same letter every scan, and once landed it needs no stream."""
+    ingest = scan_sources(factory, sources, run_id)
+    events = [e for r in ingest for e in r.published] + \
+        [e.model_copy(update={"run_id": e.run_id or run_id}) for e in requests]
+    letters = [d for r in ingest for d in r.dead_letters]
+    if letters:
+        known = landed_letters(factory.lake) if known_letters is None else known_letters
+        letters = [d for d in letters if d.dead_letter_id not in known]
+    ids = {e.event_id for e in events}
+    pending = [e for e in pending_events(factory.lake) if e.event_id not in ids] if recover else []
+    ids |= {e.event_id for e in pending}
+    return Batch(events=events, letters=letters, pending=pending, retry=[e for e in retry if e.event_id not in ids],
+                 ingest=ingest)
+
+
+def pending_events(lake: Lake) -> list[DocumentEvent]:
+    """Latest raw-lake events of each document whose outcome never landed."""
+    con = lake.connect(RAW, CHUNKS, DEAD_LETTERS)
+    cur = con.execute(PENDING_SQL)
+    cols = [d[0] for d in cur.description]
+    events = [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    con.close()
+    return events
+
+
+def raw_events(lake: Lake) -> list[DocumentEvent]:
+    """Every event of the raw lake, the durable log, in order per document."""
+    con = lake.connect(RAW)
+    try:
+        cur = con.execute("SELECT * FROM raw ORDER BY document_id, version")
+        cols = [d[0] for d in cur.description]
+        return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def scan_source(factory: Factory, source: Source, run_id: str = "",
+                claimed: dict[str, str] | None = None) -> IngestReport:
+    """Scan one source, with the scan cache under the data directory."""
+    return scan(source, factory.policy, factory.lake, limits=factory.settings.limits, privacy=factory.privacy,
+                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id, claimed=claimed)
+
+
+def scan_sources(factory: Factory, sources: list[Source], run_id: str) -> list[IngestReport]:
+    """Scan the sources of one run, which may not give one document id two files."""
+    claimed: dict[str, str] = {}
+    return [scan_source(factory, s, run_id, claimed) for s in sources]
+
+
+def scan_cache_dir(factory: Factory) -> Path:
+    return factory.settings.home / "state" / "scan"
+
+
+def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[DocumentEvent], set[str]]:
+    """Pending events of this log epoch are still on the topic; the others are republished."""
+    republish = [e for e in pending if e.origin is None or e.origin.epoch != epoch]
+    on_topic = {e.event_id for e in pending if e.origin is not None and e.origin.epoch == epoch}
+    return republish, on_topic
+
+
+def landed_letters(lake: Lake) -> set[str]:
+    """Ids of the dead letters in the lake."""
+    con = lake.connect(DEAD_LETTERS)
+    try:
+        return {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
+    finally:
+        con.close()
