@@ -7,7 +7,7 @@ import pytest
 
 from transforms.injection import DEFAULT_THRESHOLD, Screening, screen
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "injection_labelled.jsonl"
+DATA = Path(__file__).resolve().parents[2] / "data" / "injection_labelled.jsonl"
 ATTACK_KINDS = ("instruction", "roleplay", "hidden", "exfiltration")
 
 

@@ -3,7 +3,7 @@ check names and which of them block, jobs, sensors, schedules) matches the check
 snapshot, so a rename, or a check that stops gating downstream assets, is deliberate.
 After an intended change, regenerate it:
 
-    python -m tests.unit.test_dagster_snapshot
+    python -m tests.unit.assets.test_dagster_snapshot
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from assets.definitions import defs
 
-SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "dagster_snapshot.json"
+SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "dagster_snapshot.json"
 
 
 def snapshot() -> dict[str, Any]:
@@ -46,7 +46,7 @@ def test_definitions_match_the_snapshot() -> None:
     assert actual == expected, (
         f"the Dagster definitions drifted from {SNAPSHOT.name}; "
         "if the change is intended (renaming an asset breaks its history in the UI), regenerate it with "
-        "`python -m tests.unit.test_dagster_snapshot` and commit the file")
+        "`python -m tests.unit.assets.test_dagster_snapshot` and commit the file")
 
 
 if __name__ == "__main__":
