@@ -78,23 +78,18 @@ def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequ
 
 def pending_events(lake: Lake) -> list[DocumentEvent]:
     """Latest raw-lake events of each document whose outcome never landed."""
-    con = lake.connect(RAW, CHUNKS, DEAD_LETTERS)
-    cur = con.execute(PENDING_SQL)
-    cols = [d[0] for d in cur.description]
-    events = [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
-    con.close()
-    return events
+    with lake.connect(RAW, CHUNKS, DEAD_LETTERS) as con:
+        cur = con.execute(PENDING_SQL)
+        cols = [d[0] for d in cur.description]
+        return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def raw_events(lake: Lake) -> list[DocumentEvent]:
     """Every event of the raw lake, the durable log, in order per document."""
-    con = lake.connect(RAW)
-    try:
+    with lake.connect(RAW) as con:
         cur = con.execute("SELECT * FROM raw ORDER BY document_id, version")
         cols = [d[0] for d in cur.description]
         return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def scan_source(factory: Factory, source: Source, run_id: str = "",
@@ -123,8 +118,5 @@ def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[Docume
 
 def landed_letters(lake: Lake) -> set[str]:
     """Ids of the dead letters in the lake."""
-    con = lake.connect(DEAD_LETTERS)
-    try:
+    with lake.connect(DEAD_LETTERS) as con:
         return {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
-    finally:
-        con.close()

@@ -48,19 +48,19 @@ class Outcomes:
     or a dead letter. Seeded from the lake, then fed by the landers."""
 
     def __init__(self, lake: Lake) -> None:
-        con = lake.connect(CHUNKS, DEAD_LETTERS)
         self.chunks: Counter[str] = Counter()
         self.expected: dict[str, int] = {}
         self.done: set[str] = set()
-        for event_id, landed, expected, tombstone in con.execute(OUTCOMES_SQL).fetchall():
-            self.chunks[event_id] = landed
-            self.expected[event_id] = expected
-            if tombstone or landed >= expected:
-                self.done.add(event_id)
-        self.done.update(r[0] for r in con.execute(
-            "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''").fetchall())
-        self.letters: set[str] = {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
-        con.close()
+        with lake.connect(CHUNKS, DEAD_LETTERS) as con:
+            for event_id, landed, expected, tombstone in con.execute(OUTCOMES_SQL).fetchall():
+                self.chunks[event_id] = landed
+                self.expected[event_id] = expected
+                if tombstone or landed >= expected:
+                    self.done.add(event_id)
+            self.done.update(r[0] for r in con.execute(
+                "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''").fetchall())
+            self.letters: set[str] = {r[0] for r in con.execute(
+                "SELECT dead_letter_id FROM dead_letters").fetchall()}
 
     def update(self, chunk_rows: list[dict[str, Any]], letter_rows: list[dict[str, Any]]) -> None:
         """Count rows landed since the last update (each row once)."""
