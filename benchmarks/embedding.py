@@ -33,13 +33,13 @@ import torch
 from benchmarks.corpus import document
 from transforms.chunking import chunk, normalise
 from transforms.tokens import token_counter
-from vectorstore.embedder import Embedder, load_embedder
+from vectorstore.embedder import Embedder, default_model_path, load_embedder
 
 GPU_BATCH_SIZES = (32, 64, 128, 256, 512)
 
 
 def texts(n: int) -> list[str]:
-    rng, counter, out = random.Random(3), token_counter(), list[str]()
+    rng, counter, out = random.Random(3), token_counter(default_model_path()), list[str]()
     doc = 0
     while len(out) < n:
         _, text = document(rng, doc, 2048)
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     sample = texts(args.chunks)
-    tokens = sum(token_counter().count_many(sample))
+    tokens = sum(token_counter(default_model_path()).count_many(sample))
     embedder = load_embedder()
     cuda = embedder.device.startswith("cuda")
     plain = plain_model(embedder)

@@ -25,6 +25,7 @@ from tests.fixtures.pdfs import text_pdf
 from transforms.chunking import chunk, normalise, strip_invisible
 from transforms.injection import screen
 from transforms.tokens import token_counter
+from vectorstore.embedder import default_model_path
 
 PII_LINE = "Contact: jana.keller@helio-robotics.eu, +49 89 1234 5678, IBAN DE89 3704 0044 0532 0130 00."
 
@@ -63,7 +64,7 @@ def main() -> None:
     ap.add_argument("--bytes", type=int, default=2048)
     args = ap.parse_args()
     paths = write_corpus(Path(tempfile.mkdtemp(prefix="aifactory-extract-")), args.docs, args.bytes)
-    counter = token_counter()
+    counter = token_counter(default_model_path())
     policy, key = PrivacyPolicy(), tenant_key(b"bench-secret", "bench")
     modes = policy.modes("bench", "EU")
     seconds: dict[str, float] = defaultdict(float)

@@ -33,7 +33,6 @@ from ingest.errors import LakeError
 
 log = logging.getLogger(__name__)
 
-PARTITION_KEYS = ("region", "tenant", "date")
 TS = pa.timestamp("us", tz="UTC")
 
 

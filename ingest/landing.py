@@ -84,7 +84,6 @@ class Lander:
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
         self.rows_landed = 0  # rows this lander wrote to the lake; the rows go only to open feeds
         self._feeds: list[Feed] = []
-        self.files_written = 0
         self.messages = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -132,7 +131,7 @@ class Lander:
                     self.seen.add(key)
                     rows.append(row)
         if rows:
-            self.files_written += len(self.lake.write(self.spec, rows))
+            self.lake.write(self.spec, rows)
             with self._lock:
                 self.rows_landed += len(rows)
                 self._feeds = [f for f in self._feeds if not f.closed]

@@ -98,10 +98,6 @@ class IngestReport:
     cached: int = 0  # files counted unchanged from the scan cache, without parsing
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
-    @property
-    def event_ids(self) -> list[str]:
-        return [e.event_id for e in self.published]
-
 
 def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, str | None]]:
     """Every file under `root` (hidden ones aside), with a reason when it must not

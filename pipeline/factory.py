@@ -15,12 +15,11 @@ from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
-from ingest.sources import IngestReport, Source, scan
 from pipeline.settings import FactorySettings
 from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.edge import EdgeIndex
-from vectorstore.embedder import Embedder, load_embedder
+from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
 from vectorstore.sync import SyncReport, sync_index
 
@@ -93,31 +92,37 @@ class Factory:
                 fh.write(secrets.token_hex(32))
         return bytes.fromhex(path.read_text().strip())
 
-    def scan(self, source: Source) -> IngestReport:
-        return scan(source, self.policy, self.lake, limits=self.settings.limits, privacy=self.privacy,
-                    secret=self.pii_secret)
-
     def transform_env(self) -> dict[str, str]:
         """What the faust worker needs to apply the same policies."""
         t = self.settings.transforms
         env = {"AIFACTORY_PII_SECRET": self.pii_secret.hex(),
-               "AIFACTORY_QUARANTINE_THRESHOLD": str(t.quarantine_threshold)}
+               "AIFACTORY_QUARANTINE_THRESHOLD": str(t.quarantine_threshold),
+               # Chunks are measured in the tokens of the model that embeds them.
+               "AIFACTORY_TOKENIZER_DIR": str(self.model_dir.resolve())}
         if t.privacy_policy:
             env["AIFACTORY_PRIVACY_POLICY"] = str(Path(t.privacy_policy).resolve())
         if self.settings.residency_policy:
             env["AIFACTORY_RESIDENCY_POLICY"] = str(Path(self.settings.residency_policy).resolve())
-        if self.settings.embedding_model:
-            env["AIFACTORY_EMBEDDING_MODEL"] = self.settings.embedding_model
         return env
 
     @cached_property
     def embedder(self) -> Embedder:
         """The active model: the one the index was built with (see `aifactory reindex`);
         AIFACTORY_EMBEDDING_MODEL only chooses the first one."""
-        active = self.active_model()
-        model = active["model"] if active and active.get("model") else self.settings.embedding_model
-        return load_embedder(model, self.settings.embedding_device, backend=self.settings.embedding_backend,
+        return load_embedder(self._model, self.settings.embedding_device, backend=self.settings.embedding_backend,
                              onnx_dir=self.settings.home / "models", precision=self.settings.embedding_precision)
+
+    @property
+    def _model(self) -> str | None:
+        active = self.active_model()
+        return active["model"] if active and active.get("model") else self.settings.embedding_model
+
+    @property
+    def model_dir(self) -> Path:
+        """The embedder's model folder, without loading the model unless it is loaded already."""
+        if "embedder" in self.__dict__:
+            return Path(self.embedder.model_path)
+        return model_folder(self._model)
 
     @cached_property
     def index(self) -> VectorIndex:

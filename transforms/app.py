@@ -22,7 +22,7 @@ from governance.residency import ResidencyPolicy, load_policy
 from ingest.settings import KafkaSettings
 from transforms.process import EmptyDocumentError, to_chunks
 from transforms.settings import TransformSettings
-from transforms.tokens import token_counter
+from transforms.tokens import TokenizerError, token_counter
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ class StatelessTableManager(TableManager):
 
 
 def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chain: TransformSettings) -> faust.App:
+    if chain.tokenizer_dir is None:
+        raise TokenizerError("the transform worker needs AIFACTORY_TOKENIZER_DIR, the embedding model folder whose "
+                             "tokenizer measures chunks; the pipeline that starts the worker sets it")
+    counter = token_counter(chain.tokenizer_dir)
     brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
     # Faust would put its state under the working directory otherwise.
     where: dict[str, Any] = {"datadir": str(chain.worker_datadir)} if chain.worker_datadir else {}
@@ -59,7 +63,6 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
         broker_heartbeat_interval=settings.worker_session_ms / 4000,
         TableManager=StatelessTableManager, **where,
     )
-    counter = token_counter(chain.embedding_model)
     privacy = load_privacy_policy(chain.privacy_policy)
     residency = load_policy(chain.residency_policy) if chain.enforce_residency else None
     secret = chain.secret_bytes

@@ -1,7 +1,7 @@
 """Exceptions raised by the transforms layer (a family under governance.errors.FactoryError).
 
     TransformError
-     +-- TokenizerError         the model folder has no usable tokenizer (tokens.py)
+     +-- TokenizerError         no tokenizer folder was given, or it has no usable tokenizer (tokens.py)
      +-- TransformWorkerError   the faust worker process died (worker.py)
      +-- EmptyDocumentError     no text is left after normalisation; dead-lettered (process.py)
 

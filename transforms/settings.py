@@ -19,7 +19,9 @@ class TransformSettings(BaseSettings):
     enforce_residency: bool = True
     # Hex; the key each tenant's PII hashes derive from. The CLI keeps one per data directory.
     pii_secret: SecretStr = SecretStr("")
-    embedding_model: str | None = None
+    # The embedding model's folder, whose tokenizer measures chunks; the parent that starts
+    # the worker names it (pipeline/factory.py), as the embedder's choice is not transforms' to make.
+    tokenizer_dir: Path | None = None
     quarantine_threshold: float = DEFAULT_THRESHOLD
     # Faust keeps its own state here; left unset it would write into the working directory.
     worker_datadir: Path | None = None

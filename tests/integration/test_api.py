@@ -15,6 +15,7 @@ from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.http import serving
 from tests.integration.conftest import ApiWorld
 from transforms.tokens import token_counter
+from vectorstore.embedder import default_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def test_rag_context_fits_the_budget_with_numbered_citations(api_world: ApiWorld
              {"query": "What do I need to know about parental leave and remote work?", "token_budget": budget})
     assert r.status_code == 200, r.text
     body = r.json()
-    counter = token_counter()
+    counter = token_counter(default_model_path())
     assert body["tokens"] <= budget and counter.count(body["context"]) <= budget
     assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))
     for c in body["citations"]:

@@ -68,7 +68,7 @@ def test_embedding_is_metered_per_tenant_and_reconciles(sample: tuple[Factory, r
         "ingest", "chunking", "embedding", "storage"}
     stored = sum(e.vectors for e in entries if e.event == "storage")
     assert stored == sum(factory.index.count(r) for r in factory.index.regions())
-    counter = token_counter()
+    counter = token_counter(factory.embedder.model_path)
     limit = counter.max_seq_length - 2
     for tenant, totals in factory.ledger.totals().items():
         points = [h.payload for r in factory.index.regions() for h in factory.index.points(r)

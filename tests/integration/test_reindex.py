@@ -17,7 +17,7 @@ from pipeline.factory import Factory
 from pipeline.reindex import reindex
 from pipeline.settings import PROJECT_ROOT, FactorySettings
 from tests.conftest import MakeFactory
-from transforms.tokens import default_model_path
+from vectorstore.embedder import default_model_path
 from vectorstore.index import collection_name
 from vectorstore.search import search
 

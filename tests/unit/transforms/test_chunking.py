@@ -8,11 +8,12 @@ import pytest
 
 from transforms.chunking import chunk, normalise, strip_invisible
 from transforms.tokens import TokenCounter, token_counter
+from vectorstore.embedder import default_model_path
 
 
 @pytest.fixture(scope="module")
 def counter() -> TokenCounter:
-    return token_counter()
+    return token_counter(default_model_path())
 
 
 def words(prefix: str, n: int) -> str:

@@ -11,6 +11,7 @@ from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from pipeline.runner import Closing
 from transforms.app import StatelessTableManager, create_app
 from transforms.settings import TransformSettings
+from vectorstore.embedder import default_model_path
 
 
 def test_the_session_is_short_on_the_embedded_broker_only() -> None:
@@ -26,7 +27,8 @@ def test_a_session_set_in_the_environment_wins(monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_app_heartbeats_four_times_a_session_and_skips_the_table_wait() -> None:
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:9092", worker_session_timeout_ms=2000)
-    app = create_app(settings, settings.bootstrap_servers, "epoch", TransformSettings())
+    app = create_app(settings, settings.bootstrap_servers, "epoch",
+                     TransformSettings(tokenizer_dir=default_model_path()))
     assert app.conf.broker_session_timeout == 2.0
     assert app.conf.broker_heartbeat_interval == 0.5
     assert isinstance(app.tables, StatelessTableManager)

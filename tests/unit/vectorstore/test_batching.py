@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pytest
 
-from transforms.tokens import default_model_path
 from vectorstore.batching import (
     CPU_TOKEN_BUDGET,
     GPU_TOKEN_BUDGET_MAX,
@@ -22,6 +21,7 @@ from vectorstore.batching import (
     token_budget,
     tokenized_batches,
 )
+from vectorstore.embedder import default_model_path
 
 
 def test_every_index_once_and_order_restored() -> None:

@@ -12,6 +12,7 @@ from ingest.lake import Lake
 from transforms.process import to_chunks
 from transforms.tables import CHUNKS, chunk_row
 from transforms.tokens import TokenCounter, token_counter
+from vectorstore.embedder import default_model_path
 from vectorstore.sync import LivePlan, Plan, plan
 
 MODEL = "test-model"
@@ -21,7 +22,7 @@ FOOTER = ("## Confidentiality\nThis document is internal to Helio Robotics. Do n
 
 @pytest.fixture(scope="module")
 def counter() -> TokenCounter:
-    return token_counter()
+    return token_counter(default_model_path())
 
 
 def digests(p: Plan) -> dict[str, dict[str, str]]:
