@@ -13,19 +13,22 @@ import logging
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from governance.audit import AuditLog
+from governance.contracts import LogPosition
 from governance.errors import ResidencyError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
@@ -53,6 +56,51 @@ def log_columns(prefix: str) -> list[pa.Field]:
         pa.field(f"{prefix}_partition", pa.int32()),
         pa.field(f"{prefix}_offset", pa.int64()),
     ]
+
+
+def contract_schema(model: type[BaseModel], *, widths: Mapping[str, pa.DataType] | None = None,
+                    positions: Mapping[str, str] | None = None, as_json: Collection[str] = (),
+                    extra: Sequence[pa.Field] = ()) -> pa.Schema:
+    """The lake schema of a data contract, so a table is typed once: a column per field
+    of `model`, in its order. `widths` narrows a column (int32 for small counts); a
+    LogPosition field becomes the four columns of `positions[name]` (its own name by
+    default); dicts, and the lists named in `as_json`, are kept as JSON text. `extra`
+    are the lake's own columns (where a row sat on the log, when it landed)."""
+    widths, positions = widths or {}, positions or {}
+    fields: list[pa.Field] = []
+    for name, info in model.model_fields.items():
+        kind = _without_none(info.annotation)
+        if kind is LogPosition:
+            fields += log_columns(positions.get(name, name))
+        elif name in widths:
+            fields.append(pa.field(name, widths[name]))
+        else:
+            fields.append(pa.field(name, _arrow_type(name, kind, json_text=name in as_json)))
+    return pa.schema([*fields, *extra])
+
+
+def _without_none(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else annotation
+
+
+def _arrow_type(name: str, kind: Any, *, json_text: bool) -> pa.DataType:
+    origin = get_origin(kind)
+    if kind is str or origin is Literal:
+        return pa.string()
+    if kind is bool:
+        return pa.bool_()
+    if kind is int:
+        return pa.int64()
+    if kind is float:
+        return pa.float64()
+    if kind is datetime:
+        return TS
+    if origin is dict or (origin is list and json_text):
+        return pa.string()
+    if origin is list and get_args(kind) == (str,):
+        return pa.list_(pa.string())
+    raise TypeError(f"{name}: no lake column type for {kind!r}; give it a width or a JSON form")
 
 
 def position_values(prefix: str, pos: Any) -> dict[str, Any]:

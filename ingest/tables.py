@@ -9,67 +9,24 @@ from typing import Any
 import pyarrow as pa
 
 from governance.contracts import DeadLetter, DocumentEvent, LogPosition
-from ingest.lake import TS, TableSpec, log_columns, position_values
+from ingest.lake import TS, TableSpec, contract_schema, log_columns, position_values
 
+# Typed once, by the contracts: a column per field (governance/contracts.py).
 RAW = TableSpec(
     name="raw",
     key="event_id",
     time_column="event_time",
-    schema=pa.schema(
-        [
-            pa.field("event_id", pa.string()),
-            pa.field("op", pa.string()),
-            pa.field("tenant", pa.string()),
-            pa.field("jurisdiction", pa.string()),
-            pa.field("region", pa.string()),
-            pa.field("document_id", pa.string()),
-            pa.field("version", pa.int64()),
-            pa.field("content_hash", pa.string()),
-            pa.field("source_uri", pa.string()),
-            pa.field("source_root", pa.string()),
-            pa.field("title", pa.string()),
-            pa.field("text", pa.string()),
-            pa.field("format", pa.string()),
-            pa.field("metadata", pa.string()),
-            pa.field("pii", pa.string()),
-            pa.field("subjects", pa.list_(pa.string())),
-            pa.field("requested", pa.string()),
-            pa.field("parser", pa.string()),
-            pa.field("privacy", pa.string()),
-            pa.field("run_id", pa.string()),
-            pa.field("event_time", TS),
-            pa.field("schema_version", pa.int32()),
-            # The event's first position in the log (kept through replays).
-            *log_columns("log"),
-            pa.field("landed_at", TS),
-        ]
-    ),
+    # The log columns hold the event's first position in the log (kept through replays).
+    schema=contract_schema(DocumentEvent, widths={"schema_version": pa.int32()}, positions={"origin": "log"},
+                           extra=[pa.field("landed_at", TS)]),
 )
 
 DEAD_LETTERS = TableSpec(
     name="dead_letters",
     key="dead_letter_id",
     time_column="occurred_at",
-    schema=pa.schema(
-        [
-            pa.field("dead_letter_id", pa.string()),
-            pa.field("stage", pa.string()),
-            pa.field("error_class", pa.string()),
-            pa.field("reason", pa.string()),
-            pa.field("source_uri", pa.string()),
-            pa.field("source_root", pa.string()),
-            pa.field("tenant", pa.string()),
-            pa.field("jurisdiction", pa.string()),
-            pa.field("region", pa.string()),
-            pa.field("event_id", pa.string()),
-            *log_columns("raw"),
-            pa.field("original_uri", pa.string()),
-            pa.field("content_sha256", pa.string()),
-            pa.field("occurred_at", TS),
-            *log_columns("log"),
-            pa.field("landed_at", TS),
-        ]
-    ),
+    schema=contract_schema(DeadLetter, widths={"schema_version": pa.int32()},
+                           extra=[*log_columns("log"), pa.field("landed_at", TS)]),
 )
 
 
