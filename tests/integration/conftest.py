@@ -16,6 +16,7 @@ from governance.keys import KeyStore
 from ingest.broker import EmbeddedBroker
 from ingest.settings import EMBEDDED_WORKER_SESSION_MS, KafkaSettings
 from ingest.sources import Source
+from ingest.tables import RAW
 from pipeline import runner
 from pipeline.factory import Factory
 from pipeline.service import ApiBackend
@@ -76,7 +77,7 @@ def api_world(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
     tokens["*/admin"] = store.create("*", "admin", ["*"])[1]
     revoked, tokens["helio-eu/revoked"] = store.create("helio-eu", "reader", ["eu-central"])
     store.revoke(revoked.key_id)
-    con = factory.lake.connect(runner.RAW)
+    con = factory.lake.connect(RAW)
     documents: dict[str, list[str]] = {}
     for tenant, doc in con.execute("SELECT DISTINCT tenant, document_id FROM raw ORDER BY 2").fetchall():
         documents.setdefault(tenant, []).append(doc)

@@ -18,6 +18,7 @@ from transformers import AutoTokenizer
 
 from governance.ledger import UsageEntry
 from ingest.sources import Source
+from ingest.tables import RAW
 from pipeline import runner
 from pipeline.erasure import erase
 from pipeline.factory import Factory
@@ -81,7 +82,7 @@ def test_the_ledger_reconciles_with_lake_tokenizer_and_index(tmp_path: Path, mak
     entries = list(factory.ledger.entries())
     assert entries and {e.run_id for e in entries} == {report.run_id}  # every entry joins to the run's lineage
 
-    con = factory.lake.connect(runner.RAW, CHUNKS)
+    con = factory.lake.connect(RAW, CHUNKS)
     docs = dict(con.execute("SELECT tenant, count(*) FROM raw WHERE op = 'upsert' GROUP BY 1").fetchall())
     size = dict(con.execute("SELECT tenant, sum(strlen(text))::BIGINT FROM raw WHERE op = 'upsert' "
                             "GROUP BY 1").fetchall())

@@ -17,12 +17,13 @@ from ingest.sources import Source
 from ingest.tables import RAW
 from pipeline import runner
 from pipeline.deadletters import list_dead_letters
+from pipeline.factory import Factory
 from tests.conftest import MakeFactory
 
 pytestmark = pytest.mark.integration
 
 
-def raw_documents(factory: runner.Factory) -> dict[str, tuple[int, str]]:
+def raw_documents(factory: Factory) -> dict[str, tuple[int, str]]:
     """document id -> (latest version, op) in the raw lake."""
     con = factory.lake.connect(RAW)
     try:
