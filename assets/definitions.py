@@ -21,7 +21,7 @@ import dagster as dg
 
 from assets import maintenance as m
 from assets.checks import CHECKS, freshness_job, freshness_schedule, residency_compliance
-from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, env_or
+from assets.resources import env_or, run_resources
 from assets.stages import (
     SourcesConfig,
     chunks_lake,
@@ -46,13 +46,10 @@ __all__ = ["ASSETS", "CHECKS", "SourcesConfig", "defs", "raw_documents", "reside
 def resources() -> dict[str, dg.ConfigurableResource]:
     """From the environment, read at launch: AIFACTORY_HOME, KAFKA_BOOTSTRAP_SERVERS,
     AIFACTORY_TOPIC_PREFIX, QDRANT_URL and QDRANT_API_KEY (a secret: EnvVar only)."""
-    return {
-        "lake": LakeResource(home=env_or("AIFACTORY_HOME", ".aifactory")),
-        "kafka": KafkaResource(bootstrap_servers=env_or("KAFKA_BOOTSTRAP_SERVERS", ""),
-                               topic_prefix=env_or("AIFACTORY_TOPIC_PREFIX", "aifactory")),
-        "index": IndexResource(url=env_or("QDRANT_URL", ""), api_key=env_or("QDRANT_API_KEY", "")),
-        "embedder": EmbedderResource(),
-    }
+    return run_resources(home=env_or("AIFACTORY_HOME", ".aifactory"),
+                         bootstrap_servers=env_or("KAFKA_BOOTSTRAP_SERVERS", ""),
+                         topic_prefix=env_or("AIFACTORY_TOPIC_PREFIX", "aifactory"),
+                         qdrant_url=env_or("QDRANT_URL", ""), qdrant_api_key=env_or("QDRANT_API_KEY", ""))
 
 
 @dg.definitions

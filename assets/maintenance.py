@@ -9,26 +9,18 @@ Backfills select a range of days (and regions) in the UI or with
 """
 
 
-import json
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-import pyarrow.parquet as pq
 
-from assets.resources import LakeResource, factory
+from assets.resources import FactoryResource
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from assets.topics import OWNER
-from governance.errors import ResidencyError
-from governance.pricing import load_price_book
 from governance.residency import load_policy
-from ingest.lake import TableSpec
-from ingest.tables import DEAD_LETTERS, RAW
-from pipeline.factory import Factory
-from pipeline.usage_report import usage
-from transforms.tables import CHUNKS
+from pipeline.compaction import compact_partition
+from pipeline.steps import daily_usage
 
 START = "2026-01-01"
 DAILY = dg.DailyPartitionsDefinition(start_date=START, end_offset=1)  # today's partition too (usage so far)
@@ -37,61 +29,18 @@ REGIONS = dg.StaticPartitionsDefinition(load_policy(Path(_policy) if _policy els
 DAY_REGION = dg.MultiPartitionsDefinition({"date": DAILY, "region": REGIONS})
 
 
-def compact_folder(f: Factory, spec: TableSpec, folder: Path) -> dict[str, int]:
-    """Merge the files of one lake partition folder into one, rows unique by key.
-    The merged file is durable before the old ones go; a crash in between leaves
-    rows twice (duplicate_ratio fails) until the next compaction folds them. If a
-    file was rewritten meanwhile (erasure, deletes), the merge is dropped: erased
-    rows must not come back. (There is no lake lock: a rewrite in the instant
-    between that test and the unlinks is not caught; schedule compaction apart
-    from erasure runs.)"""
-    files = sorted(folder.glob("*.parquet"))
-    if len(files) < 2:
-        return {"files_before": len(files), "files_after": len(files), "rows": 0, "repeated_rows_dropped": 0,
-                "changed_meanwhile": 0}
-    rows: dict[Any, dict[str, Any]] = {}
-    total = 0
-    for path in files:
-        for row in pq.read_table(path, schema=spec.schema).to_pylist():
-            total += 1
-            rows.setdefault(row[spec.key], row)
-    written = set(f.lake.write(spec, list(rows.values())))
-    if not all(p.exists() for p in files):
-        # Rewritten meanwhile (an erasure or delete removed rows): keep its result, not ours,
-        # so erased rows never come back. The next compaction tries again.
-        for path in written - set(files):
-            path.unlink()
-        return {"files_before": len(files), "files_after": len(files), "rows": 0, "repeated_rows_dropped": 0,
-                "changed_meanwhile": 1}
-    for path in files:
-        if path not in written:
-            path.unlink()
-    return {"files_before": len(files), "files_after": len(written), "rows": len(rows),
-            "repeated_rows_dropped": total - len(rows), "changed_meanwhile": 0}
-
-
 @dg.asset(partitions_def=DAY_REGION, deps=[raw_lake, chunks_lake, dead_letters_lake], group_name="maintenance",
           kinds={"parquet"}, owners=[OWNER],
           description="Small Parquet files of one day and region (every tenant, every lake table) merged into one "
                       "file per tenant, rows unique by key; readers see the same rows, faster. Runs nightly for "
                       "yesterday; backfill a range of days after a bulk load.")
-def compacted_lake_partition(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def compacted_lake_partition(context: dg.AssetExecutionContext, factory: FactoryResource) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     day, region = keys["date"], keys["region"]
-    f = factory(lake)
-    totals = {"files_before": 0, "files_after": 0, "rows": 0, "repeated_rows_dropped": 0, "changed_meanwhile": 0}
-    refused: list[str] = []
-    for spec in (RAW, CHUNKS, DEAD_LETTERS):
-        for folder in sorted(f.lake.path(spec).glob(f"region={region}/tenant=*/date={day}")):
-            try:
-                done = compact_folder(f, spec, folder)
-            except ResidencyError as exc:  # a record in the wrong region: leave it for residency_compliance
-                refused.append(f"{folder.relative_to(f.lake.root)}: {exc}")
-                continue
-            for k, v in done.items():
-                totals[k] += v
-    return dg.MaterializeResult(metadata={**totals, "date": day, "region": region,
-                                          "left_for_residency_review": dg.MetadataValue.json(refused)})
+    with factory.step() as f:
+        done = compact_partition(f, day=day, region=region)
+    return dg.MaterializeResult(metadata={**done.totals, "date": day, "region": region,
+                                          "left_for_residency_review": dg.MetadataValue.json(done.refused)})
 
 
 # A group of its own ("billing", not "governance"): a group mixing partitioned and unpartitioned
@@ -101,13 +50,10 @@ def compacted_lake_partition(context: dg.AssetExecutionContext, lake: LakeResour
                       "seconds, vectors stored, queries, RAG context tokens) and what it costs under the price "
                       "book (AIFACTORY_PRICE_BOOK). Written to `reports/usage/daily/<day>.json`; backfill a month "
                       "to bill it, or use `aifactory usage report --period YYYY-MM`.")
-def tenant_usage_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def tenant_usage_daily(context: dg.AssetExecutionContext, factory: FactoryResource) -> dg.MaterializeResult:
     day = context.partition_key
-    f = factory(lake)
-    report = usage(f.ledger, load_price_book(f.settings.price_book), day)
-    path = f.settings.home / "reports" / "usage" / "daily" / f"{date.fromisoformat(day).isoformat()}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    with factory.step() as f:
+        report, path = daily_usage(f, day)
     table = "\n".join(["| tenant | region | tokens | cpu s | gpu s | vectors | queries | cost |",
                        "|---|---|---|---|---|---|---|---|",
                        *(f"| {r['tenant']} | {r['region'] or '-'} | {r['tokens_embedded']} | {r['cpu_seconds']:.1f} "

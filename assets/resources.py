@@ -1,9 +1,15 @@
-"""Every external system as a ConfigurableResource; heavy clients built once per run.
+"""The resources: the product's client for the assets and checks, and the broker for
+the lag sensors.
 
-    KafkaResource     the broker (a cluster, or the embedded one started for the run)
-    LakeResource      the data directory: Parquet lake, governance stores
-    IndexResource     the vector index: embedded Qdrant Edge, or a Qdrant server
-    EmbedderResource  the embedding model
+    FactoryResource  the pipeline's Factory for one run (data directory, broker, index,
+                     model): built in setup, closed in teardown, its index handles
+                     closed after each step; every asset and check calls a stage with it
+    KafkaResource    the broker, as the lag sensors read it
+
+The factory's settings are flat fields rather than nested resources: Dagster 1.13
+initialises a nested resource through its own deprecated `InitResourceContext.dagster_run`
+(a DeprecationWarning per run) and, once nested, a resource no longer follows the
+top-level key of the same name (dagster-io/dagster#27223).
 
 Secrets (the Qdrant API key) reach a resource only as `dg.EnvVar`, resolved at launch;
 `env_or` decides at load time whether a variable is set, never what it holds.
@@ -11,6 +17,7 @@ Secrets (the Qdrant API key) reach a resource only as `dg.EnvVar`, resolved at l
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +28,6 @@ from ingest.kafka import KafkaConnection, connect
 from ingest.settings import KafkaSettings
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
-from vectorstore.embedder import Embedder, load_embedder
 
 
 def env_or(name: str, default: str) -> str:
@@ -31,74 +37,101 @@ def env_or(name: str, default: str) -> str:
 
 
 class KafkaResource(dg.ConfigurableResource):
-    """The broker. Empty `bootstrap_servers` starts the embedded broker for the run (on
-    first use), which is why the run must use the in-process executor in embedded mode."""
+    """The broker the lag sensors watch. Empty `bootstrap_servers` means the embedded
+    broker, which lives only inside a run: the sensors then have nothing to watch."""
 
     bootstrap_servers: str = ""
     topic_prefix: str = "aifactory"
     partitions: int = 4
-
-    _stack: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
-    _conn: KafkaConnection | None = PrivateAttr(default=None)
 
     def settings(self) -> KafkaSettings:
         return KafkaSettings(bootstrap_servers=self.bootstrap_servers,
                              topic_prefix=self.topic_prefix,
                              partitions=self.partitions)
 
+
+class FactoryResource(dg.ConfigurableResource):
+    """The pipeline's Factory for one run: every asset and check calls one stage with it
+    (`with factory.step() as f: ...`).
+
+    Built in setup (nothing heavy: the model and the index open on first use, once per
+    run), closed in teardown with the run's broker connection. Each step closes the
+    index handles it opened when it ends, however it ends: Qdrant Edge has one writer
+    per shard, and the next step (which may open the index another way), a sensor's run
+    or `aifactory serve` must find it free. Nothing waits for the garbage collector,
+    which frees a Factory held in a reference cycle only when it next runs.
+
+    `home` is the data directory (lake, governance stores, the embedded index). Empty
+    `bootstrap_servers` starts the embedded broker for the run, on first use, which is
+    why the run must use the in-process executor in embedded mode. Empty `qdrant_url`
+    uses the embedded Qdrant Edge under `home`. The model is the active model of the
+    index when there is one (`aifactory reindex` changes it), else `embedding_model`
+    (empty: the default), on `embedding_device` (empty: the best there is)."""
+
+    home: str = ".aifactory"
+    bootstrap_servers: str = ""
+    topic_prefix: str = "aifactory"
+    partitions: int = 4
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    embedding_model: str = ""
+    embedding_device: str = ""
+
+    _factory: Factory | None = PrivateAttr(default=None)
+    _stack: contextlib.ExitStack = PrivateAttr(default_factory=contextlib.ExitStack)
+    _conn: KafkaConnection | None = PrivateAttr(default=None)
+
+    def settings(self) -> FactorySettings:
+        overrides: dict[str, Any] = {}
+        if self.qdrant_url:
+            overrides |= {"qdrant_url": self.qdrant_url, "qdrant_api_key": self.qdrant_api_key}
+        if self.embedding_model:
+            overrides["embedding_model"] = self.embedding_model
+        if self.embedding_device:
+            overrides["embedding_device"] = self.embedding_device
+        kafka = KafkaSettings(bootstrap_servers=self.bootstrap_servers, topic_prefix=self.topic_prefix,
+                              partitions=self.partitions)
+        return FactorySettings(home=Path(self.home), kafka=kafka, **overrides)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._factory = Factory(self.settings())
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._stack.close()
-        self._conn = None
+        try:
+            if self._factory is not None:
+                self._factory.close()
+        finally:
+            self._factory, self._conn = None, None
+            self._stack.close()
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[Factory]:
+        """The run's factory for one step; its index handles are closed when the step ends."""
+        if self._factory is None:
+            # A misuse of the resource, not a state of the data: no factory error family for it.
+            raise RuntimeError("the factory resource is not set up: use it in a Dagster run, or in "
+                               "dg.build_resources(...)")
+        try:
+            yield self._factory
+        finally:
+            self._factory.close()
 
     @property
     def connection(self) -> KafkaConnection:
         """Connected (or the embedded broker started) on first use, closed after the run."""
         if self._conn is None:
-            self._conn = self._stack.enter_context(connect(self.settings()))
+            assert self._factory is not None, "set up in setup_for_execution"
+            s = self._factory.settings
+            self._conn = self._stack.enter_context(connect(s.kafka, broker_log=str(s.log_dir / "broker.log")))
         return self._conn
 
 
-class LakeResource(dg.ConfigurableResource):
-    """The data directory holding the lake, the governance stores and the embedded index."""
-
-    home: str = ".aifactory"
-
-    @property
-    def root(self) -> Path:
-        return Path(self.home)
-
-
-class IndexResource(dg.ConfigurableResource):
-    """The vector index: empty `url` uses the embedded Qdrant Edge under the data
-    directory; a URL points at a Qdrant server or cluster (`QDRANT_URL`, `QDRANT_API_KEY`)."""
-
-    url: str = ""
-    api_key: str = ""
-
-
-class EmbedderResource(dg.ConfigurableResource):
-    """The embedding model, loaded once per process."""
-
-    model: str = ""
-    device: str = ""
-
-    _embedder: Embedder | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._embedder = load_embedder(self.model or None, self.device or None)
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = load_embedder(self.model or None, self.device or None)
-        return self._embedder
-
-
-def factory(lake: LakeResource, kafka: KafkaResource | None = None, embedder: EmbedderResource | None = None,
-            index: IndexResource | None = None, **overrides: Any) -> Factory:
-    """The composition root of the product, built from the run's resources. Without
-    `kafka`, the broker settings are defaults: fine for anything that reads only the lake."""
-    if index is not None and index.url:
-        overrides = {"qdrant_url": index.url, "qdrant_api_key": index.api_key, **overrides}
-    settings = FactorySettings(home=Path(lake.home), kafka=(kafka or KafkaResource()).settings(), **overrides)
-    return Factory(settings, embedder=embedder.embedder if embedder else None)
+def run_resources(*, home: str, bootstrap_servers: str = "", topic_prefix: str = "aifactory",
+                  qdrant_url: str = "", qdrant_api_key: str = "") -> dict[str, dg.ConfigurableResource]:
+    """The resources by key: `factory` for the assets and checks, `kafka` (the same
+    broker) for the lag sensors."""
+    return {
+        "factory": FactoryResource(home=home, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
+                                   qdrant_url=qdrant_url, qdrant_api_key=qdrant_api_key),
+        "kafka": KafkaResource(bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix),
+    }

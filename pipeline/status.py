@@ -1,9 +1,13 @@
-"""Counts per stage and tenant, read from the lake and the index."""
+"""Counts per stage and tenant, read from the lake and the index; and each lake
+table as a materialisation reports it (files, bytes, rows, offsets landed)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ingest.lake import TableSpec
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.factory import Factory
 from transforms.tables import CHUNKS
@@ -32,21 +36,42 @@ SELECT t.tenant,
        (SELECT count(*) FROM dead_letters d WHERE d.tenant = t.tenant) AS dead_letters
 FROM tenants t ORDER BY t.tenant
 """
+LAKE_COUNTS = ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters")
+
+# Table names below are TableSpec constants, never input.
+ROWS_SQL = "SELECT count(*) FROM {table}"
+OFFSETS_SQL = """
+SELECT log_topic, log_partition, min(log_offset), max(log_offset), count(*) FROM {table}
+WHERE log_epoch = (SELECT max_by(log_epoch, landed_at) FROM {table})
+GROUP BY ALL ORDER BY 1, 2
+"""
+REASONS_SQL = "SELECT stage, error_class, count(*) FROM dead_letters GROUP BY ALL ORDER BY 3 DESC"
+
+
+def tenant_counts(factory: Factory) -> dict[str, dict[str, int]]:
+    """Per tenant, what the lake holds (`LAKE_COUNTS`); reads no index."""
+    con = factory.lake.connect(RAW, CHUNKS, DEAD_LETTERS)
+    try:
+        cur = con.execute(COUNTS_SQL)
+        cols = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in cur.fetchall()}
+    finally:
+        con.close()
+
+
+def lake_totals(factory: Factory) -> dict[str, int]:
+    tenants = tenant_counts(factory)
+    return {k: sum(c[k] for c in tenants.values()) for k in LAKE_COUNTS}
 
 
 def status(factory: Factory) -> dict[str, Any]:
-    con = factory.lake.connect(RAW, CHUNKS, DEAD_LETTERS)
-    cur = con.execute(COUNTS_SQL)
-    cols = [d[0] for d in cur.description]
-    tenants = {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in cur.fetchall()}
-    con.close()
+    tenants: dict[str, dict[str, Any]] = dict(tenant_counts(factory))
     index = factory.index_without_model()
     regions = index.regions() if index else []
     duplicates = plan(factory.lake, index.model_id).duplicates if index else 0
     for tenant, counts in tenants.items():
         counts["points"] = sum(index.count(r, tenant=tenant) for r in regions) if index else 0
-    totals = {k: sum(c[k] for c in tenants.values()) for k in
-              ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters", "points")}
+    totals = {k: sum(c[k] for c in tenants.values()) for k in (*LAKE_COUNTS, "points")}
     totals["duplicates_folded"] = duplicates
     return {
         "home": str(factory.settings.home.resolve()),
@@ -55,3 +80,51 @@ def status(factory: Factory) -> dict[str, Any]:
         "tenants": tenants,
         "totals": totals,
     }
+
+
+@dataclass(frozen=True)
+class Offsets:
+    first: int
+    last: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """A lake table: its files, and the log offsets it holds per `topic[partition]` for
+    the current log epoch (what its landing group has consumed)."""
+
+    name: str
+    path: Path
+    files: int
+    bytes: int
+    rows: int
+    offsets: dict[str, Offsets]
+
+
+def table_summary(factory: Factory, spec: TableSpec) -> TableSummary:
+    files = factory.lake.files(spec)
+    summary = TableSummary(name=spec.name, path=factory.lake.path(spec), files=len(files),
+                           bytes=sum(p.stat().st_size for p in files), rows=0, offsets={})
+    if not files:
+        return summary
+    con = factory.lake.connect(spec)
+    try:
+        row = con.execute(ROWS_SQL.format(table=spec.name)).fetchone()
+        offsets = con.execute(OFFSETS_SQL.format(table=spec.name)).fetchall()
+    finally:
+        con.close()
+    return TableSummary(name=summary.name, path=summary.path, files=summary.files, bytes=summary.bytes,
+                        rows=int(row[0]) if row else 0,
+                        offsets={f"{t}[{p}]": Offsets(lo, hi, n) for t, p, lo, hi, n in offsets})
+
+
+def dead_letter_reasons(factory: Factory) -> dict[str, int]:
+    """Dead letters per `stage: error class`, most frequent first."""
+    if not factory.lake.files(DEAD_LETTERS):
+        return {}
+    con = factory.lake.connect(DEAD_LETTERS)
+    try:
+        return {f"{stage}: {error}": n for stage, error, n in con.execute(REASONS_SQL).fetchall()}
+    finally:
+        con.close()

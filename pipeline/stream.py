@@ -123,9 +123,13 @@ class Stream:
 
     def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool, transform: bool = True,
                  run_id: str = "") -> None:
-        self.factory, self.conn, self.land_raw, self.run_id = factory, conn, land_raw, run_id
+        self.factory, self.conn, self.land_raw = factory, conn, land_raw
+        # The landers read the run id from a list, not from the stream: a closure over the
+        # stream would be a cycle that keeps the factory and its index open until a gc.
+        self._run_id = [run_id]
         self.outcomes = Outcomes(factory.lake)
-        self.landers = make_landers(factory, conn, raw=land_raw, run_id=lambda: self.run_id)
+        held = self._run_id
+        self.landers = make_landers(factory, conn, raw=land_raw, run_id=lambda: held[0])
         if not transform:
             del self.landers["chunks"]
         # Opened before the landers start, so the outcomes miss no row.
@@ -133,6 +137,14 @@ class Stream:
         self._letter_rows = self.landers["dead_letters"].feed()
         self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
                                       factory.transform_env()) if transform else None
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id[0]
+
+    @run_id.setter
+    def run_id(self, value: str) -> None:
+        self._run_id[0] = value
 
     def start(self) -> Stream:
         if self.worker is not None:

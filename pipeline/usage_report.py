@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from governance.ledger import Ledger, UsageEntry
@@ -162,3 +163,41 @@ def as_csv(report: dict[str, Any]) -> str:
 
 def as_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2)
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """The ledger file at a glance: entries per event, tenants, the last entry."""
+
+    path: Path
+    bytes: int
+    by_event: dict[str, int]
+    tenants: int
+    last_entry_at: datetime | None
+    totals: dict[str, dict[str, Any]]
+
+    @property
+    def entries(self) -> int:
+        return sum(self.by_event.values())
+
+
+def ledger_summary(ledger: Ledger) -> LedgerSummary:
+    by_event: Counter[str] = Counter()
+    tenants: set[str] = set()
+    last = None
+    for e in ledger.entries():
+        by_event[e.event] += 1
+        tenants.add(e.tenant)
+        last = e.at
+    path = ledger.path
+    return LedgerSummary(path=path, bytes=path.stat().st_size if path.exists() else 0, by_event=dict(by_event),
+                         tenants=len(tenants), last_entry_at=last, totals=ledger.totals())
+
+
+def write_daily(ledger: Ledger, book: PriceBook, day: str, folder: Path) -> tuple[dict[str, Any], Path]:
+    """`usage` of one day, written to `<folder>/<day>.json`; the report and its path."""
+    report = usage(ledger, book, day)
+    path = folder / f"{date.fromisoformat(day).isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report, path

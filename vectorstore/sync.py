@@ -143,6 +143,33 @@ def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...
     return points, folded, used
 
 
+@dataclass(frozen=True)
+class CurrentChunk:
+    """A chunk of a document's latest version: what the index should hold (before
+    duplicates fold), as much of it as a reader outside this module needs."""
+
+    chunk_id: str
+    document_id: str
+    tenant: str
+    jurisdiction: str
+    source_uri: str
+    text: str
+
+
+def current_chunks(lake: Lake) -> list[CurrentChunk]:
+    """Every chunk of each document's latest version, by document and chunk number."""
+    if not lake.files(CHUNKS):
+        return []
+    con = lake.connect(CHUNKS)
+    try:
+        rows = _rows(con, DESIRED_SQL)
+    finally:
+        con.close()
+    return [CurrentChunk(chunk_id=r["chunk_id"], document_id=r["document_id"], tenant=r["tenant"],
+                         jurisdiction=r["jurisdiction"], source_uri=r["source_uri"], text=r["text"] or "")
+            for r in rows]
+
+
 def plan(lake: Lake, model_id: str) -> Plan:
     con = lake.connect(CHUNKS)
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)

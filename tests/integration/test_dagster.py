@@ -6,9 +6,11 @@ unpartitioned pipeline."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,13 +25,15 @@ import yaml
 
 from assets import checks
 from assets.definitions import ASSETS, CHECKS, defs
-from assets.maintenance import compact_folder, compacted_lake_partition, ingest_job, tenant_usage_daily
-from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource, factory
+from assets.maintenance import compacted_lake_partition, ingest_job, tenant_usage_daily
+from assets.resources import run_resources
 from assets.stages import chunks_lake, dead_letters_lake, lineage_store, raw_lake, usage_ledger, vector_index
 from ingest.broker import EmbeddedBroker
 from ingest.lake import Lake
 from ingest.tables import RAW
-from pipeline.settings import PROJECT_ROOT
+from pipeline.compaction import compact_folder
+from pipeline.factory import Factory
+from pipeline.settings import PROJECT_ROOT, FactorySettings
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 
@@ -52,8 +56,7 @@ class World:
 
 
 def _resources(home: Path, broker: EmbeddedBroker, prefix: str) -> dict[str, Any]:
-    return {"lake": LakeResource(home=str(home)), "index": IndexResource(), "embedder": EmbedderResource(),
-            "kafka": KafkaResource(bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)}
+    return run_resources(home=str(home), bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +84,17 @@ def planted(world: World, tmp_path: Path) -> Path:
 
 def offline(home: Path) -> dict[str, Any]:
     """Resources for steps that read the data directory only (nothing connects or loads)."""
-    return {"lake": LakeResource(home=str(home)), "index": IndexResource(), "kafka": KafkaResource(),
-            "embedder": EmbedderResource()}
+    return run_resources(home=str(home))
+
+
+def elsewhere(world: World, home: Path) -> dict[str, Any]:
+    """The world's resources over another data directory."""
+    kafka = world.resources["kafka"]
+    return run_resources(home=str(home), bootstrap_servers=kafka.bootstrap_servers, topic_prefix=kafka.topic_prefix)
+
+
+def factory(home: Path) -> Factory:
+    return Factory(FactorySettings(home=home))
 
 
 def run_checks(home: Path, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
@@ -164,6 +176,31 @@ def test_a_second_run_changes_nothing(world: World) -> None:
     assert meta["vector_index"]["points_upserted"].value == meta["vector_index"]["tokens_embedded"].value == 0
 
 
+def test_no_index_handle_outlives_a_step(world: World, broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """A step that read the index leaves no shard open, even while a reference cycle
+    keeps its Factory alive (a Stream and its landers' closures) and the collector
+    has not run: the next opener (a sensor's run, `aifactory serve`) is not refused."""
+    home = planted(world, tmp_path)
+    (tmp_path / "new").mkdir()
+    shutil.copy(CORPUS / "helio-us" / "hr" / "parental-leave.md", tmp_path / "new")
+    sources = tmp_path / "sources.yaml"  # a new tenant's document: the run drives a Stream to land it
+    sources.write_text(yaml.safe_dump({"sources": [{"path": "new", "tenant": "helio-new", "jurisdiction": "US"}]}))
+    resources = _resources(home, broker, f"h{uuid.uuid4().hex[:8]}")
+    gc.disable()  # only reference counts free objects now, as between two collections
+    try:
+        result = dg.materialize([raw_lake], resources=resources,
+                                run_config={"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}})
+        assert result.success and world.meta(result)["raw_lake"]["published"].value == 1
+        f = factory(home)
+        try:
+            index = f.index_without_model()
+            assert index is not None and sum(index.count(r) for r in index.regions()) > 0
+        finally:
+            f.close()
+    finally:
+        gc.enable()
+
+
 def _chunk_rows(home: Path) -> list[dict[str, Any]]:
     return pq.read_table(next((home / "lake" / "chunks").rglob("*.parquet"))).to_pylist()
 
@@ -183,7 +220,7 @@ LEAK = "Questions? Write to jane.doe@example.com any time."
 
 
 def _indexed_texts(home: Path) -> list[str]:
-    f = factory(LakeResource(home=str(home)))
+    f = factory(home)
     index = f.index_without_model()
     assert index is not None
     texts = [hit.payload["text"] for region in index.regions() for hit in index.points(region)]
@@ -199,8 +236,8 @@ def test_a_pii_leak_in_chunks_lake_stops_vector_index_in_the_same_run(world: Wor
         row = _chunk_rows(home)[0]
         Lake(home / "lake").write(CHUNKS, [{**row, "row_id": "planted", "chunk_id": "planted", "chunk_no": 99,
                                             "text": LEAK}])
-    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources={**world.resources, "lake": LakeResource(
-        home=str(home))}, selection=[chunks_lake, vector_index, lineage_store, usage_ledger], raise_on_error=False)
+    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources=elsewhere(world, home),
+                            selection=[chunks_lake, vector_index, lineage_store, usage_ledger], raise_on_error=False)
     materialised = set(world.meta(result))
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()
                    if e.asset_key == chunks_lake.key}
@@ -221,8 +258,8 @@ def test_a_residency_violation_stops_lineage_and_metering_after_the_index(world:
     Lake(home / "lake").write(RAW, [{**row, "event_id": "planted", "region": "eu-central"}])
     lineage = home / "lineage" / "openlineage.jsonl"
     events_before = lineage.read_text().count("\n")
-    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources={**world.resources, "lake": LakeResource(
-        home=str(home))}, selection=[vector_index, lineage_store, usage_ledger], raise_on_error=False)
+    result = dg.materialize([*UNPARTITIONED, *CHECKS], resources=elsewhere(world, home),
+                            selection=[vector_index, lineage_store, usage_ledger], raise_on_error=False)
     checks_run = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(world.meta(result)) == {"vector_index"}
     assert lineage.read_text().count("\n") == events_before
@@ -241,7 +278,7 @@ def test_residency_check_fails_on_a_record_in_the_wrong_region(world: World, tmp
 
 def test_index_completeness_fails_on_a_missing_point(world: World, tmp_path: Path) -> None:
     home = planted(world, tmp_path)
-    f = factory(LakeResource(home=str(home)))
+    f = factory(home)
     index = f.index_without_model()
     assert index is not None
     gone = sorted(index.ids("eu-central"))[0]
@@ -276,7 +313,7 @@ def test_compaction_keeps_a_concurrent_rewrite(world: World, tmp_path: Path, mon
     dup = Lake(home / "lake").write(CHUNKS, rows[:1])[0]
     folder = dup.parent
     before = set(folder.glob("*.parquet"))
-    f = factory(LakeResource(home=str(home)))
+    f = factory(home)
     write = f.lake.write
 
     def write_then_erase(spec: Any, new_rows: list[dict[str, Any]]) -> list[Path]:
@@ -298,7 +335,7 @@ def test_schema_and_quality_checks_fail_on_planted_chunks(world: World, tmp_path
     if plant == "extra_column":
         table = pa.Table.from_pylist([{**row, "row_id": "planted", "surprise": 1}])
         pq.write_table(table, folder / "part-planted.parquet")
-        check = checks.evaluate_schema_drift(factory(LakeResource(home=str(home))), CHUNKS)
+        check = checks.evaluate_schema_drift(factory(home), CHUNKS)
         assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
         assert "surprise" in str(check.metadata["unexpected_or_retyped"].value)
     else:
@@ -310,7 +347,7 @@ def test_schema_and_quality_checks_fail_on_planted_chunks(world: World, tmp_path
 
 
 def test_freshness_warns_when_nothing_landed_for_a_day(world: World) -> None:
-    f = factory(LakeResource(home=str(world.home)))
+    f = factory(world.home)
     assert checks.evaluate_freshness(f).passed
     stale = checks.evaluate_freshness(f, now=datetime.now(UTC) + timedelta(days=2))
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
@@ -350,7 +387,7 @@ def test_tenant_usage_daily_reconciles_with_the_ledger(world: World) -> None:
     result = dg.materialize([usage_ledger, tenant_usage_daily], selection=[tenant_usage_daily], partition_key=today,
                             resources=offline(world.home))
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    totals = factory(LakeResource(home=str(world.home))).ledger.totals()
+    totals = factory(world.home).ledger.totals()
     assert meta["tokens_embedded"].value == sum(t["tokens"] for t in totals.values()) > 0
     assert meta["tenants"].value == 2 and meta["total_cost"].value > 0
     assert Path(meta["path"].value).name == f"{today}.json"

@@ -18,7 +18,7 @@ from kafka.structs import OffsetAndMetadata
 
 from assets.definitions import ASSETS, CHECKS, defs
 from assets.maintenance import compaction_schedule, ingest_job
-from assets.resources import EmbedderResource, IndexResource, KafkaResource, LakeResource
+from assets.resources import KafkaResource, run_resources
 from assets.topics import TOPICS, consumer_lag, lag_sensor
 from ingest.broker import EmbeddedBroker
 from ingest.kafka import KafkaConnection
@@ -146,8 +146,8 @@ def test_raw_sensor_run_lands_an_outside_backlog_once(broker: EmbeddedBroker, ma
 
     sources = tmp_path / "sources.yaml"
     sources.write_text("sources: []\n")  # the run scans nothing of its own: all it lands is the backlog
-    resources = {"lake": LakeResource(home=str(factory.settings.home)), "index": IndexResource(),
-                 "embedder": EmbedderResource(), "kafka": kafka}
+    resources = run_resources(home=str(factory.settings.home), bootstrap_servers=broker.bootstrap_servers,
+                              topic_prefix=prefix)
     job = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=[ingest_job], resources=resources,
                          executor=dg.in_process_executor).resolve_job_def(ingest_job.name)
     config = {"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}}
