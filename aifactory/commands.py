@@ -23,7 +23,6 @@ from governance.errors import FactoryError
 from governance.keys import ApiKeyError
 from governance.pricing import load_price_book
 from ingest.sources import Source
-from ingest.tables import RAW
 from pipeline import runner
 from pipeline.deadletters import list_dead_letters, replay_dead_letters
 from pipeline.deletes import DeleteRequest, delete
@@ -34,7 +33,8 @@ from pipeline.progress import Progress
 from pipeline.reindex import reindex
 from pipeline.residency_report import report as residency_report
 from pipeline.settings import SAMPLE_SOURCES, load_sources
-from pipeline.status import status
+from pipeline.status import status, tenant_regions
+from pipeline.status import tenants as known_tenants
 from pipeline.usage_report import as_csv, as_table, usage
 from pipeline.usage_report import as_json as usage_json
 from vectorstore.search import SearchError, search
@@ -65,14 +65,6 @@ def sources_from_args(args: argparse.Namespace, factory: Factory) -> list[Source
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
-
-
-def known_tenants(factory: Factory) -> list[str]:
-    con = factory.lake.connect(RAW)
-    try:
-        return sorted(r[0] for r in con.execute("SELECT DISTINCT tenant FROM raw").fetchall())
-    finally:
-        con.close()
 
 
 def require_tenant(factory: Factory, tenant: str) -> None:
@@ -295,13 +287,6 @@ def cmd_erase(args: argparse.Namespace, factory: Factory, progress: Progress) ->
          f"rebuilt\nreceipt: {receipt.path}")
 
 
-def tenant_regions(factory: Factory, tenant: str) -> list[str]:
-    con = factory.lake.connect(RAW)
-    try:
-        return sorted(r[0] for r in con.execute("SELECT DISTINCT region FROM raw WHERE tenant = ?",
-                                                [tenant]).fetchall())
-    finally:
-        con.close()
 
 
 def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:

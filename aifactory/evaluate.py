@@ -25,7 +25,7 @@ from pipeline import runner
 from pipeline.deadletters import list_dead_letters
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
-from transforms.tables import CHUNKS
+from pipeline.status import indexed_documents
 from vectorstore.embedder import Embedder
 from vectorstore.index import Mode
 from vectorstore.metrics import summarise
@@ -34,10 +34,6 @@ from vectorstore.search import search
 EVAL_TENANT = "eval"
 DEPTH = 100
 
-INDEXED_SQL = """
-SELECT count(DISTINCT document_id) FROM chunks c
-WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
-"""
 
 
 class EvaluationError(CommandError):
@@ -109,11 +105,7 @@ def check_indexed(factory: Factory, corpus: Path) -> None:
     """Refuse to score a corpus of which any record was not indexed."""
     with corpus.open(encoding="utf-8", errors="replace") as fh:
         records = sum(1 for line in fh if line.strip())
-    con = factory.lake.connect(CHUNKS)
-    try:
-        indexed = int(con.execute(INDEXED_SQL).fetchone()[0])  # type: ignore[index]
-    finally:
-        con.close()
+    indexed = indexed_documents(factory)
     if indexed >= records:
         return
     letters = list_dead_letters(factory)

@@ -128,3 +128,29 @@ def dead_letter_reasons(factory: Factory) -> dict[str, int]:
         return {f"{stage}: {error}": n for stage, error, n in con.execute(REASONS_SQL).fetchall()}
     finally:
         con.close()
+
+
+def tenants(factory: Factory) -> list[str]:
+    """Every tenant the raw lake holds documents of."""
+    with factory.lake.connect(RAW) as con:
+        return sorted(r[0] for r in con.execute("SELECT DISTINCT tenant FROM raw").fetchall())
+
+
+def tenant_regions(factory: Factory, tenant: str) -> list[str]:
+    """The regions a tenant's documents live in."""
+    with factory.lake.connect(RAW) as con:
+        return sorted(r[0] for r in con.execute("SELECT DISTINCT region FROM raw WHERE tenant = ?",
+                                                [tenant]).fetchall())
+
+
+INDEXED_SQL = """
+SELECT count(DISTINCT document_id) FROM chunks c
+WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
+"""
+
+
+def indexed_documents(factory: Factory) -> int:
+    """Documents whose latest version has chunks (is searchable)."""
+    with factory.lake.connect(CHUNKS) as con:
+        row = con.execute(INDEXED_SQL).fetchone()
+        return int(row[0]) if row else 0
