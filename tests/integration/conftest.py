@@ -21,6 +21,7 @@ from pipeline import runner
 from pipeline.factory import Factory
 from pipeline.service import ApiBackend
 from pipeline.settings import PROJECT_ROOT, FactorySettings
+from tests.conftest import MakeFactory
 from tests.fixtures.http import serving
 from vectorstore.embedder import Embedder
 
@@ -28,6 +29,21 @@ CORPUS = PROJECT_ROOT / "examples" / "corpus"
 # acme has data in both regions, so a key bound to one region can be tested.
 ACME_EU = ("hr/remote-work.md", "products/atlas-error-codes.md", "meetings/2026-03-05-ops-review.txt")
 ACME_US = ("hr/travel-expenses.md", "support/tickets.jsonl")
+
+
+def us_office(tmp_path: Path, fact: str) -> Source:
+    """helio-us with one note naming `fact`: a second tenant that deletes and erasure must spare."""
+    us = tmp_path / "us"
+    us.mkdir()
+    (us / "note.txt").write_text(f"US office note. Fact {fact}.\n")
+    return Source(us, "helio-us", "US")
+
+
+def indexed(make_factory: MakeFactory, home: Path, sources: list[Source]) -> tuple[Factory, list[Source]]:
+    """A factory over `home` after one run of `sources`."""
+    factory = make_factory(home)
+    runner.run(factory, sources)
+    return factory, sources
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pipeline.deletes import DeleteRequest, DeleteRequestError, delete
 from pipeline.factory import Factory
 from pipeline.settings import PROJECT_ROOT
 from tests.conftest import MakeFactory
+from tests.integration.conftest import indexed
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +41,9 @@ def points_by_document(factory: Factory) -> Counter[str]:
 
 @pytest.fixture
 def two_tenants(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, list[Source]]:
-    sources = [Source(copy("helio-eu", EU_FILES, tmp_path / "eu"), "helio-eu", "EU"),
-               Source(copy("helio-us", US_FILES, tmp_path / "us"), "helio-us", "US")]
-    factory = make_factory(tmp_path / "home")
-    runner.run(factory, sources)
-    return factory, sources
+    return indexed(make_factory, tmp_path / "home",
+                   [Source(copy("helio-eu", EU_FILES, tmp_path / "eu"), "helio-eu", "EU"),
+                    Source(copy("helio-us", US_FILES, tmp_path / "us"), "helio-us", "US")])
 
 
 def test_subject_delete_removes_exactly_the_documents_naming_them(two_tenants: tuple[Factory, list[Source]]) -> None:

@@ -18,6 +18,7 @@ from pipeline import runner
 from pipeline.erasure import erase
 from pipeline.factory import Factory
 from tests.conftest import MakeFactory
+from tests.integration.conftest import indexed, us_office
 
 pytestmark = pytest.mark.integration
 
@@ -64,13 +65,7 @@ def world(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, list[Sour
         f"# Fleet policy\n\nTrucks are serviced every 40,000 km. Fact {KEPT}.\n")
     # A file that fails to parse, so its bytes are kept as a dead letter; it names the subject.
     (eu / "crm" / "scan.pdf").write_bytes(b"%PDF-1.7\n" + f"broken {SUBJECT} {MARKER}".encode() + b"\x00" * 64)
-    us = tmp_path / "us"
-    us.mkdir()
-    (us / "note.txt").write_text(f"US office note. Fact {KEPT}.\n")
-    sources = [Source(eu, "helio-eu", "EU"), Source(us, "helio-us", "US")]
-    factory = make_factory(tmp_path / "home")
-    runner.run(factory, sources)
-    return factory, sources
+    return indexed(make_factory, tmp_path / "home", [Source(eu, "helio-eu", "EU"), us_office(tmp_path, KEPT)])
 
 
 def test_erasure_leaves_no_trace_of_the_subject(world: tuple[Factory, list[Source]]) -> None:

@@ -23,6 +23,7 @@ from pipeline import runner
 from pipeline.erasure import erase
 from pipeline.factory import Factory
 from tests.conftest import MakeFactory
+from tests.integration.conftest import indexed, us_office
 from transforms.tables import CHUNKS
 
 pytestmark = pytest.mark.integration
@@ -102,13 +103,7 @@ def world(tmp_path: Path, make_factory: MakeFactory) -> tuple[Factory, list[Sour
         {"id": "c-3", "text": "No personal data in this record at all."})) + "\n")
     # Fails to parse, so its bytes are kept as a dead letter; it hides the address.
     (eu / "crm" / "scan.pdf").write_bytes(b"%PDF-1.7\nbroken " + f"jane{ZW}.doe@example.com".encode() + b"\x00" * 64)
-    us = tmp_path / "us"
-    us.mkdir()
-    (us / "note.txt").write_text(f"US office note. Fact {KEPT}.\n")
-    sources = [Source(eu, "helio-eu", "EU"), Source(us, "helio-us", "US")]
-    factory = make_factory(tmp_path / "home")
-    runner.run(factory, sources)
-    return factory, sources
+    return indexed(make_factory, tmp_path / "home", [Source(eu, "helio-eu", "EU"), us_office(tmp_path, KEPT)])
 
 
 def test_personal_data_in_any_field_or_spelling_reaches_no_sink(world: tuple[Factory, list[Source]]) -> None:
