@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -280,9 +281,11 @@ def _write_bytes_durable(data: bytes, target: Path) -> None:
 
 
 def _durably(target: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temp file, fsync it, rename it into place, fsync the folder."""
+    """Write through a temp file, fsync it, rename it into place, fsync the folder.
+    The temp file is this writer's own: two runs on one home land the same rows under
+    the same derived name, and the second rename then replaces an identical file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
     try:
         write(tmp)
         with tmp.open("rb") as fh:

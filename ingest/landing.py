@@ -24,7 +24,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from governance.contracts import LogPosition
-from governance.errors import GovernanceError
+from governance.errors import FactoryError, GovernanceError
 from ingest.kafka import KafkaConnection
 from ingest.lake import Lake, TableSpec
 
@@ -156,7 +156,9 @@ class Lander:
                 self.run()
             except BaseException as exc:
                 self.error = exc
-                if self.conn.alive:
+                if isinstance(exc, FactoryError):  # a person's error: `check` raises it where the command reports it
+                    log.debug("lander for %s failed: %s", self.topic, exc, exc_info=True)
+                elif self.conn.alive:
                     log.exception("lander for %s failed", self.topic)
                 else:  # the command reports the broker's death; a traceback per lander adds nothing
                     log.debug("lander for %s stopped with the broker: %r", self.topic, exc)

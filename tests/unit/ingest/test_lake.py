@@ -37,3 +37,32 @@ def test_a_corrupt_or_truncated_file_is_moved_aside_and_the_rest_still_answers(t
     entries = [e for e in audit.entries() if e["action"] == "lake.quarantined"]
     assert len(entries) == 2 and all("raw/region=eu-central" in e["target"] for e in entries)
     assert audit.verify().ok
+
+
+def test_two_writers_of_the_same_rows_at_once_both_succeed(tmp_path: Path) -> None:
+    """Two runs on one home land the same dead letter under the same derived file name;
+    each writes its own temp file, and the second rename replaces the first's identical file."""
+    import threading
+
+    lake = Lake(tmp_path / "lake", audit=AuditLog(tmp_path / "audit.jsonl"))
+    rows = [raw_row(event("t1", n), LogPosition(epoch="e", topic="raw", partition=0, offset=n)) for n in range(200)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def write() -> None:
+        start.wait()
+        try:
+            for _ in range(20):
+                lake.write(RAW, rows)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with lake.connect(RAW) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw").fetchone() == (200, 200)
+    assert not [p for p in (tmp_path / "lake").rglob("*.tmp")]
