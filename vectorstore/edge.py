@@ -3,6 +3,7 @@ folder under the index root."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -79,9 +80,22 @@ class EdgeIndex(ScrollingIndex):
         if region in self._shards:
             return self._shards[region]
         path = self._path(region)
+        if not create and not path.exists():
+            return None
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Opening and creating are one step across processes: two runs creating one shard at
+        # once would otherwise meet a half-made folder (an IO error instead of "busy").
+        with (self.root / f".{path.name}.open.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shard = self._open(path, create=create)
+        if shard is not None:
+            self._shards[region] = shard
+        return shard
+
+    def _open(self, path: Path, *, create: bool) -> EdgeShard | None:
         if path.exists() and any(path.iterdir()):
             try:
-                shard = EdgeShard.load(str(path))
+                return EdgeShard.load(str(path))
             except Exception as exc:
                 if "WouldBlock" in str(exc):  # the shard's WAL is locked by another process
                     raise IndexBusyError(
@@ -89,16 +103,14 @@ class EdgeIndex(ScrollingIndex):
                         "run on this data directory); stop it first, or point both at a Qdrant server with "
                         "QDRANT_URL") from exc
                 raise
-        elif create:
-            path.mkdir(parents=True, exist_ok=True)
-            shard = EdgeShard.create(str(path), EdgeConfig(
-                vectors={DENSE: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine)},
-                sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)}))
-            for name in KEYWORD_FIELDS:
-                shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
-        else:
+        if not create:
             return None
-        self._shards[region] = shard
+        path.mkdir(parents=True, exist_ok=True)
+        shard = EdgeShard.create(str(path), EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)}))
+        for name in KEYWORD_FIELDS:
+            shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
         return shard
 
     def regions(self) -> list[str]:

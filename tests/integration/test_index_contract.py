@@ -177,6 +177,28 @@ def test_a_second_process_on_an_edge_index_gets_a_clear_error(tmp_path: Path) ->
     assert "is open in another process" in proc.stderr and "QDRANT_URL" in proc.stderr
 
 
+def test_processes_creating_one_edge_shard_at_once_get_it_or_a_clear_busy_error(tmp_path: Path) -> None:
+    """Two runs on a fresh data directory used to meet a half-made shard folder: an IO error
+    ("No such file or directory") reached the user as an unexpected error."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 2.0  # every process starts creating at the same moment
+    code = ("import pathlib, time; from vectorstore.edge import EdgeIndex, IndexBusyError\n"
+            f"index = EdgeIndex(pathlib.Path({str(tmp_path / 'edge')!r}), model_id='m-1', dimension={DIM})\n"
+            f"time.sleep(max(0.0, {start} - time.time()))\n"
+            "try:\n    index.count('eu-central', tenant='t'); index.upsert('eu-central', []); print('OPENED')\n"
+            "except IndexBusyError:\n    print('BUSY')\n"
+            "time.sleep(1.0)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outcomes = [p.communicate(timeout=90) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outcomes]
+    said = sorted(out.strip() for out, _ in outcomes)
+    assert said.count("OPENED") >= 1 and set(said) <= {"OPENED", "BUSY"}, said
+
+
 def test_compaction_keeps_live_points_and_drops_every_trace_of_deleted_ones(tmp_path: Path) -> None:
     index = EdgeIndex(tmp_path / "edge", model_id="m-1", dimension=DIM)
     index.upsert("eu-central", points())
