@@ -38,27 +38,11 @@ from ingest.kafka import KafkaConnection
 from ingest.lake import Lake
 from ingest.limits import Limits
 from ingest.parsers import PARSER_VERSION, Parsed, parse
+from ingest.raw_table import LatestVersion, erased_subjects, latest_versions
 from ingest.records import RecordFields
 from ingest.scancache import FileEntry, ScanCache, context_fingerprint, secret_fingerprint
-from ingest.tables import RAW
 
 log = logging.getLogger(__name__)
-
-LATEST_SQL = """
-SELECT document_id, max(version), arg_max(op, version), arg_max(content_hash, version),
-       arg_max(coalesce(requested, ''), version),
-       arg_max(content_hash, version) FILTER (WHERE op = 'upsert'),
-       arg_max(source_root, version)
-FROM raw
-WHERE tenant = ?
-GROUP BY document_id
-"""
-
-ERASED_SQL = """
-SELECT DISTINCT unnest(subjects) FROM raw
-WHERE tenant = ? AND op = 'delete' AND coalesce(requested, '') <> ''
-"""
-
 
 @dataclass(frozen=True)
 class Source:
@@ -180,12 +164,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     region = policy.home_region(source.jurisdiction)
     root_uri = root.as_uri()
     key = tenant_key(secret, source.tenant)
-    con = lake.connect(RAW)
     # Every document of the tenant, whichever folder last held it: versions count per
     # document, so a moved folder continues them and two folders cannot share one id.
-    latest = {r[0]: r[1:] for r in con.execute(LATEST_SQL, [source.tenant]).fetchall()}
-    erased = {r[0] for r in con.execute(ERASED_SQL, [source.tenant]).fetchall()}
-    con.close()
+    latest = latest_versions(lake, source.tenant)
+    erased = erased_subjects(lake, source.tenant)
     cache = None if cache_dir is None else ScanCache.open(
         cache_dir, root_uri=root_uri, tenant=source.tenant, context=context_fingerprint(
             parser=PARSER_VERSION, tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,
@@ -245,7 +227,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             prev = latest.get(doc_id)
             uri = file_uri(root, rid, part.text + suffix)
             event = DocumentEvent.new(
-                op="upsert", document_id=doc_id, version=(prev[0] + 1) if prev else 1,
+                op="upsert", document_id=doc_id, version=(prev.version + 1) if prev else 1,
                 text=doc.text, title=doc.title, format=doc.format, metadata=doc.metadata,
                 source_uri=uri, parser=PARSER_VERSION, privacy=privacy.fingerprint, run_id=run_id,
                 pii=dict(Counter(named.counts) + Counter(part.counts)), subjects=sorted(named.subjects | part.subjects),
@@ -294,29 +276,30 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                                                            f"cannot be listed ({reason}); its documents are kept as "
                                                            "they were until it can be read again"),
                                                file_uri(root, hidden[folder]), b"", lake, source, region, key))
-    for doc_id, (version, op, *_, owner) in sorted(latest.items()):
-        rel, _, part = doc_id.split(":", 1)[1].partition("#")
-        if owner != root_uri or any(rel.startswith(h + "/") for h in hidden.values()):
+    for doc_id in sorted(latest):
+        prev = latest[doc_id]
+        rel, _, record = doc_id.split(":", 1)[1].partition("#")
+        if prev.source_root != root_uri or any(rel.startswith(h + "/") for h in hidden.values()):
             continue  # another folder's document, or one out of sight
-        if doc_id not in present and op == "upsert" and source.covers(rel, key):
+        if doc_id not in present and prev.op == "upsert" and source.covers(rel, key):
             report.published.append(DocumentEvent.new(
-                op="delete", document_id=doc_id, version=version + 1, run_id=run_id,
-                source_uri=file_uri(root, rel, part), **common))
+                op="delete", document_id=doc_id, version=prev.version + 1, run_id=run_id,
+                source_uri=file_uri(root, rel, record), **common))
             report.deleted += 1
     return report
 
 
-def is_latest_upsert(prev: tuple[object, ...] | None, content: str, root_uri: str) -> bool:
+def is_latest_upsert(prev: LatestVersion | None, content: str, root_uri: str) -> bool:
     """Whether the raw lake's latest version of a document is an upsert of this content
     from this folder (a moved folder republishes once: its citations change)."""
-    return prev is not None and prev[1] == "upsert" and prev[2] == content and prev[5] == root_uri
+    return prev is not None and prev.op == "upsert" and prev.content_hash == content and prev.source_root == root_uri
 
 
-def held_elsewhere(prev: tuple[object, ...] | None, root_uri: str, rel: str) -> str:
+def held_elsewhere(prev: LatestVersion | None, root_uri: str, rel: str) -> str:
     """The file of another, still present folder that holds this document id, or ""."""
-    if prev is None or prev[5] == root_uri or prev[1] != "upsert" or not isinstance(prev[5], str):
+    if prev is None or prev.source_root == root_uri or prev.op != "upsert" or not isinstance(prev.source_root, str):
         return ""
-    other = Path(url2pathname(urlparse(prev[5]).path)) / rel
+    other = Path(url2pathname(urlparse(prev.source_root).path)) / rel
     return other.as_uri() if other.is_file() else ""
 
 
@@ -333,14 +316,14 @@ def remember(cache: ScanCache, path: Path, rel: str, digest: str, produced: list
     cache.put(rel, FileEntry(st.st_size, st.st_mtime_ns, digest, tuple(produced)))
 
 
-def held_back(prev: tuple[object, ...] | None, event: DocumentEvent, erased: set[str]) -> bool:
+def held_back(prev: LatestVersion | None, event: DocumentEvent, erased: set[str]) -> bool:
     """Whether a delete request still covers this document: it names an erased
     subject, or it was deleted on request and its text has not changed since."""
     if erased.intersection(event.subjects):
         return True
-    # prev: (version, op, content hash, request id, hash of the latest upsert); a
-    # requested delete carries the hash of what it deleted (the upserts may be erased).
-    return prev is not None and prev[1] == "delete" and bool(prev[3]) and event.content_hash in (prev[2], prev[4])
+    # A requested delete carries the hash of what it deleted (the upserts may be erased).
+    return prev is not None and prev.op == "delete" and bool(prev.requested) and \
+        event.content_hash in (prev.content_hash, prev.upsert_hash)
 
 
 def dead_letter(exc: SourceError, uri: str, data: bytes, lake: Lake, source: Source, region: str,

@@ -15,18 +15,10 @@ from dataclasses import dataclass
 from governance.contracts import DocumentEvent, derive_id, utcnow
 from governance.pii import identify
 from governance.privacy import tenant_key
-from ingest.tables import RAW
+from ingest import raw_table
 from pipeline.errors import PipelineError
 from pipeline.factory import Factory
 from pipeline.runner import run
-
-LIVE_SQL = """
-SELECT document_id, version, jurisdiction, region, source_uri, source_root, coalesce(subjects, []) AS subjects,
-       content_hash
-FROM raw WHERE tenant = ?
-QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1 AND op = 'upsert'
-ORDER BY document_id
-"""
 
 
 class DeleteRequestError(PipelineError):
@@ -59,28 +51,24 @@ def subject_of(factory: Factory, tenant: str, identifier: str) -> str:
 def delete_events(factory: Factory, request: DeleteRequest) -> tuple[str, list[DocumentEvent]]:
     """The request id and one delete event per live document the request covers."""
     subject = subject_of(factory, request.tenant, request.subject) if request.subject else ""
-    con = factory.lake.connect(RAW)
-    cur = con.execute(LIVE_SQL, [request.tenant])
-    cols = [d[0] for d in cur.description]
-    live = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    con.close()
+    live = raw_table.live_documents(factory.lake, request.tenant)
     if request.document is not None:
-        live = [d for d in live if d["document_id"] == request.document]
+        live = [d for d in live if d.document_id == request.document]
         if not live:
             raise DeleteRequestError(f"tenant {request.tenant!r} has no live document {request.document!r}; "
                                      "`aifactory status` lists tenants, search results name document ids")
     elif subject:
-        live = [d for d in live if subject in d["subjects"]]
+        live = [d for d in live if subject in d.subjects]
     now = utcnow()
     request_id = "del-" + derive_id("delete-request", request.tenant, request.document or subject or "*",
                                     now.isoformat())[:18]
     # The delete carries the hash of the text it deletes: the hold on an unchanged
     # source survives erasure, which removes the upserts themselves.
     events = [DocumentEvent.new(
-        op="delete", tenant=request.tenant, document_id=d["document_id"], version=d["version"] + 1,
-        jurisdiction=d["jurisdiction"], region=d["region"], source_uri=d["source_uri"],
-        source_root=d["source_root"], requested=request_id, subjects=[subject] if subject else [],
-        event_time=now).model_copy(update={"content_hash": d["content_hash"]}) for d in live]
+        op="delete", tenant=request.tenant, document_id=d.document_id, version=d.version + 1,
+        jurisdiction=d.jurisdiction, region=d.region, source_uri=d.source_uri,
+        source_root=d.source_root, requested=request_id, subjects=[subject] if subject else [],
+        event_time=now).model_copy(update={"content_hash": d.content_hash}) for d in live]
     return request_id, events
 
 

@@ -38,11 +38,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from governance.contracts import utcnow
 from governance.pii import subjects_in
 from governance.privacy import tenant_key
+from ingest import dead_letter_table, raw_table
 from ingest.scancache import FileEntry
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
@@ -56,14 +55,6 @@ from vectorstore.index import collection_name
 
 log = logging.getLogger(__name__)
 
-AFFECTED_SQL = """
-SELECT event_id, document_id, source_uri, region FROM raw
-WHERE tenant = ? AND op = 'upsert' AND (document_id = ? OR list_contains(coalesce(subjects, []), ?))
-"""
-LIVE_SQL = "SELECT arg_max(op, version) = 'upsert' FROM raw WHERE tenant = ? AND document_id = ?"
-# The raw lake's columns that can hold personal data, and those that place a row.
-WRITTEN_COLUMNS = ("document_id", "source_uri", "title", "text", "metadata")
-ROW_COLUMNS = ("event_id", "document_id", "source_uri", "region")
 
 
 class ErasureIncompleteError(PipelineError):
@@ -95,31 +86,31 @@ def erase(factory: Factory, tenant: str, *, subject: str | None = None, document
     key = subject_of(factory, tenant, subject) if subject is not None else ""
     spellings = Spellings(subject) if subject is not None else None
     scope: dict[str, Any] = {"subject": key} if key else {"document": document}
-    affected = _affected(factory, tenant, document or "", key)
+    affected = raw_table.upserts_naming(factory.lake, tenant, document or "", key)
     if document is not None and not affected:
         raise DeleteRequestError(f"tenant {tenant!r} has no document {document!r} in the raw lake; "
                                  "`aifactory status` lists tenants, search results name document ids")
     factory.audit.append("erase.request", tenant, who=who, **scope)
 
     done = None
-    if key or _live(factory, tenant, document or ""):
+    if key or raw_table.is_live(factory.lake, tenant, document or ""):
         done = delete(factory, DeleteRequest(tenant, document=document, subject=subject), who=who)
     request_id = done.request_id if done else "era-" + hashlib.sha256(
         f"{tenant}\x00{document}\x00{utcnow().isoformat()}".encode()).hexdigest()[:18]
     # After the deletes landed: a delete keeps the id it names, and one landed before ids
     # were redacted may hold the identifier too.
-    written = _written(factory, tenant, spellings) if spellings else []
+    written = raw_table.rows_holding(factory.lake, tenant, spellings.in_text) if spellings else []
     affected += sorted(set(written) - set(affected))
     receipt = Receipt(request_id, tenant, key, document or "", utcnow().isoformat())
-    receipt.documents = sorted({r[1] for r in affected} | set(done.documents if done else []))
+    receipt.documents = sorted({r.document_id for r in affected} | set(done.documents if done else []))
     receipt.removed["index points deleted by the pipeline"] = done.points_deleted if done else 0
     receipt.removed["raw rows found where the subject is written"] = len(written)
 
-    events = {r[0] for r in affected}
+    events = {r.event_id for r in affected}
     lake = factory.lake
     receipt.removed["raw lake rows"] = lake.remove_rows(RAW, "event_id", events)
     receipt.removed["chunk lake rows"] = lake.remove_rows(CHUNKS, "event_id", events)
-    rows, blobs = _dead_letters(factory, tenant, {r[2] for r in affected}, events, spellings, key)
+    rows, blobs = _dead_letters(factory, tenant, {r.source_uri for r in affected}, events, spellings, key)
     receipt.removed["dead-letter rows"], receipt.removed["dead-letter bytes"] = rows, blobs
     receipt.removed["index collections"] = _index(factory, tenant, set(receipt.documents))
     receipt.removed["scan cache entries"] = _scan_cache(factory, set(receipt.documents), spellings)
@@ -155,43 +146,6 @@ def _broker(factory: Factory) -> str:
             "removes them; this erasure does not reach them")
 
 
-def _affected(factory: Factory, tenant: str, document: str, key: str) -> list[tuple[str, str, str, str]]:
-    if not factory.lake.files(RAW):
-        return []
-    con = factory.lake.connect(RAW)
-    try:
-        return [tuple(r) for r in con.execute(AFFECTED_SQL, [tenant, document, key or "\x00"]).fetchall()]
-    finally:
-        con.close()
-
-
-def _written(factory: Factory, tenant: str, spellings: Spellings) -> list[tuple[str, str, str, str]]:
-    """Raw lake rows of the tenant whose personal-data columns hold the identifier in
-    some spelling, whatever their subject index says: (event id, document id, URI, region)."""
-    found = []
-    for path in factory.lake.files(RAW):
-        if f"tenant={tenant}" not in path.parts:
-            continue
-        parquet = pq.ParquetFile(path)
-        names = [n for n in (*ROW_COLUMNS, *WRITTEN_COLUMNS) if n in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=2048, columns=list(dict.fromkeys(names))):
-            rows = batch.to_pylist()
-            texts = ["\n".join(str(r.get(c) or "") for c in WRITTEN_COLUMNS) for r in rows]
-            if spellings.in_text("\n".join(texts)):  # most batches: one test
-                found += [tuple(str(r.get(c) or "") for c in ROW_COLUMNS)
-                          for r, text in zip(rows, texts, strict=True) if spellings.in_text(text)]
-    return found  # type: ignore[return-value]
-
-
-def _live(factory: Factory, tenant: str, document: str) -> bool:
-    con = factory.lake.connect(RAW)
-    try:
-        row = con.execute(LIVE_SQL, [tenant, document]).fetchone()
-        return bool(row and row[0])
-    finally:
-        con.close()
-
-
 def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str],
                   spellings: Spellings | None, key: str) -> tuple[dict[str, int], list[str]]:
     """Dead letters of the erased documents, of failed inputs whose kept bytes name the
@@ -205,18 +159,12 @@ def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str
         digests = {p.name for p in blob_root.glob(f"region=*/tenant={tenant}/*/*")
                    if p.is_file() and _names(p.read_bytes(), spellings, key, hashing)}
     ids: set[str] = set()
-    if lake.files(DEAD_LETTERS):
-        con = lake.connect(DEAD_LETTERS)
-        try:
-            rows = con.execute("SELECT dead_letter_id, event_id, source_uri, content_sha256, reason, original_uri "
-                               "FROM dead_letters WHERE tenant = ?", [tenant]).fetchall()
-        finally:
-            con.close()
-        for letter, event, uri, digest, reason, original in rows:
-            if event in events or uri in uris or digest in digests or (
-                    spellings is not None and spellings.in_text(f"{reason}\n{uri}\n{original}")):
-                ids.add(letter)
-                digests |= {digest} if digest else set()
+    for letter in dead_letter_table.letters_of_tenant(lake, tenant):
+        if letter.event_id in events or letter.source_uri in uris or letter.content_sha256 in digests or (
+                spellings is not None
+                and spellings.in_text(f"{letter.reason}\n{letter.source_uri}\n{letter.original_uri}")):
+            ids.add(letter.dead_letter_id)
+            digests |= {letter.content_sha256} if letter.content_sha256 else set()
     removed = []
     for path in sorted(blob_root.glob(f"region=*/tenant={tenant}/*/*")):
         if path.name in digests:

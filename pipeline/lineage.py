@@ -8,43 +8,22 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from governance.contracts import point_id
-from ingest.lake import Lake, TableSpec
-from ingest.tables import RAW
+from ingest import raw_table
+from ingest.lake_reads import LocatedRow
 from pipeline.factory import Factory
-from transforms.tables import CHUNKS
+from transforms import chunk_table
 from vectorstore.index import Hit
 
-EVENT_KEYS = ("event_id", "op", "version", "document_id", "tenant", "jurisdiction", "region", "source_uri",
-              "content_hash", "event_time", "requested", "parser", "privacy", "run_id",
-              "log_epoch", "log_topic", "log_partition", "log_offset",
-              "landed_at")
-CHUNK_KEYS = ("row_id", "chunk_id", "event_id", "chunk_no", "chunk_count", "section", "page", "token_count",
-              "chunker", "screener", "quarantined", "log_epoch", "log_topic", "log_partition", "log_offset")
 
-
-def _rows(lake: Lake, spec: TableSpec, where: str, params: list[Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows of a lake table with the file and row number each sits at."""
-    files = [str(f) for f in lake.files(spec)]
-    if not files:
-        return []
-    con = duckdb.connect()
-    cols = ", ".join(k for k in keys if k in spec.schema.names)
-    cur = con.execute(f"SELECT {cols}, filename, file_row_number FROM read_parquet(?, filename=true, "
-                      f"file_row_number=true, union_by_name=true) WHERE {where}", [files, *params])
-    names = [d[0] for d in cur.description]
+def _as_json(rows: list[LocatedRow]) -> list[dict[str, Any]]:
+    """Located lake rows as a trace shows them: their columns, then the file and row each sits at."""
     out = []
-    for r in cur.fetchall():
-        row = dict(zip(names, r, strict=True))
-        row["lake_file"] = str(Path(row.pop("filename")).relative_to(lake.root))
-        row["lake_row"] = row.pop("file_row_number")
+    for r in rows:
+        row = {**r.values, "lake_file": r.lake_file, "lake_row": r.lake_row}
         out.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()})
-    con.close()
     return out
 
 
@@ -65,8 +44,8 @@ def trace(factory: Factory, tenant: str | None, item_id: str,
         hits = index.retrieve(region, [item_id]) if _is_uuid(item_id) else []
         if hits and tenant in (None, hits[0].payload.get("tenant")):
             p = hits[0].payload
-            chunk_rows = _rows(lake, CHUNKS, "row_id = ?", [p["row_id"]], CHUNK_KEYS)
-            event_rows = _rows(lake, RAW, "event_id = ?", [p["event_id"]], EVENT_KEYS)
+            chunk_rows = _as_json(chunk_table.locate_chunk(lake, p["row_id"]))
+            event_rows = _as_json(raw_table.locate_event(lake, p["event_id"]))
             return {"kind": "point", "tenant": p["tenant"], "point_id": item_id, "region": region,
                     "model": p.get("model"), "run_id": p.get("run_id", ""), "document_id": p["document_id"],
                     "version": p["version"], "chunker": p.get("chunker"), "screener": p.get("screener"),
@@ -84,16 +63,14 @@ def _document(factory: Factory, tenant: str | None, document_id: str) -> dict[st
     where each piece sat, and which event removed it. `chunks` is what is live now:
     the latest version's chunks, none once the document is deleted."""
     lake, index = factory.lake, factory.index
-    where = "document_id = ?" + (" AND tenant = ?" if tenant else "")
-    params = [document_id, *([tenant] if tenant else [])]
-    events = _rows(lake, RAW, where, params, EVENT_KEYS)
+    events = _as_json(raw_table.document_events(lake, document_id, tenant))
     if not events:
         return None
     events.sort(key=lambda e: e["version"])
     chunks: dict[str, list[dict[str, Any]]] = defaultdict(list)  # event id -> its upsert chunks
     tombstones: dict[str, dict[str, Any]] = {}  # event id -> the tombstone its delete left
     seen: set[str] = set()
-    for c in _rows(lake, CHUNKS, where, params, (*CHUNK_KEYS, "op", "landed_at")):
+    for c in _as_json(chunk_table.document_chunks(lake, document_id, tenant)):
         if c["row_id"] in seen:
             continue  # a replayed row: the same key, the same record
         seen.add(c["row_id"])

@@ -14,7 +14,9 @@ from datetime import datetime
 import pyarrow.parquet as pq
 
 from governance.pii import detect
+from ingest import raw_table
 from ingest.lake import TableSpec
+from ingest.lake_reads import repeated_keys
 from ingest.tables import RAW
 from pipeline.factory import Factory
 from transforms.tables import CHUNKS
@@ -23,9 +25,6 @@ from vectorstore.sync import current_chunks, plan
 MIN_CHUNK_CHARS = 12  # a chunk with less text is empty
 BOILERPLATE_MIN_DOCUMENTS = 3  # the same chunk text in this many documents of a tenant is boilerplate
 
-NEWEST_SQL = "SELECT max(landed_at) FROM raw"
-# Table and key names are TableSpec constants, never input.
-REPEATED_SQL = "SELECT count(*) - count(DISTINCT {key}) FROM {table}"
 _SPACE = re.compile(r"\s+")
 
 
@@ -56,14 +55,7 @@ def schema_drift(factory: Factory, spec: TableSpec) -> SchemaDrift:
 
 def newest_landed(factory: Factory) -> datetime | None:
     """When the raw lake last landed a row; None when it is empty."""
-    if not factory.lake.files(RAW):
-        return None
-    con = factory.lake.connect(RAW)
-    try:
-        row = con.execute(NEWEST_SQL).fetchone()
-    finally:
-        con.close()
-    return row[0] if row else None
+    return raw_table.newest_landed(factory.lake)
 
 
 @dataclass(frozen=True)
@@ -81,12 +73,7 @@ def duplicates(factory: Factory) -> Duplicates:
     repeated: dict[str, int] = {}
     for spec in (RAW, CHUNKS):
         if factory.lake.files(spec):
-            con = factory.lake.connect(spec)
-            try:
-                row = con.execute(REPEATED_SQL.format(key=spec.key, table=spec.name)).fetchone()
-            finally:
-                con.close()
-            repeated[spec.name] = int(row[0]) if row else 0
+            repeated[spec.name] = repeated_keys(factory.lake, spec)
     current = len(current_chunks(factory.lake))
     return Duplicates(repeated=repeated, current=current,
                       folded=plan(factory.lake, "any").duplicates if current else 0)

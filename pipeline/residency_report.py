@@ -8,24 +8,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ingest.lake_reads import placements as table_placements
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.factory import Factory
 from transforms.tables import CHUNKS
 
-PLACEMENT_SQL = """
-SELECT '{sink}' AS sink, tenant, jurisdiction, region, count(*) AS n FROM {table}
-GROUP BY ALL
-"""
+SINKS = (("raw lake", RAW), ("chunk lake", CHUNKS), ("dead letters", DEAD_LETTERS))
 
 
 def placements(factory: Factory) -> list[dict[str, Any]]:
     """(sink, tenant, jurisdiction, region, count) for every place data sits."""
-    con = factory.lake.connect(RAW, CHUNKS, DEAD_LETTERS)
-    sql = " UNION ALL ".join(PLACEMENT_SQL.format(sink=s, table=t) for s, t in
-                             (("raw lake", "raw"), ("chunk lake", "chunks"), ("dead letters", "dead_letters")))
-    rows = [dict(zip(("sink", "tenant", "jurisdiction", "region", "count"), r, strict=True))
-            for r in con.execute(sql).fetchall()]
-    con.close()
+    rows: list[dict[str, Any]] = [
+        {"sink": sink, "tenant": p.tenant, "jurisdiction": p.jurisdiction, "region": p.region, "count": p.count}
+        for sink, spec in SINKS for p in table_placements(factory.lake, spec)]
     blobs = factory.lake.root / "dead_letter_blobs"
     if blobs.exists():
         for region_dir in sorted(blobs.glob("region=*")):

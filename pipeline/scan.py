@@ -18,23 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.contracts import DeadLetter, DocumentEvent
+from ingest import dead_letter_table, raw_table
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
-from ingest.tables import DEAD_LETTERS, RAW, event_from_row
+from pipeline import lake_views
 from pipeline.factory import Factory
-from transforms.tables import CHUNKS
-
-PENDING_SQL = """
-WITH latest AS (
-    SELECT * FROM raw
-    QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
-)
-SELECT * FROM latest
-WHERE event_id NOT IN (SELECT event_id FROM chunks)
-  AND event_id NOT IN (SELECT event_id FROM dead_letters WHERE event_id <> '')
-ORDER BY document_id, version
-"""
-
 
 
 @dataclass
@@ -78,18 +66,12 @@ def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequ
 
 def pending_events(lake: Lake) -> list[DocumentEvent]:
     """Latest raw-lake events of each document whose outcome never landed."""
-    with lake.connect(RAW, CHUNKS, DEAD_LETTERS) as con:
-        cur = con.execute(PENDING_SQL)
-        cols = [d[0] for d in cur.description]
-        return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    return lake_views.pending_events(lake)
 
 
 def raw_events(lake: Lake) -> list[DocumentEvent]:
     """Every event of the raw lake, the durable log, in order per document."""
-    with lake.connect(RAW) as con:
-        cur = con.execute("SELECT * FROM raw ORDER BY document_id, version")
-        cols = [d[0] for d in cur.description]
-        return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+    return raw_table.events(lake)
 
 
 def scan_source(factory: Factory, source: Source, run_id: str = "",
@@ -118,5 +100,4 @@ def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[Docume
 
 def landed_letters(lake: Lake) -> set[str]:
     """Ids of the dead letters in the lake."""
-    with lake.connect(DEAD_LETTERS) as con:
-        return {r[0] for r in con.execute("SELECT dead_letter_id FROM dead_letters").fetchall()}
+    return dead_letter_table.letter_ids(lake)

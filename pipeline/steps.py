@@ -19,6 +19,7 @@ from typing import Any
 
 from governance.openlineage import DatasetRef, LineageEmitter
 from governance.pricing import load_price_book
+from ingest import raw_table
 from ingest.kafka import KafkaConnection
 from ingest.sources import Source
 from ingest.tables import DEAD_LETTERS, RAW
@@ -30,8 +31,6 @@ from pipeline.usage_report import write_daily
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Fingerprint
 from vectorstore.sync import SyncReport
-
-EVENT_IDS_SQL = "SELECT event_id FROM raw"
 
 
 def lineage_path(factory: Factory) -> Path:
@@ -104,13 +103,7 @@ def trace_index(factory: Factory, *, job: str, run_id: str, topics: Sequence[str
     """Check that every indexed point traces back to a raw-lake event and its log
     position, and append a COMPLETE event for `job` with the lake tables and index
     collections (rows, residency) as outputs and `topics` as inputs."""
-    events: set[Any] = set()
-    if factory.lake.files(RAW):
-        con = factory.lake.connect(RAW)
-        try:
-            events = {r[0] for r in con.execute(EVENT_IDS_SQL).fetchall()}
-        finally:
-            con.close()
+    events = raw_table.event_ids(factory.lake)
     traced = Traced(points=0, untraceable=[], path=lineage_path(factory))
     outputs = [DatasetRef(namespace="aifactory-lake", name=spec.name, rows=table_summary(factory, spec).rows,
                           fields=[(x.name, str(x.type)) for x in spec.schema]) for spec in (RAW, CHUNKS, DEAD_LETTERS)]

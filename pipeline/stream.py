@@ -21,6 +21,7 @@ from typing import Any
 
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
+from ingest import dead_letter_table
 from ingest.errors import LandingTimeout
 from ingest.kafka import KafkaConnection
 from ingest.lake import Lake
@@ -30,17 +31,13 @@ from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, raw_row
 from pipeline.factory import Factory
 from pipeline.metering import meter_chunking, meter_ingest
 from pipeline.scan import Batch, split_pending
+from transforms import chunk_table
 from transforms.tables import CHUNKS, chunk_row
 from transforms.worker import TransformWorker
 
 log = logging.getLogger(__name__)
 
 WAIT_STEP_S = 0.05  # how often a stream checks what has landed
-
-OUTCOMES_SQL = """
-SELECT event_id, count(*) AS landed, max(chunk_count) AS expected, bool_or(op = 'delete') AS tombstone
-FROM chunks GROUP BY event_id
-"""
 
 
 class Outcomes:
@@ -51,16 +48,13 @@ class Outcomes:
         self.chunks: Counter[str] = Counter()
         self.expected: dict[str, int] = {}
         self.done: set[str] = set()
-        with lake.connect(CHUNKS, DEAD_LETTERS) as con:
-            for event_id, landed, expected, tombstone in con.execute(OUTCOMES_SQL).fetchall():
-                self.chunks[event_id] = landed
-                self.expected[event_id] = expected
-                if tombstone or landed >= expected:
-                    self.done.add(event_id)
-            self.done.update(r[0] for r in con.execute(
-                "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''").fetchall())
-            self.letters: set[str] = {r[0] for r in con.execute(
-                "SELECT dead_letter_id FROM dead_letters").fetchall()}
+        for outcome in chunk_table.outcomes(lake):
+            self.chunks[outcome.event_id] = outcome.landed
+            self.expected[outcome.event_id] = outcome.expected
+            if outcome.done:
+                self.done.add(outcome.event_id)
+        self.done.update(dead_letter_table.failed_event_ids(lake))
+        self.letters: set[str] = dead_letter_table.letter_ids(lake)
 
     def update(self, chunk_rows: list[dict[str, Any]], letter_rows: list[dict[str, Any]]) -> None:
         """Count rows landed since the last update (each row once)."""

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
-import pyarrow.dataset as ds
 from tqdm import tqdm
 
 from governance.contracts import point_id
 from governance.ledger import Ledger, UsageEntry
 from ingest.lake import Lake
+from transforms import chunk_table
+from transforms.chunk_table import ChunkRow
 from transforms.dedup import families, reader_key
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
@@ -49,23 +49,7 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = int(os.environ.get("AIFACTORY_EMBED_BATCH", "256"))  # texts embedded and upserted at a time
 
-DESIRED_SQL = """
-WITH latest AS (
-    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
-)
-SELECT c.* EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset)
-FROM chunks c JOIN latest l USING (document_id, version)
-WHERE c.op = 'upsert'
-ORDER BY c.document_id, c.chunk_no
-"""
-
-LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
-
-ALL_ROWS_SQL = """
-SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks
-"""
-
-Row = dict[str, Any]
+Row = ChunkRow
 Points = dict[str, tuple[Row, dict[str, Any]]]  # point id -> (the chunk row it is written from, its payload)
 
 
@@ -113,12 +97,6 @@ class Plan:
         return self.points.get(region, {})
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
-    cur = con.execute(sql)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, values, strict=True)) for values in cur.fetchall()]
-
-
 def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...], tuple[str, dict[str, Any]]]
                    ) -> tuple[Points, int, dict[tuple[str, ...], tuple[str, dict[str, Any]]]]:
     """The points of one tenant's current chunks in one region: one per family of
@@ -160,22 +138,16 @@ def current_chunks(lake: Lake) -> list[CurrentChunk]:
     """Every chunk of each document's latest version, by document and chunk number."""
     if not lake.files(CHUNKS):
         return []
-    con = lake.connect(CHUNKS)
-    try:
-        rows = _rows(con, DESIRED_SQL)
-    finally:
-        con.close()
+    rows = chunk_table.current_rows(lake)
     return [CurrentChunk(chunk_id=r["chunk_id"], document_id=r["document_id"], tenant=r["tenant"],
                          jurisdiction=r["jurisdiction"], source_uri=r["source_uri"], text=r["text"] or "")
             for r in rows]
 
 
 def plan(lake: Lake, model_id: str) -> Plan:
-    con = lake.connect(CHUNKS)
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in _rows(con, DESIRED_SQL):
+    for row in chunk_table.current_rows(lake):
         groups[(row["region"], row["tenant"])].append(row)
-    con.close()
     points: dict[str, Points] = defaultdict(dict)
     folded = 0
     for (region, _tenant), rows in groups.items():
@@ -190,7 +162,7 @@ class LivePlan:
     the chunks-lake files that appeared since the last refresh. Lake files are
     written once under a name of their own and never change; a file that went away
     (the table was rebuilt) means a full re-plan. Each document keeps the rows of
-    its latest version, as `DESIRED_SQL` selects them."""
+    its latest version, as `chunk_table.current_rows` selects them."""
 
     def __init__(self, lake: Lake, model_id: str) -> None:
         self.lake, self.model_id = lake, model_id
@@ -202,12 +174,6 @@ class LivePlan:
         self._memo: dict[tuple[str, str], dict[tuple[str, ...], tuple[str, dict[str, Any]]]] = {}
         self._plan = Plan({}, 0)
 
-    def _connect(self, files: Iterable[Path]) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect()
-        con.register(CHUNKS.name, ds.dataset([str(f) for f in sorted(files)], schema=CHUNKS.schema,
-                                             format="parquet"))
-        return con
-
     def refresh(self) -> tuple[Plan, bool]:
         """The current plan, and whether it may differ from the previous one."""
         files = set(self.lake.files(CHUNKS))
@@ -217,9 +183,7 @@ class LivePlan:
         new = files - self._files
         if not new:
             return self._plan, False
-        con = self._connect(new)
-        rows = _rows(con, ALL_ROWS_SQL)
-        con.close()
+        rows = chunk_table.rows_of(self.lake, new)
         touched: set[tuple[str, str]] = set()  # (region, tenant) groups whose families may have changed
         for row in rows:
             doc, version = row["document_id"], row["version"]
@@ -238,13 +202,11 @@ class LivePlan:
         return self._plan, True
 
     def _load(self, files: set[Path]) -> None:
-        con = self._connect(files)
-        self._versions = {doc: version for doc, version in con.execute(LATEST_VERSIONS_SQL).fetchall()}
+        self._versions = chunk_table.latest_versions(self.lake, files)
         self._rows, self._members = {}, defaultdict(set)
-        for row in _rows(con, DESIRED_SQL):
+        for row in chunk_table.current_rows(self.lake, files):
             self._rows.setdefault(row["document_id"], {})[row["row_id"]] = row
             self._members[(row["region"], row["tenant"])].add(row["document_id"])
-        con.close()
         self._files, self._groups, self._memo = files, {}, {}
         self._rebuild(set(self._members))
 

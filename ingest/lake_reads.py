@@ -1,0 +1,119 @@
+"""Reads that every lake table answers the same way, for the table gateways
+(`ingest.raw_table`, `ingest.dead_letter_table`, `transforms.chunk_table`) and for
+reports over any table: rows, landed log offsets, repeated keys, placements, and
+rows with the file and row number each sits at.
+
+The table is registered under a fixed view name, so no SQL names a table here, and
+every value is a parameter; the only identifiers written into SQL are columns of
+the table's own schema (`located_rows` checks them against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as ds
+
+from ingest.lake import Lake, TableSpec
+
+_VIEW = "lake_table"  # the view each read registers its table under (named in the SQL below)
+
+_ROWS_SQL = "SELECT count(*) FROM lake_table"
+_OFFSETS_SQL = """
+SELECT log_topic, log_partition, min(log_offset), max(log_offset), count(*) FROM lake_table
+WHERE log_epoch = (SELECT max_by(log_epoch, landed_at) FROM lake_table)
+GROUP BY ALL ORDER BY 1, 2
+"""
+_REPEATED_SQL = "SELECT count(*) - count(DISTINCT key) FROM lake_table"
+_PLACEMENT_SQL = "SELECT tenant, jurisdiction, region, count(*) FROM lake_table GROUP BY ALL"
+_LOCATED_FROM = " FROM read_parquet(?, filename=true, file_row_number=true, union_by_name=true)"
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """Log offsets a table holds for one `topic[partition]`."""
+
+    first: int
+    last: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How many rows of a tenant and jurisdiction sit in a region."""
+
+    tenant: str | None
+    jurisdiction: str | None
+    region: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class LocatedRow:
+    """A row's asked-for columns, with the lake file (relative to the lake) and row it sits at."""
+
+    values: dict[str, Any]
+    lake_file: str
+    lake_row: int
+
+
+def _connect(lake: Lake, spec: TableSpec) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.register(_VIEW, lake.dataset(spec))
+    return con
+
+
+def row_count(lake: Lake, spec: TableSpec) -> int:
+    with _connect(lake, spec) as con:
+        row = con.execute(_ROWS_SQL).fetchone()
+    return int(row[0]) if row else 0
+
+
+def landed_offsets(lake: Lake, spec: TableSpec) -> dict[str, Offsets]:
+    """Per `topic[partition]`, the log offsets the table holds for the log epoch it landed last."""
+    with _connect(lake, spec) as con:
+        rows = con.execute(_OFFSETS_SQL).fetchall()
+    return {f"{t}[{p}]": Offsets(lo, hi, n) for t, p, lo, hi, n in rows}
+
+
+def repeated_keys(lake: Lake, spec: TableSpec) -> int:
+    """Rows whose key is stored more than once (exactly-once broken)."""
+    keys = lake.dataset(spec).to_table(columns={"key": ds.field(spec.key)})
+    with duckdb.connect() as con:
+        con.register(_VIEW, keys)
+        row = con.execute(_REPEATED_SQL).fetchone()
+    return int(row[0]) if row else 0
+
+
+def placements(lake: Lake, spec: TableSpec) -> list[Placement]:
+    """Rows per tenant, jurisdiction and region."""
+    with _connect(lake, spec) as con:
+        rows = con.execute(_PLACEMENT_SQL).fetchall()
+    return [Placement(tenant, jurisdiction, region, n) for tenant, jurisdiction, region, n in rows]
+
+
+def located_rows(lake: Lake, spec: TableSpec, columns: Sequence[str], match: Mapping[str, str]) -> list[LocatedRow]:
+    """The `columns` of the rows whose `match` columns equal its values, each with the
+    file and row number it sits at. Files written before a column existed read it as null."""
+    unknown = sorted({*columns, *match} - set(spec.schema.names))
+    if unknown:
+        raise ValueError(f"{spec.name} has no column(s) {unknown}")
+    files = [str(f) for f in lake.files(spec)]
+    if not files:
+        return []
+    where = " AND ".join(column + " = ?" for column in match)
+    sql = "SELECT " + ", ".join(columns) + ", filename, file_row_number" + _LOCATED_FROM + " WHERE " + where
+    with duckdb.connect() as con:
+        cur = con.execute(sql, [files, *match.values()])
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    out = []
+    for r in rows:
+        values = dict(zip(names, r, strict=True))
+        out.append(LocatedRow(values=values, lake_file=str(Path(values.pop("filename")).relative_to(lake.root)),
+                              lake_row=values.pop("file_row_number")))
+    return out

@@ -1,0 +1,135 @@
+"""The chunk table's gateway: every query over the chunks lake (`transforms.tables.CHUNKS`),
+each parameterised, each answering with typed records.
+
+The index sync reads whole chunk rows (`ChunkRow`, a row as the chunks table holds
+it): they are the same rows the chunks lander feeds to embedding ahead, and the sync
+writes its payloads from them, so they keep that one shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as ds
+
+from ingest.lake import Lake
+from ingest.lake_reads import LocatedRow, located_rows
+from transforms.tables import CHUNKS
+
+ChunkRow = dict[str, Any]  # a chunks-table row, column -> value, without where it sat on the log
+
+_OUTCOMES_SQL = """
+SELECT event_id, count(*) AS landed, max(chunk_count) AS expected, bool_or(op = 'delete') AS tombstone
+FROM chunks GROUP BY event_id
+"""
+_INDEXED_SQL = """
+SELECT count(DISTINCT document_id) FROM chunks c
+WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
+"""
+_UPSERT_CHUNKS_SQL = "SELECT count(*) FROM chunks WHERE event_id = ? AND op = 'upsert'"
+_TENANT_REGIONS_SQL = "SELECT DISTINCT tenant, region FROM chunks ORDER BY 1, 2"
+_CURRENT_SQL = """
+WITH latest AS (
+    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
+)
+SELECT c.* EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset)
+FROM chunks c JOIN latest l USING (document_id, version)
+WHERE c.op = 'upsert'
+ORDER BY c.document_id, c.chunk_no
+"""
+_LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
+_ALL_ROWS_SQL = "SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks"
+# The columns a lineage trace shows of a chunk; a document's history adds op and landed_at.
+_TRACED_COLUMNS = ("row_id", "chunk_id", "event_id", "chunk_no", "chunk_count", "section", "page", "token_count",
+                   "chunker", "screener", "quarantined", "log_epoch", "log_topic", "log_partition", "log_offset")
+_HISTORY_COLUMNS = (*_TRACED_COLUMNS, "op", "landed_at")
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """The chunk rows one event has in the lake: how many landed, how many its chunker
+    made, and whether it is a delete's tombstone."""
+
+    event_id: str
+    landed: int
+    expected: int
+    tombstone: bool
+
+    @property
+    def done(self) -> bool:
+        return self.tombstone or self.landed >= self.expected
+
+
+def _connect(lake: Lake, files: Collection[Path] | None = None) -> duckdb.DuckDBPyConnection:
+    """The chunks table as a view: the whole lake, or only `files` of it."""
+    if files is None:
+        return lake.connect(CHUNKS)
+    con = duckdb.connect()
+    con.register(CHUNKS.name, ds.dataset([str(f) for f in sorted(files)], schema=CHUNKS.schema, format="parquet"))
+    return con
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[ChunkRow]:
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, values, strict=True)) for values in cur.fetchall()]
+
+
+def outcomes(lake: Lake) -> list[EventOutcome]:
+    with _connect(lake) as con:
+        return [EventOutcome(*r) for r in con.execute(_OUTCOMES_SQL).fetchall()]
+
+
+def indexed_documents(lake: Lake) -> int:
+    """Documents whose latest version has chunks (is searchable)."""
+    with _connect(lake) as con:
+        row = con.execute(_INDEXED_SQL).fetchone()
+    return int(row[0]) if row else 0
+
+
+def upsert_chunks(lake: Lake, event_id: str) -> int:
+    """How many chunks the lake holds of an upsert event."""
+    with _connect(lake) as con:
+        row = con.execute(_UPSERT_CHUNKS_SQL, [event_id]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def tenant_regions(lake: Lake) -> list[tuple[str, str]]:
+    """The distinct (tenant, region) pairs of the chunks, sorted."""
+    with _connect(lake) as con:
+        return [(tenant, region) for tenant, region in con.execute(_TENANT_REGIONS_SQL).fetchall()]
+
+
+def current_rows(lake: Lake, files: Collection[Path] | None = None) -> list[ChunkRow]:
+    """Every upsert chunk of each document's latest version (none for a document whose
+    latest row is a tombstone), by document and chunk number; of `files` only, when given."""
+    with _connect(lake, files) as con:
+        return _rows(con, _CURRENT_SQL)
+
+
+def latest_versions(lake: Lake, files: Collection[Path] | None = None) -> dict[str, int]:
+    """Document id -> its latest version, tombstones included; of `files` only, when given."""
+    with _connect(lake, files) as con:
+        return {doc: version for doc, version in con.execute(_LATEST_VERSIONS_SQL).fetchall()}
+
+
+def rows_of(lake: Lake, files: Collection[Path]) -> list[ChunkRow]:
+    """Every row of `files`, upserts and tombstones."""
+    with _connect(lake, files) as con:
+        return _rows(con, _ALL_ROWS_SQL)
+
+
+def locate_chunk(lake: Lake, row_id: str) -> list[LocatedRow]:
+    """The chunk row (a replayed one may be stored twice), with its file and row number."""
+    return located_rows(lake, CHUNKS, _TRACED_COLUMNS, {"row_id": row_id})
+
+
+def document_chunks(lake: Lake, document_id: str, tenant: str | None = None) -> list[LocatedRow]:
+    """Every chunk row and tombstone of every version of a document (of `tenant`, when
+    given), with op and landed_at, each with its file and row number."""
+    return located_rows(lake, CHUNKS, _HISTORY_COLUMNS,
+                        {"document_id": document_id, **({"tenant": tenant} if tenant else {})})
