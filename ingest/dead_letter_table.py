@@ -15,6 +15,8 @@ from ingest.tables import DEAD_LETTERS
 
 _IDS_SQL = "SELECT dead_letter_id FROM dead_letters"
 _FAILED_EVENTS_SQL = "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''"
+_REASONS_OF_EVENTS_SQL = (
+    "SELECT event_id, any_value(reason) FROM dead_letters WHERE list_contains(?, event_id) GROUP BY event_id")
 _REASONS_SQL = "SELECT stage, error_class, count(*) FROM dead_letters GROUP BY ALL ORDER BY 3 DESC"
 _OF_TENANT_SQL = """
 SELECT dead_letter_id, event_id, source_uri, content_sha256, reason, original_uri
@@ -52,6 +54,12 @@ def letter_ids(lake: Lake) -> set[str]:
     """Ids of the dead letters in the lake."""
     with _connect(lake) as con:
         return {r[0] for r in con.execute(_IDS_SQL).fetchall()}
+
+
+def reasons_of_events(lake: Lake, event_ids: list[str]) -> dict[str, str]:
+    """Of these events, those whose outcome is a dead letter, with its reason."""
+    with _connect(lake) as con:
+        return {r[0]: str(r[1]) for r in con.execute(_REASONS_OF_EVENTS_SQL, [event_ids]).fetchall()}
 
 
 def failed_event_ids(lake: Lake) -> set[str]:

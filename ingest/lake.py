@@ -223,7 +223,7 @@ class Lake:
         target = self.root / "dead_letter_blobs" / f"region={region or 'unassigned'}" / \
             f"tenant={tenant or 'unassigned'}" / digest[:2] / digest
         if not target.exists():
-            _write_bytes_durable(data, target)
+            write_bytes_durable(data, target)
         return target
 
     def dataset(self, spec: TableSpec) -> ds.Dataset:
@@ -276,7 +276,7 @@ def _write_durable(table: pa.Table, target: Path) -> None:
     _durably(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def _write_bytes_durable(data: bytes, target: Path) -> None:
+def write_bytes_durable(data: bytes, target: Path) -> None:
     _durably(target, lambda tmp: tmp.write_bytes(data))
 
 

@@ -47,6 +47,13 @@ _NAMING_SQL = """
 SELECT event_id, document_id, source_uri, region FROM raw
 WHERE tenant = ? AND op = 'upsert' AND (document_id = ? OR list_contains(coalesce(subjects, []), ?))
 """
+# The latest version of each document a file made (its records or archive entries are `#part`s).
+_FILE_DOCUMENTS_SQL = """
+SELECT document_id, version, op, event_id FROM raw
+WHERE tenant = ? AND (document_id = ? OR starts_with(document_id, ? || '#'))
+QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
+ORDER BY document_id
+"""
 _IS_LIVE_SQL = "SELECT arg_max(op, version) = 'upsert' FROM raw WHERE tenant = ? AND document_id = ?"
 _LIVE_SQL = """
 SELECT document_id, version, jurisdiction, region, source_uri, source_root, coalesce(subjects, []) AS subjects,
@@ -192,6 +199,23 @@ def upserts_naming(lake: Lake, tenant: str, document: str, subject: str) -> list
     with _connect(lake) as con:
         rows = con.execute(_NAMING_SQL, [tenant, document, subject or "\x00"]).fetchall()
     return [EventPlace(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class VersionHead:
+    """A document's latest version: which event made it, and whether it is a delete."""
+
+    document_id: str
+    version: int
+    op: str
+    event_id: str
+
+
+def file_documents(lake: Lake, tenant: str, document_id: str) -> list[VersionHead]:
+    """The latest version of the document a file made, and of its `#part`s (records, archive entries)."""
+    with _connect(lake) as con:
+        return [VersionHead(r[0], int(r[1]), r[2], r[3])
+                for r in con.execute(_FILE_DOCUMENTS_SQL, [tenant, document_id, document_id]).fetchall()]
 
 
 def is_live(lake: Lake, tenant: str, document: str) -> bool:

@@ -1,41 +1,38 @@
 """What the vector API needs beyond the index, built from the factory: documents
 from the lake, deletes through the pipeline, lineage, usage, readiness, metering.
 
-Deletes from the API are durable before they are acknowledged: the request is
-appended (fsync) to a journal under the data directory, then a worker thread
-carries it out through the pipeline, one at a time. A request the server did not
-finish (it was stopped) is carried out on the next start. A document has at most
-one pending request: asked again, the backend answers with that one.
+Deletes and documents sent from the API are durable before they are acknowledged:
+the request is appended (fsync) to a journal under the data directory (documents
+are staged first, see inbox.py), then one worker thread carries the requests out
+through the pipeline, one at a time and in the order they came, since pipeline
+runs do not overlap in one process. A request the server did not finish (it was
+stopped) is carried out on the next start. A document has at most one pending
+delete request: asked again, the backend answers with that one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import threading
 from collections.abc import Collection
+from dataclasses import asdict
 from typing import Any
 
 from governance.contracts import derive_id, utcnow
 from governance.ledger import LedgerWriter, UsageEntry
+from governance.residency import ResidencyPolicy
+from ingest import raw_table
 from ingest.kafka import reachable
-from ingest.tables import RAW
+from ingest.limits import Limits
 from pipeline.deletes import DeleteRequest, DeleteRequestError, delete
 from pipeline.factory import Factory
-from transforms.tables import CHUNKS
+from pipeline.inbox import Inbox, append_ticket, public, read_tickets
+from transforms import chunk_table
 from vectorstore.embedder import Embedder
 from vectorstore.index import VectorIndex
 
 log = logging.getLogger(__name__)
-
-DOCUMENT_SQL = """
-SELECT document_id, tenant, version, op, title, source_uri, jurisdiction, region, event_id, event_time
-FROM raw WHERE tenant = ? AND document_id = ?
-ORDER BY version DESC LIMIT 1
-"""
-CHUNKS_SQL = "SELECT count(*) FROM chunks WHERE event_id = ? AND op = 'upsert'"
 
 
 class ApiBackend:
@@ -43,34 +40,34 @@ class ApiBackend:
         self.factory = factory
         self.embedder: Embedder = factory.embedder
         self.index: VectorIndex = factory.index
+        self.policy: ResidencyPolicy = factory.policy
+        self.limits: Limits = factory.settings.limits
         self.meter_writer = LedgerWriter(factory.ledger)
         self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
+        self.inbox = Inbox(factory)
         self._tickets: dict[str, dict[str, Any]] = {}
         self._pending: dict[tuple[str, str], str] = {}  # (tenant, document id) -> its pending request
         self._lock = threading.Lock()
-        self._todo: queue.Queue[str | None] = queue.Queue()
-        for ticket in self._read_journal():
+        self._todo: queue.Queue[tuple[str, str] | None] = queue.Queue()  # (kind, request id)
+        unfinished = [("documents", t) for t in self.inbox.unfinished()]
+        for ticket in read_tickets(self.journal):
             self._remember(ticket)
             if ticket["state"] == "pending":
-                self._todo.put(ticket["request_id"])
-        self._worker = threading.Thread(target=self._work, name="api-deletes", daemon=True)
+                unfinished.append(("delete", ticket))
+        for kind, ticket in sorted(unfinished, key=lambda u: u[1]["requested_at"]):  # in the order they came
+            self._todo.put((kind, ticket["request_id"]))
+        self._worker = threading.Thread(target=self._work, name="api-requests", daemon=True)
         self._worker.start()
 
     # --- documents -------------------------------------------------------------------------
 
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None:
-        con = self.factory.lake.connect(RAW, CHUNKS)
-        row = con.execute(DOCUMENT_SQL, [tenant, document_id]).fetchone()
-        if row is None:
-            con.close()
+        head = raw_table.document_head(self.factory.lake, tenant, document_id)
+        if head is None:
             return None
-        cols = ("document_id", "tenant", "version", "op", "title", "source_uri", "jurisdiction", "region",
-                "event_id", "event_time")
-        doc = dict(zip(cols, row, strict=True))
-        chunks = con.execute(CHUNKS_SQL, [doc["event_id"]]).fetchone()
-        con.close()
+        doc = asdict(head)
         doc["state"] = "live" if doc.pop("op") == "upsert" else "deleted"
-        doc["chunks"] = int(chunks[0]) if chunks and doc["state"] == "live" else 0
+        doc["chunks"] = chunk_table.upsert_chunks(self.factory.lake, head.event_id) if doc["state"] == "live" else 0
         doc["event_time"] = doc["event_time"].isoformat()
         doc["points"] = self.index.count(doc["region"], tenant=tenant, document_id=document_id)
         return doc
@@ -83,7 +80,7 @@ class ApiBackend:
         with self._lock:
             pending = self._pending.get((tenant, document_id))
             if pending is not None:
-                return self._public(self._tickets[pending])
+                return public(self._tickets[pending])
             now = utcnow().isoformat()
             request_id = "apidel-" + derive_id("api-delete", tenant, document_id, now)[:18]
             ticket = {"request_id": request_id, "tenant": tenant, "actor": actor, "document_id": document_id,
@@ -91,17 +88,25 @@ class ApiBackend:
                       "detail": "", "points_deleted": 0, "requested_at": now, "completed_at": "",
                       "status_url": f"/v1/deletions/{request_id}"}
             self._write(ticket)
-        self._todo.put(request_id)
-        return self._public(ticket)
+        self._todo.put(("delete", request_id))
+        return public(ticket)
 
     def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None:
         with self._lock:
             ticket = self._tickets.get(request_id)
-        return self._public(ticket) if ticket and ticket["tenant"] == tenant else None
+        return public(ticket) if ticket and ticket["tenant"] == tenant else None
 
-    @staticmethod
-    def _public(ticket: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in ticket.items() if k not in ("tenant", "actor")}
+    # --- documents sent (see inbox.py) -----------------------------------------------------
+
+    def submit_documents(self, tenant: str, jurisdiction: str, documents: list[tuple[str, bytes]],
+                         actor: str = "") -> dict[str, Any]:
+        """Stage and journal the documents (fsync), then queue their run; the ticket to answer with."""
+        ticket = self.inbox.submit(tenant, jurisdiction, documents, actor)
+        self._todo.put(("documents", ticket["request_id"]))
+        return ticket
+
+    def ingestion(self, tenant: str, request_id: str) -> dict[str, Any] | None:
+        return self.inbox.ticket(tenant, request_id)
 
     def _record(self, ticket: dict[str, Any]) -> None:
         with self._lock:
@@ -109,13 +114,7 @@ class ApiBackend:
 
     def _write(self, ticket: dict[str, Any]) -> None:
         """Journal the ticket (fsync), then remember it; the caller holds the lock."""
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, (json.dumps(ticket) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_ticket(self.journal, ticket)
         self._remember(ticket)
 
     def _remember(self, ticket: dict[str, Any]) -> None:
@@ -126,27 +125,24 @@ class ApiBackend:
         elif self._pending.get(doc) == ticket["request_id"]:
             del self._pending[doc]
 
-    def _read_journal(self) -> list[dict[str, Any]]:
-        if not self.journal.exists():
-            return []
-        latest: dict[str, dict[str, Any]] = {}
-        for line in self.journal.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                t = json.loads(line)
-                latest[t["request_id"]] = t
-        return list(latest.values())
-
     def _work(self) -> None:
-        while (request_id := self._todo.get()) is not None:
-            with self._lock:
-                ticket = dict(self._tickets[request_id])
-            try:
-                ticket.update(self._carry_out(ticket))
-            except Exception as exc:
-                log.exception("delete %s failed", request_id)
-                ticket.update(state="failed", detail=f"{type(exc).__name__}: {exc}; send the delete again")
-            ticket["completed_at"] = utcnow().isoformat()
-            self._record(ticket)
+        while (item := self._todo.get()) is not None:
+            kind, request_id = item
+            if kind == "documents":
+                self.inbox.carry_out(request_id)  # journals its own outcome, failed or not
+            else:
+                self._delete(request_id)
+
+    def _delete(self, request_id: str) -> None:
+        with self._lock:
+            ticket = dict(self._tickets[request_id])
+        try:
+            ticket.update(self._carry_out(ticket))
+        except Exception as exc:
+            log.exception("delete %s failed", request_id)
+            ticket.update(state="failed", detail=f"{type(exc).__name__}: {exc}; send the delete again")
+        ticket["completed_at"] = utcnow().isoformat()
+        self._record(ticket)
 
     def _carry_out(self, ticket: dict[str, Any]) -> dict[str, Any]:
         """The outcome of a delete request; a document deleted meanwhile (by another request,

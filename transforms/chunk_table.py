@@ -31,6 +31,8 @@ SELECT count(DISTINCT document_id) FROM chunks c
 WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
 """
 _UPSERT_CHUNKS_SQL = "SELECT count(*) FROM chunks WHERE event_id = ? AND op = 'upsert'"
+_CHUNKS_OF_EVENTS_SQL = (
+    "SELECT event_id, count(*) FROM chunks WHERE list_contains(?, event_id) AND op = 'upsert' GROUP BY event_id")
 _TENANT_REGIONS_SQL = "SELECT DISTINCT tenant, region FROM chunks ORDER BY 1, 2"
 _CURRENT_SQL = """
 WITH latest AS (
@@ -96,6 +98,12 @@ def upsert_chunks(lake: Lake, event_id: str) -> int:
     with _connect(lake) as con:
         row = con.execute(_UPSERT_CHUNKS_SQL, [event_id]).fetchone()
     return int(row[0]) if row else 0
+
+
+def chunks_of_events(lake: Lake, event_ids: list[str]) -> dict[str, int]:
+    """Of these events, those with upsert chunks in the lake, and how many each."""
+    with _connect(lake) as con:
+        return {r[0]: int(r[1]) for r in con.execute(_CHUNKS_OF_EVENTS_SQL, [event_ids]).fetchall()}
 
 
 def tenant_regions(lake: Lake) -> list[tuple[str, str]]:

@@ -32,8 +32,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from governance.errors import ResidencyError
 from governance.keys import ApiKey, KeyStore
 from governance.ledger import UsageEntry
+from governance.residency import ResidencyPolicy
+from ingest.limits import Limits
+from ingest.parsers import file_format
 from transforms.tokens import token_counter
 from vectorstore.api.docs import mount_docs
 from vectorstore.api.middleware import BodyLimit
@@ -42,8 +46,11 @@ from vectorstore.api.models import (
     ContextRequest,
     ContextResponse,
     DeletionResponse,
+    DocumentIn,
     DocumentResponse,
+    DocumentsRequest,
     FieldError,
+    IngestionResponse,
     SearchHit,
     SearchRequest,
     SearchResponse,
@@ -72,9 +79,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ = ("reader", "writer", "admin")
-DELETE_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"headers": {"Location": {
-    "description": "the delete request's status, `/v1/deletions/{request_id}`: poll it",
-    "schema": {"type": "string"}}}}}
+
+
+def accepted(status: str) -> dict[int | str, dict[str, Any]]:
+    """A 202 whose `Location` header names where to poll the request."""
+    return {202: {"headers": {"Location": {"description": f"{status}: poll it", "schema": {"type": "string"}}}}}
+
+
+DELETE_ACCEPTED = accepted("the delete request's status, `/v1/deletions/{request_id}`")
+DOCUMENTS_ACCEPTED = accepted("the request's status, `/v1/ingestions/{request_id}`")
+# A file's media type -> the parser its name's suffix must pick (ingest.parsers.FORMATS).
+MEDIA_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/html": "html", "application/xhtml+xml": "html",
+               "application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf", "text/csv": "csv",
+               "application/json": "json", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl",
+               "application/zip": "zip", "application/gzip": "gzip"}
 
 
 @dataclass(frozen=True)
@@ -93,10 +111,15 @@ class Backend(Protocol):
 
     index: VectorIndex
     embedder: Embedder
+    policy: ResidencyPolicy  # which region a jurisdiction's documents go to
+    limits: Limits  # what one file may be
 
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None: ...
     def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
+    def submit_documents(self, tenant: str, jurisdiction: str, documents: list[tuple[str, bytes]],
+                         actor: str = "") -> dict[str, Any]: ...
+    def ingestion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
     def lineage(self, tenant: str, item_id: str, regions: Collection[str]) -> dict[str, Any] | None: ...
     def usage(self, tenant: str | None) -> dict[str, Any]: ...
     def ready(self) -> dict[str, str]: ...
@@ -309,6 +332,91 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         if ticket is None:
             raise ApiProblem(404, "No such delete request", f"tenant {key.tenant} made no request {request_id!r}")
         return DeletionResponse(**ticket)
+
+    def jurisdiction_of(key: ApiKey, given: str | None) -> str:
+        """The documents' jurisdiction: as given, or the one whose home region the key has; its home
+        region must be one of the key's."""
+        policy = backend.policy
+        if given is None:
+            homes = sorted(j for j, spec in policy.jurisdictions.items() if spec.home in key.regions)
+            if len(homes) == 1:
+                return homes[0]
+            error = FieldError(loc=["body", "jurisdiction"], type="missing",
+                               msg=f"say which jurisdiction the documents are of: one of {', '.join(homes) or 'none'} "
+                                   f"(key {key.key_id} has the regions {', '.join(key.regions)})")
+            raise ApiProblem(422, "Invalid request", summary([error]), errors=[error])
+        try:
+            jurisdiction = policy.canonical(given)
+        except ResidencyError:
+            error = FieldError(loc=["body", "jurisdiction"], type="enum",
+                               msg=f"jurisdiction {given!r} is not in the residency policy; known: "
+                                   f"{', '.join(sorted(policy.jurisdictions)) or 'none'}")
+            raise ApiProblem(422, "Invalid request", summary([error]), errors=[error]) from None
+        region = policy.home_region(jurisdiction)
+        if region not in key.regions:
+            raise ApiProblem(403, "Region not allowed", f"documents of jurisdiction {jurisdiction} are stored in "
+                             f"region {region}, and key {key.key_id} may use only {', '.join(key.regions)}; use a "
+                             "key of that region")
+        return jurisdiction
+
+    def check_documents(documents: list[DocumentIn]) -> list[tuple[str, bytes]]:
+        """The documents' bytes, or one 422 naming every document at fault and what to do."""
+        errors: list[FieldError] = []
+        files: list[tuple[str, bytes]] = []
+        seen: set[str] = set()
+        per_file = backend.limits
+        for i, doc in enumerate(documents):
+            loc: list[str | int] = ["body", "documents", i]
+            data = doc.data()
+            fmt, declared = file_format(doc.name), MEDIA_TYPES.get((doc.media_type or "").split(";")[0].strip())
+            if doc.name in seen:
+                errors.append(FieldError(loc=[*loc, "name"], type="value_error",
+                                         msg=f"document {doc.name!r} is sent twice; send each name once"))
+            elif len(data) > per_file.max_file_bytes:
+                errors.append(FieldError(loc=loc, type="too_long", msg=f"document {doc.name!r} has {len(data):,} "
+                                         f"bytes, more than {per_file.max_file_bytes:,} (max_file_bytes); split it"))
+            elif doc.text is not None and len(doc.text) > per_file.max_text_chars:
+                errors.append(FieldError(loc=[*loc, "text"], type="string_too_long",
+                                         msg=f"document {doc.name!r} has {len(doc.text):,} characters, more than "
+                                             f"{per_file.max_text_chars:,} (max_text_chars); split it"))
+            elif declared is not None and fmt != declared:
+                errors.append(FieldError(loc=[*loc, "media_type"], type="value_error",
+                                         msg=f"document {doc.name!r} is {doc.media_type}, but its name's suffix "
+                                             f"picks the {fmt or 'no'} parser; name it with the suffix of its type"))
+            seen.add(doc.name)
+            files.append((doc.name, data))
+        if errors:
+            raise ApiProblem(422, "Invalid request", summary(errors), errors=errors)
+        return files
+
+    @app.post("/v1/documents", response_model=IngestionResponse, status_code=202,
+              responses={**DOCUMENTS_ACCEPTED, **COMMON, **JSON_BODY}, tags=["documents"],
+              dependencies=[Depends(json_body)])
+    async def post_documents(body: DocumentsRequest, response: Response,
+                             key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> IngestionResponse:
+        """Send documents of the key's tenant into the factory, as a folder's files would go: each `name` is
+        a path under the tenant's API folder, its id `<tenant>:<name>`; the same name sent again is a new
+        version of that document (the same text again: unchanged). The documents are stored (fsync) before
+        the 202; poll `Location` (also `status_url`) until the state is complete or failed: it then lists each
+        document's events, chunks, or the reason it was dead-lettered. Limits: the body (`MAX_BODY_BYTES`)
+        and per file `AIFACTORY_LIMIT_*` (max_file_bytes, max_text_chars)."""
+        tenant_key(key)
+        jurisdiction = jurisdiction_of(key, body.jurisdiction)
+        files = check_documents(body.documents)
+        ticket = await within(backend.submit_documents, key.tenant, jurisdiction, files, f"key:{key.key_id}")
+        response.headers["Location"] = ticket["status_url"]
+        return IngestionResponse(**ticket)
+
+    @app.get("/v1/ingestions/{request_id}", response_model=IngestionResponse,
+             responses={**COMMON, **NOT_FOUND}, tags=["documents"])
+    async def get_ingestion(request_id: str,
+                            key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> IngestionResponse:
+        """Where a document request stands: pending, running, complete (each document published, unchanged,
+        held or dead-lettered with its reason, and the events and chunks made) or failed (with what to do)."""
+        ticket = await within(backend.ingestion, tenant_key(key).tenant, request_id)
+        if ticket is None:
+            raise ApiProblem(404, "No such document request", f"tenant {key.tenant} made no request {request_id!r}")
+        return IngestionResponse(**ticket)
 
     @app.get("/v1/lineage/{item_id:path}", responses={**COMMON, **NOT_FOUND}, tags=["governance"])
     async def get_lineage(item_id: str,

@@ -86,4 +86,5 @@ class BodyLimit:
         access_log.info("%s", logfmt(fields), extra={"access": fields})
 
     def _detail(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes; send a shorter query or fewer filters"
+        return (f"the body is larger than {self.max_bytes} bytes: send a shorter query or fewer filters, or "
+                "fewer or smaller documents per request (the server's AIFACTORY_API_MAX_BODY_BYTES sets the limit)")

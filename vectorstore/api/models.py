@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    model_validator,
+)
 
 from vectorstore.modes import DEFAULT_MODE, Mode, ScoreKind
 
@@ -177,6 +188,120 @@ class DeletionResponse(BaseModel):
     detail: str = ""
     points_deleted: int = 0
     requested_at: str
+    completed_at: str = ""
+    status_url: str
+
+
+def document_name(name: str) -> str:
+    """A document's name is a relative path, as under a folder: no '..', no absolute path."""
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name:
+        problem = "is absolute or uses '\\'; give a relative path with '/' between folders, such as 'hr/leave.md'"
+    elif any(p in ("", ".", "..") for p in parts):
+        problem = "has an empty, '.' or '..' part; give a path within your documents, such as 'hr/leave.md'"
+    elif any(p.startswith(".") for p in parts):
+        problem = "has a hidden part (starting with '.'), which a folder scan skips; rename it"
+    elif "#" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "holds '#' or a control character; '#' marks the records of a file in document ids"
+    elif any(len(p.encode()) > 255 for p in parts):
+        problem = "has a part longer than 255 bytes, more than a file name may be; shorten it"
+    else:
+        return name
+    raise ValueError(f"name {name!r} {problem}")
+
+
+def _text_or_file(schema: dict[str, Any]) -> None:
+    schema["oneOf"] = [{"title": "text", "required": ["name", "text"]},
+                       {"title": "file", "required": ["name", "content_base64"]}]
+
+
+class DocumentIn(Strict):
+    """One document: `name` and its `text`, or `name` and a file's bytes as `content_base64`. The
+    name's suffix picks the parser, as in a folder (.md, .txt, .html, .pdf, .csv, .json, .jsonl, .zip, ...)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_text_or_file)
+
+    name: Annotated[str, AfterValidator(document_name)] = Field(
+        min_length=1, max_length=1024, description="a relative path such as `hr/leave.md`: the document id is "
+        "`<tenant>:<name>`, so sending the same name again makes a new version of the same document")
+    text: str | None = Field(None, description="the document's text, stored as UTF-8 under `name`")
+    content_base64: str | None = Field(None, description="a file's bytes in standard base64 (RFC 4648)")
+    media_type: str | None = Field(None, max_length=255, description="the file's type, e.g. `application/pdf`; "
+                                   "when given it must agree with the suffix of `name`")
+
+    @model_validator(mode="after")
+    def _one_body(self) -> DocumentIn:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError(f"document {self.name!r}: send exactly one of `text` or `content_base64`")
+        if self.media_type is not None and self.content_base64 is None:
+            raise ValueError(f"document {self.name!r}: `media_type` goes with `content_base64`; text needs none")
+        if self.content_base64 is not None:
+            try:
+                base64.b64decode(self.content_base64, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"document {self.name!r}: content_base64 is not valid base64 ({exc}); encode the "
+                                 "file's bytes with standard base64, e.g. `base64 -w0 FILE`") from None
+        return self
+
+    def data(self) -> bytes:
+        """The document's bytes, as they are stored under its name."""
+        if self.content_base64 is not None:
+            return base64.b64decode(self.content_base64, validate=True)
+        return (self.text or "").encode("utf-8")
+
+
+def _at_least_one(documents: list[DocumentIn]) -> list[DocumentIn]:
+    if not documents:
+        raise ValueError("the list is empty; send at least one document, {name, text} or {name, content_base64}")
+    return documents
+
+
+class DocumentsRequest(Strict):
+    """Documents for the key's tenant (the tenant comes from the key, never from the body)."""
+
+    documents: Annotated[list[DocumentIn], AfterValidator(_at_least_one)] = Field(
+        json_schema_extra={"minItems": 1}, description="one or more documents; each name once")
+    jurisdiction: str | None = Field(None, max_length=64, description="the jurisdiction of the documents (e.g. "
+                                     "`EU`), which decides their region; may be left out when exactly one "
+                                     "jurisdiction's home region is among the key's regions")
+
+
+class IngestedEvent(BaseModel):
+    document_id: str = Field(description="the file's id, with `#part` for a record or archive entry")
+    event_id: str
+    version: int
+    op: Literal["upsert", "delete"]
+    chunks: int = Field(description="chunks of this event in the lake")
+    reason: str = Field("", description="why the event was dead-lettered in the transforms, if it was")
+
+
+class IngestedDocument(BaseModel):
+    name: str
+    document_id: str = Field(description="`<tenant>:<name>` (personal data in the name hashed, as in a folder)")
+    state: Literal["pending", "published", "unchanged", "held", "dead_lettered"]
+    reason: str = Field("", description="why a document was not published, and what to do")
+    events: list[IngestedEvent] = Field(default_factory=list, description="the events published for it (for "
+                                        "`unchanged`, those of the version now live); empty until the scan")
+
+
+class IngestionResponse(BaseModel):
+    """A document request: pending (staged, durable), running, complete or failed. Event ids are known
+    once the worker has scanned the documents: until then `documents` names the ids they will have."""
+
+    request_id: str
+    state: Literal["pending", "running", "complete", "failed"]
+    detail: str = Field("", description="why the request failed, and what to do")
+    jurisdiction: str
+    documents: list[IngestedDocument]
+    published: int = Field(0, description="documents with a new version")
+    unchanged: int = Field(0, description="documents whose text equals their live version")
+    held: int = Field(0, description="documents held back by a delete request")
+    dead_lettered: int = Field(0, description="documents that failed, each with its reason")
+    chunks: int = Field(0, description="chunks of the events published")
+    event_ids: list[str] = Field(default_factory=list, description="the events this request published")
+    run_id: str = Field("", description="the pipeline run that carried it out: its metering is under this id")
+    requested_at: str
+    started_at: str = ""
     completed_at: str = ""
     status_url: str
 
