@@ -103,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
                         "aifactory COMMAND --help           # each command's options and examples"))
     p.add_argument("-v", "--verbose", action="store_true", help="log every stage, and print tracebacks of "
                                                                 "unexpected errors")
+    p.add_argument("--no-wait", action="store_true",
+                   help="when another command is writing to the data directory, fail at once naming it "
+                        "(default: wait for it to finish, then go on)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str, *example: str, json: bool = True) -> argparse.ArgumentParser:
@@ -300,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.started = started
         if long_work:
             progress.stage("start", f"pipeline loaded in {time.perf_counter() - started:.1f} s")
-        factory = Factory(FactorySettings())
+        factory = Factory(FactorySettings(writer_wait=False) if args.no_wait else FactorySettings())
         try:
             commands.COMMANDS[args.command](args, factory, progress)
         except commands.USER_ERRORS as exc:

@@ -167,7 +167,8 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     require_tenant(factory, args.tenant)
-    results = search(factory.index, factory.embedder, args.text, tenant=args.tenant, top_k=args.top_k,
+    index, embedder = factory.for_questions() or (factory.index, factory.embedder)
+    results = search(index, embedder, args.text, tenant=args.tenant, top_k=args.top_k,
                      mode=args.mode, include_quarantined=args.include_quarantined, filters=dict(args.filter))
     emit(args, [r.__dict__ for r in results], format_results(args.text, results))
 

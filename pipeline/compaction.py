@@ -23,9 +23,9 @@ def compact_folder(factory: Factory, spec: TableSpec, folder: Path) -> dict[str,
     The merged file is durable before the old ones go; a crash in between leaves
     rows twice (duplicate_ratio fails) until the next compaction folds them. If a
     file was rewritten meanwhile (erasure, deletes), the merge is dropped: erased
-    rows must not come back. (There is no lake lock: a rewrite in the instant
-    between that test and the unlinks is not caught; schedule compaction apart
-    from erasure runs.)"""
+    rows must not come back. Callers hold the writer lock (writer.py), so no run,
+    delete or erasure rewrites the folder meanwhile; the check stays for files
+    written by an older version without the lock."""
     files = sorted(folder.glob("*.parquet"))
     if len(files) < 2:
         return {"files_before": len(files), "files_after": len(files), "rows": 0, "repeated_rows_dropped": 0,
@@ -59,6 +59,11 @@ class Compaction:
 
 def compact_partition(factory: Factory, *, day: str, region: str) -> Compaction:
     """Compact every tenant's folder of one day and region, in every lake table."""
+    with factory.writing():
+        return _compact_partition(factory, day=day, region=region)
+
+
+def _compact_partition(factory: Factory, *, day: str, region: str) -> Compaction:
     done = Compaction()
     for spec in (RAW, CHUNKS, DEAD_LETTERS):
         for folder in sorted(factory.lake.path(spec).glob(f"region={region}/tenant=*/date={day}")):

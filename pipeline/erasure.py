@@ -50,8 +50,8 @@ from pipeline.errors import PipelineError
 from pipeline.factory import Factory
 from pipeline.scan import scan_cache_dir
 from transforms.tables import CHUNKS
-from vectorstore.edge import EdgeIndex
 from vectorstore.index import collection_name
+from vectorstore.owner import HomeIndex
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ class Receipt:
 
 def erase(factory: Factory, tenant: str, *, subject: str | None = None, document: str | None = None,
           who: str | None = None) -> Receipt:
+    with factory.writing():  # one writer at a time (writer.py); the deletes inside are part of it
+        return _erase(factory, tenant, subject=subject, document=document, who=who)
+
+
+def _erase(factory: Factory, tenant: str, *, subject: str | None, document: str | None,
+           who: str | None) -> Receipt:
     if (subject is None) == (document is None):
         raise DeleteRequestError("say what to erase: one of --subject IDENTIFIER or --document ID")
     key = subject_of(factory, tenant, subject) if subject is not None else ""
@@ -190,7 +196,8 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
     models = {p.name.split("__", 2)[2] for p in root.iterdir() if p.is_dir() and p.name.count("__") == 2}
     removed: dict[str, int] = {}
     for model in sorted(models):
-        index = EdgeIndex(root, model_id=model, dimension=0)  # dimension is used only to create
+        index = factory.open_index(model, 0)  # through the index's owner, if another process has it open
+        assert isinstance(index, HomeIndex)  # the embedded index: a Qdrant server returned above
         try:
             for region in index.regions():
                 stale = [h.id for h in index.points(region)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,13 @@ from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from pipeline.settings import FactorySettings
-from transforms.tables import CHUNKS
+from pipeline.writer import writing
+from transforms import chunk_table
 from vectorstore.ahead import EmbedAhead
-from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
+from vectorstore.owner import HomeIndex, NoModelHere
+from vectorstore.search import QueryEmbedder
 from vectorstore.sync import SyncReport, sync_index
 
 
@@ -46,9 +50,17 @@ class Factory:
     def audit(self) -> AuditLog:
         return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
+    def writing(self, say: Callable[[str], object] | None = None) -> AbstractContextManager[None]:
+        """This data directory's writer lock (writer.py), waiting for it unless told not to."""
+        return writing(self.settings.home, wait=self.settings.writer_wait, say=say)
+
     def sync_index(self, *, run_id: str, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport:
         """Make the index equal to the chunks lake, metering what is embedded and,
         when points changed, what is now stored; vectors embedded `ahead` are reused."""
+        with self.writing():
+            return self._sync_index(run_id=run_id, progress=progress, ahead=ahead)
+
+    def _sync_index(self, *, run_id: str, progress: bool, ahead: EmbedAhead | None) -> SyncReport:
         report = sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
                             run_id=run_id, ahead=ahead)
         if report.upserted or report.deleted:
@@ -57,9 +69,7 @@ class Factory:
 
     def meter_storage(self, run_id: str) -> None:
         """A storage snapshot per tenant and region: vectors held and their bytes."""
-        con = self.lake.connect(CHUNKS)
-        pairs = con.execute("SELECT DISTINCT tenant, region FROM chunks ORDER BY 1, 2").fetchall()
-        con.close()
+        pairs = chunk_table.tenant_regions(self.lake)
         index, dim = self.index, self.embedder.fingerprint.dimension
         regions = set(index.regions())
         entries = []
@@ -129,10 +139,14 @@ class Factory:
         fp = self.embedder.fingerprint
         if self.active_model() is None:
             self.activate(self.embedder)
-        return self.open_index(fp.id, fp.dimension)
+        index = self.open_index(fp.id, fp.dimension)
+        if isinstance(index, HomeIndex):
+            index.serve_queries_with(self.embedder.embed_query)  # other processes' searches embed here
+        return index
 
     def open_index(self, model_id: str, dimension: int) -> VectorIndex:
-        """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge."""
+        """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge, opened here
+        or, when another process has it open, reached through that process (owner.py)."""
         s = self.settings
         if s.qdrant_url:
             # Imported here: qdrant-client takes ~1-5 s to import, and the embedded default never uses it.
@@ -140,18 +154,32 @@ class Factory:
 
             return QdrantIndex.connect(url=s.qdrant_url, api_key=s.qdrant_api_key.get_secret_value(),
                                        model_id=model_id, dimension=dimension)
-        return EdgeIndex(s.index_root, model_id=model_id, dimension=dimension)
+        return HomeIndex(s.index_root, model_id=model_id, dimension=dimension)
 
     def index_without_model(self) -> VectorIndex | None:
         """The index of the active model, without loading that model (for status)."""
         if "index" in self.__dict__:
             return self.index
+        if "_status_index" in self.__dict__:
+            return self.__dict__["_status_index"]
         active = self.active_model()
         if active is None:
             return None
         index = self.open_index(active["id"], active["dimension"])
         self.__dict__["_status_index"] = index
         return index
+
+    def for_questions(self) -> tuple[VectorIndex, QueryEmbedder] | None:
+        """The index and a question embedder, for a process that only asks: when another
+        process owns the embedded index with the model loaded, it embeds the question,
+        so no model loads here (a search answers in a fraction of a second). None when
+        there is no index yet."""
+        if "index" in self.__dict__:
+            return self.index, self.embedder
+        index = self.index_without_model()
+        if index is None:
+            return None
+        return index, _AskOwner(index, self) if isinstance(index, HomeIndex) and not index.owned else self.embedder
 
     @property
     def _model_marker(self) -> Path:
@@ -174,3 +202,20 @@ class Factory:
         for key in ("index", "_status_index"):
             if key in self.__dict__:
                 self.__dict__.pop(key).close()
+
+
+class _AskOwner:
+    """Embeds a question in the process that owns the index, else with this process's model."""
+
+    def __init__(self, index: HomeIndex, factory: Factory) -> None:
+        self.index, self.factory = index, factory
+
+    def embed_query(self, text: str) -> list[float]:
+        if not self.index.owned:
+            try:
+                vector = self.index.embed_query(text)
+                if len(vector) == self.index.dimension:
+                    return vector
+            except NoModelHere:
+                pass
+        return self.factory.embedder.embed_query(text)

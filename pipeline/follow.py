@@ -99,7 +99,12 @@ class Follower:
         self.stop()
 
     def cycle(self, should_stop: Callable[[], bool] | None = None) -> RunReport:
-        """Rescan the sources and drive what changed until it is searchable."""
+        """Rescan the sources and drive what changed until it is searchable; each cycle
+        holds the writer lock, so other commands write between cycles (writer.py)."""
+        with self.factory.writing(say=log.info):
+            return self._cycle(should_stop)
+
+    def _cycle(self, should_stop: Callable[[], bool] | None) -> RunReport:
         stream = self.stream
         if stream is None:
             raise RuntimeError("the follower is not started")

@@ -37,7 +37,9 @@ def trace(factory: Factory, tenant: str | None, item_id: str,
         # All or nothing: a partial history would still tell that the rest exists elsewhere.
         inside = regions is None or {v["region"] for v in found["versions"]} <= set(regions)
         return found if inside else None
-    lake, index = factory.lake, factory.index
+    lake, index = factory.lake, factory.index_without_model()  # a trace reads: no model to load
+    if index is None:
+        return None
     for region in index.regions():
         if regions is not None and region not in regions:
             continue
@@ -62,7 +64,7 @@ def _document(factory: Factory, tenant: str | None, document_id: str) -> dict[st
     tombstone in the chunks lake. So a deleted document still shows what it was,
     where each piece sat, and which event removed it. `chunks` is what is live now:
     the latest version's chunks, none once the document is deleted."""
-    lake, index = factory.lake, factory.index
+    lake, index = factory.lake, factory.index_without_model()
     events = _as_json(raw_table.document_events(lake, document_id, tenant))
     if not events:
         return None
@@ -79,7 +81,7 @@ def _document(factory: Factory, tenant: str | None, document_id: str) -> dict[st
         else:
             chunks[c["event_id"]].append(c)
     live = _live_points(factory, events, chunks)
-    model = index.model_id
+    model = index.model_id if index is not None else ""
     # The points each version wanted: a point goes with the first later version that lacks it.
     wanted = {e["event_id"]: {point_id(c["chunk_id"], model) for c in chunks.get(e["event_id"], [])}
               for e in events}
@@ -117,7 +119,9 @@ def _document(factory: Factory, tenant: str | None, document_id: str) -> dict[st
 def _live_points(factory: Factory, events: list[dict[str, Any]],
                  chunks: dict[str, list[dict[str, Any]]]) -> dict[str, Hit]:
     """The points of any version's chunks that the index still holds."""
-    index = factory.index
+    index = factory.index_without_model()
+    if index is None:
+        return {}
     wanted: dict[str, set[str]] = defaultdict(set)
     for e in events:
         for c in chunks.get(e["event_id"], []):

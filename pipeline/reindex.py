@@ -29,6 +29,11 @@ class ReindexReport:
 
 
 def reindex(factory: Factory, model: str, *, drop_old: bool = False, progress: bool = False) -> ReindexReport:
+    with factory.writing():
+        return _reindex(factory, model, drop_old=drop_old, progress=progress)
+
+
+def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) -> ReindexReport:
     previous = factory.active_model()
     embedder = load_embedder(model, factory.settings.embedding_device, precision=factory.settings.embedding_precision)
     fp = embedder.fingerprint

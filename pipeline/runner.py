@@ -81,8 +81,8 @@ def run(factory: Factory, sources: list[Source], *, progress: bool | Progress = 
     `requests` are new events made by a person, such as deletes (see deletes.py).
     The run is reported as OpenLineage events (see runlineage.py)."""
     report = RunReport()
-    with job_run(factory, "aifactory.run", report):
-        shown = as_progress(progress)
+    shown = as_progress(progress)
+    with factory.writing(say=lambda text: shown.stage("wait", text)), job_run(factory, "aifactory.run", report):
         started = time.perf_counter()
         shown.stage("scan", f"reading {len(sources)} source(s)")
         batch = plan(factory, sources, report.run_id, requests=requests or (), retry=retry or ())
@@ -195,31 +195,33 @@ def connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafka
 def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
     report = RunReport()
-    batch = plan(factory, sources, report.run_id, recover=False)
-    report.ingest = batch.ingest
-    drive(factory, report, batch, conn=conn, transform=False)
+    with factory.writing():
+        batch = plan(factory, sources, report.run_id, recover=False)
+        report.ingest = batch.ingest
+        drive(factory, report, batch, conn=conn, transform=False)
     return report
 
 
 def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None) -> RunReport:
     """Chunk every raw-lake event whose outcome has not landed yet."""
     report = RunReport()
-    drive(factory, report, Batch(pending=pending_events(factory.lake)), conn=conn, land_raw=False)
+    with factory.writing():
+        drive(factory, report, Batch(pending=pending_events(factory.lake)), conn=conn, land_raw=False)
     return report
 
 
 def replay(factory: Factory, *, progress: bool = False) -> RunReport:
     """Rebuild the chunks lake and the index from the raw lake, the durable log."""
     report = RunReport()
-    with job_run(factory, "aifactory.replay", report):
+    shown = as_progress(progress)
+    with factory.writing(say=lambda text: shown.stage("wait", text)), job_run(factory, "aifactory.replay", report):
         started = time.perf_counter()
         events = raw_events(factory.lake)
         factory.lake.drop(CHUNKS)
         index = factory.index
         for region in index.regions():
             index.delete(region, index.ids(region))
-        drive(factory, report, Batch(retry=events), land_raw=False, project=Project(factory),
-              progress=as_progress(progress))
+        drive(factory, report, Batch(retry=events), land_raw=False, project=Project(factory), progress=shown)
         report.recovered = len(events)
         report.seconds["total"] = time.perf_counter() - started
     return report

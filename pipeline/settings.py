@@ -34,6 +34,8 @@ class FactorySettings(BaseSettings):
     embedding_precision: str = "auto"
     # How long a run waits for every published event to come out of the stream.
     stage_timeout_s: float = 600.0
+    # A write (run, ingest, delete, ...) while another is in progress waits its turn; false: refuse at once.
+    writer_wait: bool = True
     # A Qdrant server or cluster; empty uses the embedded Qdrant Edge under `home`.
     qdrant_url: str = Field(default="", validation_alias="QDRANT_URL")
     # OpenLineage events go to this Marquez-compatible endpoint; empty: a file under home.

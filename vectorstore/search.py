@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from vectorstore.embedder import Embedder
 from vectorstore.errors import VectorStoreError
 from vectorstore.index import Hit, Query, VectorIndex
 from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES, Mode, ScoreKind, score_kind
@@ -67,7 +66,11 @@ def also_in(payload: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def search(index: VectorIndex, embedder: Embedder, text: str, *, tenant: str, top_k: int = 5,
+class QueryEmbedder(Protocol):
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def search(index: VectorIndex, embedder: QueryEmbedder, text: str, *, tenant: str, top_k: int = 5,
            mode: Mode = DEFAULT_MODE, include_quarantined: bool = False,
            filters: dict[str, str] | None = None, regions: Collection[str] | None = None,
            with_vectors: bool = False) -> list[Result]:

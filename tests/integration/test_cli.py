@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pipeline.settings import PROJECT_ROOT
+from tests.fixtures.http import aifactory_serve
 from tests.fixtures.procs import pids_with_home
 
 pytestmark = pytest.mark.integration
@@ -91,17 +92,9 @@ def test_eval_reports_beir_metrics_for_both_modes(tmp_path: Path) -> None:
         assert report[mode]["ndcg@10"] > 0.8 and report[mode]["mrr"] > 0.8
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_keys_and_serve_from_the_command_line(tmp_path: Path) -> None:
-    import signal
-    import time
 
     import httpx
 
@@ -124,30 +117,16 @@ def test_keys_and_serve_from_the_command_line(tmp_path: Path) -> None:
     assert created["token"] not in stored, "the key itself must not be stored"
     assert [k["key_id"] for k in as_json(aifactory(home, "keys", "list", "--json"))] == [created["key_id"]]
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))}
-    server = subprocess.Popen([sys.executable, "-m", "aifactory.cli", "serve", "--port", str(port)],
-                              env={**env, "AIFACTORY_HOME": str(home)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {created['token']}"}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "aifactory serve did not start"
-            time.sleep(0.3)
+    auth = {"Authorization": f"Bearer {created['token']}"}
+    with aifactory_serve({**env, "AIFACTORY_HOME": str(home)}, stderr=subprocess.STDOUT) as served:
+        url = served.url
         hits = httpx.post(url + "/v1/search", json={"query": "parental leave"}, headers=auth, timeout=30).json()
         assert hits["hits"][0]["citation"]["document_id"] == "acme:parental-leave.md"
         aifactory(home, "keys", "revoke", created["key_id"])
         after = httpx.post(url + "/v1/search", json={"query": "parental leave"}, headers=auth, timeout=30)
         assert after.status_code == 401 and "revoked" in after.json()["detail"]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=60)
+    server, out = served.proc, served.out
     assert server.returncode == 0, out
     ledger = [json.loads(line) for line in (home / "governance" / "usage.jsonl").read_text().splitlines()]
     assert [e["tenant"] for e in ledger if e["event"] == "query"] == ["acme"], "the query was not metered"

@@ -1,8 +1,13 @@
-"""One contract, every adapter: Qdrant Edge in-process, and qdrant-client's local
-mode (which speaks the Qdrant server API)."""
+"""One contract, every adapter: Qdrant Edge in-process, Qdrant Edge reached through the
+process that owns it (vectorstore/owner.py), and qdrant-client's local mode (which
+speaks the Qdrant server API)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +17,7 @@ import pytest
 
 from vectorstore.edge import EdgeIndex
 from vectorstore.index import IndexPoint, Query, VectorIndex
+from vectorstore.owner import HomeIndex
 from vectorstore.qdrant import QdrantIndex
 from vectorstore.sparse import document_vector, query_vector
 
@@ -36,14 +42,31 @@ def points() -> list[IndexPoint]:
                        document_vector(text)) for k, (t, vec, text, s) in DOCS.items()]
 
 
-@pytest.fixture(params=["edge", "qdrant-local"])
+# Another process that opens the embedded index and keeps it until its stdin closes.
+OWNER = ("import pathlib, sys; from vectorstore.owner import HomeIndex\n"
+         "index = HomeIndex(pathlib.Path(sys.argv[1]), model_id='m-1', dimension=4, command='test owner')\n"
+         "index.regions(); print('OWNER', index.owned, flush=True); sys.stdin.read(); index.close()\n")
+
+
+def start_owner(root: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "OWNER True"
+    return proc
+
+
+@pytest.fixture(params=["edge", "edge-through-owner", "qdrant-local"])
 def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     opened: list[VectorIndex] = []
+    owner = start_owner(tmp_path / "shared") if request.param == "edge-through-owner" else None
 
     def make() -> VectorIndex:
         index: VectorIndex
         if request.param == "edge":
             index = EdgeIndex(tmp_path / "edge", model_id="m-1", dimension=DIM)
+        elif owner is not None:
+            index = HomeIndex(tmp_path / "shared", model_id="m-1", dimension=DIM)
+            assert not index.owned and index.holder is not None and index.holder.pid == owner.pid
         else:
             index = QdrantIndex.local(str(tmp_path / "local"), model_id="m-1", dimension=DIM)
         opened.append(index)
@@ -52,6 +75,8 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     yield make
     for index in opened:
         index.close()
+    if owner is not None:
+        owner.communicate("", timeout=30)
 
 
 def names(hits: list[Any]) -> list[str]:
@@ -211,3 +236,23 @@ def test_compaction_keeps_live_points_and_drops_every_trace_of_deleted_ones(tmp_
     index.close()
     stored = b"".join(f.read_bytes() for f in (tmp_path / "edge").rglob("*") if f.is_file())
     assert b"lidar is blocked" not in stored and b"forklift helmets" in stored
+
+
+def test_processes_on_one_home_share_the_embedded_index_and_take_it_over_when_its_owner_dies(
+        tmp_path: Path) -> None:
+    """The API, a run and `status` used to fail with IndexBusyError while another held the
+    index; now the first to open it serves the others, and when it dies the next caller owns it."""
+    root = tmp_path / "shared"
+    owner = start_owner(root)
+    reader = HomeIndex(root, model_id="m-1", dimension=DIM)
+    reader.upsert("eu-central", points())
+    others = [subprocess.run([sys.executable, "-c",
+                              "import pathlib, sys; from vectorstore.owner import HomeIndex\n"
+                              f"i = HomeIndex(pathlib.Path({str(root)!r}), model_id='m-1', dimension={DIM})\n"
+                              "print(i.owned, i.count('eu-central', tenant='acme'))"],
+                             capture_output=True, text=True, timeout=60) for _ in range(2)]
+    assert [o.stdout.split() for o in others] == [["False", "4"], ["False", "4"]], [o.stderr for o in others]
+    os.kill(owner.pid, signal.SIGKILL)  # no clean close: the lock goes with the process, the card stays
+    owner.communicate(timeout=30)
+    assert reader.count("eu-central") == 5 and reader.owned and reader.holder is None
+    reader.close()

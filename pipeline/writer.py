@@ -1,0 +1,120 @@
+"""One writer at a time on a data directory.
+
+A pass of the stages reads what the lake holds (what is new, what is pending),
+writes rows, and meters what it did. Two passes at once on one home each saw the
+other's documents as new: the chunks lake held the same row key in two files and
+the ledger billed both. So every pass that writes takes `<home>/state/writer.lock`;
+a second one waits in line (saying who it waits for) or, asked not to wait, is
+refused with the holder named. Readers (status, search, the API's reads) never
+take it. Within one process the lock is re-entrant: a delete is a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from pipeline.errors import PipelineError
+
+
+class WriterBusyError(PipelineError):
+    """Another process is writing to this data directory and the caller chose not to wait."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    command: str
+    since: str
+
+    def describe(self) -> str:
+        return f"`{self.command}` (pid {self.pid}, since {self.since})"
+
+
+class _State(threading.local):
+    depth = 0
+
+
+_state = _State()
+_process_lock = threading.RLock()  # threads of one process (the API's workers) queue here first
+
+
+def holder(home: Path) -> Holder | None:
+    """Who writes to `home` now, as it said when it took the lock (None if nobody)."""
+    path = home / "state" / "writer.json"
+    lock = home / "state" / "writer.lock"
+    if not lock.exists():
+        return None
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return Holder(**json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError):
+                return Holder(pid=0, command="another aifactory process", since="unknown")
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def _command() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]]) or "aifactory"
+
+
+@contextlib.contextmanager
+def writing(home: Path, *, wait: bool = True, say: Callable[[str], object] | None = None,
+            command: str | None = None) -> Iterator[None]:
+    """Hold the data directory's writer lock for the block: wait for it (telling `say`
+    whom for) or, with `wait=False`, raise WriterBusyError naming the holder."""
+    if _state.depth:
+        _state.depth += 1
+        try:
+            yield
+        finally:
+            _state.depth -= 1
+        return
+    if not _process_lock.acquire(blocking=wait):
+        raise WriterBusyError(f"{home} is being written by another task of this process; try again when it ends")
+    try:
+        fh = _take(home, wait=wait, say=say, command=command or _command())
+        _state.depth = 1
+        try:
+            yield
+        finally:
+            _state.depth = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+    finally:
+        _process_lock.release()
+
+
+def _take(home: Path, *, wait: bool, say: Callable[[str], object] | None, command: str) -> IO[str]:
+    state = home / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    fh = (state / "writer.lock").open("a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        who = holder(home)
+        described = who.describe() if who else "another aifactory process"
+        if not wait:
+            fh.close()
+            raise WriterBusyError(f"{home} is being written by {described}; wait for it to finish, or run "
+                                  "again without --no-wait to queue behind it") from None
+        if say is not None:
+            say(f"waiting for {described} to finish writing to {home}")
+        fcntl.flock(fh, fcntl.LOCK_EX)  # Ctrl-C interrupts the wait
+    me = Holder(pid=os.getpid(), command=command, since=datetime.now(UTC).isoformat(timespec="seconds"))
+    tmp = state / f"writer.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(asdict(me)))
+    os.replace(tmp, state / "writer.json")
+    return fh
