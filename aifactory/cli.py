@@ -17,6 +17,7 @@
     aifactory audit verify        check the hash chain of the audit log
     aifactory lineage trace ID    a document or point, back to its source and forward (--format html)
     aifactory residency report    where each tenant's data is, per sink and region, and violations
+    aifactory repair [--dry-run]  fold lake rows stored twice (a key in two part files, left by an older version)
 
 This module imports only the standard library and light modules: `--help` and a
 mistyped option answer at once. The commands (commands.py) are imported to run.
@@ -45,7 +46,7 @@ log = logging.getLogger("aifactory")
 # Commands that only read what earlier runs left: in a folder with no data directory
 # they say so instead of creating an empty one.
 NEEDS_DATA = {"status", "search", "replay", "dlq", "index", "reindex", "delete", "erase", "serve", "usage",
-              "audit", "lineage", "residency"}
+              "audit", "lineage", "residency", "repair"}
 
 
 class Help(argparse.RawDescriptionHelpFormatter):
@@ -232,6 +233,10 @@ def parser() -> argparse.ArgumentParser:
     sp = command("residency", "where each tenant's data is, checked against the policy",
                  "aifactory residency report")
     sp.add_argument("action", choices=["report"], help="what to do")
+    sp = command("repair", "fold lake rows whose key is stored twice (left by runs of an older version at once, "
+                           "or a crash mid-compaction), when `aifactory status` warns of them",
+                 "aifactory repair --dry-run", "aifactory repair", "aifactory repair --json")
+    sp.add_argument("--dry-run", action="store_true", help="only report what a repair would fold; change nothing")
     sp = command("eval", "BEIR-format retrieval evaluation through the real pipeline",
                  "aifactory eval --corpus scifact/corpus.jsonl --queries scifact/queries.jsonl "
                  "--qrels scifact/qrels/test.tsv")
@@ -282,6 +287,16 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{name}: no data directory at {home}: nothing was ingested here. Run `aifactory run` in this folder "
             "first, run this command where you ran it, or set AIFACTORY_HOME to that data directory.")
         return 2
+    if args.command == "search":
+        from aifactory.ask import answer
+        from vectorstore.owner import AskError
+
+        try:
+            if answer(args, home):
+                return 0
+        except AskError as exc:
+            say(f"{name}: {exc}")
+            return 2
     interactive = not getattr(args, "json", False) and args.command not in ("serve",)
     started = time.perf_counter()
     long_work = interactive and (args.command in ("run", "ingest", "replay", "index", "reindex", "eval")

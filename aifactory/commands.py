@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aifactory.ask import format_results
 from aifactory.errors import CommandError
 from aifactory.evaluate import evaluate
 from aifactory.lineage_html import render as lineage_page
@@ -31,6 +32,7 @@ from pipeline.factory import Factory
 from pipeline.lineage import trace
 from pipeline.progress import Progress
 from pipeline.reindex import reindex
+from pipeline.repair import repair
 from pipeline.residency_report import report as residency_report
 from pipeline.settings import SAMPLE_SOURCES, load_sources
 from pipeline.status import status, tenant_regions
@@ -73,19 +75,6 @@ def require_tenant(factory: Factory, tenant: str) -> None:
     if tenant not in tenants:
         raise UsageError(f"tenant {tenant!r} has no documents in {factory.settings.home}; "
                          f"tenants here: {', '.join(tenants) or 'none yet (run `aifactory run` first)'}")
-
-
-def format_results(question: str, results: list[Any]) -> str:
-    if not results:
-        return f"Q: {question}\nNo results: nothing indexed for this tenant matches."
-    best = results[0]
-    kind = getattr(best, "score_kind", "")
-    lines = [f"Q: {question}", "", f"A: {best.text.strip()[:700]}", "", "Sources" + (f" ({kind} score):" if kind
-                                                                                        else ":")]
-    for r in results:
-        lines.append(f"  [{r.rank}] {r.title} ({r.score:.3f})\n      {r.source_uri}")
-        lines += [f"      also in: {d['source_uri']}" for d in getattr(r, "also_in", [])]
-    return "\n".join(lines)
 
 
 def run_counts(s: dict[str, Any]) -> str:
@@ -162,6 +151,11 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
     for tenant, c in data["tenants"].items():
         rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
                     f"{c['points']:>8}{c['dead_letters']:>6}")
+    repeated = {table: n for table, n in data["lake"]["repeated_keys"].items() if n}
+    if repeated:
+        rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
+                    + ", ".join(f"{t}: {n}" for t, n in repeated.items())
+                    + "), left by an older version; run `aifactory repair` to fold them")
     emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
 
 
@@ -337,9 +331,26 @@ def cmd_replay(args: argparse.Namespace, factory: Factory, progress: Progress) -
          f"{report.chunks_landed} chunks, {report.index.upserted if report.index else 0} points")
 
 
+def cmd_repair(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    report = repair(factory, dry_run=args.dry_run, say=None if args.json else note)
+    rows = [f"{'table':<14}{'rows before':>12}{'rows after':>12}{'folders':>9}"]
+    rows += [f"{name:<14}{t.rows_before:>12}{t.rows_after:>12}{len(t.folders):>9}" for name, t in report.tables.items()]
+    if not report.repeated:
+        rows.append("nothing to repair: no lake row key is stored more than once")
+    elif report.dry_run:
+        rows.append(f"would fold {report.repeated} repeated row(s) in {report.folders} folder(s); "
+                    "run `aifactory repair` to do it")
+    else:
+        rows.append(f"folded {report.repeated} repeated row(s) in {report.folders} folder(s); the index was not "
+                    "touched" + (" (`aifactory index` re-checks it against the chunks lake)"
+                                 if report.chunks_changed else ""))
+    rows += [f"left for residency review: {r}" for t in report.tables.values() for r in t.refused]
+    emit(args, report.as_dict(), "\n".join(rows))
+
+
 Command = Callable[[argparse.Namespace, Factory, Progress], None]
 COMMANDS: dict[str, Command] = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search, "replay": cmd_replay,
     "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval, "usage": cmd_usage, "reindex": cmd_reindex,
     "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve, "keys": cmd_keys, "audit": cmd_audit,
-    "lineage": cmd_lineage, "residency": cmd_residency}
+    "lineage": cmd_lineage, "residency": cmd_residency, "repair": cmd_repair}

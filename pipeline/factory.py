@@ -24,7 +24,7 @@ from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
 from vectorstore.owner import HomeIndex, NoModelHere
-from vectorstore.search import QueryEmbedder
+from vectorstore.search import QueryEmbedder, search
 from vectorstore.sync import SyncReport, sync_index
 
 
@@ -140,8 +140,8 @@ class Factory:
         if self.active_model() is None:
             self.activate(self.embedder)
         index = self.open_index(fp.id, fp.dimension)
-        if isinstance(index, HomeIndex):
-            index.serve_queries_with(self.embedder.embed_query)  # other processes' searches embed here
+        if isinstance(index, HomeIndex):  # other processes' searches embed here
+            index.serve_queries_with(self.embedder.embed_query, ask=self._ask)
         return index
 
     def open_index(self, model_id: str, dimension: int) -> VectorIndex:
@@ -168,6 +168,9 @@ class Factory:
         index = self.open_index(active["id"], active["dimension"])
         self.__dict__["_status_index"] = index
         return index
+
+    def _ask(self, **question: Any) -> list[dict[str, Any]]:
+        return [r.__dict__ for r in search(self.index, self.embedder, **question)]
 
     def for_questions(self) -> tuple[VectorIndex, QueryEmbedder] | None:
         """The index and a question embedder, for a process that only asks: when another

@@ -47,7 +47,7 @@ FIND_S = 15.0
 # The index's own calls (an upsert batch, a full scroll) can take a while on a large shard.
 CALL_TIMEOUT_S = 600.0
 OPS = frozenset({"upsert", "delete", "ids", "digests", "set_payloads", "regions", "count", "search",
-                 "retrieve", "points", "optimize", "drop", "compact", "embed_query"})
+                 "retrieve", "points", "optimize", "drop", "compact", "embed_query", "ask"})
 
 
 class OwnerUnreachable(VectorStoreError, RuntimeError):
@@ -145,6 +145,7 @@ class Host:
         self.users = 0
         self.closed = False
         self.embed_query: Any = None  # set by a process that has the model loaded
+        self.ask: Any = None  # the same: a whole search, answered as dicts
         self.token = secrets.token_urlsafe(24)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -170,10 +171,11 @@ class Host:
     def call(self, model_id: str, dimension: int, op: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if op not in OPS:
             raise VectorStoreError(f"unknown index call {op!r}")
-        if op == "embed_query":
-            if self.embed_query is None:
+        if op in ("embed_query", "ask"):
+            answer = getattr(self, op)
+            if answer is None:
                 raise NoModelHere("the index owner has no model loaded")
-            return list(self.embed_query(*args))
+            return answer(*args, **kwargs)
         with self._mutex:
             if self.closed:  # a call that came in while the owner let go: the caller finds the next owner
                 raise OwnerUnreachable("the index owner is closing the index")
@@ -301,10 +303,11 @@ class HomeIndex:
         """The other process this one calls, or None when this one owns the index."""
         return self._card
 
-    def serve_queries_with(self, embed_query: Any) -> None:
-        """Let other processes embed a question here (the model is loaded in this one)."""
+    def serve_queries_with(self, embed_query: Any, ask: Any = None) -> None:
+        """Let other processes embed a question here, or have a whole search answered
+        (`ask`, returning JSON-ready results): the model is loaded in this one."""
         if self._host is not None:
-            self._host.embed_query = embed_query
+            self._host.embed_query, self._host.ask = embed_query, ask
 
     def _resolve(self) -> None:
         deadline = time.monotonic() + FIND_S
@@ -406,3 +409,29 @@ class HomeIndex:
         if self._host is not None:
             release(self._host)
             self._host = None
+
+
+class AskError(VectorStoreError, ValueError):
+    """The owner refused a search as asked (its message says why)."""
+
+
+def ask(root: Path, **question: Any) -> list[dict[str, Any]] | None:
+    """A whole search answered by the process owning the index at `root`, with its loaded
+    model; None when no live owner with a model is there (the caller searches itself)."""
+    card = owner(root)
+    if card is None or not _alive(card.pid):
+        return None
+    body = json.dumps({"token": card.token, "model_id": "", "dimension": 0, "op": "ask", "args": [],
+                       "kwargs": question}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{card.port}/", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=CALL_TIMEOUT_S) as response:
+            return list(json.loads(response.read())["result"])
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", {})
+        if error.get("type") == "SearchError":
+            raise AskError(error.get("message", "")) from exc
+        return None
+    except (urllib.error.URLError, ConnectionError, ValueError):
+        return None

@@ -136,5 +136,13 @@ def test_the_api_serving_while_the_cli_asks_and_runs_on_the_same_home(tmp_path: 
         after = cli(home, "search", "magenta printer jams", "--tenant", "acme", "--json")
         assert json.loads(after.stdout)[0]["document_id"] == "acme:printer.md", after.stderr
         assert httpx.get(served.url + "/readyz", timeout=10).json()["checks"]["index"] == "ok"
+        # The API answered that search with its loaded model: the command loaded neither torch nor DuckDB.
+        light = subprocess.run(
+            [sys.executable, "-c", "import sys; from aifactory.cli import main\n"
+             "code = main(['search', 'magenta printer', '--tenant', 'acme', '--json'])\n"
+             "print('LOADED', 'torch' in sys.modules or 'duckdb' in sys.modules, file=sys.stderr); sys.exit(code)"],
+            env=env_for(home), capture_output=True, text=True, timeout=120)
+        assert light.returncode == 0 and "LOADED False" in light.stderr, light.stderr
+        assert json.loads(light.stdout)[0]["document_id"] == "acme:printer.md"
     assert not (home / "index" / ".owner.json").exists(), "the API left its owner card behind"
 
