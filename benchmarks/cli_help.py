@@ -24,12 +24,14 @@ BASELINE_S = 5.0
 LINES = [["--help"], ["run", "--help"], ["search", "--help"], ["search", "x", "--tenant", "t", "--top-k", "0"]]
 
 
-def timed(cmd: list[str], rounds: int) -> list[float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIFACTORY_")}
+def timed(cmd: list[str], rounds: int, env: dict[str, str] | None = None, *, check: bool = False) -> list[float]:
+    """Wall seconds of each of `rounds` fresh processes running `cmd`."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIFACTORY_")}
     times = []
     for _ in range(rounds):
         started = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=check)
         times.append(time.perf_counter() - started)
     return times
 

@@ -22,20 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.cli_help import cpu
+from benchmarks.cli_help import cpu, timed
 from ingest.broker import free_port
 
 TARGET_S = 0.5
 SEARCH = ["search", "How long is parental leave?", "--tenant", "helio-eu", "--json"]
-
-
-def timed(cmd: list[str], env: dict[str, str], rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def main() -> None:
@@ -47,7 +38,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
         env["AIFACTORY_HOME"] = str(Path(tmp) / "home")
         subprocess.run([*cli, "run", "--json"], env=env, stdout=subprocess.DEVNULL, check=True)
-        alone = timed([*cli, *SEARCH], env, max(2, args.rounds // 5))
+        alone = timed([*cli, *SEARCH], max(2, args.rounds // 5), env, check=True)
         port = free_port()
         server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
@@ -58,7 +49,7 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.3)
-            up = timed([*cli, *SEARCH], env, args.rounds)
+            up = timed([*cli, *SEARCH], args.rounds, env, check=True)
         finally:
             server.terminate()
             server.wait(timeout=60)
