@@ -155,7 +155,7 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
     if repeated:
         rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
                     + ", ".join(f"{t}: {n}" for t, n in repeated.items())
-                    + "), left by an older version; run `aifactory repair` to fold them")
+                    + "); run `aifactory repair` to fold them")
     emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
 
 
@@ -338,10 +338,10 @@ def cmd_repair(args: argparse.Namespace, factory: Factory, progress: Progress) -
     if not report.repeated:
         rows.append("nothing to repair: no lake row key is stored more than once")
     elif report.dry_run:
-        rows.append(f"would fold {report.repeated} repeated row(s) in {report.folders} folder(s); "
+        rows.append(f"would drop {report.dropped} repeated row(s) in {report.folders} folder(s); "
                     "run `aifactory repair` to do it")
     else:
-        rows.append(f"folded {report.repeated} repeated row(s) in {report.folders} folder(s); the index was not "
+        rows.append(f"dropped {report.dropped} repeated row(s) in {report.folders} folder(s); the index was not "
                     "touched" + (" (`aifactory index` re-checks it against the chunks lake)"
                                  if report.chunks_changed else ""))
     rows += [f"left for residency review: {r}" for t in report.tables.values() for r in t.refused]

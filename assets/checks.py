@@ -84,8 +84,9 @@ def evaluate_duplicates(f: Factory) -> dg.AssetCheckResult:
     twice, ratio = sum(found.repeated.values()), found.ratio
     return dg.AssetCheckResult(
         passed=not twice and ratio <= NEAR_DUPLICATE_MAX_RATIO, severity=ERROR if twice else WARN,
-        description=(f"{twice} row(s) stored twice ({found.repeated}): a sink wrote a record again; find the run "
-                     "and compact the partition" if twice else
+        description=(f"{twice} row(s) stored twice ({found.repeated}): a sink wrote a record again (runs of an "
+                     "older version at once, or a crash mid-compaction); run `aifactory repair` to fold them"
+                     if twice else
                      f"{ratio:.0%} of current chunks are duplicates of others; check the sources for copies"
                      if ratio > NEAR_DUPLICATE_MAX_RATIO else None),
         metadata={"repeated_keys": dg.MetadataValue.json(found.repeated), "current_chunks": found.current,
@@ -188,7 +189,7 @@ freshness_schedule = dg.ScheduleDefinition(
 @dg.asset_check(asset=chunks_lake, blocking=True,
                 description="No row key is stored twice in the raw or chunks lake (ERROR: exactly-once broken), "
                             "and at most half the current chunks are near duplicates of others (WARN). The ERROR "
-                            "blocks vector_index in the same run: compact the partition first.")
+                            "blocks vector_index in the same run: run `aifactory repair` first.")
 def duplicate_ratio(factory: FactoryResource) -> dg.AssetCheckResult:
     with factory.step() as f:
         return evaluate_duplicates(f)

@@ -1,7 +1,7 @@
 """Reads that every lake table answers the same way, for the table gateways
 (`ingest.raw_table`, `ingest.dead_letter_table`, `transforms.chunk_table`) and for
-reports over any table: rows, landed log offsets, repeated keys, placements, and
-rows with the file and row number each sits at.
+reports over any table: rows, landed log offsets, repeated keys (and the files
+holding each), placements, and rows with the file and row number each sits at.
 
 The table is registered under a fixed view name, so no SQL names a table here, and
 every value is a parameter; the only identifiers written into SQL are columns of
@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ingest.lake import Lake, TableSpec
 
@@ -29,6 +31,9 @@ WHERE log_epoch = (SELECT max_by(log_epoch, landed_at) FROM lake_table)
 GROUP BY ALL ORDER BY 1, 2
 """
 _REPEATED_SQL = "SELECT count(*) - count(DISTINCT key) FROM lake_table"
+_REPEATED_FILES_SQL = """
+SELECT key, list(file ORDER BY file) FROM lake_table GROUP BY key HAVING count(*) > 1 ORDER BY key
+"""
 _PLACEMENT_SQL = "SELECT tenant, jurisdiction, region, count(*) FROM lake_table GROUP BY ALL"
 _LOCATED_FROM = " FROM read_parquet(?, filename=true, file_row_number=true, union_by_name=true)"
 
@@ -50,6 +55,14 @@ class Placement:
     jurisdiction: str | None
     region: str | None
     count: int
+
+
+@dataclass(frozen=True)
+class RepeatedKey:
+    """A row key stored more than once, with the file of each copy (a file twice if it holds two)."""
+
+    key: str
+    files: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,22 @@ def repeated_keys(lake: Lake, spec: TableSpec) -> int:
         con.register(_VIEW, keys)
         row = con.execute(_REPEATED_SQL).fetchone()
     return int(row[0]) if row else 0
+
+
+def repeated_key_files(lake: Lake, spec: TableSpec) -> list[RepeatedKey]:
+    """Every key stored more than once (what `repeated_keys` counts), with where each copy sits."""
+    files = lake.files(spec)
+    if not files:
+        return []
+    parts = []
+    for n, path in enumerate(files):
+        keys = pq.read_table(path, columns=[spec.key]).column(spec.key)
+        parts.append(pa.table({"key": keys, "file": pa.repeat(pa.scalar(n, pa.int32()), len(keys))}))
+    table = pa.concat_tables(parts)
+    with duckdb.connect() as con:
+        con.register(_VIEW, table)
+        rows = con.execute(_REPEATED_FILES_SQL).fetchall()
+    return [RepeatedKey(key, tuple(files[n] for n in copies)) for key, copies in rows]
 
 
 def placements(lake: Lake, spec: TableSpec) -> list[Placement]:

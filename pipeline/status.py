@@ -1,8 +1,10 @@
-"""Counts per stage and tenant, read from the lake and the index; and each lake
+"""Counts per stage and tenant, read from the lake and the index, with the row keys
+each lake table holds more than once (`aifactory repair` folds them); and each lake
 table as a materialisation reports it (files, bytes, rows, offsets landed)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from ingest.lake import TableSpec
 from ingest.lake_reads import Offsets, landed_offsets, row_count
 from pipeline import lake_views
 from pipeline.factory import Factory
+from pipeline.repair import repeated_rows
+from pipeline.settings import FactorySettings
 from transforms import chunk_table
 from vectorstore.sync import plan
 
@@ -37,12 +41,15 @@ def status(factory: Factory) -> dict[str, Any]:
         counts["points"] = sum(index.count(r, tenant=tenant) for r in regions) if index else 0
     totals = {k: sum(c[k] for c in tenants.values()) for k in (*LAKE_COUNTS, "points")}
     totals["duplicates_folded"] = duplicates
+    repeated = repeated_rows(factory.lake)
+    totals["repeated_keys"] = sum(repeated.values())
     return {
         "home": str(factory.settings.home.resolve()),
         "model": index.model_id if index else None,
         "regions": regions,
         "tenants": tenants,
         "totals": totals,
+        "lake": {"repeated_keys": repeated},  # per table: rows whose key is stored again (`aifactory repair`)
     }
 
 
@@ -87,3 +94,23 @@ def tenant_regions(factory: Factory, tenant: str) -> list[str]:
 def indexed_documents(factory: Factory) -> int:
     """Documents whose latest version has chunks (is searchable)."""
     return chunk_table.indexed_documents(factory.lake)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """A lake table's Parquet files as a directory listing shows them."""
+
+    files: int
+    bytes: int
+    modified_ns: int  # the newest file's modification time
+
+
+def table_footprint(settings: FactorySettings, spec: TableSpec) -> Footprint:
+    """From a directory listing only, for watchers: it opens no file, moves no unreadable
+    file aside (as `Lake.files` does) and takes no lock. In-flight temp files (`.tmp`)
+    are not counted. No table yet: all zero."""
+    stats = []
+    for path in sorted((settings.lake_root / spec.name).rglob("*.parquet")):
+        with contextlib.suppress(FileNotFoundError):  # compaction or erasure replaced it meanwhile
+            stats.append(path.stat())
+    return Footprint(len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0))
