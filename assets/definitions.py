@@ -13,7 +13,9 @@ whole unpartitioned pipeline; its page's "Materialize all" is what the README sa
 (the Lineage view's covers every partition too).
 
 Checks: assets/checks.py (ERROR checks block downstream assets). Sensors: one per topic on
-consumer lag (assets/topics.py). Schedules: compaction, usage, reindex
+consumer lag (assets/topics.py), and `outside_writes_sensor`, on by default, which reports
+what the CLI, the API and other services wrote as runless asset events (assets/observe.py).
+Schedules: compaction, usage, reindex
 (assets/maintenance.py) and freshness (assets/checks.py, on by default).
 """
 
@@ -21,6 +23,7 @@ import dagster as dg
 
 from assets import maintenance as m
 from assets.checks import CHECKS, freshness_job, freshness_schedule, residency_compliance
+from assets.observe import outside_writes_sensor
 from assets.resources import env_or, run_resources
 from assets.stages import (
     SourcesConfig,
@@ -59,7 +62,7 @@ def defs() -> dg.Definitions:
         asset_checks=CHECKS,
         jobs=[m.ingest_job, m.index_job, m.dead_letters_job, m.reindex_job, m.compaction_job, m.usage_job,
               freshness_job],
-        sensors=[lag_sensor(t, SENSOR_JOBS[t.name]) for t in TOPICS],
+        sensors=[*(lag_sensor(t, SENSOR_JOBS[t.name]) for t in TOPICS), outside_writes_sensor],
         schedules=[m.compaction_schedule, m.usage_schedule, m.reindex_schedule, freshness_schedule],
         resources=resources(),
         # The embedded broker lives in the run's process: every step must run there.

@@ -8,9 +8,12 @@ row counts, schema and residency facets, or FAIL with the error. The file is
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from governance.openlineage import DatasetRef, LineageEmitter
 from ingest.lake import TableSpec
@@ -86,3 +89,60 @@ def _quietly(send: Callable[[], None]) -> None:
         send()
     except (OSError, ValueError, TypeError) as exc:  # lineage must not take the data plane down
         log.warning("cannot emit OpenLineage event: %s", exc)
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    """A COMPLETE event of the lineage file, as a watcher reads it back."""
+
+    job: str  # "aifactory.run", "aifactory.replay", "aifactory.follow", or a front door's own
+    run_id: str  # the factory's run id (the usage ledger's and lineage rows'), else OpenLineage's
+    completed_at: str  # the event's time, ISO 8601
+    summary: dict[str, Any] = field(default_factory=dict)  # RunReport.summary() for the runner's jobs
+    rows: dict[str, int] = field(default_factory=dict)  # output dataset name -> rows the run wrote
+
+
+def lineage_file(home: Path) -> Path:
+    """Where the run-level events of a data directory go when OPENLINEAGE_URL is empty."""
+    return home / "lineage" / "openlineage.jsonl"
+
+
+def completed_runs(home: Path, *, offset: int = 0, limit: int = 100) -> tuple[list[CompletedRun], int]:
+    """At most `limit` COMPLETE events written to the lineage file after byte `offset`,
+    and the offset to read from next time: after the last whole line read (a line still
+    being written is left for then). It only reads the file: no writer lock, no index.
+    No file yet: nothing, offset 0. A file shorter than `offset` was replaced: it is
+    read from its start. A line that is not an OpenLineage event is skipped."""
+    path = lineage_file(home)
+    try:
+        with path.open("rb") as fh:
+            if fh.seek(0, 2) < offset:
+                offset = 0
+            fh.seek(offset)
+            runs: list[CompletedRun] = []
+            for line in fh:
+                if not line.endswith(b"\n") or len(runs) >= limit:
+                    break
+                offset += len(line)
+                run = _completed(line)
+                if run is not None:
+                    runs.append(run)
+    except FileNotFoundError:
+        return [], 0
+    return runs, offset
+
+
+def _completed(line: bytes) -> CompletedRun | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or event.get("eventType") != "COMPLETE":
+        return None
+    run = event.get("run") or {}
+    ours = (run.get("facets") or {}).get("aifactory") or {}
+    rows = {o.get("name", ""): stats["rowCount"] for o in event.get("outputs") or []
+            if isinstance(stats := (o.get("outputFacets") or {}).get("outputStatistics"), dict)
+            and isinstance(stats.get("rowCount"), int)}
+    return CompletedRun(job=(event.get("job") or {}).get("name", ""), run_id=ours.get("run_id") or run.get("runId", ""),
+                        completed_at=event.get("eventTime", ""), summary=ours.get("summary") or {}, rows=rows)

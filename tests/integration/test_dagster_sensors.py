@@ -101,7 +101,8 @@ def test_lag_sensors_are_idle_in_embedded_mode() -> None:
 def test_every_topic_has_a_sensor_and_a_job() -> None:
     d = defs()
     names = {s.name: s for s in d.sensors or []}
-    assert set(names) == {"raw_documents_lag_sensor", "chunks_lag_sensor", "dead_letters_lag_sensor"}
+    assert set(names) == {"raw_documents_lag_sensor", "chunks_lag_sensor", "dead_letters_lag_sensor",
+                          "outside_writes_sensor"}
     assert names["raw_documents_lag_sensor"].job_name == "ingest_job"
     assert {s.name for s in d.schedules or []} == {"compaction_schedule", "usage_schedule", "reindex_schedule",
                                                     "freshness_schedule"}

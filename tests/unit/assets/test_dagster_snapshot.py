@@ -35,7 +35,8 @@ def snapshot() -> dict[str, Any]:
     return {
         "assets": assets,
         "jobs": sorted(j.name for j in d.resolve_all_job_defs() if not j.name.startswith("__")),
-        "sensors": {s.name: s.job_name for s in repo.sensor_defs},
+        # A sensor that only reports asset events (outside_writes_sensor) targets no job: null.
+        "sensors": {s.name: s.job_name if s.targets else None for s in repo.sensor_defs},
         "schedules": {s.name: [s.job_name, s.cron_schedule] for s in repo.schedule_defs},
     }
 
