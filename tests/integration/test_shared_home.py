@@ -1,4 +1,4 @@
-"""One home, many users at once, as people use it: the API serving while the CLI
+"""One home, many users at once, as people use it: the API serving while the CLI and a Dagster check
 asks and runs, and two runs started half a second apart. Before, the first case
 failed with IndexBusyError in every command, and the second left duplicate chunk
 rows and a double bill."""
@@ -18,8 +18,10 @@ import duckdb
 import httpx
 import pytest
 
+from assets import checks
 from pipeline.writer import writing
 from tests.fixtures.http import aifactory_serve
+from tests.integration.test_dagster import run_checks
 
 pytestmark = pytest.mark.integration
 
@@ -123,10 +125,14 @@ def test_the_api_serving_while_the_cli_asks_and_runs_on_the_same_home(tmp_path: 
         done: dict[str, subprocess.CompletedProcess[str]] = {}
         threads = [threading.Thread(target=lambda n=n, a=a: done.__setitem__(n, cli(home, *a)))
                    for n, a in calls.items()]
+        checked: list[dict[str, Any]] = []  # a Dagster check at the same time, in this process
+        threads.append(threading.Thread(target=lambda: checked.append(run_checks(home, checks.index_completeness))))
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        # It ran to an evaluation (it may count the run's new document as not yet indexed).
+        assert checked and "index_completeness" in checked[0]
         for name, proc in done.items():
             assert proc.returncode == 0 and "IndexBusy" not in proc.stderr, f"{name}: {proc.stderr}"
         assert json.loads(done["status"].stdout)["totals"]["points"] >= len(DOCS)
@@ -136,6 +142,7 @@ def test_the_api_serving_while_the_cli_asks_and_runs_on_the_same_home(tmp_path: 
         after = cli(home, "search", "magenta printer jams", "--tenant", "acme", "--json")
         assert json.loads(after.stdout)[0]["document_id"] == "acme:printer.md", after.stderr
         assert httpx.get(served.url + "/readyz", timeout=10).json()["checks"]["index"] == "ok"
+        assert run_checks(home, checks.index_completeness)["index_completeness"].passed
         # The API answered that search with its loaded model: the command loaded neither torch nor DuckDB.
         light = subprocess.run(
             [sys.executable, "-c", "import sys; from aifactory.cli import main\n"
