@@ -1,5 +1,5 @@
-"""One home, many users at once, as people use it: the API serving while the CLI and a Dagster check
-asks and runs, and two runs started half a second apart. Before, the first case
+"""One home, many users at once, as people use it: the API serving while the CLI asks
+and runs and a Dagster check reads, and two runs started half a second apart. Before, the first case
 failed with IndexBusyError in every command, and the second left duplicate chunk
 rows and a double bill."""
 
@@ -112,7 +112,12 @@ def test_the_api_serving_while_the_cli_asks_and_runs_on_the_same_home(tmp_path: 
     home = tmp_path / "home"
     first = cli(home, "run", str(folder(tmp_path, "docs", DOCS)), "--tenant", "acme", "--jurisdiction", "EU")
     assert first.returncode == 0, first.stderr
+    key = json.loads(cli(home, "keys", "create", "--tenant", "acme", "--role", "reader", "--json").stdout)
     with aifactory_serve(env_for(home), ready="/readyz") as served:
+        # A first API search: the API has the index open from here on, as in daily use.
+        hit = httpx.post(served.url + "/v1/search", json={"query": "cardamom buns"}, timeout=60,
+                         headers={"Authorization": f"Bearer {key['token']}"})
+        assert hit.status_code == 200 and hit.json()["hits"][0]["citation"]["document_id"] == "acme:canteen.md"
         card = json.loads((home / "index" / ".owner.json").read_text())
         assert card["pid"] == served.proc.pid and card["command"].endswith("serve")
         new = folder(tmp_path, "new", {"printer.md": "# Printers\nThe magenta printer on floor three jams on A3."})
