@@ -156,6 +156,9 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
         rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
                     + ", ".join(f"{t}: {n}" for t, n in repeated.items())
                     + "); run `aifactory repair` to fold them")
+    for role, who in (("index served by", data["in_use"]["index"]), ("writing now", data["in_use"]["writer"])):
+        if who:
+            rows.append(f"{role}: {who['command']} (pid {who['pid']}, since {who['since']})")
     emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
 
 

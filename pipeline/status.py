@@ -5,7 +5,7 @@ table as a materialisation reports it (files, bytes, rows, offsets landed)."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,10 @@ from pipeline import lake_views
 from pipeline.factory import Factory
 from pipeline.repair import repeated_rows
 from pipeline.settings import FactorySettings
+from pipeline.writer import holder
 from transforms import chunk_table
+from vectorstore.index import VectorIndex
+from vectorstore.owner import HomeIndex
 from vectorstore.sync import plan
 
 LAKE_COUNTS = ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters")
@@ -50,7 +53,17 @@ def status(factory: Factory) -> dict[str, Any]:
         "tenants": tenants,
         "totals": totals,
         "lake": {"repeated_keys": repeated},  # per table: rows whose key is stored again (`aifactory repair`)
+        "in_use": in_use(factory, index),
     }
+
+
+def in_use(factory: Factory, index: VectorIndex | None) -> dict[str, dict[str, Any] | None]:
+    """Who else uses the data directory now: the process serving the embedded index to
+    the others (owner.py), and the one writing (writer.py); None where nobody is."""
+    card = index.holder if isinstance(index, HomeIndex) else None
+    writer = holder(factory.settings.home)
+    return {"index": {"pid": card.pid, "command": card.command, "since": card.since} if card else None,
+            "writer": asdict(writer) if writer else None}
 
 
 @dataclass(frozen=True)

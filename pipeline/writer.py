@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.errors import PipelineError
+from vectorstore.owner import this_command
 
 
 class WriterBusyError(PipelineError):
@@ -66,10 +66,6 @@ def holder(home: Path) -> Holder | None:
     return None
 
 
-def _command() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]]) or "aifactory"
-
-
 @contextlib.contextmanager
 def writing(home: Path, *, wait: bool = True, say: Callable[[str], object] | None = None,
             command: str | None = None) -> Iterator[None]:
@@ -85,7 +81,7 @@ def writing(home: Path, *, wait: bool = True, say: Callable[[str], object] | Non
     if not _process_lock.acquire(blocking=wait):
         raise WriterBusyError(f"{home} is being written by another task of this process; try again when it ends")
     try:
-        fh = _take(home, wait=wait, say=say, command=command or _command())
+        fh = _take(home, wait=wait, say=say, command=command or this_command(2))
         _state.depth = 1
         try:
             yield

@@ -279,6 +279,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def this_command(words: int = 1) -> str:
+    """This process as a person would name it: `aifactory serve`, also when started as
+    `python -m aifactory.cli serve`, with its first `words` arguments."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if name in ("cli.py", "__main__.py", "-c"):
+        name = "aifactory" if "aifactory" in sys.argv[0] else "python"
+    return " ".join([name, *sys.argv[1:1 + words]])
+
+
 # --- everyone's view -------------------------------------------------------------------------
 
 
@@ -288,7 +297,7 @@ class HomeIndex:
 
     def __init__(self, root: Path, *, model_id: str, dimension: int, command: str = "") -> None:
         self.root, self.model_id, self.dimension = root.resolve(), model_id, dimension
-        self.command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])
+        self.command = command or this_command()
         self._host: Host | None = None
         self._card: Card | None = None
         self._closed = False
