@@ -40,12 +40,21 @@ class Holder:
         return f"`{self.command}` (pid {self.pid}, since {self.since})"
 
 
-class _State(threading.local):
-    depth = 0
+class _Depths(threading.local):
+    """How deep each thread is in `writing` of each home (a delete inside a run is one writer)."""
+
+    def __init__(self) -> None:
+        self.of: dict[Path, int] = {}
 
 
-_state = _State()
-_process_lock = threading.RLock()  # threads of one process (the API's workers) queue here first
+_depths = _Depths()
+_locks: dict[Path, threading.Lock] = {}  # per home: threads of one process (the API's workers) queue here first
+_locks_guard = threading.Lock()
+
+
+def _thread_lock(home: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(home, threading.Lock())
 
 
 def holder(home: Path) -> Holder | None:
@@ -71,26 +80,28 @@ def writing(home: Path, *, wait: bool = True, say: Callable[[str], object] | Non
             command: str | None = None) -> Iterator[None]:
     """Hold the data directory's writer lock for the block: wait for it (telling `say`
     whom for) or, with `wait=False`, raise WriterBusyError naming the holder."""
-    if _state.depth:
-        _state.depth += 1
+    home = home.resolve()
+    if _depths.of.get(home):
+        _depths.of[home] += 1
         try:
             yield
         finally:
-            _state.depth -= 1
+            _depths.of[home] -= 1
         return
-    if not _process_lock.acquire(blocking=wait):
+    lock = _thread_lock(home)
+    if not lock.acquire(blocking=wait):
         raise WriterBusyError(f"{home} is being written by another task of this process; try again when it ends")
     try:
         fh = _take(home, wait=wait, say=say, command=command or this_command(2))
-        _state.depth = 1
+        _depths.of[home] = 1
         try:
             yield
         finally:
-            _state.depth = 0
+            _depths.of[home] = 0
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
     finally:
-        _process_lock.release()
+        lock.release()
 
 
 def _take(home: Path, *, wait: bool, say: Callable[[str], object] | None, command: str) -> IO[str]:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,13 @@ def make_factory(broker: EmbeddedBroker, embedder: Embedder) -> MakeFactory:
                        embedder=embedder)
 
     return make
+
+
+@pytest.fixture
+def dagster_instance() -> Iterator[Any]:
+    """A Dagster instance disposed after the test: an ephemeral one left to the garbage
+    collector warns (an error here) about its temporary folder at a random later test."""
+    import dagster as dg  # only the tests that ask for it pay for the import
+
+    with dg.instance_for_test() as instance:
+        yield instance

@@ -142,10 +142,15 @@ def _open_materialise_dialog(page: sync_api.Page, url: str, asset: str) -> None:
     page.goto(f"{url}/assets/{asset}", wait_until="networkidle")
     _dismiss_welcome(page)
     page.locator("button", has_text="Materialize").first.click()
-    # Its upstream assets were built outside Dagster (by `aifactory run`): confirm.
+    # Its upstream assets were built outside Dagster (by `aifactory run`). Until the
+    # outside-writes sensor has reported them (its first tick), Dagster asks to confirm;
+    # after, the run (or the partition dialog) comes at once.
     confirm = page.get_by_role("button", name="Confirm")
-    confirm.wait_for(timeout=10_000)
-    confirm.click()
+    launched = page.get_by_role("link", name="View", exact=True)  # the "Launched run" toast
+    partitions = page.get_by_text("Launch runs to materialize")
+    confirm.or_(launched).or_(partitions).first.wait_for(timeout=30_000)
+    if confirm.is_visible():
+        confirm.click()
 
 
 def _launch_backfill(page: sync_api.Page, url: str, days: list[str]) -> str:

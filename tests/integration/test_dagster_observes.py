@@ -36,12 +36,12 @@ def _materialisations(result: dg.SensorResult) -> dict[str, dg.AssetMaterializat
     return out
 
 
-def test_outside_runs_reach_the_catalog_once(tmp_path: Path, make_factory: MakeFactory,
-                                             broker: EmbeddedBroker) -> None:
+def test_outside_runs_reach_the_catalog_once(tmp_path: Path, make_factory: MakeFactory, broker: EmbeddedBroker,
+                                             dagster_instance: dg.DagsterInstance) -> None:
+    instance = dagster_instance
     home, folder = tmp_path / "home", tmp_path / "hr"
     shutil.copytree(HR, folder)
     factory = make_factory(home)
-    instance = dg.DagsterInstance.ephemeral()
     sensor_resources = {"factory": FactoryResource(home=str(home))}
 
     def tick(cursor: str | None) -> dg.SensorResult:

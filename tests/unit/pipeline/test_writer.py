@@ -75,3 +75,12 @@ def test_a_writer_asked_not_to_wait_in_another_thread_is_refused(tmp_path: Path)
     finally:
         done.set()
         t.join()
+
+
+def test_writing_to_one_home_does_not_hold_another(tmp_path: Path) -> None:
+    with writing(tmp_path / "a"):
+        out = subprocess.run([sys.executable, "-c", TRY, str(tmp_path / "b")], capture_output=True, text=True,
+                             timeout=60).stdout
+        assert out.strip() == "GOT IT"
+        with writing(tmp_path / "b", wait=False):  # this thread, another home: its own lock
+            assert holder(tmp_path / "b") is not None
