@@ -18,6 +18,8 @@
     aifactory lineage trace ID    a document or point, back to its source and forward (--format html)
     aifactory residency report    where each tenant's data is, per sink and region, and violations
     aifactory repair [--dry-run]  fold lake rows stored twice (a key in two part files, left by an older version)
+    aifactory up                  the whole embedded factory as supervised services; commands become its clients
+    aifactory worker KIND         one service alone: transform, land or index
 
 This module imports only the standard library and light modules: `--help` and a
 mistyped option answer at once. The commands (commands.py) are imported to run.
@@ -237,6 +239,19 @@ def parser() -> argparse.ArgumentParser:
                            "or a crash mid-compaction), when `aifactory status` warns of them",
                  "aifactory repair --dry-run", "aifactory repair", "aifactory repair --json")
     sp.add_argument("--dry-run", action="store_true", help="only report what a repair would fold; change nothing")
+    sp = command("up", "start the whole embedded factory (broker, transform workers, landers, indexer, API) as "
+                       "supervised services until Ctrl-C; commands run meanwhile are its clients",
+                 "aifactory up", "aifactory up --workers 2 --landers 2 --port 8080", json=False)
+    sp.add_argument("--workers", type=positive, default=1, metavar="N", help="transform workers (faust)")
+    sp.add_argument("--landers", type=positive, default=1, metavar="N", help="land services")
+    sp.add_argument("--no-api", action="store_true", help="do not start the vector API")
+    sp.add_argument("--host", help="the API's address (default 127.0.0.1, or AIFACTORY_API_HOST)")
+    sp.add_argument("--port", type=positive, help="the API's port (default 8000, or AIFACTORY_API_PORT)")
+    sp = command("worker", "run one service of the factory alone, joining its broker (`aifactory up`'s, or "
+                           "KAFKA_BOOTSTRAP_SERVERS): transform, land or index; start several to share the work",
+                 "aifactory worker land", "KAFKA_BOOTSTRAP_SERVERS=kafka:9092 aifactory worker transform",
+                 json=False)
+    sp.add_argument("kind", choices=["transform", "land", "index"], help="which service")
     sp = command("eval", "BEIR-format retrieval evaluation through the real pipeline",
                  "aifactory eval --corpus scifact/corpus.jsonl --queries scifact/queries.jsonl "
                  "--qrels scifact/qrels/test.tsv")

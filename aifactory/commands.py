@@ -19,6 +19,7 @@ from aifactory.errors import CommandError
 from aifactory.evaluate import evaluate
 from aifactory.lineage_html import render as lineage_page
 from aifactory.serve import ApiSettings, build, key_store, serve
+from aifactory.services import cmd_up, cmd_worker
 from aifactory.usage_html import render as usage_html
 from governance.errors import FactoryError
 from governance.keys import ApiKeyError
@@ -30,6 +31,7 @@ from pipeline.deletes import DeleteRequest, delete
 from pipeline.erasure import erase
 from pipeline.factory import Factory
 from pipeline.lineage import trace
+from pipeline.presence import present
 from pipeline.progress import Progress
 from pipeline.reindex import reindex
 from pipeline.repair import repair
@@ -80,8 +82,9 @@ def require_tenant(factory: Factory, tenant: str) -> None:
 def run_counts(s: dict[str, Any]) -> str:
     return (f"{s['published']} events published ({s['unchanged']} unchanged, {s['deleted']} deletes, "
             f"{s['held']} held back, {s['recovered']} recovered), {s['chunks_landed']} chunks, "
-            f"{s['dead_letters_landed']} dead letters, {s['points_upserted']} points upserted, "
-            f"{s['points_deleted']} deleted")
+            f"{s['dead_letters_landed']} dead letters, "
+            + (f"indexed by {s['indexed_by']}" if s.get("indexed_by") else
+               f"{s['points_upserted']} points upserted, {s['points_deleted']} deleted"))
 
 
 def cmd_run(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
@@ -159,6 +162,9 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
     for role, who in (("index served by", data["in_use"]["index"]), ("writing now", data["in_use"]["writer"])):
         if who:
             rows.append(f"{role}: {who['command']} (pid {who['pid']}, since {who['since']})")
+    services = data["in_use"]["services"]
+    if services:
+        rows.append("services: " + ", ".join(f"{s['kind']} (pid {s['pid']})" for s in services))
     emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
 
 
@@ -325,7 +331,8 @@ def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) ->
     settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     print(f"serving the vector API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops it",
           flush=True)
-    serve(factory, settings)
+    with present(factory.settings.home, "api", detail={"url": f"http://{settings.host}:{settings.port}"}):
+        serve(factory, settings)
 
 
 def cmd_replay(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
@@ -356,4 +363,5 @@ COMMANDS: dict[str, Command] = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search, "replay": cmd_replay,
     "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval, "usage": cmd_usage, "reindex": cmd_reindex,
     "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve, "keys": cmd_keys, "audit": cmd_audit,
-    "lineage": cmd_lineage, "residency": cmd_residency, "repair": cmd_repair}
+    "lineage": cmd_lineage, "residency": cmd_residency, "repair": cmd_repair, "up": cmd_up,
+    "worker": cmd_worker}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
@@ -163,6 +163,22 @@ class KafkaConnection:
             consumer.close()
             raise BrokerError(f"topic {topic!r} has no partitions; was it created?")
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        return consumer
+
+    def member(self, group_id: str, topic: str, listener: ConsumerRebalanceListener | None = None) -> KafkaConsumer:
+        """A consumer-group member: it owns the partitions the group assigns it, and
+        `listener` hears of each change (a service; many of them share a topic)."""
+        session = self.settings.worker_session_ms  # Tansu answers a join after half of it
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, group_id=group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=session, heartbeat_interval_ms=max(session // 4, 100),
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+        )
+        if listener is None:
+            consumer.subscribe([topic])
+        else:
+            consumer.subscribe([topic], listener=listener)
         return consumer
 
     def ensure_topics(self, extra: dict[str, int] | None = None) -> None:

@@ -146,3 +146,15 @@ def located_rows(lake: Lake, spec: TableSpec, columns: Sequence[str], match: Map
         out.append(LocatedRow(values=values, lake_file=str(Path(values.pop("filename")).relative_to(lake.root)),
                               lake_row=values.pop("file_row_number")))
     return out
+
+
+def rows_in(files: Sequence[Path], columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The given columns of every row of `files`; a file that went away meanwhile
+    (compacted, quarantined) is skipped: its rows are in the file that replaced it."""
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            rows.extend(pq.read_table(path, columns=list(columns)).to_pylist())
+        except FileNotFoundError:
+            continue
+    return rows

@@ -5,6 +5,13 @@ their derived key, new rows are written durably, and only then are the offsets
 committed. A crash between the write and the commit re-reads the batch, and the
 keys make the second landing a no-op.
 
+A lander is either alone, assigned every partition (a command's own stream), or a
+consumer-group member (`member=True`, the land service): it owns the partitions the
+group gives it. On a revoke it lands what it has read and commits before letting
+go; on an assignment it reloads the keys the lake holds, so rows another member
+landed are skipped. A document's events and chunks share a partition (keyed by
+document id), so no two members ever land the same row at once.
+
 A lander keeps no landed row once it is handed on: it counts them (`rows_landed`),
 and a consumer that needs the rows opens a `Feed` and drains it. Rows go only to
 the feeds open when they land, so a lander nobody reads (the raw one) holds no
@@ -19,8 +26,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import TopicPartition
+from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from governance.contracts import LogPosition
@@ -72,15 +80,40 @@ class Feed:
             self.closed, self._rows = True, []
 
 
+class Rebalance(ConsumerRebalanceListener):
+    """A member's lander hears of its partitions: it lands and commits what it read
+    before they go (another member starts from the commit), and reloads the lake's
+    keys when new ones come."""
+
+    def __init__(self, lander: Lander) -> None:
+        self.lander = lander
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        lander = self.lander
+        if lander._consumer is not None and (lander._rows or lander._offsets):
+            try:
+                lander.flush(lander._consumer)
+            except CommitFailedError:  # the group moved on already: the rows are durable, and skipped by key
+                log.warning("lander %s could not commit before its partitions moved", lander.group_id)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.lander.on_assigned({tp.partition for tp in assigned})
+
+
 class Lander:
     """Lands one topic into one lake table, in the calling thread or its own."""
 
     def __init__(self, conn: KafkaConnection, lake: Lake, *, topic: str, spec: TableSpec,
                  decode: Decoder, group_id: str, on_bad: OnBad | None = None,
-                 on_landed: OnLanded | None = None) -> None:
+                 on_landed: OnLanded | None = None, member: bool = False) -> None:
         self.conn, self.lake, self.topic, self.spec = conn, lake, topic, spec
         self.decode, self.on_bad, self.on_landed, self.group_id = decode, on_bad, on_landed, group_id
+        self.member = member
         self.seen: set[str] = lake.keys(spec)
+        self.assigned: set[int] = set()  # partitions a member owns now
+        self._rows: list[Row] = []  # read, not yet landed
+        self._offsets: dict[TopicPartition, int] = {}
+        self._consumer: Any = None
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
         self.rows_landed = 0  # rows this lander wrote to the lake; the rows go only to open feeds
         self._feeds: list[Feed] = []
@@ -91,26 +124,28 @@ class Lander:
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        consumer = self.conn.consumer(self.group_id, self.topic)
+        if self.member:
+            consumer = self.conn.member(self.group_id, self.topic, Rebalance(self))
+        else:
+            consumer = self.conn.consumer(self.group_id, self.topic)
+        self._consumer = consumer
         try:
             while not self._stop.is_set():
                 self._land_batch(consumer)
             self._land_batch(consumer)  # whatever arrived while stopping
         finally:
-            consumer.close()
+            consumer.close(autocommit=False)
 
     def _land_batch(self, consumer: Any) -> None:
-        rows: list[dict[str, Any]] = []
-        offsets: dict[TopicPartition, int] = {}
         started = time.monotonic()
-        while len(rows) < FLUSH_ROWS and time.monotonic() - started < FLUSH_INTERVAL_S:
+        while len(self._rows) < FLUSH_ROWS and time.monotonic() - started < FLUSH_INTERVAL_S:
             polled = consumer.poll(timeout_ms=POLL_MS, max_records=FLUSH_ROWS)
             if not polled:
                 break
             for tp, messages in polled.items():
                 for msg in messages:
                     self.messages += 1
-                    offsets[tp] = msg.offset + 1
+                    self._offsets[tp] = msg.offset + 1
                     pos = LogPosition(epoch=self.conn.epoch, topic=msg.topic,
                                       partition=msg.partition, offset=msg.offset)
                     row = None
@@ -129,7 +164,13 @@ class Lander:
                     if key in self.seen:
                         continue
                     self.seen.add(key)
-                    rows.append(row)
+                    self._rows.append(row)  # not a local: a revoke in `poll` flushes and renews it
+        self.flush(consumer)
+
+    def flush(self, consumer: Any) -> None:
+        """Land the rows read so far durably, then commit their offsets."""
+        rows, offsets = self._rows, self._offsets
+        self._rows, self._offsets = [], {}
         if rows:
             self.lake.write(self.spec, rows)
             with self._lock:
@@ -142,6 +183,12 @@ class Lander:
         if offsets:
             # Only now that the rows are durable.
             consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+
+    def on_assigned(self, partitions: set[int]) -> None:
+        """A member got partitions: rows another member landed from them are in the lake now."""
+        self.assigned = partitions
+        self.seen = self.lake.keys(self.spec)
+        log.info("lander %s owns %s[%s]", self.group_id, self.topic, ",".join(map(str, sorted(partitions))))
 
     def feed(self) -> Feed:
         """A feed of the rows landed from now on; open it before `start` to miss none."""

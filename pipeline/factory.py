@@ -18,7 +18,7 @@ from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.lake import Lake
 from pipeline.settings import FactorySettings
-from pipeline.writer import writing
+from pipeline.writer import INDEX_SYNC, writing
 from transforms import chunk_table
 from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
@@ -54,10 +54,14 @@ class Factory:
         """This data directory's writer lock (writer.py), waiting for it unless told not to."""
         return writing(self.settings.home, wait=self.settings.writer_wait, say=say)
 
+    def syncing(self, say: Callable[[str], object] | None = None) -> AbstractContextManager[None]:
+        """The lock of one index sync at a time (the indexer service holds only this one)."""
+        return writing(self.settings.home, wait=True, say=say, name=INDEX_SYNC)
+
     def sync_index(self, *, run_id: str, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport:
         """Make the index equal to the chunks lake, metering what is embedded and,
         when points changed, what is now stored; vectors embedded `ahead` are reused."""
-        with self.writing():
+        with self.writing(), self.syncing():
             return self._sync_index(run_id=run_id, progress=progress, ahead=ahead)
 
     def _sync_index(self, *, run_id: str, progress: bool, ahead: EmbedAhead | None) -> SyncReport:

@@ -23,7 +23,6 @@ acknowledged before it is durable).
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -34,11 +33,14 @@ from kafka.errors import KafkaError
 from ingest.errors import LakeError, LandingTimeout
 from ingest.kafka import KafkaConnection
 from ingest.sources import Source
+from pipeline.attach import attached
+from pipeline.client import RemoteStream, wait_indexed
 from pipeline.factory import Factory
 from pipeline.project import Project
 from pipeline.runlineage import complete
 from pipeline.runner import RunReport, connection
 from pipeline.scan import plan
+from pipeline.signals import stop_on_signal
 from pipeline.stream import StopRequested, Stream
 from pipeline.watch import Watcher
 from transforms.worker import TransformWorkerError
@@ -63,16 +65,18 @@ class Follower:
     """Keeps the worker, the landers and the index plan open over one connection."""
 
     def __init__(self, factory: Factory, sources: list[Source], conn: KafkaConnection, *,
-                 progress: bool = False) -> None:
+                 progress: bool = False, remote: bool = False) -> None:
         self.factory, self.sources, self.conn, self.progress = factory, sources, conn, progress
-        self.stream: Stream | None = None
-        self.project = Project(factory, live=True)
+        self.remote = remote  # the factory is up: publish into it, its indexer syncs (client.py)
+        self.stream: Stream | RemoteStream | None = None
+        self.project = None if remote else Project(factory, live=True)  # with the factory up: its indexer
         self.cycles = 0
         self._landed: dict[str, int] = {}
         self._recover = True  # look for raw-lake events without an outcome (first cycle, after a failure)
 
     def start(self) -> Follower:
-        self.stream = Stream(self.factory, self.conn, land_raw=True).start()
+        self.stream = RemoteStream(self.factory, self.conn, land_raw=True) if self.remote else \
+            Stream(self.factory, self.conn, land_raw=True).start()
         self._landed = self.stream.landed()
         return self
 
@@ -130,10 +134,14 @@ class Follower:
         report.dead_letters_landed = landed.get("dead_letters", 0) - self._landed.get("dead_letters", 0)
         self._landed = landed
         t = time.perf_counter()
-        report.index = self.project(report.run_id, progress=self.progress and not self.cycles)
+        if self.remote and wait_indexed(factory, time.time(), should_stop=should_stop):
+            report.indexed_by = "the running indexer"
+        else:
+            self.project = self.project or Project(factory, live=True)
+            report.index = self.project(report.run_id, progress=self.progress and not self.cycles)
         report.seconds["index"] = time.perf_counter() - t
         report.seconds["total"] = time.perf_counter() - started
-        if batch or report.index is not None:
+        if batch or report.index is not None:  # with the factory up, its indexer reports its own syncs
             complete(factory, "aifactory.follow", report)  # idle cycles leave no lineage
         self.cycles += 1
         return report
@@ -148,8 +156,9 @@ def follow(factory: Factory, sources: list[Source], *, interval_s: float = DEFAU
     Returns the number of cycles run. The watcher, the worker and the embedded
     broker are stopped on the way out, whatever ends the loop."""
     watcher = Watcher([s.root for s in sources], ignore=[factory.settings.home])
-    with connection(factory, conn) as kafka, Follower(factory, sources, kafka, progress=progress) as follower, \
-            watcher:
+    remote = attached(factory) if conn is None else None
+    with connection(factory, conn or remote) as kafka, \
+            Follower(factory, sources, kafka, progress=progress, remote=remote is not None) as follower, watcher:
         failures = 0
         while not stop.is_set():
             try:
@@ -178,18 +187,6 @@ def follow_until_signalled(factory: Factory, sources: list[Source], *, interval_
     """`follow` until SIGINT or SIGTERM. The first signal stops at the next safe
     point (a cycle's wait for the stream is one); a second one stops at once. Either
     way the worker and the broker are stopped through their process groups."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        # Event.set takes a lock the interrupted main thread may hold: set it from a thread.
-        threading.Thread(target=stop.set, name="follow-stop").start()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signal() as stop:
         return follow(factory, sources, interval_s=interval_s, stop=stop, on_cycle=on_cycle, on_error=on_error,
                       progress=progress)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

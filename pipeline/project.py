@@ -28,7 +28,13 @@ class Project:
         f = self.factory
         if self.plan is None:
             return f.sync_index(run_id=run_id, progress=progress, ahead=ahead)
-        desired, changed = self.plan.refresh()
+        with f.syncing():
+            return self._live(run_id, progress=progress, ahead=ahead)
+
+    def _live(self, run_id: str, *, progress: bool, ahead: EmbedAhead | None) -> SyncReport | None:
+        f, plan = self.factory, self.plan
+        assert plan is not None
+        desired, changed = plan.refresh()
         self._stale = self._stale or changed
         if not self._stale:
             return None

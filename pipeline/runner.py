@@ -26,6 +26,8 @@ from typing import Any
 from governance.contracts import DocumentEvent
 from ingest.kafka import KafkaConnection, connect
 from ingest.sources import IngestReport, Source
+from pipeline.attach import attached
+from pipeline.client import RemoteStream, wait_indexed
 from pipeline.factory import Factory
 from pipeline.progress import Progress, as_progress
 from pipeline.project import Project
@@ -48,6 +50,7 @@ class RunReport:
     chunks_landed: int = 0
     dead_letters_landed: int = 0
     index: SyncReport | None = None
+    indexed_by: str = ""  # with the factory up, its indexer (the index counts are its own)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -64,6 +67,7 @@ class RunReport:
             "dead_letters_landed": self.dead_letters_landed,
             "points_upserted": self.index.upserted if self.index else 0,
             "points_deleted": self.index.deleted if self.index else 0,
+            **({"indexed_by": self.indexed_by} if self.indexed_by else {}),
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
 
@@ -103,20 +107,26 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
     durable in the lake by then."""
     progress = progress or as_progress(False)
     ahead: EmbedAhead | None = None
-    stream: Stream | None = None
+    stream: Stream | RemoteStream | None = None
     closing: Closing | None = None
+    remote = attached(factory) if conn is None else None  # the factory is up: be its client (client.py)
     if batch:
         with contextlib.ExitStack() as stack:
             kafka = factory.settings.kafka
-            if conn is None:
+            if remote is not None:
+                progress.stage("broker", f"the factory is up: publishing to its broker {remote.bootstrap_servers}")
+            elif conn is None:
                 progress.stage("broker", f"connecting to {kafka.bootstrap_servers}" if kafka.bootstrap_servers
                                else "starting the embedded broker")
-            live = stack.enter_context(connection(factory, conn))
+            live = stack.enter_context(connection(factory, conn or remote))
             t = time.perf_counter()
-            progress.stage("stream", "starting the transform worker and the landers" if transform
-                           else "starting the landers")
-            stream = stack.enter_context(Stream(factory, live, land_raw=land_raw, transform=transform,
-                                                run_id=report.run_id))
+            if remote is not None:
+                stream = RemoteStream(factory, live, land_raw=land_raw, transform=transform, run_id=report.run_id)
+            else:
+                progress.stage("stream", "starting the transform worker and the landers" if transform
+                               else "starting the landers")
+                stream = stack.enter_context(Stream(factory, live, land_raw=land_raw, transform=transform,
+                                                    run_id=report.run_id))
             progress.stage("stream", f"chunking {batch.wanted} event(s) and embedding their chunks as they land"
                            if transform else f"landing {len(batch.events)} event(s)")
             bar = stack.enter_context(contextlib.closing(progress.bar("stream", batch.wanted if transform else 0,
@@ -124,7 +134,7 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
             # Chunks are embedded as they land, while later documents are still being chunked;
             # the vectors stay for the projection.
             embedding = EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) \
-                if transform and project is not None else contextlib.nullcontext(None)
+                if transform and project is not None and isinstance(stream, Stream) else contextlib.nullcontext(None)
             with embedding as ahead:
                 report.recovered = stream.drive(
                     batch, on_progress=lambda done, _: done > bar.n and bar.update(done - bar.n))
@@ -137,7 +147,10 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
                 stream.worker.request_stop()
             closing = Closing(stack.pop_all())
     try:
-        if project is not None:
+        if project is not None and remote is not None and wait_indexed(factory, time.time()):
+            report.indexed_by = "the running indexer"
+            progress.stage("index", "the factory's indexer has made the index equal to the chunks lake")
+        elif project is not None:
             t = time.perf_counter()
             progress.stage("index", "making the index equal to the chunks lake")
             report.index = project(report.run_id, progress=progress.bars, ahead=ahead)

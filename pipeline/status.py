@@ -14,6 +14,7 @@ from ingest.lake import TableSpec
 from ingest.lake_reads import Offsets, landed_offsets, row_count
 from pipeline import lake_views
 from pipeline.factory import Factory
+from pipeline.presence import running
 from pipeline.repair import repeated_rows
 from pipeline.settings import FactorySettings
 from pipeline.writer import holder
@@ -57,13 +58,16 @@ def status(factory: Factory) -> dict[str, Any]:
     }
 
 
-def in_use(factory: Factory, index: VectorIndex | None) -> dict[str, dict[str, Any] | None]:
+def in_use(factory: Factory, index: VectorIndex | None) -> dict[str, Any]:
     """Who else uses the data directory now: the process serving the embedded index to
-    the others (owner.py), and the one writing (writer.py); None where nobody is."""
+    the others (owner.py), the one writing (writer.py), None where nobody is; and the
+    services running on it."""
     card = index.holder if isinstance(index, HomeIndex) else None
     writer = holder(factory.settings.home)
     return {"index": {"pid": card.pid, "command": card.command, "since": card.since} if card else None,
-            "writer": asdict(writer) if writer else None}
+            "writer": asdict(writer) if writer else None,
+            # `aifactory up` and each service it (or a person) started: presence.py
+            "services": [asdict(p) for p in running(factory.settings.home)]}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
+from governance.errors import GovernanceError
 from governance.privacy import apply_privacy
 from ingest import dead_letter_table
 from ingest.errors import LandingTimeout
@@ -71,29 +72,39 @@ class Outcomes:
 
 
 def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
-             run_id: Callable[[], str]) -> dict[str, Lander]:
-    """The landers of a stream; each meters what it lands under `run_id()`."""
+                 run_id: Callable[[], str], member: bool = False) -> dict[str, Lander]:
+    """The landers of a stream, or of the land service (`member`: consumer-group
+    members); each meters what it lands under `run_id()`."""
     s, lake = conn.settings, factory.lake
     prefix = s.topic_prefix
 
     def bad_raw(msg: Any, at: LogPosition, exc: Exception) -> None:
         letter = DeadLetter.new(stage="landing", error=exc, source_uri=f"kafka:{at.topic}/{at.partition}/{at.offset}",
-                                key=f"{at.epoch}/{at.partition}/{at.offset}", raw=at)
+                                key=f"{at.epoch}/{at.partition}/{at.offset}", raw=at, event_id=event_id_of(msg.value))
         publish(conn, [], [letter])
 
     landers = {
         "chunks": Lander(conn, lake, topic=s.chunks_topic, spec=CHUNKS, group_id=f"{prefix}-land-chunks",
                          decode=lambda v, at: chunk_row(ChunkRecord.from_json(v), at),
-                         on_landed=meter_chunking(factory.ledger, run_id)),
+                         on_landed=meter_chunking(factory.ledger, run_id), member=member),
         "dead_letters": Lander(conn, lake, topic=s.dead_letter_topic, spec=DEAD_LETTERS,
                                group_id=f"{prefix}-land-dead-letters",
-                               decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at)),
+                               decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at), member=member),
     }
     if raw:
         landers["raw"] = Lander(conn, lake, topic=s.raw_topic, spec=RAW, group_id=f"{prefix}-land-raw",
                                 decode=lambda v, at: raw_row(landing_event(factory, v), at),
-                                on_bad=bad_raw, on_landed=meter_ingest(factory.ledger, run_id))
+                                on_bad=bad_raw, on_landed=meter_ingest(factory.ledger, run_id), member=member)
     return landers
+
+
+def event_id_of(value: bytes) -> str:
+    """The event id of a raw message, when it has one: a client waiting for the event
+    learns from the dead letter that it will not land."""
+    try:
+        return DocumentEvent.from_json(value).event_id
+    except (GovernanceError, ValueError):
+        return ""
 
 
 def landing_event(factory: Factory, value: bytes) -> DocumentEvent:

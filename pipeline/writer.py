@@ -7,6 +7,11 @@ the ledger billed both. So every pass that writes takes `<home>/state/writer.loc
 a second one waits in line (saying who it waits for) or, asked not to wait, is
 refused with the holder named. Readers (status, search, the API's reads) never
 take it. Within one process the lock is re-entrant: a delete is a run.
+
+The same kind of lock, named `index-sync`, lets one index sync run at a time: the
+indexer service (services.py) takes only that one, so a run holding the writer lock
+can wait for the indexer without a deadlock, and `aifactory index` never embeds
+the same chunks beside it.
 """
 
 from __future__ import annotations
@@ -40,27 +45,31 @@ class Holder:
         return f"`{self.command}` (pid {self.pid}, since {self.since})"
 
 
+WRITER, INDEX_SYNC = "writer", "index-sync"
+
+
 class _Depths(threading.local):
-    """How deep each thread is in `writing` of each home (a delete inside a run is one writer)."""
+    """How deep each thread is in `writing` of each home and lock (a delete inside a run is one writer)."""
 
     def __init__(self) -> None:
-        self.of: dict[Path, int] = {}
+        self.of: dict[tuple[Path, str], int] = {}
 
 
 _depths = _Depths()
-_locks: dict[Path, threading.Lock] = {}  # per home: threads of one process (the API's workers) queue here first
+# Per home and lock: threads of one process (the API's workers) queue here first.
+_locks: dict[tuple[Path, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _thread_lock(home: Path) -> threading.Lock:
+def _thread_lock(key: tuple[Path, str]) -> threading.Lock:
     with _locks_guard:
-        return _locks.setdefault(home, threading.Lock())
+        return _locks.setdefault(key, threading.Lock())
 
 
-def holder(home: Path) -> Holder | None:
-    """Who writes to `home` now, as it said when it took the lock (None if nobody)."""
-    path = home / "state" / "writer.json"
-    lock = home / "state" / "writer.lock"
+def holder(home: Path, name: str = WRITER) -> Holder | None:
+    """Who holds lock `name` of `home` now, as it said when it took it (None if nobody)."""
+    path = home / "state" / f"{name}.json"
+    lock = home / "state" / f"{name}.lock"
     if not lock.exists():
         return None
     with lock.open("a") as fh:
@@ -77,41 +86,42 @@ def holder(home: Path) -> Holder | None:
 
 @contextlib.contextmanager
 def writing(home: Path, *, wait: bool = True, say: Callable[[str], object] | None = None,
-            command: str | None = None) -> Iterator[None]:
-    """Hold the data directory's writer lock for the block: wait for it (telling `say`
-    whom for) or, with `wait=False`, raise WriterBusyError naming the holder."""
-    home = home.resolve()
-    if _depths.of.get(home):
-        _depths.of[home] += 1
+            command: str | None = None, name: str = WRITER) -> Iterator[None]:
+    """Hold the data directory's lock `name` (the writer lock) for the block: wait for it
+    (telling `say` whom for) or, with `wait=False`, raise WriterBusyError naming the holder."""
+    key = (home.resolve(), name)
+    home = key[0]
+    if _depths.of.get(key):
+        _depths.of[key] += 1
         try:
             yield
         finally:
-            _depths.of[home] -= 1
+            _depths.of[key] -= 1
         return
-    lock = _thread_lock(home)
+    lock = _thread_lock(key)
     if not lock.acquire(blocking=wait):
         raise WriterBusyError(f"{home} is being written by another task of this process; try again when it ends")
     try:
-        fh = _take(home, wait=wait, say=say, command=command or this_command(2))
-        _depths.of[home] = 1
+        fh = _take(home, name, wait=wait, say=say, command=command or this_command(2))
+        _depths.of[key] = 1
         try:
             yield
         finally:
-            _depths.of[home] = 0
+            _depths.of[key] = 0
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
     finally:
         lock.release()
 
 
-def _take(home: Path, *, wait: bool, say: Callable[[str], object] | None, command: str) -> IO[str]:
+def _take(home: Path, name: str, *, wait: bool, say: Callable[[str], object] | None, command: str) -> IO[str]:
     state = home / "state"
     state.mkdir(parents=True, exist_ok=True)
-    fh = (state / "writer.lock").open("a")
+    fh = (state / f"{name}.lock").open("a")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        who = holder(home)
+        who = holder(home, name)
         described = who.describe() if who else "another aifactory process"
         if not wait:
             fh.close()
@@ -121,7 +131,7 @@ def _take(home: Path, *, wait: bool, say: Callable[[str], object] | None, comman
             say(f"waiting for {described} to finish writing to {home}")
         fcntl.flock(fh, fcntl.LOCK_EX)  # Ctrl-C interrupts the wait
     me = Holder(pid=os.getpid(), command=command, since=datetime.now(UTC).isoformat(timespec="seconds"))
-    tmp = state / f"writer.{os.getpid()}.tmp"
+    tmp = state / f"{name}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(asdict(me)))
-    os.replace(tmp, state / "writer.json")
+    os.replace(tmp, state / f"{name}.json")
     return fh

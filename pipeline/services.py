@@ -1,0 +1,144 @@
+"""The stages as long-lived services, each a Kafka consumer-group member that owns
+the partitions it is assigned (`aifactory worker KIND`, or all of them under
+`aifactory up`):
+
+    transform   the faust worker                     group <prefix>-transforms
+    land        raw, chunks and dead-letter landers  groups <prefix>-land-*
+    index       the indexer: chunks topic -> index   group <prefix>-index
+
+Start as many transform and land services as there are cores to spare: the group
+shares the partitions among them, and when one dies (kill -9 included) the others
+take its partitions over. Landing stays exactly-once across processes (see
+ingest/landing.py); the indexer applies each change of the chunks lake as its
+rows appear (`vectorstore.sync.LivePlan`), one index sync at a time.
+
+Each service announces itself (presence.py): commands see which run, and when the
+landers and the transform workers do, they publish into the running factory and
+wait for its outcomes instead of starting stages of their own (client.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+from ingest.kafka import KafkaConnection
+from ingest.landing import Lander
+from pipeline.attach import ServiceError, broker_of, mark
+from pipeline.factory import Factory
+from pipeline.presence import present
+from pipeline.project import Project
+from pipeline.runlineage import complete
+from pipeline.runner import RunReport
+from pipeline.stream import make_landers
+from transforms.worker import TransformWorker
+
+log = logging.getLogger(__name__)
+
+KINDS = ("transform", "land", "index")
+POLL_MS = 100  # how long the indexer waits for a chunk message before looking at the lake anyway
+LINEAGE_EVERY_S = 5.0  # the land service reports what it landed at most this often
+
+
+@contextlib.contextmanager
+def service_connection(factory: Factory) -> Iterator[KafkaConnection]:
+    where = broker_of(factory)
+    if where is None:
+        raise ServiceError("no broker to join: start the whole factory with `aifactory up`, or set "
+                           "KAFKA_BOOTSTRAP_SERVERS to a Kafka cluster")
+    conn = KafkaConnection(factory.settings.kafka, where[0], where[1])
+    conn.ensure_topics()
+    yield conn
+
+
+def serve(factory: Factory, kind: str, stop: threading.Event, *, say: Callable[[str], object] = log.info) -> None:
+    """Run one service until `stop` is set; raises what stopped it otherwise."""
+    if kind not in KINDS:
+        raise ServiceError(f"no service {kind!r}; the services are {', '.join(KINDS)}")
+    with service_connection(factory) as conn, \
+            present(factory.settings.home, kind, detail={"bootstrap": conn.bootstrap_servers}):
+        say(f"{kind} service joined {conn.bootstrap_servers} ({conn.epoch})")
+        {"transform": transform, "land": land, "index": index}[kind](factory, conn, stop)
+        say(f"{kind} service stopped")
+
+
+def transform(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> None:
+    """The faust worker, as a child process; its log is beside the service's."""
+    log_path = factory.settings.log_dir / "services" / f"transform-{os.getpid()}.faust.log"
+    worker = TransformWorker(conn, log_path, factory.transform_env()).start()
+    try:
+        while not stop.wait(0.5):
+            worker.check()
+    finally:
+        worker.stop()
+
+
+def land(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> None:
+    """The three landers as group members; what they land is reported as lineage (so
+    Dagster's outside-writes sensor sees it) and metered under this service's run."""
+    run_id = f"land-{uuid.uuid4().hex[:16]}"
+    landers = make_landers(factory, conn, raw=True, run_id=lambda: run_id, member=True)
+    reporter = LandedReport(factory, landers)
+    try:
+        for lander in landers.values():
+            lander.start()
+        while not stop.wait(0.5):
+            for lander in landers.values():
+                lander.check()
+            reporter.maybe()
+    finally:
+        for lander in landers.values():
+            lander.request_stop()
+        for lander in landers.values():
+            lander.stop()
+        reporter.maybe(now=True)
+
+
+class LandedReport:
+    """What the landers landed since the last report, as one lineage run."""
+
+    def __init__(self, factory: Factory, landers: dict[str, Lander]) -> None:
+        self.factory, self.landers = factory, landers
+        self.reported: dict[str, int] = {}
+        self.at = time.monotonic()
+
+    def maybe(self, *, now: bool = False) -> None:
+        landed = {name: lander.rows_landed for name, lander in self.landers.items()}
+        if landed == self.reported or (not now and time.monotonic() - self.at < LINEAGE_EVERY_S):
+            return
+        report = RunReport(run_id=f"land-{uuid.uuid4().hex[:16]}")
+        report.raw_landed = landed.get("raw", 0) - self.reported.get("raw", 0)
+        report.chunks_landed = landed.get("chunks", 0) - self.reported.get("chunks", 0)
+        report.dead_letters_landed = landed.get("dead_letters", 0) - self.reported.get("dead_letters", 0)
+        complete(self.factory, "aifactory.land", report)
+        self.reported, self.at = landed, time.monotonic()
+
+
+# --- the indexer -----------------------------------------------------------------------------
+
+
+def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> None:
+    """Keep the index equal to the chunks lake: wake on each chunk message (or every
+    POLL_MS), apply the lake files that appeared since, one sync at a time."""
+    group = f"{conn.settings.topic_prefix}-index"
+    consumer = conn.member(group, conn.settings.chunks_topic)
+    project = Project(factory, live=True)
+    home = factory.settings.home
+    try:
+        while not stop.is_set():
+            polled = consumer.poll(timeout_ms=POLL_MS)
+            began = time.time()
+            report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
+            report.index = project(report.run_id)
+            if report.index is not None and (report.index.upserted or report.index.deleted):
+                complete(factory, "aifactory.index", report)
+            mark(home, began)
+            if polled:
+                consumer.commit()  # the messages only woke the indexer; the lake says what to apply
+    finally:
+        consumer.close(autocommit=False)
