@@ -1,0 +1,136 @@
+"""The factory as long-lived services (`aifactory up`) on the real embedded broker, as
+people use it: commands are its clients; two transform workers and two landers share
+the partitions, and one of each killed with SIGKILL mid-stream loses and duplicates
+nothing; Ctrl-C leaves no process behind. Before, every command started and stopped
+its own broker, worker and landers, and a lander assigned itself every partition."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assets import checks
+from ingest.broker import free_port
+from pipeline.presence import running
+from tests.fixtures.procs import pids_with_home
+from tests.integration.test_dagster import run_checks
+from tests.integration.test_shared_home import cli, duplicate_keys, env_for, folder, ledger
+
+pytestmark = pytest.mark.integration
+
+UP_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Up:
+    home: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def said(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def factory_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    base = tmp_path_factory.mktemp("up")
+    home, log = base / "home", base / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "aifactory.cli", "up", "--workers", "2", "--landers", "2",
+                                 "--port", str(free_port())], env=env_for(home), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    up = Up(home, proc, log)
+    try:
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        while "the factory is up" not in up.said():
+            assert proc.poll() is None, f"aifactory up exited with {proc.returncode}:\n{up.said()}"
+            assert time.monotonic() < deadline, f"not up after {UP_TIMEOUT_S:.0f} s:\n{up.said()}"
+            time.sleep(0.5)
+        yield up
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+def memos(n: int) -> dict[str, str]:
+    """Documents of a few chunks each, so a stream of them lasts long enough to kill a member mid-way."""
+    return {f"memo-{i:03d}.md": f"# Memo {i}\n\n" + "\n\n".join(
+        f"Section {s} of memo {i}: the warehouse in district {i * 7 + s} ships order Q-{i:03d}-{s} on "
+        f"weekday {s % 5}; pallets are counted twice, and the forklift log names driver {i + s}. " * 6
+        for s in range(4)) for i in range(n)}
+
+
+def test_commands_are_clients_of_the_running_factory(factory_up: Up, tmp_path: Path) -> None:
+    home = factory_up.home
+    kinds = sorted(p.kind for p in running(home))
+    assert kinds == ["api", "index", "land", "land", "transform", "transform", "up"], kinds
+    docs = folder(tmp_path, "docs", {"canteen.md": "# Canteen\nThe Zanzibar canteen serves cardamom buns."})
+    done = cli(home, "run", str(docs), "--tenant", "acme", "--jurisdiction", "EU", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)["run"]
+    # Published into the factory and indexed by its indexer: the command started no stage of its own.
+    assert summary["indexed_by"] == "the running indexer" and summary["published"] == 1
+    assert "starting the embedded broker" not in done.stderr
+    hit = cli(home, "search", "cardamom buns", "--tenant", "acme", "--json")
+    assert json.loads(hit.stdout)[0]["document_id"] == "acme:canteen.md", hit.stderr
+    status = json.loads(cli(home, "status", "--json").stdout)
+    assert status["tenants"]["acme"]["points"] == status["tenants"]["acme"]["current_chunks"] >= 1
+    assert {s["kind"] for s in status["in_use"]["services"]} == {"up", "api", "index", "land", "transform"}
+    # A reader beside the services: a Dagster check takes no lock the factory holds.
+    assert run_checks(home, checks.index_completeness)["index_completeness"].passed
+
+
+def test_a_lander_and_a_worker_killed_mid_stream_lose_and_duplicate_nothing(factory_up: Up, tmp_path: Path) -> None:
+    home, n = factory_up.home, 40
+    docs = folder(tmp_path, "memos", memos(n))
+    result: dict[str, subprocess.CompletedProcess[str]] = {}
+    run = threading.Thread(target=lambda: result.setdefault("run", cli(
+        home, "run", str(docs), "--tenant", "memos", "--jurisdiction", "EU", "--json")))
+    run.start()
+    raw = home / "lake" / "raw" / "region=eu-central" / "tenant=memos"
+    deadline = time.monotonic() + 180
+    while not (raw.exists() and any(raw.rglob("*.parquet"))):  # the stream has begun to land
+        assert run.is_alive() or result, "the run ended before anything landed"
+        assert time.monotonic() < deadline, "nothing landed within 180 s"
+        time.sleep(0.05)
+    victims = {kind: running(home, kind)[0].pid for kind in ("land", "transform")}
+    for pid in victims.values():
+        os.kill(pid, signal.SIGKILL)
+    run.join(600)
+    done = result["run"]
+    assert done.returncode == 0, done.stderr
+    assert duplicate_keys(home) == {"raw": 0, "chunks": 0}
+    tenant = json.loads(cli(home, "status", "--json").stdout)["tenants"]["memos"]
+    assert tenant["events"] == tenant["documents"] == n, tenant
+    assert tenant["chunk_rows"] == tenant["current_chunks"] == tenant["points"] > n, tenant
+    billed = sum(e["documents"] for e in ledger(home) if e["event"] == "ingest" and e["tenant"] == "memos")
+    assert billed == n, "a document was billed twice"
+    # The supervisor started both again.
+    said = factory_up.said()
+    assert said.count("killed by SIGKILL") >= 2 and "started again" in said, said
+    deadline = time.monotonic() + 120
+    while len(running(home, "land")) < 2 or len(running(home, "transform")) < 2:
+        assert time.monotonic() < deadline, f"the killed services were not started again:\n{said}"
+        time.sleep(0.5)
+    assert not set(victims.values()) & {p.pid for p in running(home)}
+
+
+def test_ctrl_c_stops_every_service_and_leaves_no_process(factory_up: Up) -> None:
+    home, proc = factory_up.home, factory_up.proc
+    assert pids_with_home("aifactory.cli worker|transforms.worker|tansu", home), "no services to stop"
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole foreground group
+    assert proc.wait(90) == 0, factory_up.said()
+    assert "every service stopped" in factory_up.said()
+    assert not pids_with_home("aifactory.cli|transforms.worker|tansu", home)
+    assert running(home) == []
