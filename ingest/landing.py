@@ -39,6 +39,9 @@ from ingest.lake import Lake, TableSpec
 log = logging.getLogger(__name__)
 
 POLL_MS = 200
+# A member (a service) lands as soon as a poll this long finds nothing more: what it lands
+# is waited for by the commands that published it, and it has no stop to hurry.
+MEMBER_POLL_MS = 50
 FLUSH_ROWS = 5_000
 FLUSH_INTERVAL_S = 0.5
 STOP_WAIT_S = 60.0  # how long `stop` waits for the thread to land what it read
@@ -139,7 +142,7 @@ class Lander:
     def _land_batch(self, consumer: Any) -> None:
         started = time.monotonic()
         while len(self._rows) < FLUSH_ROWS and time.monotonic() - started < FLUSH_INTERVAL_S:
-            polled = consumer.poll(timeout_ms=POLL_MS, max_records=FLUSH_ROWS)
+            polled = consumer.poll(timeout_ms=MEMBER_POLL_MS if self.member else POLL_MS, max_records=FLUSH_ROWS)
             if not polled:
                 break
             for tp, messages in polled.items():
