@@ -50,7 +50,7 @@ def broker_binary() -> str:
         raise BrokerError(f"no Tansu binary for this platform: {exc}") from exc
 
 
-def _signal_name(signum: int) -> str:
+def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
     except ValueError:
@@ -119,7 +119,7 @@ class EmbeddedBroker:
         if proc is None or proc.poll() is None:
             return None
         rc = proc.returncode
-        how = f"was killed by {_signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
+        how = f"was killed by {signal_name(-rc)}" if rc < 0 else f"exited with code {rc}"
         return (f"the embedded Kafka broker (Tansu, pid {proc.pid}, {self.bootstrap_servers}) {how} while in use"
                 + (f"; see {self._log_path}" if self._log_path else "")
                 + ". What was acknowledged is durable in the raw lake: run the command again to resume")

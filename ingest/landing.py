@@ -136,6 +136,11 @@ class Lander:
             while not self._stop.is_set():
                 self._land_batch(consumer)
             self._land_batch(consumer)  # whatever arrived while stopping
+        except BaseException:
+            # A message failed mid-batch: closing a member revokes its partitions, and the
+            # revoke must not commit past that message; it is read again, with what preceded it.
+            self._rows, self._offsets = [], {}
+            raise
         finally:
             consumer.close(autocommit=False)
 

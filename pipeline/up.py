@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.broker import EmbeddedBroker
+from ingest.broker import EmbeddedBroker, signal_name
 from ingest.kafka import KafkaConnection, cluster_epoch
 from ingest.processes import popen_tied
 from pipeline.attach import ServiceError, up_card
@@ -153,7 +153,7 @@ class Supervisor:
                 child.crashes += 1
                 pause = min(FIRST_BACKOFF_S * 2 ** (child.crashes - 1), MAX_BACKOFF_S)
                 child.due = now + pause
-                what = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+                what = f"killed by {signal_name(-code)}" if code < 0 else f"exited with code {code}"
                 child.history.append(what)
                 self.say(f"{child.name} {what}; starting it again in {pause:.0f} s (see {child.log_path})")
             elif now >= child.due:
