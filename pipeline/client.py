@@ -39,7 +39,7 @@ class LakeWatch:
         self.lake = lake
         self.outcomes = Outcomes(lake)
         self.raw: set[str] = lake.keys(RAW)
-        self.failed: set[str] = set()  # events dead-lettered since (at landing: refused by residency)
+        self.failed: set[str] = set()  # events dead-lettered since (their outcome, instead of a raw row)
         self.landed = {"raw": 0, "chunks": 0, "dead_letters": 0}
         self._files = {spec.name: set(lake.files(spec)) for spec in (RAW, CHUNKS, DEAD_LETTERS)}
 

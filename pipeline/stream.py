@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
-from governance.errors import GovernanceError
 from governance.privacy import apply_privacy
 from ingest import dead_letter_table
 from ingest.errors import LandingTimeout
@@ -80,7 +79,7 @@ def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
 
     def bad_raw(msg: Any, at: LogPosition, exc: Exception) -> None:
         letter = DeadLetter.new(stage="landing", error=exc, source_uri=f"kafka:{at.topic}/{at.partition}/{at.offset}",
-                                key=f"{at.epoch}/{at.partition}/{at.offset}", raw=at, event_id=event_id_of(msg.value))
+                                key=f"{at.epoch}/{at.partition}/{at.offset}", raw=at)
         publish(conn, [], [letter])
 
     landers = {
@@ -96,15 +95,6 @@ def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
                                 decode=lambda v, at: raw_row(landing_event(factory, v), at),
                                 on_bad=bad_raw, on_landed=meter_ingest(factory.ledger, run_id), member=member)
     return landers
-
-
-def event_id_of(value: bytes) -> str:
-    """The event id of a raw message, when it has one: a client waiting for the event
-    learns from the dead letter that it will not land."""
-    try:
-        return DocumentEvent.from_json(value).event_id
-    except (GovernanceError, ValueError):
-        return ""
 
 
 def landing_event(factory: Factory, value: bytes) -> DocumentEvent:
