@@ -124,21 +124,37 @@ class LandedReport:
 
 def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> None:
     """Keep the index equal to the chunks lake: wake on each chunk message (or every
-    POLL_MS), apply the lake files that appeared since, one sync at a time."""
+    POLL_MS), apply the lake files that appeared since, one sync at a time. When
+    `aifactory reindex` switches the active model, the indexer moves to its collections."""
     group = f"{conn.settings.topic_prefix}-index"
     consumer = conn.member(group, conn.settings.chunks_topic)
-    project = Project(factory, live=True)
     home = factory.settings.home
+    own: Factory | None = None  # a factory of the new model, after a switch: closed here
     try:
+        project = Project(factory, live=True)
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=POLL_MS)
+            if _switched(project.factory):
+                if own is not None:
+                    own.close()
+                own = Factory(factory.settings)
+                project = Project(own, live=True)
+                log.warning("the active model changed: indexing into %s from now on", own.embedder.fingerprint.id)
             began = time.time()
             report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
             report.index = project(report.run_id)
             if report.index is not None and (report.index.upserted or report.index.deleted):
-                complete(factory, "aifactory.index", report)
+                complete(project.factory, "aifactory.index", report)
             mark(home, began)
             if polled:
                 consumer.commit()  # the messages only woke the indexer; the lake says what to apply
     finally:
         consumer.close(autocommit=False)
+        if own is not None:
+            own.close()
+
+
+def _switched(factory: Factory) -> bool:
+    """Whether `aifactory reindex` made another model active since `factory` loaded its own."""
+    active = factory.active_model()
+    return active is not None and active["id"] != factory.embedder.fingerprint.id

@@ -84,6 +84,7 @@ class Supervisor:
         self.factory, self.children, self.say = factory, kids, say
         self.home = factory.settings.home
         self.env = {**os.environ, "AIFACTORY_HOME": str(self.home)}
+        self.model = self._active_model()
 
     def run(self, stop: threading.Event, *, on_ready: Callable[[list[Child]], object] | None = None) -> None:
         if (other := up_card(self.home)) is not None:
@@ -102,6 +103,7 @@ class Supervisor:
                 while not stop.wait(STEP_S):
                     if broker is not None:
                         broker.check()
+                    self._follow_model()
                     self._tend()
             finally:
                 self._stop_all()
@@ -161,9 +163,30 @@ class Supervisor:
                 child.restarts += 1
                 self.say(f"{child.name} started again (pid {child.proc.pid if child.proc else '?'})")
 
+    def _active_model(self) -> str:
+        active = self.factory.active_model()
+        return str(active["id"]) if active else ""
+
+    def _follow_model(self) -> None:
+        """After `aifactory reindex` switched models, restart the API on the new one (the
+        indexer moves by itself, services.index); its searches pause while it loads."""
+        model = self._active_model()
+        if model == self.model:
+            return
+        if self.model:  # not the first model a first run made active
+            for child in self.children:
+                if child.kind == "api" and child.alive:
+                    self.say(f"the active model is now {model}: restarting {child.name} to serve it")
+                    self._stop([child])
+                    self._start(child)
+                    child.restarts += 1
+        self.model = model
+
     def _stop_all(self) -> None:
-        """SIGTERM every service's group at once, then SIGKILL what is left after the grace."""
-        live = [c for c in self.children if c.alive]
+        self._stop([c for c in self.children if c.alive])
+
+    def _stop(self, live: list[Child]) -> None:
+        """SIGTERM each service's group at once, then SIGKILL what is left after the grace."""
         for child in live:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]

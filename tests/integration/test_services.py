@@ -24,6 +24,7 @@ from ingest.broker import free_port
 from pipeline.presence import running
 from tests.fixtures.procs import pids_with_home
 from tests.integration.test_dagster import run_checks
+from tests.integration.test_reindex import second_model
 from tests.integration.test_shared_home import cli, duplicate_keys, env_for, folder, ledger
 
 pytestmark = pytest.mark.integration
@@ -124,6 +125,28 @@ def test_a_lander_and_a_worker_killed_mid_stream_lose_and_duplicate_nothing(fact
         assert time.monotonic() < deadline, f"the killed services were not started again:\n{said}"
         time.sleep(0.5)
     assert not set(victims.values()) & {p.pid for p in running(home)}
+
+
+def test_reindex_while_the_factory_is_up_switches_the_indexer_and_the_api(factory_up: Up, tmp_path: Path) -> None:
+    home = factory_up.home
+    api_before = running(home, "api")[0].pid
+    done = cli(home, "reindex", "--model", str(second_model(tmp_path / "model")), "--json")
+    assert done.returncode == 0, done.stderr
+    new = json.loads((home / "index" / "active-model.json").read_text())["id"]
+    deadline = time.monotonic() + 180
+    while not [p for p in running(home, "api") if p.pid != api_before]:
+        assert time.monotonic() < deadline, f"the API was not restarted on the new model:\n{factory_up.said()}"
+        time.sleep(0.5)
+    assert f"the active model is now {new}" in factory_up.said()
+    docs = folder(tmp_path, "after", {"kiln.md": "# Kiln\nThe ceramic kiln in hall nine fires at 1280 degrees."})
+    run = cli(home, "run", str(docs), "--tenant", "acme", "--jurisdiction", "EU", "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["run"]["indexed_by"], run.stderr
+    # Indexed into the new model's collections, and searched there.
+    hit = cli(home, "search", "ceramic kiln temperature", "--tenant", "acme", "--json")
+    assert hit.returncode == 0 and json.loads(hit.stdout)[0]["document_id"] == "acme:kiln.md", hit.stderr
+    status = json.loads(cli(home, "status", "--json").stdout)
+    assert status["model"] == new
+    assert status["tenants"]["acme"]["points"] == status["tenants"]["acme"]["current_chunks"]
 
 
 def test_ctrl_c_stops_every_service_and_leaves_no_process(factory_up: Up) -> None:

@@ -39,7 +39,7 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     made: list[Supervisor] = []
 
     def make(*kids: Child, said: list[str] | None = None) -> Supervisor:
-        factory = SimpleNamespace(settings=FactorySettings(home=tmp_path))
+        factory = SimpleNamespace(settings=FactorySettings(home=tmp_path), active_model=lambda: None)
         sup = Supervisor(cast(Factory, factory), list(kids),
                          say=said.append if said is not None else lambda _: None)
         made.append(sup)
@@ -200,3 +200,27 @@ def test_children_of_up(tmp_path: Path) -> None:
     assert [c.name for c in bare] == ["transform-1", "land-1", "index"]
     hosted = children(tmp_path, transform_workers=1, landers=1, api=True, host="0.0.0.0", port=None)
     assert hosted[-1].argv[3:] == ["serve", "--host", "0.0.0.0"]
+
+
+def test_a_model_switch_restarts_the_api_on_the_new_model_and_leaves_the_others(tmp_path: Path) -> None:
+    """`aifactory reindex` while the factory is up: the API serves the new model's collections."""
+    models = iter([{"id": "old"}, {"id": "old"}, {"id": "new"}])
+    factory = SimpleNamespace(settings=FactorySettings(home=tmp_path), active_model=lambda: next(models))
+    said: list[str] = []
+    api = Child("api", "api", [sys.executable, "-c", SLEEP], tmp_path / "api.log")
+    land = python("land-1", SLEEP, tmp_path)
+    sup = Supervisor(cast(Factory, factory), [api, land], say=said.append)
+    try:
+        for child in (api, land):
+            sup._start(child)
+            ready(child)
+        first_api, first_land = api.proc, land.proc
+        sup._follow_model()  # still "old": nothing happens
+        assert api.proc is first_api and said == []
+        sup._follow_model()  # "new"
+        assert api.proc is not first_api and api.alive and api.restarts == 1
+        assert first_api is not None and first_api.poll() is not None
+        assert land.proc is first_land and land.alive
+        assert said == ["the active model is now new: restarting api to serve it"]
+    finally:
+        sup._stop_all()
