@@ -185,6 +185,7 @@ def main() -> None:
 @contextlib.contextmanager
 def factory_up(home: Path) -> Iterator[None]:
     """`aifactory up --no-api` on `home` for the block, stopped as Ctrl-C would."""
+    home.mkdir(parents=True, exist_ok=True)
     log = home / "up-benchmark.log"
     env = {**os.environ, "AIFACTORY_HOME": str(home)}
     with log.open("wb") as out:

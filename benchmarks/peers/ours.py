@@ -1,15 +1,23 @@
 """Our pipeline as a benchmark child: a one-shot `runner.run` for the build (the
 same path as `aifactory run`), then the resident mode's `Follower` (what
-`aifactory run --follow` keeps open) for edits, deletes and freshness."""
+`aifactory run --follow` keeps open) for edits, deletes and freshness.
+
+As `ours-up` (benchmarks/peers/ours_up.py), the same with `aifactory up --no-api`
+running: the build and the follower are clients of its services (one transform
+worker, one lander, the indexer), as commands are when the factory is up."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import time
 from pathlib import Path
 
+from benchmarks.incremental import factory_up
 from benchmarks.peers.common import EDITS, Change, child_args, edit_file, freshness, report
 from ingest.sources import Source
 from pipeline import runner
+from pipeline.attach import attached
 from pipeline.factory import Factory
 from pipeline.follow import Follower
 from pipeline.settings import FactorySettings
@@ -31,8 +39,13 @@ def points(factory: Factory, document: str | None = None) -> int:
     return sum(index.count(r, document_id=document) for r in index.regions())
 
 
-def main() -> None:
+def main(*, up: bool = False) -> None:
     args = child_args(__doc__ or "")
+    with factory_up(args.work / "home") if up and args.phase == "main" else contextlib.nullcontext():
+        measure(args, up=up)
+
+
+def measure(args: argparse.Namespace, *, up: bool) -> None:
     sources = sources_of(args.corpus)
     factory = Factory(FactorySettings(home=args.work / "home", stage_timeout_s=3600, embedding_backend=args.backend,
                                       embedding_precision=args.precision))
@@ -62,7 +75,9 @@ def main() -> None:
                        filters={"document_id": doc})
         return any(change.marker in h.text for h in found)
 
-    with runner.connection(factory, None) as conn, Follower(factory, sources, conn) as follower:
+    remote = attached(factory) if up else None
+    with runner.connection(factory, remote) as conn, \
+            Follower(factory, sources, conn, remote=remote is not None) as follower:
         follower.cycle()  # the service is up: its first cycle finds nothing new
         files = sorted(sources[-1].root.rglob("doc-*.txt"))
         for i, path in enumerate(files[:EDITS]):
@@ -79,7 +94,7 @@ def main() -> None:
 
         fresh = freshness(cycle, reflects, args.corpus, args.changes, args.interval)
     backend = args.backend if args.backend == "onnx" else f"torch {factory.embedder.precision}"
-    report({"system": "ours", "backend": backend, "load_s": load_s,
+    report({"system": "ours-up" if up else "ours", "backend": backend, "load_s": load_s,
             "build_s": build_s, "split_s": built_run.seconds, "search_ok": bool(hits), "points_after_build": built,
             "embedded_per_edited_doc": (edited.index.upserted if edited.index else 0) / EDITS,
             "stale_after_delete": stale, "freshness": fresh})

@@ -49,8 +49,8 @@ from typing import Any
 from benchmarks.corpus import generate
 from benchmarks.peers.common import RESULT, kill_tree, percentiles
 
-SYSTEMS = {"ours": "benchmarks.peers.ours", "llamaindex": "benchmarks.peers.llamaindex_peer",
-           "langchain": "benchmarks.peers.langchain_peer"}
+SYSTEMS = {"ours": "benchmarks.peers.ours", "ours-up": "benchmarks.peers.ours_up",
+           "llamaindex": "benchmarks.peers.llamaindex_peer", "langchain": "benchmarks.peers.langchain_peer"}
 NEEDS = {"llamaindex": ["llama_index.core", "llama_index.embeddings.huggingface",
                         "llama_index.vector_stores.qdrant"],
          "langchain": ["langchain_classic", "langchain_huggingface", "langchain_qdrant", "sqlalchemy"]}
@@ -122,7 +122,7 @@ def measure(name: str, pristine: Path, root: Path, args: argparse.Namespace, rng
     work = root / name
     shutil.copytree(pristine, work / "corpus")
     log = work / "child.log"
-    extra = ["--backend", args.backend, "--precision", args.precision] if name == "ours" else \
+    extra = ["--backend", args.backend, "--precision", args.precision] if name.startswith("ours") else \
         ["--precision", args.peer_precision]
     figures = child(SYSTEMS[name], work / "corpus", work / "state",
                     "main", ["--changes", str(args.changes), "--interval", str(args.interval), *extra], log)

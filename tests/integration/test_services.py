@@ -149,6 +149,17 @@ def test_reindex_while_the_factory_is_up_switches_the_indexer_and_the_api(factor
     assert status["tenants"]["acme"]["points"] == status["tenants"]["acme"]["current_chunks"]
 
 
+def test_classic_mistakes_get_one_line_and_exit_2(factory_up: Up, tmp_path: Path) -> None:
+    second = cli(factory_up.home, "up", timeout=120)
+    assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+    assert "already up" in second.stderr and f"pid {factory_up.proc.pid}" in second.stderr, second.stderr
+    alone = cli(tmp_path / "nothing-up", "worker", "land", timeout=120)
+    assert alone.returncode == 2 and "Traceback" not in alone.stderr, alone.stderr
+    assert "aifactory up" in alone.stderr and "KAFKA_BOOTSTRAP_SERVERS" in alone.stderr, alone.stderr
+    wrong = cli(factory_up.home, "worker", "embed", timeout=60)
+    assert wrong.returncode == 2 and "invalid choice: 'embed'" in wrong.stderr, wrong.stderr
+
+
 def test_ctrl_c_stops_every_service_and_leaves_no_process(factory_up: Up) -> None:
     home, proc = factory_up.home, factory_up.proc
     assert pids_with_home("aifactory.cli worker|transforms.worker|tansu", home), "no services to stop"
