@@ -12,16 +12,23 @@ the index already equals the plan and the pass costs nothing.
 
 from __future__ import annotations
 
+import time
+
 from pipeline.factory import Factory
 from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import LivePlan, SyncReport, sync_index
 
 
 class Project:
-    def __init__(self, factory: Factory, *, live: bool = False) -> None:
+    def __init__(self, factory: Factory, *, live: bool = False, storage_every_s: float = 0.0) -> None:
         self.factory = factory
         self.plan = LivePlan(factory.lake, factory.embedder.fingerprint.id) if live else None
         self._stale = True  # the index may differ from the plan (first pass, or a sync that did not finish)
+        # A storage snapshot after each change, or (the indexer) at most this often: it counts
+        # every tenant's points, which a service applying one edit at a time need not pay each time.
+        self.storage_every_s = storage_every_s
+        self._storage_due: str | None = None  # the run id of a change whose snapshot is still to take
+        self._storage_at = 0.0
 
     def __call__(self, run_id: str, *, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport | None:
         """Sync the index; None when a live plan saw nothing new to do."""
@@ -41,6 +48,15 @@ class Project:
         report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, run_id=run_id, desired=desired,
                             progress=progress, ahead=ahead)
         if report.upserted or report.deleted:
-            f.meter_storage(run_id)
+            self._storage_due = run_id
+        self.meter_storage()
         self._stale = False
         return report
+
+    def meter_storage(self, *, now: bool = False) -> None:
+        """Take the storage snapshot a change asked for, when it is due (or `now`)."""
+        if self._storage_due is None:
+            return
+        if now or time.monotonic() - self._storage_at >= self.storage_every_s:
+            self.factory.meter_storage(self._storage_due)
+            self._storage_due, self._storage_at = None, time.monotonic()

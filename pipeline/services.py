@@ -41,7 +41,8 @@ from transforms.worker import TransformWorker
 log = logging.getLogger(__name__)
 
 KINDS = ("transform", "land", "index")
-POLL_MS = 100  # how long the indexer waits for a chunk message before looking at the lake anyway
+POLL_MS = 50  # how long the indexer waits for a chunk message before looking at the lake anyway
+STORAGE_EVERY_S = 30.0  # the indexer's storage snapshots, at most this often (and when it stops)
 LINEAGE_EVERY_S = 5.0  # the land service reports what it landed at most this often
 
 
@@ -131,14 +132,15 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
     home = factory.settings.home
     own: Factory | None = None  # a factory of the new model, after a switch: closed here
     try:
-        project = Project(factory, live=True)
+        project = Project(factory, live=True, storage_every_s=STORAGE_EVERY_S)
         while not stop.is_set():
             polled = consumer.poll(timeout_ms=POLL_MS)
             if _switched(project.factory):
                 if own is not None:
                     own.close()
+                project.meter_storage(now=True)
                 own = Factory(factory.settings)
-                project = Project(own, live=True)
+                project = Project(own, live=True, storage_every_s=STORAGE_EVERY_S)
                 log.warning("the active model changed: indexing into %s from now on", own.embedder.fingerprint.id)
             began = time.time()
             report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
@@ -148,6 +150,7 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
             mark(home, began)
             if polled:
                 consumer.commit()  # the messages only woke the indexer; the lake says what to apply
+        project.meter_storage(now=True)
     finally:
         consumer.close(autocommit=False)
         if own is not None:
