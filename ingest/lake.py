@@ -33,6 +33,7 @@ from governance.contracts import LogPosition
 from governance.errors import ResidencyError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
+from ingest import duck
 from ingest.errors import LakeError
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ class Lake:
 
     def connect(self, *specs: TableSpec) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with each table registered as a view of its name."""
-        con = duckdb.connect()
+        con = duck.connect()
         for spec in specs:
             con.register(spec.name, self.dataset(spec))
         return con

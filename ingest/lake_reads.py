@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ingest import duck
 from ingest.lake import Lake, TableSpec
 
 _VIEW = "lake_table"  # the view each read registers its table under (named in the SQL below)
@@ -75,7 +76,7 @@ class LocatedRow:
 
 
 def _connect(lake: Lake, spec: TableSpec) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = duck.connect()
     con.register(_VIEW, lake.dataset(spec))
     return con
 
@@ -96,7 +97,7 @@ def landed_offsets(lake: Lake, spec: TableSpec) -> dict[str, Offsets]:
 def repeated_keys(lake: Lake, spec: TableSpec) -> int:
     """Rows whose key is stored more than once (exactly-once broken)."""
     keys = lake.dataset(spec).to_table(columns={"key": ds.field(spec.key)})
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         con.register(_VIEW, keys)
         row = con.execute(_REPEATED_SQL).fetchone()
     return int(row[0]) if row else 0
@@ -112,7 +113,7 @@ def repeated_key_files(lake: Lake, spec: TableSpec) -> list[RepeatedKey]:
         keys = pq.read_table(path, columns=[spec.key]).column(spec.key)
         parts.append(pa.table({"key": keys, "file": pa.repeat(pa.scalar(n, pa.int32()), len(keys))}))
     table = pa.concat_tables(parts)
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         con.register(_VIEW, table)
         rows = con.execute(_REPEATED_FILES_SQL).fetchall()
     return [RepeatedKey(key, tuple(files[n] for n in copies)) for key, copies in rows]
@@ -136,7 +137,7 @@ def located_rows(lake: Lake, spec: TableSpec, columns: Sequence[str], match: Map
         return []
     where = " AND ".join(column + " = ?" for column in match)
     sql = "SELECT " + ", ".join(columns) + ", filename, file_row_number" + _LOCATED_FROM + " WHERE " + where
-    with duckdb.connect() as con:
+    with duck.connect() as con:
         cur = con.execute(sql, [files, *match.values()])
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow.dataset as ds
 
+from ingest import duck
 from ingest.lake import Lake
 from ingest.lake_reads import LocatedRow, located_rows
 from transforms.tables import CHUNKS
@@ -70,7 +71,7 @@ def _connect(lake: Lake, files: Collection[Path] | None = None) -> duckdb.DuckDB
     """The chunks table as a view: the whole lake, or only `files` of it."""
     if files is None:
         return lake.connect(CHUNKS)
-    con = duckdb.connect()
+    con = duck.connect()
     con.register(CHUNKS.name, ds.dataset([str(f) for f in sorted(files)], schema=CHUNKS.schema, format="parquet"))
     return con
 
