@@ -42,6 +42,9 @@ POLL_MS = 200
 # A member (a service) lands as soon as a poll this long finds nothing more: what it lands
 # is waited for by the commands that published it, and it has no stop to hurry.
 MEMBER_POLL_MS = 50
+# Once a member holds rows, how long it waits for more before landing them: the rest of
+# a burst (a document's chunks are sent back to back) arrives within a few milliseconds.
+MEMBER_MORE_MS = 10
 FLUSH_ROWS = 5_000
 FLUSH_INTERVAL_S = 0.5
 STOP_WAIT_S = 60.0  # how long `stop` waits for the thread to land what it read
@@ -115,6 +118,7 @@ class Lander:
         self.seen: set[str] = lake.keys(spec)
         self.assigned: set[int] = set()  # partitions a member owns now
         self._rows: list[Row] = []  # read, not yet landed
+        self._unflushed: set[str] = set()  # their keys: in `seen`, not yet in the lake
         self._offsets: dict[TopicPartition, int] = {}
         self._consumer: Any = None
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
@@ -147,7 +151,8 @@ class Lander:
     def _land_batch(self, consumer: Any) -> None:
         started = time.monotonic()
         while len(self._rows) < FLUSH_ROWS and time.monotonic() - started < FLUSH_INTERVAL_S:
-            polled = consumer.poll(timeout_ms=MEMBER_POLL_MS if self.member else POLL_MS, max_records=FLUSH_ROWS)
+            wait = (MEMBER_MORE_MS if self._rows or self._offsets else MEMBER_POLL_MS) if self.member else POLL_MS
+            polled = consumer.poll(timeout_ms=wait, max_records=FLUSH_ROWS)
             if not polled:
                 break
             for tp, messages in polled.items():
@@ -171,7 +176,9 @@ class Lander:
                     key = row[self.spec.key]
                     if key in self.seen:
                         continue
-                    self.seen.add(key)
+                    with self._lock:
+                        self.seen.add(key)
+                        self._unflushed.add(key)
                     self._rows.append(row)  # not a local: a revoke in `poll` flushes and renews it
         self.flush(consumer)
 
@@ -182,6 +189,7 @@ class Lander:
         if rows:
             self.lake.write(self.spec, rows)
             with self._lock:
+                self._unflushed.difference_update(r[self.spec.key] for r in rows)
                 self.rows_landed += len(rows)
                 self._feeds = [f for f in self._feeds if not f.closed]
                 for feed in self._feeds:
@@ -191,6 +199,12 @@ class Lander:
         if offsets:
             # Only now that the rows are durable.
             consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+
+    def unlanded(self, keys: set[str]) -> set[str]:
+        """Which of `keys` are not durably in the lake yet (read, but not written, counts
+        as not landed), leaving out rows the residency policy refused."""
+        with self._lock:
+            return {k for k in keys if k not in self.seen or k in self._unflushed} - self.refused
 
     def on_assigned(self, partitions: set[int]) -> None:
         """A member got partitions: rows another member landed from them are in the lake now."""

@@ -183,7 +183,7 @@ class Stream:
             self.check()
             self.collect()
             # A raw event the residency policy refused has its outcome as a dead letter.
-            raw_missing = raw_wanted - landers["raw"].seen - landers["raw"].refused if self.land_raw else set()
+            raw_missing = landers["raw"].unlanded(raw_wanted) if self.land_raw else set()
             missing = (wanted_events - outcomes.done, wanted_letters - outcomes.letters, raw_missing)
             if on_progress is not None:
                 on_progress(len(wanted_events) - len(missing[0]), len(wanted_events))

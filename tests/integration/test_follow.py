@@ -136,7 +136,9 @@ def test_follower_makes_edits_additions_and_deletes_searchable(tmp_path: Path, m
         running.thread.join(120)
     assert not running.thread.is_alive() and not running.error, running.error
     summaries = [r.summary() for r in running.reports]
-    assert sum(s["published"] for s in summaries) == len(FILES) + 3  # first run, edit, new file, delete
+    assert sum(s["published"] for s in summaries) == len(FILES) + 3, [  # first run, edit, new file, delete
+        (s["published"], [e.document_id for r in running.reports[n].ingest for e in r.published])
+        for n, s in enumerate(summaries) if s["published"]]
     assert sum(s["dead_letters_landed"] for s in summaries) == 1
     assert summaries[0]["recovered"] == 0
     assert not processes_with_env(f"AIFACTORY_TOPIC_PREFIX={factory.settings.kafka.topic_prefix}"), \

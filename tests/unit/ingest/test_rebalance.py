@@ -179,3 +179,22 @@ def test_a_message_that_fails_mid_batch_is_not_committed_past_when_closing_revok
     with pytest.raises(RuntimeError, match="a bug in a decoder"):
         lander.run()
     assert consumer.commits == [] and not (tmp_path / "lake").exists()  # read again from offset 0 by the next owner
+
+
+def test_a_row_read_but_not_written_is_not_landed_yet(tmp_path: Path) -> None:
+    """A run waits until its raw rows are landed; a row the lander has read and still
+    holds is not in the lake, and the next scan would publish its document again."""
+    lake = Lake(tmp_path / "lake")
+    a = event("a")
+    held: dict[str, set[str]] = {}
+
+    def more(_: Any) -> Polled:  # the lander holds a and asks for more before it writes
+        held["while_held"] = lander.unlanded({a.event_id})
+        return {}
+
+    consumer = ScriptedConsumer(lake, [lambda _: {P0: [message(P0, 0, a)]}, more])
+    lander = member(lake, consumer, [])
+    assert lander.unlanded({a.event_id}) == {a.event_id}
+    lander.run()
+    assert held["while_held"] == {a.event_id}
+    assert lander.unlanded({a.event_id}) == set() and a.event_id in lake.keys(RAW)
