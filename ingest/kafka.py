@@ -173,7 +173,7 @@ class KafkaConnection:
             bootstrap_servers=self.bootstrap_servers, group_id=group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=session, heartbeat_interval_ms=max(session // 4, 100),
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            request_timeout_ms=REQUEST_TIMEOUT_MS, fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
         )
         if listener is None:
             consumer.subscribe([topic])

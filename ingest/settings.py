@@ -33,6 +33,10 @@ class KafkaSettings(BaseSettings):
     # group.min.session.timeout.ms (6 s by default), so there it is `session_timeout_ms`.
     worker_session_timeout_ms: int | None = Field(default=None, ge=1000,
                                                   validation_alias="AIFACTORY_WORKER_SESSION_TIMEOUT_MS")
+    # How long a long-lived consumer's fetch may wait for data (faust's worker, the services).
+    # Kafka answers as soon as a record arrives; Tansu answers an aiokafka fetch only when
+    # the wait runs out (measured: faust's fixed 1,500 ms -> 0.62 s per event, 50 ms -> 0.01 s).
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=5_000, validation_alias="AIFACTORY_FETCH_MAX_WAIT_MS")
 
     @property
     def embedded(self) -> bool:

@@ -20,6 +20,7 @@ from governance.errors import ContractError, GovernanceError, ResidencyError
 from governance.privacy import load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.settings import KafkaSettings
+from transforms.faust_kafka import App
 from transforms.process import EmptyDocumentError, to_chunks
 from transforms.settings import TransformSettings
 from transforms.tokens import TokenizerError, token_counter
@@ -53,8 +54,9 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     brokers = ";".join(f"kafka://{h.strip()}" for h in bootstrap_servers.split(",") if h.strip())
     # Faust would put its state under the working directory otherwise.
     where: dict[str, Any] = {"datadir": str(chain.worker_datadir)} if chain.worker_datadir else {}
-    app = faust.App(
-        app_id(settings), broker=brokers, store="memory://", web_enabled=False,
+    app = App(
+        app_id(settings), broker=brokers, fetch_max_wait_ms=settings.fetch_max_wait_ms, store="memory://",
+        web_enabled=False,
         topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
         # The worker's join waits on this session timeout (see KafkaSettings); heartbeats

@@ -3,6 +3,7 @@ waits on it, and never below a Kafka cluster's minimum; the app is built with it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -48,3 +49,22 @@ def test_closing_in_the_background_raises_what_the_stop_raised() -> None:
     with pytest.raises(RuntimeError, match="would not stop"):
         closing.join()
     assert stopped == ["broker"]  # the rest of the stack is still closed
+
+
+def test_the_worker_consumer_fetch_waits_as_set_not_faust_s_fixed_1500_ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded broker answers an aiokafka fetch only when its wait runs out: with
+    faust's 1,500 ms every event waited up to that long before it was chunked."""
+    assert KafkaSettings().fetch_max_wait_ms == 50
+    monkeypatch.setenv("AIFACTORY_FETCH_MAX_WAIT_MS", "37")
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:9092")
+    app = create_app(settings, settings.bootstrap_servers, "epoch",
+                     TransformSettings(tokenizer_dir=default_model_path()))
+
+    async def made() -> int:  # aiokafka makes its consumer on a running loop
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        try:
+            return int(consumer._fetch_max_wait_ms)
+        finally:
+            await consumer.stop()  # never started: this only marks it closed
+
+    assert asyncio.run(made()) == 37
