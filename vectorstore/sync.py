@@ -308,7 +308,7 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             bar.update(len(ids))
         bar.close()
         report.by_region[region] = len(want)
-    if report.upserted or report.deleted:
+    if report.upserted or report.deleted or report.repointed:
         index.optimize()
     log.info("index sync: %d upserted, %d deleted, %d repointed, %d unchanged, %d duplicates folded",
              report.upserted, report.deleted, report.repointed, report.unchanged, report.duplicates)

@@ -256,3 +256,34 @@ def test_processes_on_one_home_share_the_embedded_index_and_take_it_over_when_it
     owner.communicate(timeout=30)
     assert reader.count("eu-central") == 5 and reader.owned and reader.holder is None
     reader.close()
+
+
+def test_writes_not_yet_flushed_survive_a_kill_9_of_the_writer(tmp_path: Path) -> None:
+    """The sync flushes the shard once at its end, not after each call: an update
+    must be in the write-ahead log as soon as the call returns."""
+    code = (
+        "import sys, pathlib\n"
+        "from vectorstore.edge import EdgeIndex\n"
+        "from vectorstore.index import IndexPoint\n"
+        "ix = EdgeIndex(pathlib.Path(sys.argv[1]), model_id='m', dimension=4)\n"
+        "ix.upsert('eu', [IndexPoint(f'00000000-0000-0000-0000-00000000000{i}', [1.0, 0.0, 0.0, float(i)],"
+        " {'tenant': 'acme', 'document_id': f'd{i}', 'text': 't'}) for i in range(3)])\n"
+        "ix.optimize()\n"
+        "ix.upsert('eu', [IndexPoint('00000000-0000-0000-0000-000000000009', [0.0, 1.0, 0.0, 0.0],"
+        " {'tenant': 'acme', 'document_id': 'd9', 'text': 't'})])\n"
+        "ix.delete('eu', ['00000000-0000-0000-0000-000000000000'])\n"
+        "print('written', flush=True)\n"
+        "import time; time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    index = EdgeIndex(tmp_path, model_id="m", dimension=4)
+    try:
+        assert sorted(index.ids("eu")) == [f"00000000-0000-0000-0000-00000000000{i}" for i in (1, 2, 9)]
+    finally:
+        index.close()
