@@ -39,6 +39,7 @@ from ingest.lake import Lake
 from ingest.limits import Limits
 from ingest.parsers import PARSER_VERSION, Parsed, parse
 from ingest.raw_table import LatestVersion, erased_subjects, latest_versions
+from ingest.raw_view import RawView
 from ingest.records import RecordFields
 from ingest.scancache import FileEntry, ScanCache, context_fingerprint, secret_fingerprint
 
@@ -149,12 +150,13 @@ def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) 
 
 def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits | None = None,
          privacy: PrivacyPolicy | None = None, secret: bytes = b"", cache_dir: Path | None = None,
-         run_id: str = "", claimed: dict[str, str] | None = None) -> IngestReport:
+         run_id: str = "", claimed: dict[str, str] | None = None, raw: RawView | None = None) -> IngestReport:
     """Decide which events the source needs: new versions, deletes, dead letters.
     Personal data is redacted here, at the edge, before anything is published.
     `cache_dir` holds the scan cache, which spares parsing files that did not change.
     `claimed` (document id -> file URI), shared by the scans of one run, keeps two
-    sources of a tenant from giving one document id two files."""
+    sources of a tenant from giving one document id two files. `raw`, when given, is
+    what the raw lake holds (refreshed by the caller), instead of asking it."""
     claimed = {} if claimed is None else claimed
     limits = limits or Limits()
     privacy = privacy or PrivacyPolicy()
@@ -166,8 +168,8 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     key = tenant_key(secret, source.tenant)
     # Every document of the tenant, whichever folder last held it: versions count per
     # document, so a moved folder continues them and two folders cannot share one id.
-    latest = latest_versions(lake, source.tenant)
-    erased = erased_subjects(lake, source.tenant)
+    latest = raw.latest_versions(source.tenant) if raw is not None else latest_versions(lake, source.tenant)
+    erased = raw.erased_subjects(source.tenant) if raw is not None else erased_subjects(lake, source.tenant)
     cache = None if cache_dir is None else ScanCache.open(
         cache_dir, root_uri=root_uri, tenant=source.tenant, context=context_fingerprint(
             parser=PARSER_VERSION, tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,

@@ -32,6 +32,7 @@ from kafka.errors import KafkaError
 
 from ingest.errors import LakeError, LandingTimeout
 from ingest.kafka import KafkaConnection
+from ingest.raw_view import RawView
 from ingest.sources import Source
 from pipeline.attach import attached
 from pipeline.client import RemoteStream, wait_indexed
@@ -73,6 +74,7 @@ class Follower:
         self.cycles = 0
         self._landed: dict[str, int] = {}
         self._recover = True  # look for raw-lake events without an outcome (first cycle, after a failure)
+        self.raw = RawView(factory.lake)  # what each scan compares with, read once, then only new files
 
     def start(self) -> Follower:
         self.stream = RemoteStream(self.factory, self.conn, land_raw=True) if self.remote else \
@@ -118,7 +120,7 @@ class Follower:
         stream.run_id = report.run_id  # what lands from now on is metered under this cycle
         # A file that still fails gives the same dead letter each scan; send only new ones.
         batch = plan(factory, self.sources, report.run_id, recover=self._recover,
-                     known_letters=stream.outcomes.letters)
+                     known_letters=stream.outcomes.letters, raw=self.raw)
         report.ingest = batch.ingest
         report.seconds["scan"] = time.perf_counter() - started
         if batch:

@@ -20,6 +20,7 @@ from pathlib import Path
 from governance.contracts import DeadLetter, DocumentEvent
 from ingest import dead_letter_table, raw_table
 from ingest.lake import Lake
+from ingest.raw_view import RawView
 from ingest.sources import IngestReport, Source, scan
 from pipeline import lake_views
 from pipeline.factory import Factory
@@ -45,12 +46,16 @@ class Batch:
 
 
 def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequence[DocumentEvent] = (),
-         retry: Sequence[DocumentEvent] = (), recover: bool = True, known_letters: set[str] | None = None) -> Batch:
+         retry: Sequence[DocumentEvent] = (), recover: bool = True, known_letters: set[str] | None = None,
+         raw: RawView | None = None) -> Batch:
     """Scan the sources and make the batch of one pass. `recover` also takes the
     raw-lake events without an outcome; `known_letters` are dead-letter ids already
     landed (read from the lake when not given): a file that still fails names the
-    same letter every scan, and once landed it needs no stream."""
-    ingest = scan_sources(factory, sources, run_id)
+    same letter every scan, and once landed it needs no stream. `raw` keeps what the
+    raw lake holds between the scans of a resident follower (ingest/raw_view.py)."""
+    if raw is not None:
+        raw.refresh()
+    ingest = scan_sources(factory, sources, run_id, raw)
     events = [e for r in ingest for e in r.published] + \
         [e.model_copy(update={"run_id": e.run_id or run_id}) for e in requests]
     letters = [d for r in ingest for d in r.dead_letters]
@@ -75,16 +80,18 @@ def raw_events(lake: Lake) -> list[DocumentEvent]:
 
 
 def scan_source(factory: Factory, source: Source, run_id: str = "",
-                claimed: dict[str, str] | None = None) -> IngestReport:
+                claimed: dict[str, str] | None = None, raw: RawView | None = None) -> IngestReport:
     """Scan one source, with the scan cache under the data directory."""
     return scan(source, factory.policy, factory.lake, limits=factory.settings.limits, privacy=factory.privacy,
-                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id, claimed=claimed)
+                secret=factory.pii_secret, cache_dir=scan_cache_dir(factory), run_id=run_id, claimed=claimed,
+                raw=raw)
 
 
-def scan_sources(factory: Factory, sources: list[Source], run_id: str) -> list[IngestReport]:
+def scan_sources(factory: Factory, sources: list[Source], run_id: str,
+                 raw: RawView | None = None) -> list[IngestReport]:
     """Scan the sources of one run, which may not give one document id two files."""
     claimed: dict[str, str] = {}
-    return [scan_source(factory, s, run_id, claimed) for s in sources]
+    return [scan_source(factory, s, run_id, claimed, raw) for s in sources]
 
 
 def scan_cache_dir(factory: Factory) -> Path:
