@@ -24,12 +24,15 @@ from pipeline.attach import ServiceError, synced_from
 from pipeline.factory import Factory
 from pipeline.presence import running
 from pipeline.scan import Batch, split_pending
-from pipeline.stream import WAIT_STEP_S, Outcomes, StopRequested
+from pipeline.stream import Outcomes, StopRequested
 from transforms.tables import CHUNKS
 
 log = logging.getLogger(__name__)
 
 GONE_S = 15.0  # the factory's landers or workers absent this long: it was stopped
+# How often a client looks for its outcomes in the lake and at the indexer's mark: both
+# are a few stat calls, and each look saved is time added to every edit's freshness.
+WAIT_STEP_S = 0.02
 
 
 class LakeWatch:

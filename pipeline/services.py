@@ -145,9 +145,9 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
             began = time.time()
             report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
             report.index = project(report.run_id)
+            mark(home, began)  # first: clients wait on it; the lineage is a report of what is done
             if report.index is not None and (report.index.upserted or report.index.deleted):
                 complete(project.factory, "aifactory.index", report)
-            mark(home, began)
             if polled:
                 consumer.commit()  # the messages only woke the indexer; the lake says what to apply
         project.meter_storage(now=True)

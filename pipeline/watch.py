@@ -38,7 +38,7 @@ from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
-QUIET_S = 0.05  # a change is acted on once the folders have been quiet this long...
+QUIET_S = 0.02  # a change is acted on once the folders have been quiet this long...
 MAX_DEBOUNCE_S = 0.25  # ...or this long after it was first seen, whichever comes first
 STOP_CHECK_S = 0.1  # how often a wait looks at the stop event
 JOIN_S = 5.0  # how long `stop` waits for the observer thread
