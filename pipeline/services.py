@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 
 KINDS = ("transform", "land", "index")
 POLL_MS = 50  # how long the indexer waits for a chunk message before looking at the lake anyway
+# Chunk messages reach the indexer before the landers have written them: after messages
+# whose rows were not in the lake yet, it looks again this often, for at most LANDING_S.
+LANDING_POLL_MS = 10
+LANDING_S = 1.0
 STORAGE_EVERY_S = 30.0  # the indexer's storage snapshots, at most this often (and when it stops)
 LINEAGE_EVERY_S = 5.0  # the land service reports what it landed at most this often
 
@@ -133,8 +137,10 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
     own: Factory | None = None  # a factory of the new model, after a switch: closed here
     try:
         project = Project(factory, live=True, storage_every_s=STORAGE_EVERY_S)
+        expect_until = 0.0  # rows announced by messages are expected in the lake until then
         while not stop.is_set():
-            polled = consumer.poll(timeout_ms=POLL_MS)
+            landing = time.monotonic() < expect_until
+            polled = consumer.poll(timeout_ms=LANDING_POLL_MS if landing else POLL_MS)
             if _switched(project.factory):
                 if own is not None:
                     own.close()
@@ -145,6 +151,10 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
             began = time.time()
             report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
             report.index = project(report.run_id)
+            if report.index is not None:
+                expect_until = 0.0
+            elif polled:
+                expect_until = time.monotonic() + LANDING_S
             mark(home, began)  # first: clients wait on it; the lineage is a report of what is done
             if report.index is not None and (report.index.upserted or report.index.deleted):
                 complete(project.factory, "aifactory.index", report)
