@@ -1,8 +1,9 @@
-"""`aifactory search` as a client. When a running process owns the embedded index with
-the model loaded (`aifactory serve`, a run, `run --follow`), that process answers the
-whole search, so this command loads neither the pipeline nor the model: it answers in
-a fraction of a second instead of the seconds torch and the model take to load.
-Without such a process, the command searches itself (commands.cmd_search)."""
+"""`aifactory search` and `aifactory status` as clients. When a running process owns the
+embedded index with the model loaded (`aifactory serve`, `aifactory up`, a run, `run
+--follow`), that process answers the whole search or status, so this command loads
+neither the pipeline nor the model: it answers in a fraction of a second instead of the
+seconds torch, DuckDB and the model take to load. Without such a process, the command
+does the work itself (commands.cmd_search, commands.cmd_status)."""
 
 from __future__ import annotations
 
@@ -47,4 +48,37 @@ def answer(args: argparse.Namespace, home: Path) -> bool:
         print(json.dumps(results, indent=2, default=str))
     else:
         print(format_results(args.text, [SimpleNamespace(**r) for r in results]))
+    return True
+
+
+def format_status(data: dict[str, Any]) -> str:
+    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}"]
+    for tenant, c in data["tenants"].items():
+        rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
+                    f"{c['points']:>8}{c['dead_letters']:>6}")
+    repeated = {table: n for table, n in data["lake"]["repeated_keys"].items() if n}
+    if repeated:
+        rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
+                    + ", ".join(f"{t}: {n}" for t, n in repeated.items())
+                    + "); run `aifactory repair` to fold them")
+    for role, who in (("index served by", data["in_use"]["index"]), ("writing now", data["in_use"]["writer"])):
+        if who:
+            rows.append(f"{role}: {who['command']} (pid {who['pid']}, since {who['since']})")
+    services = data["in_use"]["services"]
+    if services:
+        rows.append("services: " + ", ".join(f"{s['kind']} (pid {s['pid']})" for s in services))
+    return f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows)
+
+
+def answer_status(args: argparse.Namespace, home: Path) -> bool:
+    """Print the status as the index's owner gives it; False when no owner with the
+    pipeline loaded answers, so the caller runs the full command."""
+    if not (home / "index" / ".owner.json").exists():
+        return False
+    from vectorstore.owner import status  # the wire format only: no torch, no DuckDB
+
+    data = status(home / "index")
+    if data is None:
+        return False
+    print(json.dumps(data, indent=2, default=str) if args.json else format_status(data))
     return True

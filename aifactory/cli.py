@@ -302,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{name}: no data directory at {home}: nothing was ingested here. Run `aifactory run` in this folder "
             "first, run this command where you ran it, or set AIFACTORY_HOME to that data directory.")
         return 2
+    if args.command == "status":
+        from aifactory.ask import answer_status
+
+        if answer_status(args, home):
+            return 0
     if args.command == "search":
         from aifactory.ask import answer
         from vectorstore.owner import AskError

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aifactory.ask import format_results
+from aifactory.ask import format_results, format_status
 from aifactory.errors import CommandError
 from aifactory.evaluate import evaluate
 from aifactory.lineage_html import render as lineage_page
@@ -150,22 +150,7 @@ def cmd_ingest(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     data = status(factory)
-    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}"]
-    for tenant, c in data["tenants"].items():
-        rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
-                    f"{c['points']:>8}{c['dead_letters']:>6}")
-    repeated = {table: n for table, n in data["lake"]["repeated_keys"].items() if n}
-    if repeated:
-        rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
-                    + ", ".join(f"{t}: {n}" for t, n in repeated.items())
-                    + "); run `aifactory repair` to fold them")
-    for role, who in (("index served by", data["in_use"]["index"]), ("writing now", data["in_use"]["writer"])):
-        if who:
-            rows.append(f"{role}: {who['command']} (pid {who['pid']}, since {who['since']})")
-    services = data["in_use"]["services"]
-    if services:
-        rows.append("services: " + ", ".join(f"{s['kind']} (pid {s['pid']})" for s in services))
-    emit(args, data, f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows))
+    emit(args, data, format_status(data))
 
 
 def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:

@@ -145,7 +145,7 @@ class Factory:
             self.activate(self.embedder)
         index = self.open_index(fp.id, fp.dimension)
         if isinstance(index, HomeIndex):  # other processes' searches embed here
-            index.serve_queries_with(self.embedder.embed_query, ask=self._ask)
+            index.serve_queries_with(self.embedder.embed_query, ask=self._ask, status=self._status)
         return index
 
     def open_index(self, model_id: str, dimension: int) -> VectorIndex:
@@ -175,6 +175,11 @@ class Factory:
 
     def _ask(self, **question: Any) -> list[dict[str, Any]]:
         return [r.__dict__ for r in search(self.index, self.embedder, **question)]
+
+    def _status(self) -> dict[str, Any]:
+        from pipeline.status import status  # it reads through this factory
+
+        return dict(json.loads(json.dumps(status(self), default=str)))
 
     def for_questions(self) -> tuple[VectorIndex, QueryEmbedder] | None:
         """The index and a question embedder, for a process that only asks: when another

@@ -47,7 +47,8 @@ FIND_S = 15.0
 # The index's own calls (an upsert batch, a full scroll) can take a while on a large shard.
 CALL_TIMEOUT_S = 600.0
 OPS = frozenset({"upsert", "delete", "ids", "digests", "set_payloads", "regions", "count", "search",
-                 "retrieve", "points", "optimize", "drop", "compact", "embed_query", "ask"})
+                 "retrieve", "points", "optimize", "drop", "compact", "embed_query", "ask", "status"})
+ANSWERED = ("embed_query", "ask", "status")  # answered by the owner's loaded factory, not by an index
 
 
 class OwnerUnreachable(VectorStoreError, RuntimeError):
@@ -146,6 +147,7 @@ class Host:
         self.closed = False
         self.embed_query: Any = None  # set by a process that has the model loaded
         self.ask: Any = None  # the same: a whole search, answered as dicts
+        self.status: Any = None  # the same: `aifactory status`, as JSON-ready data
         self.token = secrets.token_urlsafe(24)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -171,7 +173,7 @@ class Host:
     def call(self, model_id: str, dimension: int, op: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if op not in OPS:
             raise VectorStoreError(f"unknown index call {op!r}")
-        if op in ("embed_query", "ask"):
+        if op in ANSWERED:
             answer = getattr(self, op)
             if answer is None:
                 raise NoModelHere("the index owner has no model loaded")
@@ -312,11 +314,12 @@ class HomeIndex:
         """The other process this one calls, or None when this one owns the index."""
         return self._card
 
-    def serve_queries_with(self, embed_query: Any, ask: Any = None) -> None:
+    def serve_queries_with(self, embed_query: Any, ask: Any = None, status: Any = None) -> None:
         """Let other processes embed a question here, or have a whole search answered
-        (`ask`, returning JSON-ready results): the model is loaded in this one."""
+        (`ask`, returning JSON-ready results), or the factory's status (`status`): the
+        model and the pipeline are loaded in this one."""
         if self._host is not None:
-            self._host.embed_query, self._host.ask = embed_query, ask
+            self._host.embed_query, self._host.ask, self._host.status = embed_query, ask, status
 
     def _resolve(self) -> None:
         deadline = time.monotonic() + FIND_S
@@ -427,16 +430,28 @@ class AskError(VectorStoreError, ValueError):
 def ask(root: Path, **question: Any) -> list[dict[str, Any]] | None:
     """A whole search answered by the process owning the index at `root`, with its loaded
     model; None when no live owner with a model is there (the caller searches itself)."""
+    result = _answered(root, "ask", question)
+    return None if result is None else list(result)
+
+
+def status(root: Path) -> dict[str, Any] | None:
+    """`aifactory status` answered by the process owning the index at `root`; None when
+    no live owner with the pipeline loaded is there (the caller computes it itself)."""
+    result = _answered(root, "status", {})
+    return None if result is None else dict(result)
+
+
+def _answered(root: Path, op: str, kwargs: dict[str, Any]) -> Any:
     card = owner(root)
     if card is None or not _alive(card.pid):
         return None
-    body = json.dumps({"token": card.token, "model_id": "", "dimension": 0, "op": "ask", "args": [],
-                       "kwargs": question}).encode()
+    body = json.dumps({"token": card.token, "model_id": "", "dimension": 0, "op": op, "args": [],
+                       "kwargs": kwargs}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{card.port}/", data=body,
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=CALL_TIMEOUT_S) as response:
-            return list(json.loads(response.read())["result"])
+            return json.loads(response.read())["result"]
     except urllib.error.HTTPError as exc:
         error = json.loads(exc.read() or b"{}").get("error", {})
         if error.get("type") == "SearchError":

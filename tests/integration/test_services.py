@@ -25,7 +25,7 @@ from pipeline.presence import running
 from tests.fixtures.procs import pids_with_home
 from tests.integration.test_dagster import run_checks
 from tests.integration.test_reindex import second_model
-from tests.integration.test_shared_home import cli, duplicate_keys, env_for, folder, ledger
+from tests.integration.test_shared_home import cli, duplicate_keys, env_for, folder, ledger, light_cli
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +88,12 @@ def test_commands_are_clients_of_the_running_factory(factory_up: Up, tmp_path: P
     status = json.loads(cli(home, "status", "--json").stdout)
     assert status["tenants"]["acme"]["points"] == status["tenants"]["acme"]["current_chunks"] >= 1
     assert {s["kind"] for s in status["in_use"]["services"]} == {"up", "api", "index", "land", "transform"}
+    # The status came from the process that owns the index: the command loaded neither torch nor DuckDB.
+    light = light_cli(home, "status", "--json")
+    assert light.returncode == 0 and "LOADED False" in light.stderr, light.stderr
+    assert json.loads(light.stdout)["tenants"]["acme"] == status["tenants"]["acme"]
+    text = cli(home, "status")
+    assert text.returncode == 0 and "acme" in text.stdout and "services:" in text.stdout, text.stderr
     # A reader beside the services: a Dagster check takes no lock the factory holds.
     assert run_checks(home, checks.index_completeness)["index_completeness"].passed
 

@@ -43,6 +43,14 @@ def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
                           text=True, timeout=timeout)
 
 
+def light_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command, which says on stderr whether it loaded torch or DuckDB ("LOADED True")."""
+    code = (f"import sys; from aifactory.cli import main\ncode = main({list(args)!r})\n"
+            "print('LOADED', 'torch' in sys.modules or 'duckdb' in sys.modules, file=sys.stderr); sys.exit(code)")
+    return subprocess.run([sys.executable, "-c", code], env=env_for(home), capture_output=True, text=True,
+                          timeout=120)
+
+
 def folder(tmp_path: Path, name: str, docs: dict[str, str]) -> Path:
     path = tmp_path / name
     path.mkdir()
@@ -149,11 +157,7 @@ def test_the_api_serving_while_the_cli_asks_and_runs_on_the_same_home(tmp_path: 
         assert httpx.get(served.url + "/readyz", timeout=10).json()["checks"]["index"] == "ok"
         assert run_checks(home, checks.index_completeness)["index_completeness"].passed
         # The API answered that search with its loaded model: the command loaded neither torch nor DuckDB.
-        light = subprocess.run(
-            [sys.executable, "-c", "import sys; from aifactory.cli import main\n"
-             "code = main(['search', 'magenta printer', '--tenant', 'acme', '--json'])\n"
-             "print('LOADED', 'torch' in sys.modules or 'duckdb' in sys.modules, file=sys.stderr); sys.exit(code)"],
-            env=env_for(home), capture_output=True, text=True, timeout=120)
+        light = light_cli(home, "search", "magenta printer", "--tenant", "acme", "--json")
         assert light.returncode == 0 and "LOADED False" in light.stderr, light.stderr
         assert json.loads(light.stdout)[0]["document_id"] == "acme:printer.md"
     assert not (home / "index" / ".owner.json").exists(), "the API left its owner card behind"
