@@ -61,7 +61,7 @@ def test_the_worker_consumer_fetch_waits_as_set_not_faust_s_fixed_1500_ms(monkey
                      TransformSettings(tokenizer_dir=default_model_path()))
 
     async def made() -> int:  # aiokafka makes its consumer on a running loop
-        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
         try:
             return int(consumer._fetch_max_wait_ms)
         finally:
