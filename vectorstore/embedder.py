@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from transforms.tokens import token_counter
-from vectorstore import batching, packed
+from vectorstore import batching
 from vectorstore.batching import Batch, cpu_cores, load_tokenizer, prefetch, tokenized_batches
 from vectorstore.errors import VectorStoreError
 from vectorstore.onnx_backend import OnnxEncoder, export, int8_path, supports
@@ -144,6 +144,9 @@ class Embedder:
         if backend == "torch" and target_precision != "fp32":
             self._lower(target_precision, explicit=precision != "auto")
         self.packed = 0
+        # Imported here: it imports torch, which a command that only publishes never needs.
+        from vectorstore import packed
+
         if backend == "torch" and pack and not self.cuda and packed.supported(next(self.model.parameters()).dtype):
             self._pack()
         if backend == "onnx":
@@ -177,6 +180,8 @@ class Embedder:
     def _pack(self) -> None:
         """oneDNN-packed linear layers (vectorstore/packed.py), kept if probe texts embed
         within MIN_COSINE of the unpacked model."""
+        from vectorstore import packed
+
         probes = [*PROBES, *SHORT_PROBES]
         reference, unpacked = self.embed(probes), self.model
         self.model = copy.deepcopy(unpacked)
