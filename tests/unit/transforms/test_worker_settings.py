@@ -67,4 +67,7 @@ def test_the_worker_consumer_fetch_waits_as_set_not_faust_s_fixed_1500_ms(monkey
         finally:
             await consumer.stop()  # never started: this only marks it closed
 
-    assert asyncio.run(made()) == 37
+    try:
+        assert asyncio.run(made()) == 37
+    finally:
+        app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]  # made for a thread never started
