@@ -354,13 +354,29 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             factory.close()
     except KeyboardInterrupt:
-        say(f"\n{name}: interrupted; nothing acknowledged is lost, run it again to resume")
-        return 130
+        return interrupted(name)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback kept in a file
+        if query_interrupted(exc):
+            return interrupted(name)
         return unexpected(name, exc, home, verbose=args.verbose)
     return 0
+
+
+def interrupted(name: str) -> int:
+    say(f"\n{name}: interrupted; nothing acknowledged is lost, run it again to resume")
+    return 130
+
+
+def query_interrupted(exc: BaseException | None) -> bool:
+    """Whether Ctrl-C reached a DuckDB query: DuckDB swallows the KeyboardInterrupt and
+    raises RuntimeError('Query interrupted') in its place (possibly wrapped by our code)."""
+    while exc is not None:
+        if type(exc) is RuntimeError and str(exc) == "Query interrupted":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def unexpected(name: str, exc: BaseException, home: Path, *, verbose: bool) -> int:
