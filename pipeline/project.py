@@ -13,7 +13,9 @@ the index already equals the plan and the pass costs nothing.
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from governance.contracts import point_id
 from pipeline.factory import Factory
 from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import LivePlan, SyncReport, sync_index
@@ -52,6 +54,16 @@ class Project:
         self.meter_storage()
         self._stale = False
         return report
+
+    def embed_announced(self, rows: list[dict[str, Any]], ahead: EmbedAhead) -> None:
+        """Embed, into `ahead`, the announced chunk rows whose points the plan lacks: the
+        indexer hears of chunks from their messages before a lander has written them,
+        and embeds meanwhile instead of after (a live projection only)."""
+        if self.plan is None:
+            return
+        held, model = self.plan.current.points, self.factory.embedder.fingerprint.id
+        fresh = [r for r in rows if point_id(r["chunk_id"], model) not in held.get(r["region"], {})]
+        ahead.embed_now(self.factory.embedder, fresh)
 
     def meter_storage(self, *, now: bool = False) -> None:
         """Take the storage snapshot a change asked for, when it is due (or `now`)."""

@@ -26,7 +26,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
+from governance.contracts import ChunkRecord
 from ingest.kafka import KafkaConnection
 from ingest.landing import Lander
 from pipeline.attach import ServiceError, broker_of, mark
@@ -37,6 +39,7 @@ from pipeline.runlineage import complete
 from pipeline.runner import RunReport
 from pipeline.stream import make_landers
 from transforms.worker import TransformWorker
+from vectorstore.ahead import EmbedAhead
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ POLL_MS = 50  # how long the indexer waits for a chunk message before looking at
 # whose rows were not in the lake yet, it looks again this often, for at most LANDING_S.
 LANDING_POLL_MS = 10
 LANDING_S = 1.0
+AHEAD_KEEP_S = 60.0  # a vector embedded from a message and never asked for is dropped after this
 STORAGE_EVERY_S = 30.0  # the indexer's storage snapshots, at most this often (and when it stops)
 LINEAGE_EVERY_S = 5.0  # the land service reports what it landed at most this often
 
@@ -137,22 +141,27 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
     own: Factory | None = None  # a factory of the new model, after a switch: closed here
     try:
         project = Project(factory, live=True, storage_every_s=STORAGE_EVERY_S)
+        ahead = EmbedAhead.fed()  # from the messages, on this thread
         expect_until = 0.0  # rows announced by messages are expected in the lake until then
         while not stop.is_set():
             landing = time.monotonic() < expect_until
             polled = consumer.poll(timeout_ms=LANDING_POLL_MS if landing else POLL_MS)
+            if polled:
+                project.embed_announced(_announced(polled), ahead)
             if _switched(project.factory):
                 if own is not None:
                     own.close()
                 project.meter_storage(now=True)
                 own = Factory(factory.settings)
                 project = Project(own, live=True, storage_every_s=STORAGE_EVERY_S)
+                ahead = EmbedAhead.fed()
                 log.warning("the active model changed: indexing into %s from now on", own.embedder.fingerprint.id)
             began = time.time()
             report = RunReport(run_id=f"index-{uuid.uuid4().hex[:16]}")
-            report.index = project(report.run_id)
+            report.index = project(report.run_id, ahead=ahead)
             if report.index is not None:
                 expect_until = 0.0
+                ahead.drop(AHEAD_KEEP_S)
             elif polled:
                 expect_until = time.monotonic() + LANDING_S
             mark(home, began)  # first: clients wait on it; the lineage is a report of what is done
@@ -165,6 +174,20 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
         consumer.close(autocommit=False)
         if own is not None:
             own.close()
+
+
+def _announced(polled: dict[Any, list[Any]]) -> list[dict[str, Any]]:
+    """The chunk rows that polled messages carry (a message that does not decode is the
+    lander's to dead-letter; the indexer only skips it)."""
+    rows = []
+    for records in polled.values():
+        for record in records:
+            try:
+                rows.append(ChunkRecord.from_json(record.value).model_dump(include={"op", "chunk_id", "region",
+                                                                                    "title", "text"}))
+            except ValueError:
+                continue
+    return rows
 
 
 def _switched(factory: Factory) -> bool:

@@ -48,10 +48,18 @@ class EmbedAhead:
         self._queue: list[str] = []
         self._queued: set[str] = set()
         self._vectors: dict[str, tuple[Vector, float]] = {}  # text -> (vector, compute seconds)
+        self._at: dict[str, float] = {}  # text -> when it was embedded (monotonic)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.embedded = 0
+
+    @classmethod
+    def fed(cls) -> EmbedAhead:
+        """One without a thread of its own: filled by `embed_now` only."""
+        def unstarted() -> Embedder:
+            raise RuntimeError("an EmbedAhead made by fed() is not started")
+        return cls(unstarted, list)
 
     def start(self) -> EmbedAhead:
         self._thread = threading.Thread(target=self._run, name="embed-ahead", daemon=True)
@@ -76,16 +84,37 @@ class EmbedAhead:
                     self._stop.wait(POLL_S)
                     continue
                 texts, self._queue = self._queue[:self.batch], self._queue[self.batch:]
-                began = time.perf_counter()
-                vectors = embedder.embed(texts)
-                spent = time.perf_counter() - began
-                total = sum(len(t) for t in texts) or 1
-                for text, vector in zip(texts, vectors, strict=True):
-                    self._vectors[text] = (vector, spent * len(text) / total)
-                self.embedded += len(texts)
+                self._embed(embedder, texts)
         except BaseException as exc:  # noqa: BLE001 - the sync embeds what is missing; logged, not raised
             self.error = exc
             log.warning("embedding ahead stopped; the index sync embeds the rest: %r", exc)
+
+    def _embed(self, embedder: Embedder, texts: list[str]) -> None:
+        began = time.perf_counter()
+        vectors = embedder.embed(texts)
+        spent = time.perf_counter() - began
+        total = sum(len(t) for t in texts) or 1
+        now = time.monotonic()
+        for text, vector in zip(texts, vectors, strict=True):
+            self._vectors[text] = (vector, spent * len(text) / total)
+            self._at[text] = now
+        self.embedded += len(texts)
+
+    def embed_now(self, embedder: Embedder, rows: list[Row]) -> None:
+        """Embed the upserts among `rows` on the caller's thread, unless held already: the
+        indexer does so with the chunks a message announced, while a lander writes them."""
+        texts = list(dict.fromkeys(embedding_text(r) for r in rows if r["op"] == "upsert"))
+        texts = [t for t in texts if t not in self._vectors]
+        if texts:
+            self._embed(embedder, texts)
+
+    def drop(self, older_than_s: float) -> None:
+        """Forget vectors no sync took for that long (their chunk was superseded or folded
+        into a duplicate before it landed): compute spent, not billed."""
+        limit = time.monotonic() - older_than_s
+        for text in [t for t, at in self._at.items() if at < limit]:
+            self._vectors.pop(text, None)
+            del self._at[text]
 
     def close(self, *, wait: bool = True) -> None:
         """Stop after the batch in flight; what was not embedded yet is left to the sync.
@@ -98,6 +127,7 @@ class EmbedAhead:
 
     def take(self, text: str) -> tuple[Vector, float] | None:
         """The vector of `text` and the seconds it cost, if it was embedded ahead."""
+        self._at.pop(text, None)
         return self._vectors.pop(text, None)
 
     def __enter__(self) -> EmbedAhead:

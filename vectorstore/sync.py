@@ -201,6 +201,11 @@ class LivePlan:
         self._rebuild(touched)
         return self._plan, True
 
+    @property
+    def current(self) -> Plan:
+        """The plan as of the last refresh."""
+        return self._plan
+
     def _load(self, files: set[Path]) -> None:
         self._versions = chunk_table.latest_versions(self.lake, files)
         self._rows, self._members = {}, defaultdict(set)
@@ -249,12 +254,12 @@ def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tu
     ahead: those are taken over with what they cost then, the others are embedded now."""
     taken = [ahead.take(t) for t in texts] if ahead is not None else [None] * len(texts)
     todo = [i for i, got in enumerate(taken) if got is None]
-    began = time.perf_counter()
-    fresh = embedder.embed([texts[i] for i in todo])
-    spent = time.perf_counter() - began if todo else 0.0
     vectors = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+    spent = 0.0
     if todo:
-        vectors[todo] = fresh
+        began = time.perf_counter()
+        vectors[todo] = embedder.embed([texts[i] for i in todo])
+        spent = time.perf_counter() - began
     for i, got in enumerate(taken):
         if got is not None:
             vectors[i] = got[0]

@@ -46,3 +46,19 @@ def test_landed_chunks_are_embedded_once_and_taken_by_the_sync() -> None:
     assert embedder.calls[-1] == [texts[4]]  # only the text not embedded ahead
     assert np.array_equal(vectors, CountingEmbedder().embed(texts)) and seconds > 0 and taken == 4
     assert ahead.take(texts[0]) is None  # handed over once
+
+
+def test_the_indexer_embeds_announced_chunks_once_and_forgets_those_never_taken() -> None:
+    embedder = CountingEmbedder()
+    ahead = EmbedAhead.fed()
+    announced = [row(1), row(2), row(1), row(3, op="delete")]
+    ahead.embed_now(embedder, announced)  # type: ignore[arg-type]
+    ahead.embed_now(embedder, announced[:2])  # type: ignore[arg-type]  # heard again: held already
+    assert embedder.calls == [[embedding_text(row(1)), embedding_text(row(2))]]
+    vectors, _seconds, taken = _embed(embedder, [embedding_text(row(1))], ahead)  # type: ignore[arg-type]
+    assert taken == 1 and len(embedder.calls) == 1
+    ahead.drop(60.0)
+    assert ahead.take(embedding_text(row(2))) is not None  # young: kept for the sync that will ask
+    ahead.embed_now(embedder, [row(4)])  # type: ignore[arg-type]
+    ahead.drop(0.0)
+    assert ahead.take(embedding_text(row(4))) is None
