@@ -28,7 +28,6 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from governance.contracts import LogPosition
@@ -97,10 +96,10 @@ class Rebalance(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked: Any) -> None:
         lander = self.lander
         if lander._consumer is not None and (lander._rows or lander._offsets):
-            try:
-                lander.flush(lander._consumer)
-            except CommitFailedError:  # the group moved on already: the rows are durable, and skipped by key
-                log.warning("lander %s could not commit before its partitions moved", lander.group_id)
+            # kafka-python 3 calls this on its network thread, where a blocking commit raises:
+            # the rows land here, the commit goes out without a wait. Should it be lost, the
+            # next owner reads the rows again and skips them by key.
+            lander.flush(lander._consumer, wait=False)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.lander.on_assigned({tp.partition for tp in assigned})
@@ -182,8 +181,9 @@ class Lander:
                     self._rows.append(row)  # not a local: a revoke in `poll` flushes and renews it
         self.flush(consumer)
 
-    def flush(self, consumer: Any) -> None:
-        """Land the rows read so far durably, then commit their offsets."""
+    def flush(self, consumer: Any, *, wait: bool = True) -> None:
+        """Land the rows read so far durably, then commit their offsets (without `wait`,
+        the commit is sent and its failure logged)."""
         rows, offsets = self._rows, self._offsets
         self._rows, self._offsets = [], {}
         if rows:
@@ -198,7 +198,15 @@ class Lander:
                 self.on_landed(rows)
         if offsets:
             # Only now that the rows are durable.
-            consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+            commits = {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()}
+            if wait:
+                consumer.commit(commits)
+            else:
+                consumer.commit_async(commits, callback=self._committed)
+
+    def _committed(self, offsets: Any, response: Any) -> None:
+        if isinstance(response, Exception):  # the group moved on: the rows are durable, and skipped by key
+            log.warning("lander %s could not commit before its partitions moved: %s", self.group_id, response)
 
     def unlanded(self, keys: set[str]) -> set[str]:
         """Which of `keys` are not durably in the lake yet (read, but not written, counts

@@ -49,20 +49,38 @@ class ScriptedConsumer:
         self.commits: list[dict[TopicPartition, int]] = []
         self.durable_at_commit: list[set[str]] = []  # the lake's keys when each commit was made
         self.closed: list[bool] = []
+        self.in_network_thread = False
 
     def poll(self, timeout_ms: int, max_records: int) -> Polled:
         if self.steps:
-            return self.steps.pop(0)(self.listener)
+            # kafka-python 3 runs the listener on its network thread, inside poll: no blocking call there.
+            self.in_network_thread = True
+            try:
+                return self.steps.pop(0)(self.listener)
+            finally:
+                self.in_network_thread = False
         assert self.lander is not None
         self.lander.request_stop()
         return {}
 
     def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        if self.in_network_thread:
+            raise RuntimeError("Cannot block on net.run() from the IO thread itself.")
+        self._commit(offsets)
+
+    def _commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
         self.durable_at_commit.append(self.lake.keys(RAW))
         if self.fail_commits:
             self.fail_commits -= 1
             raise CommitFailedError("the group rebalanced before the commit")
+
+    def commit_async(self, offsets: dict[TopicPartition, Any], callback: Callable[[Any, Any], None]) -> None:
+        """As kafka-python 3 allows on its network thread, where a rebalance listener runs."""
+        try:
+            self._commit(offsets)
+        except CommitFailedError as exc:
+            callback(offsets, exc)
 
     def close(self, autocommit: bool) -> None:
         self.closed.append(autocommit)
