@@ -40,6 +40,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from aifactory.remote import CARRIED, carried_out
 from governance.names import NAME_PATTERN
 from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES
 
@@ -317,6 +318,19 @@ def main(argv: list[str] | None = None) -> int:
         except AskError as exc:
             say(f"{name}: {exc}")
             return 2
+    if args.command in CARRIED:
+        from vectorstore.owner import OwnerUnreachable
+
+        try:
+            code = carried_out(args, home)
+        except KeyboardInterrupt:
+            say(f"\n{name}: interrupted; the running factory carries on with what it was sent")
+            return 130
+        except OwnerUnreachable as exc:
+            say(f"{name}: {exc}; what it did is kept: run the command again")
+            return 1
+        if code is not None:
+            return code
     interactive = not getattr(args, "json", False) and args.command not in ("serve",)
     started = time.perf_counter()
     long_work = interactive and (args.command in ("run", "ingest", "replay", "index", "reindex", "eval")

@@ -1,7 +1,9 @@
 """What each `aifactory` command does, once its arguments are parsed (cli.py).
 
 Kept apart from the parser so `aifactory --help` never imports torch, DuckDB or
-the index: cli.py imports this module only to run a command.
+the index: cli.py imports this module only to run a command. What only one command
+needs (the API, the services, the reports, evaluation) is imported by that command:
+a command that is a client of the running factory starts in well under a second.
 """
 
 from __future__ import annotations
@@ -16,31 +18,20 @@ from typing import Any
 
 from aifactory.ask import format_results, format_status
 from aifactory.errors import CommandError
-from aifactory.evaluate import evaluate
-from aifactory.lineage_html import render as lineage_page
-from aifactory.serve import ApiSettings, build, key_store, serve
-from aifactory.services import cmd_up, cmd_worker
-from aifactory.usage_html import render as usage_html
+from aifactory.remote import carry_out, output
 from governance.errors import FactoryError
 from governance.keys import ApiKeyError
 from governance.pricing import load_price_book
 from ingest.sources import Source
 from pipeline import runner
-from pipeline.deadletters import list_dead_letters, replay_dead_letters
 from pipeline.deletes import DeleteRequest, delete
-from pipeline.erasure import erase
 from pipeline.factory import Factory
 from pipeline.lineage import trace
 from pipeline.presence import present
 from pipeline.progress import Progress
-from pipeline.reindex import reindex
-from pipeline.repair import repair
-from pipeline.residency_report import report as residency_report
 from pipeline.settings import SAMPLE_SOURCES, load_sources
 from pipeline.status import status, tenant_regions
 from pipeline.status import tenants as known_tenants
-from pipeline.usage_report import as_csv, as_table, usage
-from pipeline.usage_report import as_json as usage_json
 from vectorstore.search import SearchError, search
 
 SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
@@ -68,7 +59,12 @@ def sources_from_args(args: argparse.Namespace, factory: Factory) -> list[Source
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    out(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def out(text: str) -> None:
+    """A command's output: to stdout, or to the client the factory carries it out for (remote.py)."""
+    print(text, file=output.get() or sys.stdout)
 
 
 def require_tenant(factory: Factory, tenant: str) -> None:
@@ -162,6 +158,8 @@ def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 
 def cmd_dlq(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.deadletters import list_dead_letters, replay_dead_letters
+
     if args.action == "replay":
         report = replay_dead_letters(factory, progress=not args.json)
         still = list_dead_letters(factory)
@@ -180,6 +178,8 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory, progress: Progress) -> N
 
 
 def cmd_reindex(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.reindex import reindex
+
     report = reindex(factory, args.model, drop_old=args.drop_old, progress=not args.json)
     data = {"old_model": report.old_model, "new_model": report.new_model, "upserted": report.sync.upserted,
             "unchanged": report.sync.unchanged, "dropped": report.dropped}
@@ -188,6 +188,10 @@ def cmd_reindex(args: argparse.Namespace, factory: Factory, progress: Progress) 
 
 
 def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.usage_html import render as usage_html
+    from pipeline.usage_report import as_csv, as_table, usage
+    from pipeline.usage_report import as_json as usage_json
+
     if args.action == "report":
         book = load_price_book(Path(args.price_book) if args.price_book else factory.settings.price_book)
         data = usage(factory.ledger, book, args.period, tenant=args.tenant)
@@ -215,19 +219,23 @@ def cmd_audit(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 
 
 def cmd_lineage(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.lineage_html import render as lineage_page
+
     found = trace(factory, args.tenant, args.id)
     if found is None:
         raise SearchError(f"no document or point {args.id!r}" + (f" for tenant {args.tenant}" if args.tenant else "")
                           + "; search results and `aifactory status` name ids")
     if args.format == "html":
-        out = Path(args.out or f"lineage-{args.id.replace('/', '_').replace(':', '_')}.html")
-        out.write_text(lineage_page(found))
-        print(f"wrote {out}")
+        out_file = Path(args.out or f"lineage-{args.id.replace('/', '_').replace(':', '_')}.html")
+        out_file.write_text(lineage_page(found))
+        out(f"wrote {out_file}")
         return
     emit(args, found, json.dumps(found, indent=2, default=str))
 
 
 def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.residency_report import report as residency_report
+
     data = residency_report(factory)
     rows = [f"{'tenant':<14}{'jurisdiction':<13}{'sink':<40}{'region':<12}{'count':>7}  ok"]
     for tenant, places in data["tenants"].items():
@@ -239,6 +247,8 @@ def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress
 
 
 def cmd_eval(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.evaluate import evaluate
+
     report = evaluate(factory.settings, Path(args.corpus), Path(args.queries), Path(args.qrels))
     lines = [f"{'mode':<8}{'nDCG@10':>9}{'recall@100':>12}{'MRR':>8}"]
     for mode in ("dense", "hybrid"):
@@ -264,6 +274,8 @@ def cmd_delete(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 
 def cmd_erase(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.erasure import erase
+
     require_tenant(factory, args.tenant)
     receipt = erase(factory, args.tenant, subject=args.subject, document=args.document)
     removed = receipt.removed
@@ -279,6 +291,8 @@ def cmd_erase(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 
 
 def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.serve import key_store
+
     store = key_store(factory)
     if args.action == "create":
         if not args.tenant or not args.role:
@@ -306,6 +320,8 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
 
 
 def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.serve import ApiSettings, build, serve
+
     settings = ApiSettings()
     if args.openapi:
         app, backend = build(factory, settings)
@@ -316,6 +332,7 @@ def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) ->
     settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     print(f"serving the vector API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops it",
           flush=True)
+    factory.serve_commands(carry_out)  # when the API owns the embedded index, commands come here
     with present(factory.settings.home, "api", detail={"url": f"http://{settings.host}:{settings.port}"}):
         serve(factory, settings)
 
@@ -327,6 +344,8 @@ def cmd_replay(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 
 def cmd_repair(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.repair import repair
+
     report = repair(factory, dry_run=args.dry_run, say=None if args.json else note)
     rows = [f"{'table':<14}{'rows before':>12}{'rows after':>12}{'folders':>9}"]
     rows += [f"{name:<14}{t.rows_before:>12}{t.rows_after:>12}{len(t.folders):>9}" for name, t in report.tables.items()]
@@ -341,6 +360,18 @@ def cmd_repair(args: argparse.Namespace, factory: Factory, progress: Progress) -
                                  if report.chunks_changed else ""))
     rows += [f"left for residency review: {r}" for t in report.tables.values() for r in t.refused]
     emit(args, report.as_dict(), "\n".join(rows))
+
+
+def cmd_up(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.services import cmd_up as up
+
+    up(args, factory, progress)
+
+
+def cmd_worker(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from aifactory.services import cmd_worker as worker
+
+    worker(args, factory, progress)
 
 
 Command = Callable[[argparse.Namespace, Factory, Progress], None]

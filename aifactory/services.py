@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aifactory.remote import carry_out
 from pipeline.factory import Factory
 from pipeline.progress import Progress
 from pipeline.services import serve as serve_service
@@ -18,6 +19,8 @@ def say(text: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    if args.kind == "index":  # it owns the embedded index, unless the API came first: commands come here
+        factory.serve_commands(carry_out)
     with stop_on_signal() as stop:
         serve_service(factory, args.kind, stop, say=say)
 

@@ -31,6 +31,7 @@ from vectorstore.sync import SyncReport, sync_index
 class Factory:
     def __init__(self, settings: FactorySettings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or FactorySettings()
+        self.command_runner: Callable[..., dict[str, Any]] | None = None  # see serve_commands
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -146,6 +147,7 @@ class Factory:
         index = self.open_index(fp.id, fp.dimension)
         if isinstance(index, HomeIndex):  # other processes' searches embed here
             index.serve_queries_with(self.embedder.embed_query, ask=self._ask, status=self._status)
+            self._offer_commands(index)  # again when the index was closed and opened anew
         return index
 
     def open_index(self, model_id: str, dimension: int) -> VectorIndex:
@@ -172,6 +174,18 @@ class Factory:
         index = self.open_index(active["id"], active["dimension"])
         self.__dict__["_status_index"] = index
         return index
+
+    def serve_commands(self, carry_out: Callable[..., dict[str, Any]]) -> bool:
+        """Carry out other processes' commands here, as `carry_out(factory, **request)`
+        (a long-lived service: the front door's aifactory/remote.py); False when another
+        process owns the index, so the commands go there or are carried out by their caller."""
+        self.command_runner = carry_out
+        return self._offer_commands(self.index)
+
+    def _offer_commands(self, index: VectorIndex) -> bool:
+        runner = self.command_runner
+        return runner is not None and isinstance(index, HomeIndex) and index.serve_commands_with(
+            lambda **request: runner(self, **request))
 
     def _ask(self, **question: Any) -> list[dict[str, Any]]:
         return [r.__dict__ for r in search(self.index, self.embedder, **question)]

@@ -154,6 +154,8 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
                 project.meter_storage(now=True)
                 own = Factory(factory.settings)
                 project = Project(own, live=True, storage_every_s=STORAGE_EVERY_S)
+                if factory.command_runner is not None:  # commands carried out here use the new model
+                    own.serve_commands(factory.command_runner)
                 ahead = EmbedAhead.fed()
                 log.warning("the active model changed: indexing into %s from now on", own.embedder.fingerprint.id)
             began = time.time()

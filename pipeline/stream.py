@@ -33,7 +33,6 @@ from pipeline.metering import meter_chunking, meter_ingest
 from pipeline.scan import Batch, split_pending
 from transforms import chunk_table
 from transforms.tables import CHUNKS, chunk_row
-from transforms.worker import TransformWorker
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +129,12 @@ class Stream:
         # Opened before the landers start, so the outcomes miss no row.
         self._chunk_rows = self.landers["chunks"].feed() if transform else Feed()
         self._letter_rows = self.landers["dead_letters"].feed()
-        self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
-                                      factory.transform_env()) if transform else None
+        self.worker = None
+        if transform:
+            from transforms.worker import TransformWorker  # faust: not for a client of the running factory
+
+            self.worker = TransformWorker(conn, factory.settings.log_dir / "transform-worker.log",
+                                          factory.transform_env())
 
     @property
     def run_id(self) -> str:

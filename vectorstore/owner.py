@@ -148,6 +148,7 @@ class Host:
         self.embed_query: Any = None  # set by a process that has the model loaded
         self.ask: Any = None  # the same: a whole search, answered as dicts
         self.status: Any = None  # the same: `aifactory status`, as JSON-ready data
+        self.command: Any = None  # set by a long-lived service: carries out a client's command (streamed)
         self.token = secrets.token_urlsafe(24)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -210,12 +211,32 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             if not secrets.compare_digest(str(body.get("token", "")), host.token):
                 return self._send(403, {"error": {"type": "Forbidden", "message": "wrong token"}})
             op = body["op"]
+            if op == "command":
+                return self._command(body.get("kwargs") or {})
             try:
                 result = host.call(body["model_id"], body["dimension"], op, decode_args(op, body["args"]),
                                    body.get("kwargs") or {})
                 self._send(200, {"result": encode_result(op, result)})
             except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
                 self._send(500, {"error": {"type": type(exc).__name__, "message": str(exc)}})
+
+        def _command(self, kwargs: dict[str, Any]) -> None:
+            """A whole command, its progress lines streamed as they come, one JSON object a
+            line, then its result; the caller may leave: the command still runs to its end."""
+            if host.command is None or host.closed:
+                return self._send(500, {"error": {"type": "NoModelHere", "message": "no commands served here"}})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+
+            def line(data: dict[str, Any]) -> None:
+                try:
+                    self.wfile.write(json.dumps(data, default=str).encode() + b"\n")
+                    self.wfile.flush()
+                except OSError:  # the caller left (Ctrl-C): the command goes on without it
+                    pass
+
+            line({"result": host.command(**kwargs, say=lambda text: line({"line": text}))})
 
         def _send(self, status: int, data: dict[str, Any]) -> None:
             raw = json.dumps(data).encode()
@@ -320,6 +341,15 @@ class HomeIndex:
         model and the pipeline are loaded in this one."""
         if self._host is not None:
             self._host.embed_query, self._host.ask, self._host.status = embed_query, ask, status
+
+    def serve_commands_with(self, command: Any) -> bool:
+        """Let other processes have whole commands carried out here (a long-lived service
+        only: the command runs on after its caller leaves); False when this process does
+        not own the index, so no one calls it."""
+        if self._host is None:
+            return False
+        self._host.command = command
+        return True
 
     def _resolve(self) -> None:
         deadline = time.monotonic() + FIND_S
@@ -459,3 +489,28 @@ def _answered(root: Path, op: str, kwargs: dict[str, Any]) -> Any:
         return None
     except (urllib.error.URLError, ConnectionError, ValueError):
         return None
+
+
+def command(root: Path, on_line: Any, **request: Any) -> dict[str, Any] | None:
+    """A command carried out by the process owning the index at `root`, its progress
+    lines handed to `on_line` as they come; None when no live owner serves commands
+    (the caller carries it out itself). Raises OwnerUnreachable when the owner went away
+    mid-command."""
+    card = owner(root)
+    if card is None or not _alive(card.pid):
+        return None
+    body = json.dumps({"token": card.token, "model_id": "", "dimension": 0, "op": "command", "args": [],
+                       "kwargs": request}).encode()
+    http = urllib.request.Request(f"http://127.0.0.1:{card.port}/", data=body,
+                                  headers={"Content-Type": "application/json"})
+    try:
+        response = urllib.request.urlopen(http, timeout=None)  # a long run says nothing for minutes
+    except (urllib.error.URLError, ConnectionError):  # HTTPError included: no commands served there
+        return None
+    with response:
+        for raw in response:
+            data = json.loads(raw)
+            if "result" in data:
+                return dict(data["result"])
+            on_line(data["line"])
+    raise OwnerUnreachable(f"{card.describe()} ended before the command did")

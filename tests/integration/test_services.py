@@ -98,6 +98,36 @@ def test_commands_are_clients_of_the_running_factory(factory_up: Up, tmp_path: P
     assert run_checks(home, checks.index_completeness)["index_completeness"].passed
 
 
+def test_run_delete_and_lineage_are_carried_out_by_the_running_factory(factory_up: Up, tmp_path: Path) -> None:
+    """The command line sends the parsed command to the service that owns the index and
+    prints what comes back: it loads neither torch nor DuckDB (aifactory/remote.py)."""
+    home = factory_up.home
+    docs = folder(tmp_path, "kilns", {"kiln.md": "# Kiln\nThe Oaxaca kiln fires terracotta jugs at dawn."})
+    ran = light_cli(home, "run", str(docs), "--tenant", "kiln", "--jurisdiction", "EU", "--json")
+    assert ran.returncode == 0 and "LOADED False" in ran.stderr, ran.stderr
+    summary = json.loads(ran.stdout)["run"]
+    assert summary["indexed_by"] == "the running indexer" and summary["published"] == 1
+    hit = cli(home, "search", "terracotta jugs", "--tenant", "kiln", "--json")
+    assert json.loads(hit.stdout)[0]["document_id"] == "kiln:kiln.md", hit.stderr
+    traced = light_cli(home, "lineage", "trace", "kiln:kiln.md", "--tenant", "kiln", "--json")
+    assert traced.returncode == 0 and "LOADED False" in traced.stderr, traced.stderr
+    assert json.loads(traced.stdout)["source_uri"] == (docs / "kiln.md").as_uri()
+    # A classic mistake, answered by the factory: one line, exit 2, no traceback.
+    wrong = light_cli(home, "delete", "--tenant", "kiln", "--document", "kiln:nope.md")
+    assert wrong.returncode == 2 and "LOADED False" in wrong.stderr, wrong.stderr
+    assert "has no live document 'kiln:nope.md'" in wrong.stderr and "Traceback" not in wrong.stderr
+    gone = light_cli(home, "delete", "--tenant", "kiln", "--document", "kiln:kiln.md", "--json")
+    assert gone.returncode == 0 and "LOADED False" in gone.stderr, gone.stderr
+    assert json.loads(cli(home, "search", "terracotta jugs", "--tenant", "kiln", "--json").stdout) == []
+    # Settings other than the factory's: the command carries itself out, with the same answer.
+    env = {**env_for(home), "AIFACTORY_FETCH_MAX_WAIT_MS": "40"}
+    code = ("import sys; from aifactory.cli import main\ncode = main(['lineage', 'trace', 'kiln:kiln.md', "
+            "'--tenant', 'kiln', '--json'])\nprint('LOADED', 'duckdb' in sys.modules, file=sys.stderr); sys.exit(code)")
+    own = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert own.returncode == 0 and "LOADED True" in own.stderr, own.stderr
+    assert json.loads(own.stdout)["state"] == "deleted"
+
+
 def test_a_lander_and_a_worker_killed_mid_stream_lose_and_duplicate_nothing(factory_up: Up, tmp_path: Path) -> None:
     home, n = factory_up.home, 40
     docs = folder(tmp_path, "memos", memos(n))

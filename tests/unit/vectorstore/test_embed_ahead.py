@@ -56,7 +56,7 @@ def test_the_indexer_embeds_announced_chunks_once_and_forgets_those_never_taken(
     ahead.embed_now(embedder, announced[:2])  # type: ignore[arg-type]  # heard again: held already
     assert embedder.calls == [[embedding_text(row(1)), embedding_text(row(2))]]
     vectors, _seconds, taken = _embed(embedder, [embedding_text(row(1))], ahead)  # type: ignore[arg-type]
-    assert taken == 1 and len(embedder.calls) == 1
+    assert taken == 1 and len(embedder.calls) == 1 and vectors[0][0] == len(embedding_text(row(1)))
     ahead.drop(60.0)
     assert ahead.take(embedding_text(row(2))) is not None  # young: kept for the sync that will ask
     ahead.embed_now(embedder, [row(4)])  # type: ignore[arg-type]
