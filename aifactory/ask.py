@@ -38,7 +38,7 @@ def answer(args: argparse.Namespace, home: Path) -> bool:
     explains), so the caller runs the full command."""
     if not known_here(home, args.tenant) or not (home / "index" / ".owner.json").exists():
         return False
-    from vectorstore.owner import ask  # numpy and the wire format only: no torch, no DuckDB
+    from vectorstore.owner_card import ask  # no numpy, no torch, no DuckDB
 
     results = ask(home / "index", text=args.text, tenant=args.tenant, top_k=args.top_k, mode=args.mode,
                   include_quarantined=args.include_quarantined, filters=dict(args.filter))
@@ -75,7 +75,7 @@ def answer_status(args: argparse.Namespace, home: Path) -> bool:
     pipeline loaded answers, so the caller runs the full command."""
     if not (home / "index" / ".owner.json").exists():
         return False
-    from vectorstore.owner import status  # the wire format only: no torch, no DuckDB
+    from vectorstore.owner_card import status  # no numpy, no torch, no DuckDB
 
     data = status(home / "index")
     if data is None:

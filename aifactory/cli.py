@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if args.command == "search":
         from aifactory.ask import answer
-        from vectorstore.owner import AskError
+        from vectorstore.owner_card import AskError
 
         try:
             if answer(args, home):
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{name}: {exc}")
             return 2
     if args.command in CARRIED:
-        from vectorstore.owner import OwnerUnreachable
+        from vectorstore.owner_card import OwnerUnreachable
 
         try:
             code = carried_out(args, home)

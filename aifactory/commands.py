@@ -93,12 +93,15 @@ def cmd_run(args: argparse.Namespace, factory: Factory, progress: Progress) -> N
     question = args.ask or (SAMPLE_QUESTION[1] if not args.paths else None)
     tenant = args.tenant or SAMPLE_QUESTION[0]
     results = search(factory.index, factory.embedder, question, tenant=tenant, top_k=3) if question else []
+    data = {"run": summary, "question": question, "results": [r.__dict__ for r in results]}
+    if args.json:  # what the data directory holds is the text's alone: a status scan, not paid here
+        emit(args, data, "")
+        return
     text = [f"run done in {summary['seconds']['total']:.1f} s: {run_counts(summary)}",
             f"held: {held_line(factory)}"]
     if question:
         text += ["", format_results(question, results)]
-    emit(args, {"run": summary, "question": question,
-                "results": [r.__dict__ for r in results]}, "\n".join(text))
+    emit(args, data, "\n".join(text))
 
 
 def held_line(factory: Factory) -> str:

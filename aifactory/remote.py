@@ -61,7 +61,7 @@ def carried_out(args: argparse.Namespace, home: Path) -> int | None:
     request = request_of(args)
     if request is None or not (home / "index" / ".owner.json").exists():
         return None
-    from vectorstore.owner import command  # the wire format only: no torch, no DuckDB
+    from vectorstore.owner_card import command  # no numpy, no torch, no DuckDB
 
     result = command(home / "index", lambda line: print(line, file=sys.stderr, flush=True), **request)
     if result is None or result.get("declined"):

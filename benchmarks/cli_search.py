@@ -1,8 +1,8 @@
-"""How fast `aifactory search` (or `status`) answers from a fresh process, with the API up
+"""How fast `aifactory search` (or `status`, or `lineage trace`) answers from a fresh process, with the API up
 (it owns the embedded index with the model loaded and answers the command) and without
 (the command loads torch, DuckDB and the model itself: the issue measured 10-30 s).
 
-    python -m benchmarks.cli_search [--rounds 10] [--command status]
+    python -m benchmarks.cli_search [--rounds 10] [--command status|lineage]
 
 Builds a data directory from the bundled sample corpus (`aifactory run`), then times
 each command line as a fresh process, as a shell runs it. Prints p50 and worst, the
@@ -27,7 +27,9 @@ from ingest.broker import free_port
 
 TARGET_S = 0.5
 COMMANDS = {"search": ["search", "How long is parental leave?", "--tenant", "helio-eu", "--json"],
-            "status": ["status", "--json"]}
+            "status": ["status", "--json"],
+            # Carried out by the API's process (aifactory/remote.py), like `run`, `ingest` and `delete`.
+            "lineage": ["lineage", "trace", "helio-eu:hr/parental-leave.md", "--tenant", "helio-eu", "--json"]}
 
 
 def main() -> None:
