@@ -33,8 +33,10 @@ import argparse
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -339,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         # Before the imports, which take seconds on a cold start: the person sees it began.
         say(f"{name}: starting (data directory {home}); loading the pipeline (torch, DuckDB, Qdrant Edge)")
     factory: Any = None
+    ctrl_c = CtrlC().__enter__()  # left in main's `finally`
     try:
         from aifactory import commands  # the heavy part: torch, DuckDB, the index (see the docstring)
         from aifactory.malloc import limit_arenas
@@ -356,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             commands.COMMANDS[args.command](args, factory, progress)
         except commands.USER_ERRORS as exc:
+            if ctrl_c.seen:  # an error our code made of the interruption
+                return interrupted(name)
             say(f"{name}: {exc}")
             if isinstance(exc, BrokerError) and argv is None:
                 # A client call abandoned on the dead broker would print kafka-python's flush
@@ -372,9 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback kept in a file
-        if query_interrupted(exc):
+        if ctrl_c.seen:  # a library's error made of the KeyboardInterrupt (DuckDB's, inside a query)
             return interrupted(name)
         return unexpected(name, exc, home, verbose=args.verbose)
+    finally:
+        ctrl_c.__exit__()
     return 0
 
 
@@ -383,14 +390,31 @@ def interrupted(name: str) -> int:
     return 130
 
 
-def query_interrupted(exc: BaseException | None) -> bool:
-    """Whether Ctrl-C reached a DuckDB query: DuckDB swallows the KeyboardInterrupt and
-    raises RuntimeError('Query interrupted') in its place (possibly wrapped by our code)."""
-    while exc is not None:
-        if type(exc) is RuntimeError and str(exc) == "Query interrupted":
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+class CtrlC:
+    """Remembers a Ctrl-C during the command, then raises KeyboardInterrupt as Python does.
+    DuckDB turns that into an error of its own when it lands inside a query (`RuntimeError:
+    Query interrupted`, or `InvalidInputException` from a scan of a Python object), and
+    our code may wrap either: whatever error follows a Ctrl-C is read as the interruption."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._installed = False
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_signal)
+            self._installed = True
+        return self
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._installed = False
 
 
 def unexpected(name: str, exc: BaseException, home: Path, *, verbose: bool) -> int:
