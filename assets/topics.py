@@ -12,12 +12,15 @@ offset short of the last record; the lag is then low but movement still shows.)
 
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 from kafka.errors import KafkaError
 
 from assets.resources import KafkaResource
+from ingest.security import client_options
 from ingest.settings import KafkaSettings
 from pipeline.backlog import consumer_lag
 
@@ -69,9 +72,11 @@ topic_specs = [
 ]
 
 
-def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
+def lag_sensor(topic: Topic, job_name: str,
+               run_config: Callable[[], dict[str, Any]] | None = None) -> dg.SensorDefinition:
     """A sensor that records the lag of `topic` on its asset and asks for `job` when
-    new offsets are waiting for the topic's landing group (`job_name` must be in the Definitions)."""
+    new offsets are waiting for the topic's landing group (`job_name` must be in the Definitions).
+    Each run request carries `run_config()`, read at the tick: what the run is to do besides."""
 
     @dg.sensor(name=f"{topic.name.replace('-', '_')}_lag_sensor", job_name=job_name,
                minimum_interval_seconds=SENSOR_INTERVAL_S,
@@ -85,7 +90,7 @@ def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
                                  "watch; set KAFKA_BOOTSTRAP_SERVERS to a cluster")
         name = topic.full_name(settings)
         try:
-            lag = consumer_lag(settings.bootstrap_servers, name, topic.group_id(settings))
+            lag = consumer_lag(settings.bootstrap_servers, name, topic.group_id(settings), **client_options(settings))
         except KafkaError as exc:
             return dg.SkipReason(f"cannot read the lag of {name} at {settings.bootstrap_servers}: {exc}")
         seen = {int(p): int(o) for p, o in json.loads(context.cursor or "{}").items()}
@@ -103,8 +108,8 @@ def lag_sensor(topic: Topic, job_name: str) -> dg.SensorDefinition:
                                    asset_events=[observation], cursor=cursor)
         run_key = "_".join(f"{name}-{p}-{start}-{end}" for p, (start, end) in sorted(moved.items()))
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key, tags={"aifactory/topic": name,
-                                                               "aifactory/lag": str(total)})],
+            run_requests=[dg.RunRequest(run_key=run_key, run_config=run_config() if run_config else {},
+                                        tags={"aifactory/topic": name, "aifactory/lag": str(total)})],
             asset_events=[observation], cursor=cursor)
 
     return _sensor

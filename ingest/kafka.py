@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -19,7 +20,7 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -28,6 +29,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from ingest.broker import EmbeddedBroker
 from ingest.errors import BrokerError
+from ingest.security import client_options, secured
 from ingest.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,10 @@ ACK_TIMEOUT_S = 30.0  # how long `produce` waits for any one acknowledgement
 # whole would expire behind its own earlier documents; a window also bounds memory.
 PRODUCE_WINDOW_BYTES = 32 * 1024 * 1024
 WATCH_STEP_S = 0.1  # how often a blocking call looks at the embedded broker process
+# How long the first handshake may take. kafka-python waits without end for a TLS answer
+# from a broker that speaks plaintext (seen: past its own bootstrap timeout).
+CONNECT_TIMEOUT_S = 15.0
+END_READ_WAIT_MS = 1_000  # how long a read past a partition's reported end waits for a record
 
 T = TypeVar("T")
 
@@ -69,15 +75,7 @@ class KafkaConnection:
         left to end on its own thread (a daemon)."""
         if self.broker is None:
             return fn()
-        future: Future[T] = Future()
-
-        def target() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller by future.result()
-                future.set_exception(exc)
-
-        threading.Thread(target=target, name="kafka-call", daemon=True).start()
+        future = on_thread(fn, "kafka-call")
         while not wait_for([future], WATCH_STEP_S).done:
             self.check()
         try:
@@ -93,9 +91,14 @@ class KafkaConnection:
         if death is not None:
             raise BrokerError(death) from exc
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """Security options every client of this connection takes (ingest/security.py)."""
+        return client_options(self.settings)
+
     def admin(self) -> KafkaAdminClient:
         return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                request_timeout_ms=REQUEST_TIMEOUT_MS)
+                                request_timeout_ms=REQUEST_TIMEOUT_MS, **self.options)
 
     def producer(self) -> KafkaProducer:
         # acks=all and bounded retries: an event counts as published once acknowledged.
@@ -104,7 +107,7 @@ class KafkaConnection:
         return KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
                              retries=PRODUCE_RETRIES, linger_ms=5, compression_type="gzip",
                              max_request_size=size,
-                             request_timeout_ms=REQUEST_TIMEOUT_MS)
+                             request_timeout_ms=REQUEST_TIMEOUT_MS, **self.options)
 
     def produce(self, records: Iterable[tuple[str, bytes, bytes]]) -> None:
         """Send (topic, key, value) records, at most PRODUCE_WINDOW_BYTES of them
@@ -156,7 +159,7 @@ class KafkaConnection:
             bootstrap_servers=self.bootstrap_servers, group_id=group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=self.settings.session_timeout_ms,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            request_timeout_ms=REQUEST_TIMEOUT_MS, **self.options,
         )
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
@@ -174,6 +177,7 @@ class KafkaConnection:
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=session, heartbeat_interval_ms=max(session // 4, 100),
             request_timeout_ms=REQUEST_TIMEOUT_MS, fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            **self.options,
         )
         if listener is None:
             consumer.subscribe([topic])
@@ -194,7 +198,11 @@ class KafkaConnection:
         try:
             existing = set(admin.list_topics())
             config = {"max.message.bytes": str(s.max_message_bytes)}
-            new = [NewTopic(t, n, s.replication_factor, topic_configs=config) for t, n in wanted.items()
+            if s.min_insync_replicas:
+                config["min.insync.replicas"] = str(s.min_insync_replicas)
+            if old := sorted(t for t in wanted if t in existing):  # first: a refusal leaves nothing made
+                check_topics(admin.describe_topics(old), wanted, s)
+            new = [NewTopic(t, n, s.topic_replication, topic_configs=config) for t, n in wanted.items()
                    if t not in existing]
             if new:
                 with contextlib.suppress(TopicAlreadyExistsError):
@@ -202,6 +210,61 @@ class KafkaConnection:
                 log.info("created topics %s", ", ".join(t.name for t in new))
         finally:
             admin.close()
+
+    def held(self, positions: Iterable[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+        """The (topic, partition, offset) positions this log still holds: at or past the
+        partition's earliest offset and before its end. A cluster that lost its log but
+        kept its id (retention, a re-formatted or recreated topic) holds fewer than it
+        once acknowledged; what it lost must be republished, not waited for."""
+        wanted = set(positions)
+        if not wanted:
+            return set()
+
+        def ranges() -> dict[TopicPartition, tuple[int, int]]:
+            consumer = KafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+                                     enable_auto_commit=False, request_timeout_ms=REQUEST_TIMEOUT_MS, **self.options)
+            try:
+                parts = [TopicPartition(t, p) for t, p in {(t, p) for t, p, _ in wanted}]
+                first, end = consumer.beginning_offsets(parts), consumer.end_offsets(parts)
+                beyond = {tp for tp in parts if any((t, p) == tp and o >= end[tp] for t, p, o in wanted)}
+                return {tp: (first[tp], read_end(consumer, tp, end[tp]) if tp in beyond else end[tp])
+                        for tp in parts}
+            finally:
+                consumer.close()
+
+        spans = self.call(ranges)
+        return {(t, p, o) for t, p, o in wanted
+                if (span := spans.get(TopicPartition(t, p))) is not None and span[0] <= o < span[1]}
+
+
+def read_end(consumer: KafkaConsumer, tp: TopicPartition, reported: int) -> int:
+    """The partition's end as its records show it, read on from the `reported` end. Kafka's is
+    exact (nothing comes); Tansu reports a compressed batch's first offset + 1 as the end."""
+    consumer.assign([tp])
+    consumer.seek(tp, reported)
+    last = reported - 1
+    while records := consumer.poll(timeout_ms=END_READ_WAIT_MS).get(tp):
+        last = records[-1].offset
+    return last + 1
+
+
+def check_topics(described: list[dict[str, Any]], wanted: dict[str, int], settings: KafkaSettings) -> None:
+    """Raise BrokerError if an existing topic has other partitions than the factory is set to
+    (its workers would fail on the mismatch), or fewer replicas than AIFACTORY_TOPIC_REPLICATION."""
+    for topic in described:
+        # kafka-python 3 names them `name` and `replica_nodes`; 2.x `topic` and `replicas`.
+        name, parts = topic.get("name", topic.get("topic")), topic.get("partitions") or []
+        if name not in wanted:
+            continue
+        if len(parts) != wanted[name]:
+            raise BrokerError(
+                f"topic {name!r} has {len(parts)} partition(s), the factory is set to {wanted[name]} "
+                f"(AIFACTORY_TOPIC_PARTITIONS): set it to {len(parts)}, or use another AIFACTORY_TOPIC_PREFIX")
+        replicas = min((len(p.get("replica_nodes", p.get("replicas")) or ()) for p in parts), default=0)
+        if settings.replication_factor and replicas < settings.replication_factor:
+            raise BrokerError(
+                f"topic {name!r} has {replicas} replica(s), fewer than AIFACTORY_TOPIC_REPLICATION="
+                f"{settings.replication_factor}: raise its replication on the cluster, or lower the setting")
 
 
 def reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
@@ -215,24 +278,78 @@ def reachable(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
     return False
 
 
-def cluster_epoch(bootstrap_servers: str) -> str:
+def tls_problem(bootstrap_servers: str, context: ssl.SSLContext, timeout_s: float = 5.0) -> str | None:
+    """Why the first reachable server does not complete a TLS handshake, or None if it does.
+    Checked before kafka-python tries: against a plaintext listener it waits without end."""
+    for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        host = host.strip("[]") or "localhost"
+        try:
+            raw = socket.create_connection((host, int(port)), timeout=timeout_s)
+        except (OSError, ValueError):
+            continue
+        try:
+            with context.wrap_socket(raw, server_hostname=host):
+                return None
+        except (OSError, ssl.SSLError) as exc:  # a timeout is an OSError too
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        finally:
+            raw.close()
+    return None
+
+
+def on_thread(fn: Callable[[], T], name: str) -> Future[T]:
+    """`fn()` started on a daemon thread: a client call that may never return is left there."""
+    future: Future[T] = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller by future.result()
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+def within(timeout_s: float, fn: Callable[[], T]) -> T:
+    """`fn()`, or TimeoutError after `timeout_s` (the call is left to end on its thread)."""
+    future = on_thread(fn, "kafka-connect")
+    if not wait_for([future], timeout_s).done:
+        raise TimeoutError(f"no answer in {timeout_s:.0f} s")
+    return future.result()
+
+
+def cluster_epoch(bootstrap_servers: str, settings: KafkaSettings | None = None) -> str:
+    """The log epoch of the cluster: its id. `settings` give the security options."""
     # A plain TCP probe first: kafka-python retries for a long while and leaks sockets.
     if not reachable(bootstrap_servers):
         raise BrokerError(
             f"cannot reach Kafka at {bootstrap_servers!r}; check KAFKA_BOOTSTRAP_SERVERS, "
             "or leave it empty to use the embedded broker"
         )
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
-    except KafkaError as exc:
+    options = client_options(settings) if settings is not None else {}
+    if "ssl_context" in options and (problem := tls_problem(bootstrap_servers, options["ssl_context"])):
         raise BrokerError(
-            f"cannot reach Kafka at {bootstrap_servers!r} ({exc}); check KAFKA_BOOTSTRAP_SERVERS, "
-            "or leave it empty to use the embedded broker"
-        ) from exc
+            f"Kafka at {bootstrap_servers!r} did not complete a TLS handshake ({problem}); check that the listener "
+            "speaks TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL needs one) and that KAFKA_SSL_CAFILE signed its "
+            "certificate")
+
+    def describe() -> str:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000, **options)
+        try:
+            return f"cluster-{admin.describe_cluster()['cluster_id']}"
+        finally:
+            admin.close()
+
     try:
-        return f"cluster-{admin.describe_cluster()['cluster_id']}"
-    finally:
-        admin.close()
+        return within(CONNECT_TIMEOUT_S, describe)
+    except (KafkaError, TimeoutError) as exc:
+        how = secured(settings) if settings is not None else "PLAINTEXT"
+        raise BrokerError(
+            f"Kafka at {bootstrap_servers!r} is reachable but did not let a {how} client in ({exc}); check "
+            "KAFKA_SECURITY_PROTOCOL and the KAFKA_SSL_*/KAFKA_SASL_* settings against the cluster's listener"
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -250,6 +367,6 @@ def connect(settings: KafkaSettings, *, broker_log: str | None = None) -> Iterat
                 raise
     else:
         conn = KafkaConnection(settings, settings.bootstrap_servers,
-                               cluster_epoch(settings.bootstrap_servers))
+                               cluster_epoch(settings.bootstrap_servers, settings))
         conn.ensure_topics()
         yield conn

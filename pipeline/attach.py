@@ -30,7 +30,8 @@ def broker_of(factory: Factory) -> tuple[str, str] | None:
     by KAFKA_BOOTSTRAP_SERVERS, else the embedded one `aifactory up` holds; None without."""
     kafka = factory.settings.kafka
     if not kafka.embedded:
-        return kafka.bootstrap_servers, os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(kafka.bootstrap_servers)
+        epoch = os.environ.get("AIFACTORY_LOG_EPOCH") or cluster_epoch(kafka.bootstrap_servers, kafka)
+        return kafka.bootstrap_servers, epoch
     card = up_card(factory.settings.home)
     if card is None:
         return None

@@ -63,11 +63,11 @@ class BacklogReport:
 
 
 @contextlib.contextmanager
-def offsets_reader(bootstrap_servers: str, group_id: str) -> Iterator[KafkaConsumer]:
+def offsets_reader(bootstrap_servers: str, group_id: str, **options: Any) -> Iterator[KafkaConsumer]:
     """A consumer of the group that never subscribes: it only fetches offsets, so the
-    group is not rebalanced under the landers."""
+    group is not rebalanced under the landers. `options`: the security options."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id,
-                             request_timeout_ms=REQUEST_TIMEOUT_MS, enable_auto_commit=False)
+                             request_timeout_ms=REQUEST_TIMEOUT_MS, enable_auto_commit=False, **options)
     try:
         yield consumer
     finally:
@@ -87,9 +87,9 @@ def watched_offsets(conn: KafkaConnection, consumer: KafkaConsumer, topic: str) 
     return conn.call(lambda: committed_and_end(consumer, topic))
 
 
-def consumer_lag(bootstrap_servers: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
+def consumer_lag(bootstrap_servers: str, topic: str, group_id: str, **options: Any) -> dict[int, tuple[int, int]]:
     """partition -> (committed offset of the group, end offset of the topic)."""
-    with offsets_reader(bootstrap_servers, group_id) as consumer:
+    with offsets_reader(bootstrap_servers, group_id, **options) as consumer:
         return committed_and_end(consumer, topic)
 
 
@@ -103,7 +103,7 @@ def land_backlog(factory: Factory, conn: KafkaConnection, *, run_id: str = "") -
     report = BacklogReport(topic=topic)
     landers = make_landers(factory, conn, raw=True, run_id=lambda: run_id)
     raw, letters = landers["raw"], landers["dead_letters"]
-    with offsets_reader(conn.bootstrap_servers, raw.group_id) as reader:
+    with offsets_reader(conn.bootstrap_servers, raw.group_id, **conn.options) as reader:
         before = watched_offsets(conn, reader, topic)
         report.targets = {p: end for p, (_, end) in before.items()}
         behind = {p for p, (committed, end) in before.items() if committed < end}
@@ -169,7 +169,7 @@ def _record_bad(raw: Lander) -> list[LogPosition]:
 
 def _wait_for_group(factory: Factory, conn: KafkaConnection, lander: Lander, deadline: float) -> None:
     """Until `lander`'s group has committed up to its topic's end offsets as of now."""
-    with offsets_reader(conn.bootstrap_servers, lander.group_id) as reader:
+    with offsets_reader(conn.bootstrap_servers, lander.group_id, **conn.options) as reader:
         targets = {p: end for p, (_, end) in watched_offsets(conn, reader, lander.topic).items()}
         while any(c < targets[p] for p, (c, _) in watched_offsets(conn, reader, lander.topic).items()):
             conn.check()

@@ -88,7 +88,7 @@ class RemoteStream:
 
     def drive(self, batch: Batch, *, should_stop: Callable[[], bool] | None = None,
               on_progress: Callable[[int, int], None] | None = None) -> int:
-        republish, on_topic = split_pending(batch.pending, self.conn.epoch)
+        republish, on_topic = split_pending(batch.pending, self.conn.epoch, self.conn.held)
         events, retry = batch.events, republish + batch.retry
         self.collect()
         self.outcomes.done -= {e.event_id for e in retry}

@@ -13,7 +13,7 @@ an earlier log epoch are republished from the raw lake, keeping their first log 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from ingest.raw_view import RawView
 from ingest.sources import IngestReport, Source, scan
 from pipeline import lake_views
 from pipeline.factory import Factory
+
+Position = tuple[str, int, int]  # topic, partition, offset
 
 
 @dataclass
@@ -98,11 +100,17 @@ def scan_cache_dir(factory: Factory) -> Path:
     return factory.settings.home / "state" / "scan"
 
 
-def split_pending(pending: list[DocumentEvent], epoch: str) -> tuple[list[DocumentEvent], set[str]]:
-    """Pending events of this log epoch are still on the topic; the others are republished."""
-    republish = [e for e in pending if e.origin is None or e.origin.epoch != epoch]
-    on_topic = {e.event_id for e in pending if e.origin is not None and e.origin.epoch == epoch}
-    return republish, on_topic
+def split_pending(pending: list[DocumentEvent], epoch: str,
+                  held: Callable[[Iterable[Position]], set[Position]] | None = None,
+                  ) -> tuple[list[DocumentEvent], set[str]]:
+    """Pending events still on the topic, and the others, to republish: those of an earlier
+    log epoch, and those of this epoch at positions the log no longer `held` (a cluster
+    that lost its log but kept its id: retention, a re-formatted or recreated topic)."""
+    here = {e.event_id: (e.origin.topic, e.origin.partition, e.origin.offset)
+            for e in pending if e.origin is not None and e.origin.epoch == epoch}
+    kept = held(here.values()) if held is not None and here else set(here.values())
+    on_topic = {event_id for event_id, at in here.items() if at in kept}
+    return [e for e in pending if e.event_id not in on_topic], on_topic
 
 
 def landed_letters(lake: Lake) -> set[str]:

@@ -159,7 +159,7 @@ class Stream:
               on_progress: Callable[[int, int], None] | None = None) -> int:
         """Publish a batch and wait until each of its events has its outcome. Returns
         how many pending events were republished from the raw lake (an earlier log's)."""
-        republish, on_topic = split_pending(batch.pending, self.conn.epoch)
+        republish, on_topic = split_pending(batch.pending, self.conn.epoch, self.conn.held)
         # Retried events go through again even when this log still holds them.
         self.deliver(events=batch.events, letters=batch.letters, republish=republish + batch.retry,
                      wait_for=on_topic, should_stop=should_stop, on_progress=on_progress)

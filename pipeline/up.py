@@ -112,7 +112,7 @@ class Supervisor:
     def _broker(self) -> Iterator[tuple[KafkaConnection, EmbeddedBroker | None]]:
         kafka = self.factory.settings.kafka
         if not kafka.embedded:
-            yield KafkaConnection(kafka, kafka.bootstrap_servers, cluster_epoch(kafka.bootstrap_servers)), None
+            yield KafkaConnection(kafka, kafka.bootstrap_servers, cluster_epoch(kafka.bootstrap_servers, kafka)), None
             return
         with EmbeddedBroker(self.factory.settings.log_dir / "services" / "broker.log") as broker:
             # No broker object in the connection: the services are other processes.

@@ -16,7 +16,7 @@ from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
 from vectorstore.embedder import Embedder, load_embedder
 
-PROJECT_ENV = ("AIFACTORY_", "KAFKA_BOOTSTRAP_SERVERS", "QDRANT_URL")
+PROJECT_ENV = ("AIFACTORY_", "KAFKA_", "QDRANT_")
 
 
 @pytest.fixture(autouse=True)

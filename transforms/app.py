@@ -19,6 +19,7 @@ from governance.contracts import DeadLetter, DocumentEvent, LogPosition
 from governance.errors import ContractError, GovernanceError, ResidencyError
 from governance.privacy import load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
+from ingest.security import faust_credentials
 from ingest.settings import KafkaSettings
 from transforms.faust_kafka import App
 from transforms.process import EmptyDocumentError, to_chunks
@@ -57,7 +58,8 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     app = App(
         app_id(settings), broker=brokers, fetch_max_wait_ms=settings.fetch_max_wait_ms, store="memory://",
         web_enabled=False,
-        topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
+        topic_partitions=settings.partitions, topic_replication_factor=max(settings.topic_replication, 1),
+        broker_credentials=faust_credentials(settings),
         topic_allow_declare=False, consumer_auto_offset_reset="earliest",
         # The worker's join waits on this session timeout (see KafkaSettings); heartbeats
         # go out four times a session.

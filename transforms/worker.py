@@ -93,7 +93,7 @@ def main() -> None:
     if not epoch:
         # Imported here: kafka-python costs the worker's start ~0.2 s, and the parent names the epoch.
         from ingest.kafka import cluster_epoch
-        epoch = cluster_epoch(settings.bootstrap_servers)
+        epoch = cluster_epoch(settings.bootstrap_servers, settings)
     app = create_app(settings, settings.bootstrap_servers, epoch, TransformSettings())
     faust.Worker(app, loglevel=os.environ.get("AIFACTORY_WORKER_LOGLEVEL", "warning")).execute_from_commandline()
 

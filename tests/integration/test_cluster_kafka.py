@@ -1,0 +1,141 @@
+"""The factory against a Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS, played by real
+Tansu brokers started here: security settings that reach the clients (and fail fast and
+clearly where the listener disagrees), existing topics checked, and a cluster that lost
+its log but kept its id, whose events are republished from the raw lake at once instead
+of waited for until the stage timeout.
+
+Tansu 0.6 (the shipped broker) takes --cert but its listener stays plaintext, and with
+--authentication it refuses every client but offers no way to create the first SCRAM
+user, so TLS and SASL are tested up to the refusal; the options themselves are tested
+against both clients in tests/unit/ingest/test_security.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from ingest.broker import broker_binary, free_port
+from ingest.errors import BrokerError
+from ingest.kafka import CONNECT_TIMEOUT_S, connect, reachable
+from ingest.settings import KafkaSettings
+from pipeline.settings import PROJECT_ROOT
+from tests.unit.ingest.test_security import pem_pair
+
+pytestmark = pytest.mark.integration
+
+CORPUS = PROJECT_ROOT / "examples" / "corpus" / "helio-eu" / "hr"
+
+
+@contextlib.contextmanager
+def tansu(port: int, cluster_id: str, *extra: str) -> Iterator[str]:
+    """A memory-only Tansu broker on `port` with `cluster_id`: started again with the same
+    two, it is a cluster that kept its id and lost its log."""
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--cluster-id", cluster_id, "--storage-engine", "memory://tansu/", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not reachable(f"127.0.0.1:{port}", timeout_s=0.5):
+            assert proc.poll() is None and time.monotonic() < deadline, "tansu did not start"
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cli_env(home: Path, bootstrap: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
+    return {**env, "AIFACTORY_HOME": str(home), "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **extra}
+
+
+def cli(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "aifactory.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=400, stdin=subprocess.DEVNULL)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    return proc
+
+
+def test_tls_settings_reach_the_clients_and_a_plaintext_listener_is_a_fast_clear_error(tmp_path: Path) -> None:
+    ca, _ = pem_pair(tmp_path, "ca")
+    with tansu(free_port(), f"tls-{uuid.uuid4().hex[:8]}") as bootstrap:
+        settings = KafkaSettings(bootstrap_servers=bootstrap, security_protocol="SSL", ssl_cafile=ca)
+        started = time.monotonic()
+        with pytest.raises(BrokerError, match=r"did not complete a TLS handshake.*KAFKA_SECURITY_PROTOCOL"), \
+                connect(settings):
+            pass
+        assert time.monotonic() - started < CONNECT_TIMEOUT_S
+
+
+def test_a_cluster_that_requires_authentication_is_one_clear_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(CORPUS / "remote-work.md", docs)
+    with tansu(free_port(), f"auth-{uuid.uuid4().hex[:8]}", "--authentication") as bootstrap:
+        proc = cli(cli_env(tmp_path / "home", bootstrap), "ingest", str(docs), "--tenant", "t1",
+                   "--jurisdiction", "EU", expect=2)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "did not let a PLAINTEXT client in" in last and "KAFKA_SASL_" in last, proc.stderr
+
+
+def test_existing_topics_with_other_partitions_are_refused_by_name(tmp_path: Path) -> None:
+    with tansu(free_port(), f"topics-{uuid.uuid4().hex[:8]}") as bootstrap:
+        settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix="ops", partitions=4)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.create_topics([NewTopic(settings.raw_topic, 2, 1)])
+        admin.close()
+        refused = r"'ops.raw-documents' has 2 partition\(s\).*AIFACTORY_TOPIC_PARTITIONS"
+        with pytest.raises(BrokerError, match=refused), connect(settings):
+            pass
+        with connect(settings.model_copy(update={"partitions": 2})) as conn:  # as the cluster has them: fine
+            assert conn.epoch.startswith("cluster-topics-")
+
+
+def test_a_cluster_that_lost_its_log_gets_its_events_again_without_waiting(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("remote-work.md", "parental-leave.md"):
+        shutil.copy(CORPUS / name, docs / name)
+    port, cluster = free_port(), f"lost-{uuid.uuid4().hex[:8]}"
+    timeout_s = 60
+    env = cli_env(tmp_path / "home", f"127.0.0.1:{port}", AIFACTORY_STAGE_TIMEOUT_S=str(timeout_s))
+    with tansu(port, cluster):
+        landed = json.loads(cli(env, "ingest", str(docs), "--tenant", "t1", "--jurisdiction", "EU",
+                                "--json").stdout)
+    assert landed["raw_landed"] == 2  # landed, never chunked: both are pending in the lake
+    with tansu(port, cluster):  # the same cluster id, the log gone
+        started = time.monotonic()
+        run = json.loads(cli(env, "run", str(docs), "--tenant", "t1", "--jurisdiction", "EU", "--json").stdout)["run"]
+        took = time.monotonic() - started
+    assert run["recovered"] == 2 and run["chunks_landed"] > 0 and run["points_upserted"] > 0, run
+    assert took < timeout_s, f"the run waited {took:.0f} s for events the log no longer holds"
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"AIFACTORY_TOPIC_PARTITIONS": "four"}, "AIFACTORY_TOPIC_PARTITIONS='four'"),
+    ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs KAFKA_SASL_MECHANISM"),
+    ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": "ca.pem"}, "KAFKA_SSL_CAFILE='ca.pem'"),
+])
+def test_a_wrong_setting_is_one_line_naming_the_variable(tmp_path: Path, extra: dict[str, str], named: str) -> None:
+    proc = cli(cli_env(tmp_path / "home", "127.0.0.1:9092", **extra), "run", str(tmp_path), "--tenant", "t1",
+               "--jurisdiction", "EU", expect=2)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("aifactory run: ") and named in last, proc.stderr
