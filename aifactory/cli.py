@@ -376,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         return interrupted(name)
     except SystemExit:
         raise
+    except ValueError as exc:
+        if type(exc).__name__ != "ValidationError":  # pydantic's: a setting the person got wrong
+            return unexpected(name, exc, home, verbose=args.verbose)
+        say(f"{name}: {bad_setting(exc)}")
+        return 2
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback kept in a file
         if ctrl_c.seen:  # a library's error made of the KeyboardInterrupt (DuckDB's, inside a query)
             return interrupted(name)
@@ -383,6 +388,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ctrl_c.__exit__()
     return 0
+
+
+# Where each settings class reads its variables (the others: AIFACTORY_<FIELD>).
+SETTINGS_PREFIX = {"ApiSettings": "AIFACTORY_API_", "Limits": "AIFACTORY_LIMIT_", "KafkaSettings": ""}
+
+
+def bad_setting(exc: Any) -> str:
+    """pydantic's ValidationError as one line per wrong setting, named by its variable."""
+    prefix = SETTINGS_PREFIX.get(getattr(exc, "title", ""), "AIFACTORY_")
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        var = field if field.isupper() else f"{prefix}{field.upper()}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        given = error.get("input")
+        parts.append(f"{var}={given!r}: {message}" if field and isinstance(given, str) else message)
+    return "; ".join(parts) + " (fix or unset the environment variable)"
 
 
 def interrupted(name: str) -> int:
