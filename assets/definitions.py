@@ -29,6 +29,7 @@ from assets.stages import (
     SourcesConfig,
     chunks_lake,
     dead_letters_lake,
+    lag_run_config,
     lineage_store,
     raw_lake,
     usage_ledger,
@@ -62,7 +63,8 @@ def defs() -> dg.Definitions:
         asset_checks=CHECKS,
         jobs=[m.ingest_job, m.index_job, m.dead_letters_job, m.reindex_job, m.compaction_job, m.usage_job,
               freshness_job],
-        sensors=[*(lag_sensor(t, SENSOR_JOBS[t.name]) for t in TOPICS), outside_writes_sensor],
+        sensors=[*(lag_sensor(t, SENSOR_JOBS[t.name], lag_run_config if t.name == "raw-documents" else None)
+                   for t in TOPICS), outside_writes_sensor],
         schedules=[m.compaction_schedule, m.usage_schedule, m.reindex_schedule, freshness_schedule],
         resources=resources(),
         # The embedded broker lives in the run's process: every step must run there.

@@ -42,12 +42,19 @@ class KafkaResource(dg.ConfigurableResource):
 
     bootstrap_servers: str = ""
     topic_prefix: str = "aifactory"
-    partitions: int = 4
+    partitions: int = 0  # 0: AIFACTORY_TOPIC_PARTITIONS, as the CLI reads it
 
     def settings(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=self.bootstrap_servers,
-                             topic_prefix=self.topic_prefix,
-                             partitions=self.partitions)
+        return kafka_settings(self.bootstrap_servers, self.topic_prefix, self.partitions)
+
+
+def kafka_settings(bootstrap_servers: str, topic_prefix: str, partitions: int) -> KafkaSettings:
+    """The resource's fields over the environment: what is not a field (the partitions when
+    0, replication, the security settings) is read from it, as the CLI reads it."""
+    fields: dict[str, Any] = {"bootstrap_servers": bootstrap_servers, "topic_prefix": topic_prefix}
+    if partitions:
+        fields["partitions"] = partitions
+    return KafkaSettings(**fields)
 
 
 class FactoryResource(dg.ConfigurableResource):
@@ -71,7 +78,7 @@ class FactoryResource(dg.ConfigurableResource):
     home: str = ".aifactory"
     bootstrap_servers: str = ""
     topic_prefix: str = "aifactory"
-    partitions: int = 4
+    partitions: int = 0  # 0: AIFACTORY_TOPIC_PARTITIONS
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     embedding_model: str = ""
@@ -89,8 +96,7 @@ class FactoryResource(dg.ConfigurableResource):
             overrides["embedding_model"] = self.embedding_model
         if self.embedding_device:
             overrides["embedding_device"] = self.embedding_device
-        kafka = KafkaSettings(bootstrap_servers=self.bootstrap_servers, topic_prefix=self.topic_prefix,
-                              partitions=self.partitions)
+        kafka = kafka_settings(self.bootstrap_servers, self.topic_prefix, self.partitions)
         return FactorySettings(home=Path(self.home), kafka=kafka, **overrides)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

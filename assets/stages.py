@@ -11,6 +11,7 @@ and where to trace a record (`lineage`).
 
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,17 @@ def table_metadata(f: Factory, table: TableSummary) -> dict[str, Any]:
 
 
 class SourcesConfig(dg.Config):
-    sources_file: str = str(SAMPLE_SOURCES)
+    """The sources file a run scans: AIFACTORY_SOURCES_FILE where the deployment sets one,
+    else the bundled demo; empty scans nothing (the run lands the topic's backlog only)."""
+
+    sources_file: str = os.environ.get("AIFACTORY_SOURCES_FILE", str(SAMPLE_SOURCES))
+
+
+def lag_run_config() -> dict[str, Any]:
+    """What a raw-topic lag run scans: the deployment's sources, never the bundled demo
+    (the lag is other producers' events; a production run must not publish the demo)."""
+    sources = os.environ.get("AIFACTORY_SOURCES_FILE", "")
+    return {"ops": {"raw_lake": {"config": {"sources_file": sources}}}}
 
 
 @dg.asset(deps=[RAW_TOPIC], group_name="lake", kinds={"parquet", "duckdb"}, owners=[OWNER],
@@ -58,7 +69,8 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig,
              factory: FactoryResource) -> dg.MaterializeResult:
     conn = factory.connection
     with factory.step() as f:
-        landed = steps.land_raw(f, load_sources(Path(config.sources_file)), conn=conn, run_id=context.run.run_id)
+        sources = load_sources(Path(config.sources_file)) if config.sources_file else []
+        landed = steps.land_raw(f, sources, conn=conn, run_id=context.run.run_id)
         table = table_metadata(f, landed.table)
     backlog, report = landed.backlog, landed.run
     return dg.MaterializeResult(metadata={

@@ -138,20 +138,22 @@ def test_raw_sensor_run_lands_an_outside_backlog_once(broker: EmbeddedBroker, ma
     publish(outside, events, [])
     _produce(broker.bootstrap_servers, topic, 0, 1)  # not a DocumentEvent: it must be dead-lettered
 
-    tick = ticker(lag_sensor(RAW_DOCUMENTS, ingest_job.name), kafka)
+    # The sensor as the deployment defines it (assets/definitions.py), run config and all.
+    tick = ticker(defs().resolve_sensor_def("raw_documents_lag_sensor"), kafka)
 
     first = tick(None)
     [request] = first.run_requests or []
     assert request.run_key and request.run_key.startswith(f"{topic}-")
     assert first.asset_events[0].metadata["consumer_lag"].value >= 1
 
-    sources = tmp_path / "sources.yaml"
-    sources.write_text("sources: []\n")  # the run scans nothing of its own: all it lands is the backlog
+    # What the sensor asks for scans no sources (none are set for this deployment), and above
+    # all not the bundled demo corpus: all the run lands is the backlog.
+    assert request.run_config == {"ops": {"raw_lake": {"config": {"sources_file": ""}}}}
     resources = run_resources(home=str(factory.settings.home), bootstrap_servers=broker.bootstrap_servers,
                               topic_prefix=prefix)
     job = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=[ingest_job], resources=resources,
                          executor=dg.in_process_executor).resolve_job_def(ingest_job.name)
-    config = {"ops": {"raw_lake": {"config": {"sources_file": str(sources)}}}}
+    config = request.run_config
 
     def run() -> dict[str, dict[str, dg.MetadataValue]]:
         result = job.execute_in_process(run_config=config, tags=request.tags)
