@@ -19,6 +19,8 @@ Schedules: compaction, usage, reindex
 (assets/maintenance.py) and freshness (assets/checks.py, on by default).
 """
 
+import os
+
 import dagster as dg
 
 from assets import maintenance as m
@@ -56,6 +58,15 @@ def resources() -> dict[str, dg.ConfigurableResource]:
                          qdrant_url=env_or("QDRANT_URL", ""), qdrant_api_key=env_or("QDRANT_API_KEY", ""))
 
 
+def executor() -> dg.ExecutorDefinition:
+    """In one process while the broker or the index is embedded (it lives in the run's process
+    and the index has one writer); a process per step once both are external servers
+    (KAFKA_BOOTSTRAP_SERVERS and QDRANT_URL, read at load), the home's pool keeping its steps
+    one at a time where the instance sets a limit (deploy/dagster.yaml)."""
+    external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and os.environ.get("QDRANT_URL", "").strip())
+    return dg.multiprocess_executor if external else dg.in_process_executor
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
@@ -67,6 +78,5 @@ def defs() -> dg.Definitions:
                    for t in TOPICS), outside_writes_sensor],
         schedules=[m.compaction_schedule, m.usage_schedule, m.reindex_schedule, freshness_schedule],
         resources=resources(),
-        # The embedded broker lives in the run's process: every step must run there.
-        executor=dg.in_process_executor,
+        executor=executor(),
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import FactoryResource
+from assets.resources import FactoryResource, home_pool
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from assets.topics import OWNER
 from governance.residency import load_policy
@@ -23,6 +23,7 @@ from pipeline.compaction import compact_partition
 from pipeline.steps import daily_usage
 
 START = "2026-01-01"
+HOME_POOL = home_pool()  # one step at a time per data directory: deploy/dagster.yaml
 DAILY = dg.DailyPartitionsDefinition(start_date=START, end_offset=1)  # today's partition too (usage so far)
 _policy = os.environ.get("AIFACTORY_RESIDENCY_POLICY")
 REGIONS = dg.StaticPartitionsDefinition(load_policy(Path(_policy) if _policy else None).regions)
@@ -31,6 +32,7 @@ DAY_REGION = dg.MultiPartitionsDefinition({"date": DAILY, "region": REGIONS})
 
 @dg.asset(partitions_def=DAY_REGION, deps=[raw_lake, chunks_lake, dead_letters_lake], group_name="maintenance",
           kinds={"parquet"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Small Parquet files of one day and region (every tenant, every lake table) merged into one "
                       "file per tenant, rows unique by key; readers see the same rows, faster. Runs nightly for "
                       "yesterday; backfill a range of days after a bulk load.")
@@ -46,6 +48,7 @@ def compacted_lake_partition(context: dg.AssetExecutionContext, factory: Factory
 # A group of its own ("billing", not "governance"): a group mixing partitioned and unpartitioned
 # assets turns that group's "Materialize all" into a backfill of every day.
 @dg.asset(partitions_def=DAILY, deps=[usage_ledger], group_name="billing", kinds={"json"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Per tenant and region, what was used on one day (documents, tokens embedded, CPU/GPU "
                       "seconds, vectors stored, queries, RAG context tokens) and what it costs under the price "
                       "book (AIFACTORY_PRICE_BOOK). Written to `reports/usage/daily/<day>.json`; backfill a month "

@@ -16,7 +16,9 @@ Secrets (the Qdrant API key) reach a resource only as `dg.EnvVar`, resolved at l
 """
 
 import contextlib
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,16 @@ from ingest.kafka import KafkaConnection, connect
 from ingest.settings import KafkaSettings
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
+
+
+def home_pool() -> str:
+    """The concurrency pool of the data directory this code location serves (AIFACTORY_HOME,
+    read at load): every stage asset that writes the home is in it, so an instance with
+    `concurrency: pools: default_limit: 1` (deploy/dagster.yaml) runs one such step at a time
+    per home, however many runs the sensors and schedules ask for."""
+    home = Path(os.environ.get("AIFACTORY_HOME", ".aifactory")).expanduser().resolve()
+    name = re.sub(r"[^A-Za-z0-9]+", "_", home.name).strip("_") or "home"
+    return f"aifactory_home_{name}_{hashlib.sha256(str(home).encode()).hexdigest()[:8]}"
 
 
 def env_or(name: str, default: str) -> str:

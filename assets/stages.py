@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.resources import FactoryResource
+from assets.resources import FactoryResource, home_pool
 from assets.topics import OWNER, TOPICS
 from pipeline import steps
 from pipeline.factory import Factory
@@ -26,6 +26,7 @@ from pipeline.status import TableSummary
 from pipeline.usage_report import ledger_summary
 
 RAW_TOPIC, CHUNKS_TOPIC, DEAD_LETTER_TOPIC = (t.key for t in TOPICS)
+HOME_POOL = home_pool()  # one step at a time per data directory: deploy/dagster.yaml
 TRACE_HINT = "aifactory lineage trace <document or point id> [--format html]"
 LINEAGE_JOB = "dagster.factory"
 
@@ -60,6 +61,7 @@ def lag_run_config() -> dict[str, Any]:
 
 
 @dg.asset(deps=[RAW_TOPIC], group_name="lake", kinds={"parquet", "duckdb"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Raw document events landed from kafka/raw_documents into Parquet, hive-partitioned "
                       "region=/tenant=/date=: the durable copy of the log. Materialising scans the sources file "
                       "(config `sources_file`), publishes new or changed documents and lands them; it first lands "
@@ -84,6 +86,7 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig,
 
 
 @dg.asset(deps=[raw_lake, CHUNKS_TOPIC], group_name="lake", kinds={"faust", "parquet"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Chunks of every document version (and tombstones of deletes), made by the faust agents "
                       "from the raw topic and landed from kafka/chunks. Events from an earlier log epoch are "
                       "replayed from the raw lake. Quarantined chunks (prompt injection) stay here but are "
@@ -101,6 +104,7 @@ def chunks_lake(context: dg.AssetExecutionContext, factory: FactoryResource) -> 
 
 
 @dg.asset(deps=[DEAD_LETTER_TOPIC, raw_lake, chunks_lake], group_name="lake", kinds={"parquet"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Input that failed a stage (parse, limits, privacy drop, landing, transform), landed from "
                       "kafka/dead_letters with its reason, in the region of its jurisdiction. Materialising "
                       "summarises it by stage and reason: `aifactory dlq list` names each; fix it, then "
@@ -113,6 +117,7 @@ def dead_letters_lake(context: dg.AssetExecutionContext, factory: FactoryResourc
 
 
 @dg.asset(deps=[chunks_lake], group_name="index", kinds={"qdrant"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="Vector collections, one per region and model, holding exactly the chunks of each "
                       "document's latest version (near duplicates folded into one point). Only new or changed "
                       "chunks are embedded. Check index_completeness after a failed run.")
@@ -135,6 +140,7 @@ def vector_index(context: dg.AssetExecutionContext, factory: FactoryResource) ->
 
 @dg.asset(deps=[raw_lake, chunks_lake, vector_index], group_name="governance", kinds={"openlineage"},
           owners=[OWNER],
+          pool=HOME_POOL,
           description="Record-level lineage (point -> chunk -> document version -> event -> source) and "
                       "run-level OpenLineage events. Materialising checks that every indexed point traces back "
                       "to a raw-lake event and appends a COMPLETE event with the datasets, row counts and "
@@ -150,6 +156,7 @@ def lineage_store(context: dg.AssetExecutionContext, factory: FactoryResource) -
 
 
 @dg.asset(deps=[raw_lake, chunks_lake, vector_index], group_name="governance", kinds={"jsonl"}, owners=[OWNER],
+          pool=HOME_POOL,
           description="The append-only usage ledger (governance/usage.jsonl): per tenant, documents and bytes "
                       "ingested, chunks, tokens and compute seconds embedded, vectors stored, queries. Every entry "
                       "carries its run id. Feeds tenant_usage_daily and `aifactory usage report`.")
