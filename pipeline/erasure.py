@@ -191,7 +191,7 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
     Returns collection -> points deleted here (beyond the pipeline's deletes)."""
     factory.close()  # the compaction reopens the shards
     root = factory.settings.index_root
-    if factory.settings.qdrant_url or not root.exists():
+    if factory.settings.qdrant_server or not root.exists():
         return {}  # a Qdrant server vacuums deleted points itself
     models = {p.name.split("__", 2)[2] for p in root.iterdir() if p.is_dir() and p.name.count("__") == 2}
     removed: dict[str, int] = {}

@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -154,12 +155,21 @@ class Factory:
         """A Qdrant server when QDRANT_URL is set, else the embedded Qdrant Edge, opened here
         or, when another process has it open, reached through that process (owner.py)."""
         s = self.settings
-        if s.qdrant_url:
+        if s.qdrant_server:
             # Imported here: qdrant-client takes ~1-5 s to import, and the embedded default never uses it.
+            from vectorstore.placement import PlacedIndex, parse_map
             from vectorstore.qdrant import QdrantIndex
 
-            return QdrantIndex.connect(url=s.qdrant_url, api_key=s.qdrant_api_key.get_secret_value(),
-                                       model_id=model_id, dimension=dimension)
+            def connect(url: str, key: str) -> QdrantIndex:
+                return QdrantIndex.connect(url=url, api_key=key, model_id=model_id, dimension=dimension,
+                                           shards=s.qdrant_shards, replication=s.qdrant_replication)
+
+            default_key = s.qdrant_api_key.get_secret_value()
+            if not s.qdrant_region_urls.strip():
+                return connect(s.qdrant_url, default_key)
+            keys = parse_map(s.qdrant_region_api_keys.get_secret_value(), "QDRANT_REGION_API_KEYS")
+            return PlacedIndex.connect(parse_map(s.qdrant_region_urls, "QDRANT_REGION_URLS"),
+                                       lambda url, region: connect(url, keys.get(region, default_key)))
         return HomeIndex(s.index_root, model_id=model_id, dimension=dimension)
 
     def index_without_model(self) -> VectorIndex | None:
@@ -212,20 +222,35 @@ class Factory:
         return self.settings.index_root / "active-model.json"
 
     def active_model(self) -> dict[str, Any] | None:
-        """Which model's collections serve searches: {id, dimension, model}."""
+        """Which model's collections serve searches: {id, dimension, model}. On Qdrant servers
+        the servers keep it, so every node agrees whatever its home; else the home's marker."""
+        if self.settings.qdrant_server:
+            record = self._registry().active_model()
+            if record is not None:
+                return record
         marker = self._model_marker
         return dict(json.loads(marker.read_text())) if marker.exists() else None
 
     def activate(self, embedder: Embedder) -> None:
         """Point searches at `embedder`'s collections, atomically (the alias swap)."""
         fp = embedder.fingerprint
+        record = {"id": fp.id, "dimension": fp.dimension, "model": embedder.model_path,
+                  "activated_at": datetime.now(UTC).isoformat()}
+        if self.settings.qdrant_server:
+            self._registry().set_active_model(record)
         self._model_marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._model_marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"id": fp.id, "dimension": fp.dimension, "model": embedder.model_path}))
+        tmp.write_text(json.dumps(record))
         os.replace(tmp, self._model_marker)
 
+    def _registry(self) -> Any:
+        """The Qdrant servers' handle for the active-model record (any model id opens it)."""
+        if "_registry_index" not in self.__dict__:
+            self.__dict__["_registry_index"] = self.open_index("registry", 1)
+        return self.__dict__["_registry_index"]
+
     def close(self) -> None:
-        for key in ("index", "_status_index"):
+        for key in ("index", "_status_index", "_registry_index"):
             if key in self.__dict__:
                 self.__dict__.pop(key).close()
 

@@ -73,7 +73,7 @@ def outputs(factory: Factory, report: RunReport) -> list[DatasetRef]:
                               (DEAD_LETTERS, report.dead_letters_landed))]
     if report.index is not None:
         model = factory.active_model() or {}
-        index_ns = factory.settings.qdrant_url or f"file://{factory.settings.index_root}"
+        index_ns = factory.settings.qdrant_url or factory.settings.qdrant_region_urls or f"file://{factory.settings.index_root}"
         out += [DatasetRef(index_ns, f"chunks__{region}__{model.get('id', '')}", rows=points, region=region,
                            jurisdictions=sorted({j for r, j in where if r == region}))
                 for region, points in sorted(report.index.by_region.items())]

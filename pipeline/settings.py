@@ -41,9 +41,29 @@ class FactorySettings(BaseSettings):
     # OpenLineage events go to this Marquez-compatible endpoint; empty: a file under home.
     openlineage_url: str = Field(default="", validation_alias="OPENLINEAGE_URL")
     qdrant_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_API_KEY")
+    # region=url,...: each region's collections on a cluster of its own (vectorstore/placement.py);
+    # a region it does not name is refused. Keys per region, else QDRANT_API_KEY.
+    qdrant_region_urls: str = Field(default="", validation_alias="QDRANT_REGION_URLS")
+    qdrant_region_api_keys: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_REGION_API_KEYS")
+    # Shards and replicas of each new collection on a Qdrant cluster; unset: the server's default.
+    qdrant_shards: int | None = Field(default=None, ge=1, validation_alias="QDRANT_SHARDS")
+    qdrant_replication: int | None = Field(default=None, ge=1, validation_alias="QDRANT_REPLICATION")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     transforms: TransformSettings = Field(default_factory=TransformSettings)
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("qdrant_region_urls", mode="after")
+    @classmethod
+    def _placement(cls, urls: str) -> str:
+        from vectorstore.placement import parse_map
+
+        parse_map(urls, "QDRANT_REGION_URLS")  # raises a ValueError naming the variable
+        return urls
+
+    @property
+    def qdrant_server(self) -> bool:
+        """Whether the index is on Qdrant servers (QDRANT_URL or QDRANT_REGION_URLS), not embedded."""
+        return bool(self.qdrant_url.strip() or self.qdrant_region_urls.strip())
 
     @field_validator("home", mode="after")
     @classmethod

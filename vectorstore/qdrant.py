@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_S = 30
 UPSERT_RETRIES = 3
+PAYLOAD_BATCH = 256  # payload rewrites sent in one request (one request per point was the bottleneck)
+# Qdrant keeps each tenant's points together on disk and searches them without a global
+# HNSW walk when the tenant index says is_tenant (multitenancy, Qdrant 1.11+).
+TENANT_FIELD = "tenant"
+# The active model, kept on the server so that every API node, whatever its home, searches
+# the collections the last `reindex` switched to (not only the aliases: a node must also
+# load that model to embed its questions).
+REGISTRY = "aifactory__active-model"
+REGISTRY_POINT = "00000000-0000-0000-0000-00000000a11a"
 
 
 class IndexUnavailable(VectorStoreError, RuntimeError):
@@ -52,19 +61,22 @@ def _filter(query: Query) -> models.Filter:
 class QdrantIndex(ScrollingIndex):
     """Collections on a Qdrant server (or in qdrant-client's local mode), one per region, for one model."""
 
-    def __init__(self, client: QdrantClient, *, model_id: str, dimension: int) -> None:
+    def __init__(self, client: QdrantClient, *, model_id: str, dimension: int, shards: int | None = None,
+                 replication: int | None = None) -> None:
         self.client, self.model_id, self.dimension = client, model_id, dimension
+        self.shards, self.replication = shards, replication  # of new collections; None: the server's default
         self._ready: set[str] = set()
 
     @classmethod
-    def connect(cls, *, url: str, api_key: str | None, model_id: str, dimension: int) -> QdrantIndex:
+    def connect(cls, *, url: str, api_key: str | None, model_id: str, dimension: int, shards: int | None = None,
+                replication: int | None = None) -> QdrantIndex:
         client = QdrantClient(url=url, api_key=api_key or None, timeout=TIMEOUT_S)
         try:
             client.get_collections()
         except (ResponseHandlingException, UnexpectedResponse, OSError) as exc:
-            raise IndexUnavailable(f"cannot reach Qdrant at {url} ({exc}); check QDRANT_URL and QDRANT_API_KEY, "
-                              "or unset QDRANT_URL to use the embedded Qdrant Edge") from exc
-        return cls(client, model_id=model_id, dimension=dimension)
+            raise IndexUnavailable(f"cannot reach Qdrant at {url} ({exc}); check QDRANT_URL (or QDRANT_REGION_URLS) "
+                                   "and the API key, or unset them to use the embedded Qdrant Edge") from exc
+        return cls(client, model_id=model_id, dimension=dimension, shards=shards, replication=replication)
 
     @classmethod
     def local(cls, path: str, *, model_id: str, dimension: int) -> QdrantIndex:
@@ -82,9 +94,11 @@ class QdrantIndex(ScrollingIndex):
                 name,
                 vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                shard_number=self.shards, replication_factor=self.replication,
             )
             for key in KEYWORD_FIELDS:
-                self.client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+                self.client.create_payload_index(name, key, models.KeywordIndexParams(
+                    type=models.KeywordIndexType.KEYWORD, is_tenant=key == TENANT_FIELD or None))
         self._ready.add(name)
         return name
 
@@ -126,8 +140,11 @@ class QdrantIndex(ScrollingIndex):
         name = self._collection(region, create=False)
         if name is None:
             return
-        for pid, body in payloads.items():
-            self.client.overwrite_payload(name, payload=stored(body), points=[pid], wait=True)
+        operations = [models.OverwritePayloadOperation(overwrite_payload=models.SetPayload(payload=stored(body),
+                                                                                         points=[pid]))
+                      for pid, body in payloads.items()]
+        for start in range(0, len(operations), PAYLOAD_BATCH):
+            self.client.batch_update_points(name, operations[start:start + PAYLOAD_BATCH], wait=True)
 
     def retrieve(self, region: str, ids: list[str]) -> list[Hit]:
         name = self._collection(region, create=False)
@@ -182,6 +199,19 @@ class QdrantIndex(ScrollingIndex):
                 collection_name=collection_name(region, self.model_id), alias_name=alias)))
         if ops:
             self.client.update_collection_aliases(change_aliases_operations=ops)
+
+    def active_model(self) -> dict[str, Any] | None:
+        """The active model's record ({id, dimension, model}) as the server keeps it."""
+        if not self.client.collection_exists(REGISTRY):
+            return None
+        found = self.client.retrieve(REGISTRY, [REGISTRY_POINT], with_payload=True)
+        return dict(found[0].payload or {}) if found else None
+
+    def set_active_model(self, record: dict[str, Any]) -> None:
+        if not self.client.collection_exists(REGISTRY):
+            self.client.create_collection(REGISTRY, vectors_config=models.VectorParams(
+                size=1, distance=models.Distance.DOT), replication_factor=self.replication)
+        self.client.upsert(REGISTRY, [models.PointStruct(id=REGISTRY_POINT, vector=[1.0], payload=record)], wait=True)
 
     def optimize(self) -> None:
         """A Qdrant server optimises in the background; nothing to wait for."""

@@ -18,6 +18,7 @@ import pytest
 from vectorstore.edge import EdgeIndex
 from vectorstore.index import IndexPoint, Query, VectorIndex
 from vectorstore.owner import HomeIndex
+from vectorstore.placement import PlacedIndex
 from vectorstore.qdrant import QdrantIndex
 from vectorstore.sparse import document_vector, query_vector
 
@@ -55,7 +56,7 @@ def start_owner(root: Path) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.fixture(params=["edge", "edge-through-owner", "qdrant-local"])
+@pytest.fixture(params=["edge", "edge-through-owner", "qdrant-local", "qdrant-placed"])
 def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     opened: list[VectorIndex] = []
     owner = start_owner(tmp_path / "shared") if request.param == "edge-through-owner" else None
@@ -67,6 +68,9 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         elif owner is not None:
             index = HomeIndex(tmp_path / "shared", model_id="m-1", dimension=DIM)
             assert not index.owned and index.holder is not None and index.holder.pid == owner.pid
+        elif request.param == "qdrant-placed":  # each region on a "cluster" of its own
+            index = PlacedIndex({region: QdrantIndex.local(str(tmp_path / f"local-{region}"), model_id="m-1",
+                                                           dimension=DIM) for region in ("eu-central", "us-east")})
         else:
             index = QdrantIndex.local(str(tmp_path / "local"), model_id="m-1", dimension=DIM)
         opened.append(index)
