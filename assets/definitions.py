@@ -61,9 +61,11 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 def executor() -> dg.ExecutorDefinition:
     """In one process while the broker or the index is embedded (it lives in the run's process
     and the index has one writer); a process per step once both are external servers
-    (KAFKA_BOOTSTRAP_SERVERS and QDRANT_URL, read at load), the home's pool keeping its steps
+    (KAFKA_BOOTSTRAP_SERVERS and QDRANT_URL or QDRANT_REGION_URLS, read at load), the home's pool keeping its steps
     one at a time where the instance sets a limit (deploy/dagster.yaml)."""
-    external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and os.environ.get("QDRANT_URL", "").strip())
+    env = os.environ
+    index_served = (env.get("QDRANT_URL", "") + env.get("QDRANT_REGION_URLS", "")).strip()
+    external = bool(env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and index_served)
     return dg.multiprocess_executor if external else dg.in_process_executor
 
 
