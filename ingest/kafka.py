@@ -211,6 +211,22 @@ class KafkaConnection:
         finally:
             admin.close()
 
+    def topic_ids(self, topics: Iterable[str]) -> dict[str, str]:
+        """Each topic's id, where the cluster gives one: a topic deleted and made again gets a new id."""
+        names = sorted(set(topics))
+        if not names:
+            return {}
+
+        def describe() -> dict[str, str]:
+            admin = self.admin()
+            try:
+                return {str(t.get("name", t.get("topic"))): str(t["topic_id"]) for t in admin.describe_topics(names)
+                        if t.get("topic_id") and not t.get("error_code")}
+            finally:
+                admin.close()
+
+        return self.call(describe)
+
     def held(self, positions: Iterable[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
         """The (topic, partition, offset) positions this log still holds: at or past the
         partition's earliest offset and before its end. A cluster that lost its log but

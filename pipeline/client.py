@@ -22,6 +22,7 @@ from ingest.sources import publish
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.attach import ServiceError, synced_from
 from pipeline.factory import Factory
+from pipeline.log_identity import held_positions, remember_topics
 from pipeline.presence import running
 from pipeline.scan import Batch, split_pending
 from pipeline.stream import Outcomes, StopRequested
@@ -88,7 +89,8 @@ class RemoteStream:
 
     def drive(self, batch: Batch, *, should_stop: Callable[[], bool] | None = None,
               on_progress: Callable[[int, int], None] | None = None) -> int:
-        republish, on_topic = split_pending(batch.pending, self.conn.epoch, self.conn.held)
+        republish, on_topic = split_pending(batch.pending, self.conn.epoch, held_positions(self.factory, self.conn))
+        remember_topics(self.factory, self.conn, [self.factory.settings.kafka.raw_topic])
         events, retry = batch.events, republish + batch.retry
         self.collect()
         self.outcomes.done -= {e.event_id for e in retry}

@@ -29,6 +29,7 @@ from ingest.landing import Feed, Lander
 from ingest.sources import publish
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, raw_row
 from pipeline.factory import Factory
+from pipeline.log_identity import held_positions, remember_topics
 from pipeline.metering import meter_chunking, meter_ingest
 from pipeline.scan import Batch, split_pending
 from transforms import chunk_table
@@ -159,7 +160,8 @@ class Stream:
               on_progress: Callable[[int, int], None] | None = None) -> int:
         """Publish a batch and wait until each of its events has its outcome. Returns
         how many pending events were republished from the raw lake (an earlier log's)."""
-        republish, on_topic = split_pending(batch.pending, self.conn.epoch, self.conn.held)
+        republish, on_topic = split_pending(batch.pending, self.conn.epoch, held_positions(self.factory, self.conn))
+        remember_topics(self.factory, self.conn, [self.factory.settings.kafka.raw_topic])
         # Retried events go through again even when this log still holds them.
         self.deliver(events=batch.events, letters=batch.letters, republish=republish + batch.retry,
                      wait_for=on_topic, should_stop=should_stop, on_progress=on_progress)

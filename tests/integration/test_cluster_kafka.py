@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from ingest.broker import broker_binary, free_port
@@ -171,3 +172,34 @@ def test_two_brokers_on_durable_storage_lose_and_duplicate_nothing_when_one_is_k
     assert (tenant["events"], tenant["documents"]) == (files, files), tenant  # none lost, none doubled
     assert tenant["points"] == tenant["current_chunks"] == report["chunks_landed"] > 0, tenant
     assert held["totals"]["repeated_keys"] == 0, held
+
+
+def test_a_topic_made_again_and_filled_past_the_old_offsets_gets_its_events_republished(tmp_path: Path) -> None:
+    """The offsets the raw lake remembers are inside the new topic's range, but they hold
+    other records: the topic's id says it is another topic."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("remote-work.md", "parental-leave.md"):
+        shutil.copy(CORPUS / name, docs / name)
+    timeout_s = 60
+    with tansu(free_port(), f"remade-{uuid.uuid4().hex[:8]}") as bootstrap:
+        env = cli_env(tmp_path / "home", bootstrap, AIFACTORY_STAGE_TIMEOUT_S=str(timeout_s))
+        landed = json.loads(cli(env, "ingest", str(docs), "--tenant", "t1", "--jurisdiction", "EU",
+                                "--json").stdout)
+        assert landed["raw_landed"] == 2
+        topic = KafkaSettings().raw_topic
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin.delete_topics([topic])
+        admin.create_topics([NewTopic(topic, 4, 1)])
+        admin.close()
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        for partition in range(4):  # another producer's records, past every offset the lake holds
+            for _ in range(5):
+                producer.send(topic, key=b"other", value=b'{"not": "a document event"}', partition=partition)
+        producer.flush()
+        producer.close()
+        started = time.monotonic()
+        run = json.loads(cli(env, "run", str(docs), "--tenant", "t1", "--jurisdiction", "EU", "--json").stdout)["run"]
+        took = time.monotonic() - started
+    assert run["recovered"] == 2 and run["points_upserted"] > 0, run
+    assert took < timeout_s, f"the run waited {took:.0f} s for events the new topic does not hold"
