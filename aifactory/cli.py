@@ -401,7 +401,7 @@ def bad_setting(exc: Any) -> str:
     for error in exc.errors():
         field = str(error["loc"][0]) if error.get("loc") else ""
         var = field if field.isupper() else f"{prefix}{field.upper()}"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"{var}: ")
         given = error.get("input")
         parts.append(f"{var}={given!r}: {message}" if field and isinstance(given, str) else message)
     return "; ".join(parts) + " (fix or unset the environment variable)"

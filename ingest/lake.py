@@ -1,20 +1,19 @@
 """The Parquet lake: tables of hive-partitioned files, `region=/tenant=/date=`.
 
-Files are written durably (temp file, fsync, atomic rename, fsync of the folder)
-so that a Kafka offset committed after `write` never covers a row that could be
-lost. DuckDB reads the tables through pyarrow datasets, so no SQL is ever built
-from paths or keys.
+Files are written durably (lake_store.py: on a folder, temp file, fsync, rename;
+on object storage, one upload that appears whole) so that a Kafka offset committed
+after `write` never covers a row that could be lost. DuckDB reads the tables
+through pyarrow datasets (no DuckDB extension, so no download), and no SQL is ever
+built from paths or keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import secrets
-import shutil
+import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,10 +34,12 @@ from governance.names import valid_name
 from governance.residency import ResidencyPolicy
 from ingest import duck
 from ingest.errors import LakeError
+from ingest.lake_store import LakeStore, StoredFile
 
 log = logging.getLogger(__name__)
 
 TS = pa.timestamp("us", tz="UTC")
+BLOBS = "dead_letter_blobs"  # the kept bytes of failed inputs
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,23 @@ def position_values(prefix: str, pos: Any) -> dict[str, Any]:
 class Lake:
     """With a residency policy, every write is checked: a row goes only to a region
     its jurisdiction may be stored in. A refused row is never written; it is
-    audited, and the caller dead-letters it in an allowed region."""
+    audited, and the caller dead-letters it in an allowed region.
 
-    def __init__(self, root: Path, *, residency: ResidencyPolicy | None = None,
-                 audit: AuditLog | None = None) -> None:
+    Files are named by keys relative to the lake (see lake_store.py); they live under
+    `root` by default, or on object storage at `url`, one place per region in
+    `region_urls`."""
+
+    def __init__(self, root: Path, *, url: str = "", region_urls: Mapping[str, str] | None = None,
+                 residency: ResidencyPolicy | None = None, audit: AuditLog | None = None) -> None:
         # Absolute: blob paths become file URIs in dead letters.
         self.root, self.residency, self.audit = Path(root).absolute(), residency, audit
-        self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (path, size, mtime)
+        self.store = LakeStore(self.root, url=url, region_urls=region_urls)
+        self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (key, size, mtime)
+
+    @property
+    def location(self) -> str:
+        """The lake's default place, as a URL (file:///... or s3://bucket/prefix)."""
+        return self.store.default.url
 
     def admit(self, spec: TableSpec, row: dict[str, Any]) -> None:
         """Raise ResidencyError (and audit it) when `row` may not go to its region."""
@@ -140,53 +151,50 @@ class Lake:
                                   reason=str(exc))
             raise
 
-    def path(self, spec: TableSpec) -> Path:
-        return self.root / spec.name
+    def uri(self, key: str) -> str:
+        return self.store.uri(key)
 
-    def files(self, spec: TableSpec) -> list[Path]:
-        """The table's readable files. A corrupt or truncated file is moved aside (see
-        `quarantine`) instead of failing every query of every tenant: the lake is a
-        projection, and the next run rebuilds what the file held (the scan republishes
-        documents the raw lake lacks; pending events are chunked again)."""
-        base = self.path(spec)
-        found = sorted(base.rglob("*.parquet")) if base.exists() else []
+    def stored(self, spec: TableSpec, folder: str = "") -> list[StoredFile]:
+        """The table's readable files (those in `folder`, a key prefix), with sizes. A corrupt or
+        truncated file is moved aside (see `quarantine`) instead of failing every query of
+        every tenant: the lake is a projection, and the next run rebuilds what the file held
+        (the scan republishes documents the raw lake lacks; pending events are chunked again)."""
+        found = self.store.listing(folder or spec.name, ".parquet")
         return [f for f in found if self._readable(spec, f)]
 
-    def _readable(self, spec: TableSpec, path: Path) -> bool:
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # compacted or quarantined by another process meanwhile
-            return False
-        key = (str(path), st.st_size, st.st_mtime_ns)
+    def files(self, spec: TableSpec, folder: str = "") -> list[str]:
+        """The keys of the table's readable files (in `folder`), sorted."""
+        return [f.key for f in self.stored(spec, folder)]
+
+    def _readable(self, spec: TableSpec, stored: StoredFile) -> bool:
+        key = (stored.key, stored.size, stored.mtime_ns)
         if key in self._checked:
             return True
         try:
-            schema = pq.read_schema(path)  # reads the footer: a truncated or garbled file fails here
+            schema = self.read_schema(stored.key)  # reads the footer: a truncated or garbled file fails here
+        except FileNotFoundError:  # compacted or quarantined by another process meanwhile
+            return False
         except (OSError, pa.ArrowException) as exc:
-            self.quarantine(spec, path, f"{type(exc).__name__}: {exc}")
+            self.quarantine(spec, stored.key, f"{type(exc).__name__}: {exc}")
             return False
         if spec.key not in schema.names:
-            self.quarantine(spec, path, f"no {spec.key!r} column: not a file of the {spec.name} table")
+            self.quarantine(spec, stored.key, f"no {spec.key!r} column: not a file of the {spec.name} table")
             return False
         self._checked.add(key)
         return True
 
-    def quarantine(self, spec: TableSpec, path: Path, reason: str) -> None:
-        """Move an unreadable file to <lake>/quarantine/<table>/..., audited and logged."""
-        target = self.root / "quarantine" / path.relative_to(self.root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(path, target)
-        except FileNotFoundError:
+    def quarantine(self, spec: TableSpec, key: str, reason: str) -> None:
+        """Move an unreadable file to quarantine/<table>/... in its place, audited and logged."""
+        target = f"quarantine/{key}"
+        if not self.store.move(key, target):
             return  # another process moved it first
         log.warning("lake file %s cannot be read (%s); moved to %s, the next run rebuilds what it held",
-                    path, reason, target)
+                    self.uri(key), reason, self.uri(target))
         if self.audit is not None:
-            self.audit.append("lake.quarantined", str(path.relative_to(self.root)), sink=f"lake/{spec.name}",
-                              moved_to=str(target), reason=reason)
+            self.audit.append("lake.quarantined", key, sink=f"lake/{spec.name}", moved_to=target, reason=reason)
 
-    def write(self, spec: TableSpec, rows: list[dict[str, Any]]) -> list[Path]:
-        """Write rows durably, one file per partition; return the files written.
+    def write(self, spec: TableSpec, rows: list[dict[str, Any]]) -> list[str]:
+        """Write rows durably, one file per partition; return the keys written.
         Raises ResidencyError, writing nothing, if any row breaks the policy."""
         for row in rows:
             self.admit(spec, row)
@@ -201,34 +209,78 @@ class Lake:
                 # The contracts refuse such names; this keeps any other writer inside the lake.
                 raise LakeError(f"partition region={region!r} tenant={tenant!r} date={day!r} is not a plain "
                                 "name; tenants and regions are letters, digits, '.', '_' and '-'")
-            folder = self.path(spec) / f"region={region}" / f"tenant={tenant}" / f"date={day}"
-            digest = hashlib.sha256("\n".join(str(r[spec.key]) for r in part).encode()).hexdigest()
-            target = folder / f"part-{digest[:20]}.parquet"
+            folder = f"{spec.name}/region={region}/tenant={tenant}/date={day}"
             try:
                 table = pa.Table.from_pylist(part, schema=spec.schema)
             except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
                 raise LakeError(f"rows do not match the {spec.name} table schema: {exc}") from exc
-            _write_durable(table, target)
-            st = target.stat()
-            self._checked.add((str(target), st.st_size, st.st_mtime_ns))
-            written.append(target)
+            written.append(self._write_table(spec, table, folder))
         return written
 
-    def store_blob(self, region: str, tenant: str, data: bytes, *, jurisdiction: str = "") -> Path:
-        """Keep the bytes of a failing input, content-addressed, in its region."""
+    def _write_table(self, spec: TableSpec, table: pa.Table, folder: str) -> str:
+        # Named by the keys it holds: two runs landing the same rows write the same file.
+        keys = "\n".join(str(k) for k in table.column(spec.key).to_pylist())
+        key = f"{folder}/part-{hashlib.sha256(keys.encode()).hexdigest()[:20]}.parquet"
+        self.store.put(key, lambda out: pq.write_table(table, out, compression="zstd"))
+        if (f := self.store.stat(key)) is not None:
+            self._checked.add((f.key, f.size, f.mtime_ns))
+        return key
+
+    def store_blob(self, region: str, tenant: str, data: bytes, *, jurisdiction: str = "") -> str:
+        """Keep the bytes of a failing input, content-addressed, in its region; returns its URI."""
         if self.residency is not None and jurisdiction:
             self.residency.check(jurisdiction, region)
         digest = hashlib.sha256(data).hexdigest()
         if not all(valid_name(n) for n in (region or "unassigned", tenant or "unassigned")):
             raise LakeError(f"dead-letter copy for region {region!r}, tenant {tenant!r}: not plain names")
-        target = self.root / "dead_letter_blobs" / f"region={region or 'unassigned'}" / \
-            f"tenant={tenant or 'unassigned'}" / digest[:2] / digest
-        if not target.exists():
-            write_bytes_durable(data, target)
-        return target
+        key = (f"{BLOBS}/region={region or 'unassigned'}/tenant={tenant or 'unassigned'}/"
+               f"{digest[:2]}/{digest}")
+        if not self.store.exists(key):
+            self.store.put(key, lambda out: out.write(data))
+        return self.uri(key)
+
+    def blobs(self, tenant: str | None = None) -> list[StoredFile]:
+        """The kept bytes of failed inputs (of one tenant), by key."""
+        found = self.store.listing(BLOBS)
+        return [f for f in found if tenant is None or f"tenant={tenant}" in f.key.split("/")]
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.store.read_bytes(key)
+
+    def remove(self, key: str) -> bool:
+        return self.store.remove(key)
+
+    def exists(self, key: str) -> bool:
+        return self.store.exists(key)
+
+    def read_schema(self, key: str) -> pa.Schema:
+        place = self.store.place(key)
+        return pq.read_schema(place.path(key), filesystem=place.fs)
+
+    def read_table(self, key: str, *, columns: Sequence[str] | None = None,
+                   schema: pa.Schema | None = None) -> pa.Table:
+        place = self.store.place(key)
+        return pq.read_table(place.path(key), columns=list(columns) if columns is not None else None,
+                             schema=schema, filesystem=place.fs)
+
+    def parquet_file(self, key: str) -> pq.ParquetFile:
+        place = self.store.place(key)
+        return pq.ParquetFile(place.fs.open_input_file(place.path(key)))
 
     def dataset(self, spec: TableSpec) -> ds.Dataset:
-        return ds.dataset([str(f) for f in self.files(spec)], schema=spec.schema, format="parquet")
+        return self.dataset_of(self.files(spec), spec.schema)
+
+    def dataset_of(self, keys: Collection[str], schema: pa.Schema) -> ds.Dataset:
+        """The files `keys` as one Arrow dataset (a union where they sit in several places)."""
+        by_place: dict[str, tuple[Any, list[str]]] = {}
+        for key in sorted(keys):
+            place = self.store.place(key)
+            by_place.setdefault(place.url, (place.fs, []))[1].append(place.path(key))
+        parts = [ds.dataset(paths, schema=schema, format="parquet", filesystem=fs)
+                 for fs, paths in by_place.values()]
+        if len(parts) == 1:
+            return parts[0]
+        return ds.dataset(parts) if parts else ds.dataset([], schema=schema, format="parquet")
 
     def connect(self, *specs: TableSpec) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with each table registered as a view of its name."""
@@ -241,18 +293,18 @@ class Lake:
         files = self.files(spec)
         if not files:
             return set()
-        return set(self.dataset(spec).to_table(columns=[spec.key]).column(spec.key).to_pylist())
+        return set(self.dataset_of(files, spec.schema).to_table(columns=[spec.key]).column(spec.key).to_pylist())
 
     def remove_rows(self, spec: TableSpec, column: str, values: set[str]) -> dict[str, int]:
         """Rewrite every file holding rows whose `column` is in `values` without them,
         durably and under a new name (a file left empty is just removed). Returns
-        file -> rows removed."""
+        file key -> rows removed."""
         removed: dict[str, int] = {}
         if not values:
             return removed
         wanted = pa.array(sorted(values), type=pa.string())
-        for path in self.files(spec):
-            table = pq.read_table(path)
+        for key in self.files(spec):
+            table = self.read_table(key)
             hit = pc.is_in(table.column(column), value_set=wanted)
             n = pc.sum(hit).as_py() or 0
             if not n:
@@ -260,48 +312,11 @@ class Lake:
             kept = table.filter(pc.invert(hit))
             if kept.num_rows:
                 # A new name: readers that track files (LivePlan) take a vanished file as a rebuild.
-                keys = "\n".join(str(k) for k in kept.column(spec.key).to_pylist())
-                _write_durable(kept, path.with_name(f"part-{hashlib.sha256(keys.encode()).hexdigest()[:20]}.parquet"))
-            path.unlink()
-            _fsync_dir(path.parent)
-            removed[str(path.relative_to(self.root))] = n
+                self._write_table(spec, kept, posixpath.dirname(key))
+            self.store.remove(key)
+            removed[key] = n
         return removed
 
     def drop(self, spec: TableSpec) -> None:
         """Remove a table (a projection that is about to be rebuilt)."""
-        if self.path(spec).exists():
-            shutil.rmtree(self.path(spec))
-
-
-def _write_durable(table: pa.Table, target: Path) -> None:
-    _durably(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-
-
-def write_bytes_durable(data: bytes, target: Path) -> None:
-    _durably(target, lambda tmp: tmp.write_bytes(data))
-
-
-def _durably(target: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temp file, fsync it, rename it into place, fsync the folder.
-    The temp file is this writer's own: two runs on one home land the same rows under
-    the same derived name, and the second rename then replaces an identical file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
-    try:
-        write(tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise LakeError(f"cannot write lake file {target}: {exc}") from exc
-
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        self.store.remove_tree(spec.name)

@@ -4,21 +4,20 @@ reports over any table: rows, landed log offsets, repeated keys (and the files
 holding each), placements, and rows with the file and row number each sits at.
 
 The table is registered under a fixed view name, so no SQL names a table here, and
-every value is a parameter; the only identifiers written into SQL are columns of
-the table's own schema (`located_rows` checks them against it).
+every value is a parameter. Reads that need a row's file are done file by file
+through Arrow, so they answer the same on a folder and on object storage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from ingest import duck
 from ingest.lake import Lake, TableSpec
@@ -36,7 +35,6 @@ _REPEATED_FILES_SQL = """
 SELECT key, list(file ORDER BY file) FROM lake_table GROUP BY key HAVING count(*) > 1 ORDER BY key
 """
 _PLACEMENT_SQL = "SELECT tenant, jurisdiction, region, count(*) FROM lake_table GROUP BY ALL"
-_LOCATED_FROM = " FROM read_parquet(?, filename=true, file_row_number=true, union_by_name=true)"
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class RepeatedKey:
     """A row key stored more than once, with the file of each copy (a file twice if it holds two)."""
 
     key: str
-    files: tuple[Path, ...]
+    files: tuple[str, ...]  # lake keys
 
 
 @dataclass(frozen=True)
@@ -109,8 +107,8 @@ def repeated_key_files(lake: Lake, spec: TableSpec) -> list[RepeatedKey]:
     if not files:
         return []
     parts = []
-    for n, path in enumerate(files):
-        keys = pq.read_table(path, columns=[spec.key]).column(spec.key)
+    for n, key in enumerate(files):
+        keys = lake.read_table(key, columns=[spec.key]).column(spec.key)
         parts.append(pa.table({"key": keys, "file": pa.repeat(pa.scalar(n, pa.int32()), len(keys))}))
     table = pa.concat_tables(parts)
     with duck.connect() as con:
@@ -128,34 +126,40 @@ def placements(lake: Lake, spec: TableSpec) -> list[Placement]:
 
 def located_rows(lake: Lake, spec: TableSpec, columns: Sequence[str], match: Mapping[str, str]) -> list[LocatedRow]:
     """The `columns` of the rows whose `match` columns equal its values, each with the
-    file and row number it sits at. Files written before a column existed read it as null."""
+    file and row number it sits at. Files written before a column existed read it as null.
+    Read file by file through Arrow, so it works the same on a folder and on object storage."""
     unknown = sorted({*columns, *match} - set(spec.schema.names))
     if unknown:
         raise ValueError(f"{spec.name} has no column(s) {unknown}")
-    files = [str(f) for f in lake.files(spec)]
-    if not files:
-        return []
-    where = " AND ".join(column + " = ?" for column in match)
-    sql = "SELECT " + ", ".join(columns) + ", filename, file_row_number" + _LOCATED_FROM + " WHERE " + where
-    with duck.connect() as con:
-        cur = con.execute(sql, [files, *match.values()])
-        names = [d[0] for d in cur.description]
-        rows = cur.fetchall()
     out = []
-    for r in rows:
-        values = dict(zip(names, r, strict=True))
-        out.append(LocatedRow(values=values, lake_file=str(Path(values.pop("filename")).relative_to(lake.root)),
-                              lake_row=values.pop("file_row_number")))
+    for key in lake.files(spec):
+        try:
+            table = lake.read_table(key)
+        except FileNotFoundError:  # compacted or quarantined meanwhile
+            continue
+        hit = None
+        for column, value in match.items():
+            if column not in table.column_names:
+                hit = None
+                break
+            same = pc.fill_null(pc.equal(table.column(column), pa.scalar(value, table.schema.field(column).type)),
+                                False)
+            hit = same if hit is None else pc.and_(hit, same)
+        if hit is None:
+            continue
+        for row in pc.indices_nonzero(hit).to_pylist():
+            values = {c: table.column(c)[row].as_py() if c in table.column_names else None for c in columns}
+            out.append(LocatedRow(values=values, lake_file=key, lake_row=row))
     return out
 
 
-def rows_in(files: Sequence[Path], columns: Sequence[str]) -> list[dict[str, Any]]:
+def rows_in(lake: Lake, files: Sequence[str], columns: Sequence[str]) -> list[dict[str, Any]]:
     """The given columns of every row of `files`; a file that went away meanwhile
     (compacted, quarantined) is skipped: its rows are in the file that replaced it."""
     rows: list[dict[str, Any]] = []
-    for path in files:
+    for key in files:
         try:
-            rows.extend(pq.read_table(path, columns=list(columns)).to_pylist())
+            rows.extend(lake.read_table(key, columns=columns).to_pylist())
         except FileNotFoundError:
             continue
     return rows

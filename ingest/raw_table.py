@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 
 from governance.contracts import DocumentEvent
 from ingest.lake import Lake
@@ -238,10 +237,10 @@ def rows_holding(lake: Lake, tenant: str, holds: Callable[[str], bool]) -> list[
     (an identifier written in some spelling, whatever the subject index says). Read
     file by file, in batches; files written before a column existed lack it."""
     found: list[EventPlace] = []
-    for path in lake.files(RAW):
-        if f"tenant={tenant}" not in path.parts:
+    for key in lake.files(RAW):
+        if f"tenant={tenant}" not in key.split("/"):
             continue
-        parquet = pq.ParquetFile(path)
+        parquet = lake.parquet_file(key)
         names = [n for n in (*_PLACE_COLUMNS, *_WRITTEN_COLUMNS) if n in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(batch_size=2048, columns=list(dict.fromkeys(names))):
             rows = batch.to_pylist()

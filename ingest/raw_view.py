@@ -12,9 +12,6 @@ read again.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
-
-import pyarrow.dataset as ds
 
 from ingest import duck
 from ingest.lake import Lake
@@ -39,7 +36,7 @@ class RawView:
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self._files: set[Path] | None = None
+        self._files: set[str] | None = None
         self._heads: dict[str, dict[str, tuple[LatestVersion, int]]] = defaultdict(dict)  # + latest upsert version
         self._erased: dict[str, set[str]] = defaultdict(set)
 
@@ -52,11 +49,11 @@ class RawView:
             self._read(files - self._files)
         self._files = files
 
-    def _read(self, files: set[Path]) -> None:
+    def _read(self, files: set[str]) -> None:
         if not files:
             return
         with duck.connect() as con:
-            con.register(RAW.name, ds.dataset([str(f) for f in sorted(files)], schema=RAW.schema, format="parquet"))
+            con.register(RAW.name, self.lake.dataset_of(files, RAW.schema))
             heads = con.execute(_HEADS_SQL).fetchall()
             erased = con.execute(_ERASED_SQL).fetchall()
         for tenant, doc, version, op, digest, requested, root, upsert_version, upsert_hash in heads:

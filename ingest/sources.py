@@ -333,7 +333,7 @@ def dead_letter(exc: SourceError, uri: str, data: bytes, lake: Lake, source: Sou
     """A dead letter for a file (its URI redacted), with a copy of its bytes kept in its
     region; the reason names paths, so its personal data is hashed like theirs."""
     digest = hashlib.sha256(data).hexdigest() if data else ""
-    original = lake.store_blob(region, source.tenant, data).as_uri() if data else ""
+    original = lake.store_blob(region, source.tenant, data) if data else ""
     reason = redact_identifier(str(exc), key).text
     return DeadLetter.new(stage="ingest", error=exc, source_uri=uri, key=digest or reason,
                           source_root=source.root.resolve().as_uri(), tenant=source.tenant,

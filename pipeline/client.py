@@ -51,7 +51,7 @@ class LakeWatch:
         files = set(self.lake.files(spec))
         new = sorted(files - self._files[spec.name])
         self._files[spec.name] = files
-        rows = rows_in(new, columns) if new else []
+        rows = rows_in(self.lake, new, columns) if new else []
         self.landed[spec.name] += len(rows)
         return rows
 

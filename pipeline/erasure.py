@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,8 @@ def _erase(factory: Factory, tenant: str, *, subject: str | None, document: str 
     receipt.removed["scan cache entries"] = _scan_cache(factory, set(receipt.documents), spellings)
     if key:
         _record_erased(factory.settings.home, tenant, key, request_id)
-    proof = prove(factory.settings.home, tenant, spellings, broker=_broker(factory)) if spellings else None
+    proof = prove(factory.settings.home, tenant, spellings, broker=_broker(factory), lake=factory.lake) \
+        if spellings else None
     receipt.proof = proof.as_dict() if proof else {"broker": _broker(factory)}
 
     path = factory.settings.home / "governance" / "receipts" / f"{request_id}.json"
@@ -158,12 +160,12 @@ def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str
     subject (in any spelling, or by subject key), and whose reason or URI holds the
     identifier; their kept bytes go too."""
     lake = factory.lake
-    blob_root = lake.root / "dead_letter_blobs"
+    blobs = lake.blobs(tenant)
     digests = set()
     if spellings:
         hashing = tenant_key(factory.pii_secret, tenant)
-        digests = {p.name for p in blob_root.glob(f"region=*/tenant={tenant}/*/*")
-                   if p.is_file() and _names(p.read_bytes(), spellings, key, hashing)}
+        digests = {posixpath.basename(b.key) for b in blobs
+                   if _names(lake.read_bytes(b.key), spellings, key, hashing)}
     ids: set[str] = set()
     for letter in dead_letter_table.letters_of_tenant(lake, tenant):
         if letter.event_id in events or letter.source_uri in uris or letter.content_sha256 in digests or (
@@ -172,10 +174,9 @@ def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str
             ids.add(letter.dead_letter_id)
             digests |= {letter.content_sha256} if letter.content_sha256 else set()
     removed = []
-    for path in sorted(blob_root.glob(f"region=*/tenant={tenant}/*/*")):
-        if path.name in digests:
-            path.unlink()
-            removed.append(str(path.relative_to(lake.root)))
+    for blob in blobs:
+        if posixpath.basename(blob.key) in digests and lake.remove(blob.key):
+            removed.append(blob.key)
     return lake.remove_rows(DEAD_LETTERS, "dead_letter_id", ids), removed
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from governance.pii import visible
+from ingest.lake import Lake
 
 _BLOCK = 16 << 20  # bytes read at a time
 _OVERLAP = 4096  # re-read across a block boundary, longer than any obfuscated spelling
@@ -85,8 +86,12 @@ class Proof:
         return asdict(self)
 
 
-def prove(home: Path, tenant: str, spellings: Spellings, *, broker: str) -> Proof:
+def prove(home: Path, tenant: str, spellings: Spellings, *, broker: str, lake: Lake | None = None) -> Proof:
+    """Searches `home`, and the lake's object storage when it is not a folder under home
+    (found there: the object's URI)."""
     proof = Proof(broker=broker)
+    if lake is not None and not lake.store.local:
+        _prove_objects(lake, tenant, spellings, proof)
     for path in sorted(home.rglob("*")):
         if not path.is_file() or path.is_symlink() or _other_tenant(path.relative_to(home), tenant):
             continue
@@ -104,7 +109,24 @@ def prove(home: Path, tenant: str, spellings: Spellings, *, broker: str) -> Proo
     return proof
 
 
-def _other_tenant(rel: Path, tenant: str) -> bool:
+def _prove_objects(lake: Lake, tenant: str, spellings: Spellings, proof: Proof) -> None:
+    for stored in lake.store.listing(""):
+        if _other_tenant(PurePosixPath(stored.key), tenant):
+            continue
+        data = lake.read_bytes(stored.key)
+        proof.files += 1
+        proof.bytes += len(data)
+        if spellings.in_bytes(data):
+            proof.found.append(lake.uri(stored.key))
+        elif stored.key.endswith(".parquet"):
+            try:
+                if any(spellings.in_text(t) for t in parquet_texts(pa.BufferReader(data))):
+                    proof.found.append(lake.uri(stored.key))
+            except (OSError, pa.ArrowException):
+                proof.unverified.append(lake.uri(stored.key))
+
+
+def _other_tenant(rel: PurePath, tenant: str) -> bool:
     return any(p.startswith("tenant=") and p != f"tenant={tenant}" for p in rel.parts)
 
 
@@ -118,7 +140,7 @@ def _bytes_hold(path: Path, spellings: Spellings) -> bool:
     return False
 
 
-def parquet_texts(path: Path) -> Iterator[str]:
+def parquet_texts(path: Path | pa.NativeFile) -> Iterator[str]:
     """The decompressed values of every string column of a Parquet file, a batch at a time."""
     parquet = pq.ParquetFile(path)
     names = [f.name for f in parquet.schema_arrow if _stringish(f.type)]

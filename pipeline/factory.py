@@ -17,7 +17,9 @@ from governance.audit import AuditLog
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
+from ingest.errors import LakeError
 from ingest.lake import Lake
+from ingest.lake_store import parse_region_urls
 from pipeline.settings import FactorySettings
 from pipeline.writer import INDEX_SYNC, writing
 from transforms import chunk_table
@@ -38,7 +40,14 @@ class Factory:
 
     @cached_property
     def lake(self) -> Lake:
-        return Lake(self.settings.lake_root, residency=self.policy, audit=self.audit)
+        s = self.settings
+        places = parse_region_urls(s.lake_region_urls)
+        unplaced = sorted(set(self.policy.regions) - set(places)) if places else []
+        if unplaced:  # found at start, not when the first row of such a region arrives
+            raise LakeError(f"the residency policy allows region(s) {', '.join(unplaced)}, but "
+                            f"AIFACTORY_LAKE_REGION_URLS names no lake location for them; add "
+                            f"{unplaced[0]}=s3://bucket/prefix (one per region)")
+        return Lake(s.lake_root, url=s.lake_url, region_urls=places, residency=self.policy, audit=self.audit)
 
     @cached_property
     def policy(self) -> ResidencyPolicy:

@@ -33,7 +33,7 @@ from typing import Any
 from governance.contracts import utcnow
 from governance.privacy import redact_identifier, tenant_key
 from ingest import dead_letter_table, raw_table
-from ingest.lake import write_bytes_durable
+from ingest.lake_store import write_bytes_durable
 from ingest.sources import Source, document_id, file_uri
 from pipeline import runner
 from pipeline.errors import PipelineError

@@ -11,8 +11,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyarrow.parquet as pq
-
 from governance.pii import detect
 from ingest import raw_table
 from ingest.lake import TableSpec
@@ -40,9 +38,8 @@ def schema_drift(factory: Factory, spec: TableSpec) -> SchemaDrift:
     missing: dict[str, list[str]] = {}
     wrong: dict[str, list[str]] = {}
     files = factory.lake.files(spec)
-    for path in files:
-        actual = pq.read_schema(path)
-        rel = str(path.relative_to(factory.lake.root))
+    for rel in files:
+        actual = factory.lake.read_schema(rel)
         gone = sorted(set(expected) - set(actual.names))
         bad = sorted(f"{fld.name}: {fld.type} (expected {expected.get(fld.name, 'no such column')})"
                      for fld in actual if fld.name not in expected or not fld.type.equals(expected[fld.name]))

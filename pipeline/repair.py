@@ -24,10 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import PurePosixPath as Key
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from governance.errors import ResidencyError
 from ingest.lake import Lake, TableSpec
@@ -114,59 +112,59 @@ def _table(factory: Factory, spec: TableSpec, *, dry_run: bool, say: Say | None)
         dropped[_tenant(_keeper(r))] += len(r.files) - 1
     done.dropped_by_tenant = dict(sorted(dropped.items()))
     for folder, drop in sorted(_plan(repeated).items()):
-        name = f"{spec.name}/{folder.relative_to(lake.path(spec))}"
+        name = str(folder)
         done.folders.append(name)
-        files = len(list(folder.glob("*.parquet")))
+        files = len(lake.files(spec, str(folder)))
         moved = f"; {len(drop)} key(s) kept in an earlier folder dropped here" if drop else ""
         if dry_run:
             _say(say, f"{name}: {files} file(s), would fold{moved}")
             continue
         try:
-            compact_folder(factory, spec, folder)  # the files merged, rows unique by key
-            for path in sorted(folder.glob("*.parquet")):
-                _rewrite(lake, spec, path, drop)
+            compact_folder(factory, spec, str(folder))  # the files merged, rows unique by key
+            for key in lake.files(spec, str(folder)):
+                _rewrite(lake, spec, key, drop)
         except ResidencyError as exc:  # a record in the wrong region: leave it for residency_compliance
             done.refused.append(f"{name}: {exc}")
             _say(say, f"{name}: left as it is ({exc})")
             continue
-        _say(say, f"{name}: {files} file(s) folded into {len(list(folder.glob('*.parquet')))}{moved}")
+        _say(say, f"{name}: {files} file(s) folded into {len(lake.files(spec, str(folder)))}{moved}")
     done.rows_after = done.rows_before - done.repeated if dry_run else row_count(lake, spec)
     return done
 
 
-def _plan(repeated: list[RepeatedKey]) -> dict[Path, set[str]]:
+def _plan(repeated: list[RepeatedKey]) -> dict[Key, set[str]]:
     """Folder -> the keys to drop there, for every folder holding a copy of a repeated key."""
-    plan: dict[Path, set[str]] = {}
+    plan: dict[Key, set[str]] = {}
     for r in repeated:
         keeper = _keeper(r)
         plan.setdefault(keeper, set())
-        for path in r.files:
-            if path.parent != keeper:
-                plan.setdefault(path.parent, set()).add(r.key)
+        for file in r.files:
+            if Key(file).parent != keeper:
+                plan.setdefault(Key(file).parent, set()).add(r.key)
     return plan
 
 
-def _keeper(r: RepeatedKey) -> Path:
+def _keeper(r: RepeatedKey) -> Key:
     """The folder whose copy is kept: the earliest `date=`, then by region and tenant."""
-    return min((p.parent for p in r.files), key=lambda f: (f.name, str(f)))
+    return min((Key(f).parent for f in r.files), key=lambda f: (f.name, str(f)))
 
 
-def _tenant(folder: Path) -> str:
+def _tenant(folder: Key) -> str:
     return folder.parent.name.removeprefix("tenant=")
 
 
-def _rewrite(lake: Lake, spec: TableSpec, path: Path, drop: set[str]) -> None:
-    """Write `path` again without the keys in `drop` and with each key once (a file the
+def _rewrite(lake: Lake, spec: TableSpec, key: str, drop: set[str]) -> None:
+    """Write file `key` again without the keys in `drop` and with each key once (a file the
     compaction could not fold: the folder's only one); a file left empty is removed."""
-    rows = pq.read_table(path, schema=spec.schema).to_pylist()
+    rows = lake.read_table(key, schema=spec.schema).to_pylist()
     kept: dict[Any, dict[str, Any]] = {}
     for row in rows:
         if row[spec.key] not in drop:
             kept.setdefault(row[spec.key], row)
     if len(kept) == len(rows):
         return
-    if path not in (lake.write(spec, list(kept.values())) if kept else []):
-        path.unlink()
+    if key not in (lake.write(spec, list(kept.values())) if kept else []):
+        lake.remove(key)
 
 
 def _say(say: Say | None, text: str) -> None:

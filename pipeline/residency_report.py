@@ -5,7 +5,7 @@ were refused at write time (from the audit log)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from ingest.lake_reads import placements as table_placements
@@ -21,13 +21,10 @@ def placements(factory: Factory) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"sink": sink, "tenant": p.tenant, "jurisdiction": p.jurisdiction, "region": p.region, "count": p.count}
         for sink, spec in SINKS for p in table_placements(factory.lake, spec)]
-    blobs = factory.lake.root / "dead_letter_blobs"
-    if blobs.exists():
-        for region_dir in sorted(blobs.glob("region=*")):
-            for tenant_dir in sorted(region_dir.glob("tenant=*")):
-                n = sum(1 for p in tenant_dir.rglob("*") if p.is_file())
-                rows.append({"sink": "dead-letter bytes", "tenant": tenant_dir.name.split("=", 1)[1],
-                             "jurisdiction": None, "region": region_dir.name.split("=", 1)[1], "count": n})
+    kept = Counter(tuple(b.key.split("/")[1:3]) for b in factory.lake.blobs())
+    for (region_part, tenant_part), n in sorted(kept.items()):
+        rows.append({"sink": "dead-letter bytes", "tenant": tenant_part.split("=", 1)[1],
+                     "jurisdiction": None, "region": region_part.split("=", 1)[1], "count": n})
     index = factory.index_without_model()
     if index is not None:
         jurisdictions = {(r["tenant"], r["region"]): r["jurisdiction"] for r in rows if r["sink"] == "raw lake"}

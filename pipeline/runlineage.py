@@ -63,7 +63,7 @@ def inputs(factory: Factory, report: RunReport) -> list[DatasetRef]:
 def outputs(factory: Factory, report: RunReport) -> list[DatasetRef]:
     """Each lake table and index collection, with this run's rows and the regions
     and jurisdictions of what it wrote there."""
-    lake_ns = f"file://{factory.lake.root}"
+    lake_ns = factory.lake.location
     events = [e for r in report.ingest for e in r.published]
     where = sorted({(e.region, e.jurisdiction) for e in events})
     regions = sorted({r for r, _ in where})

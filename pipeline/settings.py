@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.errors import SourceError
+from ingest.lake_store import URL_VARIABLE, LakeStore, check_url, parse_region_urls
 from ingest.limits import Limits
 from ingest.records import RecordFields
 from ingest.settings import KafkaSettings
@@ -40,6 +41,12 @@ class FactorySettings(BaseSettings):
     qdrant_url: str = Field(default="", validation_alias="QDRANT_URL")
     # OpenLineage events go to this Marquez-compatible endpoint; empty: a file under home.
     openlineage_url: str = Field(default="", validation_alias="OPENLINEAGE_URL")
+    # The lake on object storage (s3://bucket/prefix); empty: <home>/lake. Credentials and
+    # endpoint come from the store's own variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...).
+    lake_url: str = ""
+    # region=url,...: each region's lake files in a bucket or prefix of its own; a region
+    # it does not name is refused (ingest/lake_store.py).
+    lake_region_urls: str = ""
     qdrant_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_API_KEY")
     # region=url,...: each region's collections on a cluster of its own (vectorstore/placement.py);
     # a region it does not name is refused. Keys per region, else QDRANT_API_KEY.
@@ -59,6 +66,22 @@ class FactorySettings(BaseSettings):
 
         parse_map(urls, "QDRANT_REGION_URLS")  # raises a ValueError naming the variable
         return urls
+
+    @field_validator("lake_url", mode="after")
+    @classmethod
+    def _lake_url(cls, url: str) -> str:
+        if url.strip():
+            check_url(url.strip(), URL_VARIABLE)  # raises a ValueError naming the variable
+        return url.strip()
+
+    @field_validator("lake_region_urls", mode="after")
+    @classmethod
+    def _lake_places(cls, urls: str) -> str:
+        parse_region_urls(urls)
+        return urls
+
+    def lake_store(self) -> LakeStore:
+        return LakeStore(self.lake_root, url=self.lake_url, region_urls=parse_region_urls(self.lake_region_urls))
 
     @property
     def qdrant_server(self) -> bool:

@@ -4,9 +4,7 @@ table as a materialisation reports it (files, bytes, rows, offsets landed)."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from ingest import dead_letter_table, raw_table
@@ -53,7 +51,8 @@ def status(factory: Factory) -> dict[str, Any]:
         "regions": regions,
         "tenants": tenants,
         "totals": totals,
-        "lake": {"repeated_keys": repeated},  # per table: rows whose key is stored again (`aifactory repair`)
+        # where the lake is; per table: rows whose key is stored again (`aifactory repair`)
+        "lake": {"location": factory.lake.location, "repeated_keys": repeated},
         "in_use": in_use(factory, index),
     }
 
@@ -76,7 +75,7 @@ class TableSummary:
     the current log epoch (what its landing group has consumed)."""
 
     name: str
-    path: Path
+    path: str  # where the table's files are: file:///... or s3://bucket/prefix/...
     files: int
     bytes: int
     rows: int
@@ -84,9 +83,9 @@ class TableSummary:
 
 
 def table_summary(factory: Factory, spec: TableSpec) -> TableSummary:
-    files = factory.lake.files(spec)
-    summary = TableSummary(name=spec.name, path=factory.lake.path(spec), files=len(files),
-                           bytes=sum(p.stat().st_size for p in files), rows=0, offsets={})
+    files = factory.lake.stored(spec)
+    summary = TableSummary(name=spec.name, path=factory.lake.uri(spec.name), files=len(files),
+                           bytes=sum(f.size for f in files), rows=0, offsets={})
     if not files:
         return summary
     return TableSummary(name=summary.name, path=summary.path, files=summary.files, bytes=summary.bytes,
@@ -126,8 +125,5 @@ def table_footprint(settings: FactorySettings, spec: TableSpec) -> Footprint:
     """From a directory listing only, for watchers: it opens no file, moves no unreadable
     file aside (as `Lake.files` does) and takes no lock. In-flight temp files (`.tmp`)
     are not counted. No table yet: all zero."""
-    stats = []
-    for path in sorted((settings.lake_root / spec.name).rglob("*.parquet")):
-        with contextlib.suppress(FileNotFoundError):  # compaction or erasure replaced it meanwhile
-            stats.append(path.stat())
-    return Footprint(len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0))
+    found = settings.lake_store().listing(spec.name, ".parquet")
+    return Footprint(len(found), sum(f.size for f in found), max((f.mtime_ns for f in found), default=0))

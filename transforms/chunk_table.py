@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.dataset as ds
 
 from ingest import duck
 from ingest.lake import Lake
@@ -67,12 +65,12 @@ class EventOutcome:
         return self.tombstone or self.landed >= self.expected
 
 
-def _connect(lake: Lake, files: Collection[Path] | None = None) -> duckdb.DuckDBPyConnection:
+def _connect(lake: Lake, files: Collection[str] | None = None) -> duckdb.DuckDBPyConnection:
     """The chunks table as a view: the whole lake, or only `files` of it."""
     if files is None:
         return lake.connect(CHUNKS)
     con = duck.connect()
-    con.register(CHUNKS.name, ds.dataset([str(f) for f in sorted(files)], schema=CHUNKS.schema, format="parquet"))
+    con.register(CHUNKS.name, lake.dataset_of(files, CHUNKS.schema))
     return con
 
 
@@ -113,20 +111,20 @@ def tenant_regions(lake: Lake) -> list[tuple[str, str]]:
         return [(tenant, region) for tenant, region in con.execute(_TENANT_REGIONS_SQL).fetchall()]
 
 
-def current_rows(lake: Lake, files: Collection[Path] | None = None) -> list[ChunkRow]:
+def current_rows(lake: Lake, files: Collection[str] | None = None) -> list[ChunkRow]:
     """Every upsert chunk of each document's latest version (none for a document whose
     latest row is a tombstone), by document and chunk number; of `files` only, when given."""
     with _connect(lake, files) as con:
         return _rows(con, _CURRENT_SQL)
 
 
-def latest_versions(lake: Lake, files: Collection[Path] | None = None) -> dict[str, int]:
+def latest_versions(lake: Lake, files: Collection[str] | None = None) -> dict[str, int]:
     """Document id -> its latest version, tombstones included; of `files` only, when given."""
     with _connect(lake, files) as con:
         return {doc: version for doc, version in con.execute(_LATEST_VERSIONS_SQL).fetchall()}
 
 
-def rows_of(lake: Lake, files: Collection[Path]) -> list[ChunkRow]:
+def rows_of(lake: Lake, files: Collection[str]) -> list[ChunkRow]:
     """Every row of `files`, upserts and tombstones."""
     with _connect(lake, files) as con:
         return _rows(con, _ALL_ROWS_SQL)

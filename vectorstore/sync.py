@@ -25,7 +25,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -166,7 +165,7 @@ class LivePlan:
 
     def __init__(self, lake: Lake, model_id: str) -> None:
         self.lake, self.model_id = lake, model_id
-        self._files: set[Path] | None = None
+        self._files: set[str] | None = None
         self._versions: dict[str, int] = {}  # document id -> latest version (tombstones too)
         self._rows: dict[str, dict[str, Row]] = {}  # document id -> row id -> upsert row of that version
         self._members: dict[tuple[str, str], set[str]] = defaultdict(set)  # (region, tenant) -> document ids
@@ -206,7 +205,7 @@ class LivePlan:
         """The plan as of the last refresh."""
         return self._plan
 
-    def _load(self, files: set[Path]) -> None:
+    def _load(self, files: set[str]) -> None:
         self._versions = chunk_table.latest_versions(self.lake, files)
         self._rows, self._members = {}, defaultdict(set)
         for row in chunk_table.current_rows(self.lake, files):

@@ -310,19 +310,20 @@ def test_compaction_keeps_a_concurrent_rewrite(world: World, tmp_path: Path, mon
     """An erasure that rewrites a file while compaction merges it wins: erased rows never return."""
     home = planted(world, tmp_path)
     rows = _chunk_rows(home)
-    dup = Lake(home / "lake").write(CHUNKS, rows[:1])[0]
+    key = Lake(home / "lake").write(CHUNKS, rows[:1])[0]
+    dup = home / "lake" / key
     folder = dup.parent
     before = set(folder.glob("*.parquet"))
     f = factory(home)
     write = f.lake.write
 
-    def write_then_erase(spec: Any, new_rows: list[dict[str, Any]]) -> list[Path]:
+    def write_then_erase(spec: Any, new_rows: list[dict[str, Any]]) -> list[str]:
         written = write(spec, new_rows)
         dup.unlink()  # what remove_rows does to a file it rewrites
         return written
 
     monkeypatch.setattr(f.lake, "write", write_then_erase)
-    done = compact_folder(f, CHUNKS, folder)
+    done = compact_folder(f, CHUNKS, key.rsplit("/", 1)[0])
     assert done["changed_meanwhile"] == 1
     assert set(folder.glob("*.parquet")) == before - {dup}
 

@@ -15,6 +15,8 @@ import yaml
 
 from aifactory.cli import parser
 from aifactory.serve import ApiSettings
+from governance.residency import DEFAULT_POLICY
+from ingest.lake_store import STORE_VARIABLES, parse_region_urls
 from ingest.limits import Limits
 from ingest.settings import KafkaSettings
 from pipeline.settings import PROJECT_ROOT, FactorySettings
@@ -77,13 +79,14 @@ def test_every_setting_is_one_the_code_reads_and_together_they_are_accepted(tmp_
              | variables(TransformSettings, "AIFACTORY_") | variables(ApiSettings, "AIFACTORY_API_")
              | variables(Limits, "AIFACTORY_LIMIT_"))
     settings = config()
-    assert set(settings) <= known, set(settings) - known
+    assert set(settings) - STORE_VARIABLES <= known, set(settings) - known
     ca = tmp_path / "ca.pem"
     ca.write_text("mounted from a secret in the cluster\n")
     for key, value in {**settings, "KAFKA_SSL_CAFILE": str(ca), "KAFKA_SASL_PASSWORD": "from-the-secret"}.items():
         monkeypatch.setenv(key, value)
     s = FactorySettings()
     assert s.kafka.security_protocol == "SASL_SSL" and s.kafka.topic_replication == 3 and s.qdrant_server
+    assert set(parse_region_urls(s.lake_region_urls)) >= set(DEFAULT_POLICY.regions)  # else refused at start
     assert ApiSettings().host == "0.0.0.0"
 
 

@@ -68,7 +68,7 @@ def test_a_file_written_in_the_old_column_order_still_reads(tmp_path: Path) -> N
     event = DocumentEvent.new(op="upsert", tenant="t1", document_id="t1:old.md", version=1, text="old",
                               jurisdiction="EU", region="eu-central", source_uri="", source_root="")
     store = lake(tmp_path)
-    [path] = store.write(RAW, [raw_row(event, AT)])
+    [path] = [store.root / k for k in store.write(RAW, [raw_row(event, AT)])]
     table = pq.read_table(path)
     names = [n for n in table.column_names if n != "schema_version"] + ["schema_version"]
     pq.write_table(table.select(names), path)

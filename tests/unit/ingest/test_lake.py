@@ -19,8 +19,8 @@ def test_a_corrupt_or_truncated_file_is_moved_aside_and_the_rest_still_answers(t
     audit = AuditLog(tmp_path / "audit.jsonl")
     lake = Lake(tmp_path / "lake", audit=audit)
     at = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
-    [good] = lake.write(RAW, [raw_row(event("t1", 1), at)])
-    [truncated] = lake.write(RAW, [raw_row(event("t2", 2), at)])
+    [good] = [lake.root / k for k in lake.write(RAW, [raw_row(event("t1", 1), at)])]
+    [truncated] = [lake.root / k for k in lake.write(RAW, [raw_row(event("t2", 2), at)])]
     truncated.write_bytes(truncated.read_bytes()[:40])
     garbage = good.parent / "part-garbage.parquet"
     garbage.write_bytes(b"PAR1 this is not a parquet file PAR1")

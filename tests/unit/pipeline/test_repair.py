@@ -38,7 +38,7 @@ def factory(tmp_path: Path) -> Factory:
 
 
 def folder_files(factory: Factory, tenant: str, day: str = "2026-03-02") -> list[Path]:
-    return sorted((factory.lake.path(CHUNKS) / f"region=eu-central/tenant={tenant}/date={day}").glob("*.parquet"))
+    return sorted((factory.lake.root / CHUNKS.name / f"region=eu-central/tenant={tenant}/date={day}").glob("*.parquet"))
 
 
 def test_repeated_rows_are_reported_then_folded_once(factory: Factory) -> None:
@@ -46,7 +46,7 @@ def test_repeated_rows_are_reported_then_folded_once(factory: Factory) -> None:
     # Run one landed chunks 0-4; run two, at once, landed them again with chunk 5: a second part file.
     lake.write(CHUNKS, [chunk("acme", n) for n in range(5)])
     lake.write(CHUNKS, [chunk("acme", n) for n in range(6)])
-    [clean] = lake.write(CHUNKS, [chunk("globex", n) for n in range(3)])
+    [clean] = [lake.root / k for k in lake.write(CHUNKS, [chunk("globex", n) for n in range(3)])]
     clean_mtime = clean.stat().st_mtime_ns
     assert len(folder_files(factory, "acme")) == 2
 

@@ -1,0 +1,189 @@
+"""The lake on object storage: an S3-protocol server (moto's, from PyPI) started here,
+a bucket per region named by AIFACTORY_LAKE_REGION_URLS, the CLI run by an operator
+against it, and the Lake itself read by a second process as a second machine would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pyarrow.dataset as ds
+import pytest
+
+from governance.audit import AuditLog
+from governance.contracts import DocumentEvent, LogPosition
+from governance.residency import Jurisdiction, ResidencyPolicy
+from ingest.errors import LakeError
+from ingest.lake import Lake
+from ingest.tables import RAW, raw_row
+from pipeline.settings import PROJECT_ROOT
+from tests.fixtures.s3 import CREDENTIALS, make_bucket, s3_server
+
+pytestmark = pytest.mark.integration
+
+CORPUS = PROJECT_ROOT / "examples" / "corpus"
+AT = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def buckets(s3: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fresh buckets (default, EU, US), and this process's S3 client pointed at the server."""
+    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("main", "eu", "us")}
+    for name in names.values():
+        make_bucket(s3, name)
+    for k, v in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3}.items():
+        monkeypatch.setenv(k, v)
+    return names
+
+
+def objects(endpoint: str, bucket: str) -> list[str]:
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                          region_name="us-east-1")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def event(tenant: str, n: int, *, jurisdiction: str = "EU", region: str = "eu-central") -> DocumentEvent:
+    return DocumentEvent.new(op="upsert", tenant=tenant, document_id=f"{tenant}:d{n}.md", version=1,
+                             text=f"text {n}", jurisdiction=jurisdiction, region=region, source_uri="",
+                             source_root="")
+
+
+def regional_lake(tmp_path: Path, b: dict[str, str]) -> Lake:
+    return Lake(tmp_path / "lake", url=f"s3://{b['main']}/factory",
+                region_urls={"eu-central": f"s3://{b['eu']}/factory", "us-east": f"s3://{b['us']}/factory"},
+                audit=AuditLog(tmp_path / "audit.jsonl"))
+
+
+def test_rows_go_to_their_regions_bucket_and_read_back_through_duckdb(
+        tmp_path: Path, s3: str, buckets: dict[str, str]) -> None:
+    lake = regional_lake(tmp_path, buckets)
+    eu = lake.write(RAW, [raw_row(event("t1", n), AT) for n in range(3)])
+    us = lake.write(RAW, [raw_row(event("t2", 9, jurisdiction="US", region="us-east"), AT)])
+
+    assert objects(s3, buckets["eu"]) == [f"factory/{k}" for k in eu]
+    assert objects(s3, buckets["us"]) == [f"factory/{k}" for k in us]
+    assert objects(s3, buckets["main"]) == [] and not (tmp_path / "lake").exists()
+    with lake.connect(RAW) as con:  # one DuckDB view over both buckets, no extension
+        rows = con.execute("SELECT region, count(*) FROM raw GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("eu-central", 3), ("us-east", 1)]
+
+    # What another machine sees: a second process with only the URLs and credentials.
+    code = ("from ingest.lake import Lake; from ingest.tables import RAW; from pathlib import Path; import sys; "
+            "lake = Lake(Path(sys.argv[1]), url=sys.argv[2], region_urls=dict([sys.argv[3].split('=', 1), "
+            "sys.argv[4].split('=', 1)])); print(sorted(lake.keys(RAW)))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "other"), f"s3://{buckets['main']}/factory",
+                          f"eu-central=s3://{buckets['eu']}/factory", f"us-east=s3://{buckets['us']}/factory"],
+                         capture_output=True, text=True, check=True, cwd=PROJECT_ROOT, env=dict(os.environ))
+    assert out.stdout.strip() == repr(sorted(lake.keys(RAW)))
+
+
+def test_a_region_without_a_bucket_is_refused_and_nothing_is_written(tmp_path: Path, buckets: dict[str, str]) -> None:
+    lake = Lake(tmp_path / "lake", region_urls={"eu-central": f"s3://{buckets['eu']}/factory"},
+                residency=ResidencyPolicy({"EU": Jurisdiction(home="eu-central", allowed=("eu-central", "eu-west"))}))
+    with pytest.raises(LakeError, match=r"eu-west.*AIFACTORY_LAKE_REGION_URLS"):
+        lake.write(RAW, [raw_row(event("t1", 1, region="eu-west"), AT)])
+    assert lake.files(RAW) == []
+
+
+def test_removing_rows_quarantine_and_kept_bytes_work_on_objects(
+        tmp_path: Path, s3: str, buckets: dict[str, str]) -> None:
+    lake = regional_lake(tmp_path, buckets)
+    [key] = lake.write(RAW, [raw_row(event("t1", n), AT) for n in range(3)])
+    gone = next(r for r in lake.read_table(key).to_pylist() if r["document_id"] == "t1:d1.md")["event_id"]
+    assert lake.remove_rows(RAW, "event_id", {gone}) == {key: 1}
+    assert sorted(lake.keys(RAW)) == sorted(r["event_id"] for r in lake.dataset(RAW).to_table().to_pylist())
+    assert gone not in lake.keys(RAW) and len(lake.keys(RAW)) == 2 and not lake.exists(key)
+
+    uri = lake.store_blob("eu-central", "t1", b"the failing bytes")
+    assert uri.startswith(f"s3://{buckets['eu']}/factory/dead_letter_blobs/region=eu-central/tenant=t1/")
+    assert [lake.read_bytes(b.key) for b in lake.blobs("t1")] == [b"the failing bytes"]
+
+    broken = "raw/region=eu-central/tenant=t1/date=2026-12-06/part-broken.parquet"
+    lake.store.put(broken, lambda out: out.write(b"PAR1 not parquet PAR1"))
+    assert broken not in lake.files(RAW)  # moved aside, the rest still answers
+    assert f"factory/quarantine/{broken}" in objects(s3, buckets["eu"])
+    assert isinstance(lake.dataset(RAW), ds.Dataset) and len(lake.keys(RAW)) == 2
+
+
+def cli(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "aifactory.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=400, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    return proc
+
+
+def test_the_cli_runs_the_pipeline_on_a_lake_in_regional_buckets(tmp_path: Path, s3: str) -> None:
+    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("main", "eu", "us")}
+    for name in names.values():
+        make_bucket(s3, name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_", "AWS_"))}
+    env.update({**CREDENTIALS, "AWS_ENDPOINT_URL": s3, "AIFACTORY_HOME": str(tmp_path / "home"),
+                "AIFACTORY_LAKE_URL": f"s3://{names['main']}/factory",
+                "AIFACTORY_LAKE_REGION_URLS": f"eu-central=s3://{names['eu']}/factory,"
+                                              f"us-east=s3://{names['us']}/factory"})
+    eu_docs, us_docs = CORPUS / "helio-eu" / "hr", CORPUS / "helio-us" / "hr"
+    cli(env, "run", str(eu_docs), "--tenant", "helio-eu", "--jurisdiction", "EU")
+    cli(env, "run", str(us_docs), "--tenant", "helio-us", "--jurisdiction", "US")
+
+    eu, us = objects(s3, names["eu"]), objects(s3, names["us"])
+    assert eu and all("region=eu-central" in k for k in eu), eu
+    assert us and all("region=us-east" in k for k in us), us
+    assert {k.split("/")[1] for k in eu} >= {"raw", "chunks"}
+    assert not list((tmp_path / "home").rglob("*.parquet"))  # nothing of the lake on this machine's disk
+
+    held = json.loads(cli(env, "status", "--json").stdout)
+    files = {"helio-eu": len(list(eu_docs.iterdir())), "helio-us": len(list(us_docs.iterdir()))}
+    for tenant, n in files.items():
+        seen = held["tenants"][tenant]
+        assert (seen["events"], seen["documents"]) == (n, n), seen
+        assert seen["points"] == seen["current_chunks"] > 0, seen
+    assert held["totals"]["repeated_keys"] == 0
+    assert held["lake"]["location"] == f"s3://{names['main']}/factory"
+
+    hits = json.loads(cli(env, "search", "How is parental leave paid?", "--tenant", "helio-eu", "--json").stdout)
+    assert hits[0]["document_id"] == "helio-eu:parental-leave.md", hits[0]
+
+    cli(env, "run", str(eu_docs), "--tenant", "helio-eu", "--jurisdiction", "EU")  # nothing changed: nothing new
+    assert objects(s3, names["eu"]) == eu
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"AIFACTORY_LAKE_URL": "ftp://host/lake"}, "AIFACTORY_LAKE_URL"),
+    ({"AIFACTORY_LAKE_URL": "s3:///no-bucket"}, "AIFACTORY_LAKE_URL"),
+    ({"AIFACTORY_LAKE_REGION_URLS": "eu-central"}, "AIFACTORY_LAKE_REGION_URLS"),
+])
+def test_a_wrong_lake_setting_is_one_line_naming_the_variable(tmp_path: Path, extra: dict[str, str],
+                                                              named: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
+    proc = cli({**env, "AIFACTORY_HOME": str(tmp_path / "home"), **extra}, "run", str(tmp_path), "--tenant", "t1",
+               "--jurisdiction", "EU", expect=2)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("aifactory run: ") and named in last, proc.stderr
+
+
+def test_a_region_map_missing_a_region_of_the_policy_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.md").write_text("# Note\n\nA note.\n")
+    proc = subprocess.run([sys.executable, "-m", "aifactory.cli", "run", str(docs), "--tenant", "t1",
+                           "--jurisdiction", "EU"], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT,
+                          env={**env, "AIFACTORY_HOME": str(tmp_path / "home"),
+                               "AIFACTORY_LAKE_REGION_URLS": "eu-central=s3://lake-eu/factory"})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "us-east" in proc.stderr and "AIFACTORY_LAKE_REGION_URLS" in proc.stderr, proc.stderr
