@@ -7,7 +7,9 @@
 A one-shot pass plans from the whole lake. A live projection (resident mode) keeps
 its plan and brings it up to date from the lake files that appeared since
 (`vectorstore.sync.LivePlan`); when nothing appeared and the last sync finished,
-the index already equals the plan and the pass costs nothing.
+the index already equals the plan and the pass costs nothing. Its syncs compare only
+the tenants whose chunks changed; the first one, and one every FULL_RECONCILE_S,
+compares everything (what another writer or a restored index may have changed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pipeline.factory import Factory
 from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import LivePlan, SyncReport, sync_index
 
+FULL_RECONCILE_S = 3600.0
+
 
 class Project:
     def __init__(self, factory: Factory, *, live: bool = False, storage_every_s: float = 0.0) -> None:
@@ -31,6 +35,7 @@ class Project:
         self.storage_every_s = storage_every_s
         self._storage_due: str | None = None  # the run id of a change whose snapshot is still to take
         self._storage_at = 0.0
+        self._full_at = 0.0  # when a live sync last compared everything (0: never)
 
     def __call__(self, run_id: str, *, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport | None:
         """Sync the index; None when a live plan saw nothing new to do."""
@@ -47,8 +52,12 @@ class Project:
         self._stale = self._stale or changed
         if not self._stale:
             return None
+        full = plan.pending is None or time.monotonic() - self._full_at > FULL_RECONCILE_S
         report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, run_id=run_id, desired=desired,
-                            progress=progress, ahead=ahead)
+                            progress=progress, ahead=ahead, scope=None if full else plan.pending)
+        plan.synced()
+        if full:
+            self._full_at = time.monotonic()
         if report.upserted or report.deleted:
             self._storage_due = run_id
         self.meter_storage()

@@ -136,14 +136,15 @@ class EdgeIndex(ScrollingIndex):
             return
         shard.update(UpdateOperation.delete_points(todo))
 
-    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
+    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None) -> list[Any]:
         shard = self._shard(region, create=False)
         if shard is None:
             return []
+        flt = Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))]) if tenant else None
         records: list[Any] = []
         offset = None
         while True:
-            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=SCROLL_PAGE,
+            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=SCROLL_PAGE, filter=flt,
                                                       with_payload=with_payload, with_vector=False))
             records.extend(page)
             if offset is None:

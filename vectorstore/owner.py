@@ -381,8 +381,8 @@ class HomeIndex:
     def ids(self, region: str) -> set[str]:
         return set(self._call("ids", region))
 
-    def digests(self, region: str) -> dict[str, str]:
-        return dict(self._call("digests", region))
+    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
+        return dict(self._call("digests", region, tenant=tenant))
 
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         self._call("set_payloads", region, payloads)

@@ -78,8 +78,8 @@ class PlacedIndex:
     def ids(self, region: str) -> set[str]:
         return self._at(region).ids(region)
 
-    def digests(self, region: str) -> dict[str, str]:
-        return self._at(region).digests(region)
+    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
+        return self._at(region).digests(region, tenant=tenant)
 
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         self._at(region).set_payloads(region, payloads)

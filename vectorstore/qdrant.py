@@ -123,15 +123,17 @@ class QdrantIndex(ScrollingIndex):
             return
         self.client.delete(name, points_selector=models.PointIdsList(points=todo), wait=True)
 
-    def _scroll(self, region: str, *, with_payload: bool | list[str]) -> list[Any]:
+    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None) -> list[Any]:
         name = self._collection(region, create=False)
         if name is None:
             return []
+        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]) \
+            if tenant else None
         records: list[Any] = []
         offset = None
         while True:
             page, offset = self.client.scroll(name, limit=SCROLL_PAGE, offset=offset, with_payload=with_payload,
-                                              with_vectors=False)
+                                              with_vectors=False, scroll_filter=flt)
             records.extend(page)
             if offset is None:
                 return records

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,9 +91,13 @@ class Plan:
 
     points: dict[str, Points]
     duplicates: int  # current chunks folded into another chunk's point
+    groups: dict[tuple[str, str], Points] = field(default_factory=dict)  # (region, tenant) -> its points
 
     def region(self, region: str) -> Points:
         return self.points.get(region, {})
+
+    def group(self, region: str, tenant: str) -> Points:
+        return self.groups.get((region, tenant), {})
 
 
 def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...], tuple[str, dict[str, Any]]]
@@ -148,12 +152,13 @@ def plan(lake: Lake, model_id: str) -> Plan:
     for row in chunk_table.current_rows(lake):
         groups[(row["region"], row["tenant"])].append(row)
     points: dict[str, Points] = defaultdict(dict)
+    by_group: dict[tuple[str, str], Points] = {}
     folded = 0
-    for (region, _tenant), rows in groups.items():
-        group_points, group_folded, _ = _family_points(rows, model_id, {})
-        points[region].update(group_points)
+    for group, rows in groups.items():
+        by_group[group], group_folded, _ = _family_points(rows, model_id, {})
+        points[group[0]].update(by_group[group])
         folded += group_folded
-    return Plan(points, folded)
+    return Plan(points, folded, by_group)
 
 
 class LivePlan:
@@ -161,10 +166,14 @@ class LivePlan:
     the chunks-lake files that appeared since the last refresh. Lake files are
     written once under a name of their own and never change; a file that went away
     (the table was rebuilt) means a full re-plan. Each document keeps the rows of
-    its latest version, as `chunk_table.current_rows` selects them."""
+    its latest version, as `chunk_table.current_rows` selects them.
+
+    `pending` is what a sync must look at in the index: the (region, tenant) groups
+    touched since the last `synced()`, or None (everything) after a full read."""
 
     def __init__(self, lake: Lake, model_id: str) -> None:
         self.lake, self.model_id = lake, model_id
+        self.pending: set[tuple[str, str]] | None = None
         self._files: set[str] | None = None
         self._versions: dict[str, int] = {}  # document id -> latest version (tombstones too)
         self._rows: dict[str, dict[str, Row]] = {}  # document id -> row id -> upsert row of that version
@@ -197,8 +206,14 @@ class LivePlan:
                 self._members[group].add(doc)
                 touched.add(group)
         self._files |= new
+        if self.pending is not None:
+            self.pending |= touched
         self._rebuild(touched)
         return self._plan, True
+
+    def synced(self) -> None:
+        """The index now equals the plan: nothing is pending."""
+        self.pending = set()
 
     @property
     def current(self) -> Plan:
@@ -212,6 +227,7 @@ class LivePlan:
             self._rows.setdefault(row["document_id"], {})[row["row_id"]] = row
             self._members[(row["region"], row["tenant"])].add(row["document_id"])
         self._files, self._groups, self._memo = files, {}, {}
+        self.pending = None
         self._rebuild(set(self._members))
 
     def _rebuild(self, groups: set[tuple[str, str]]) -> None:
@@ -229,7 +245,8 @@ class LivePlan:
         by_region: dict[str, Points] = defaultdict(dict)
         for (region, _tenant), (points, _) in sorted(self._groups.items()):
             by_region[region].update(points)
-        self._plan = Plan(dict(by_region), sum(folded for _, folded in self._groups.values()))
+        self._plan = Plan(dict(by_region), sum(folded for _, folded in self._groups.values()),
+                          {group: points for group, (points, _) in self._groups.items()})
 
 
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,
@@ -268,17 +285,21 @@ def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tu
 
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
                ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None,
-               ahead: EmbedAhead | None = None) -> SyncReport:
+               ahead: EmbedAhead | None = None, scope: Collection[tuple[str, str]] | None = None) -> SyncReport:
     """Make the index equal to the plan (`desired`, or the plan of the whole lake);
     meter each embedded batch to `ledger`, right after the compute is spent (before
     the upsert: the cost is real even if the write is lost and redone). Vectors
-    `ahead` already holds are taken from it instead of embedded again."""
+    `ahead` already holds are taken from it instead of embedded again. With `scope`,
+    only those (region, tenant) groups are compared (LivePlan.pending): the index is
+    read through its tenant index for them alone, not point by point for every region."""
     model_id = embedder.fingerprint.id
     desired = desired if desired is not None else plan(lake, model_id)
     report = SyncReport(duplicates=desired.duplicates)
-    for region in sorted(set(desired.points) | set(index.regions())):
-        want = desired.region(region)
-        have = index.digests(region)  # point id -> digest of its payload
+    work: list[tuple[str, str | None, Points]] = \
+        [(region, None, desired.region(region)) for region in sorted(set(desired.points) | set(index.regions()))] \
+        if scope is None else [(region, tenant, desired.group(region, tenant)) for region, tenant in sorted(scope)]
+    for region, tenant, want in work:
+        have = index.digests(region, tenant=tenant)  # point id -> digest of its payload
         extra = set(have) - set(want)
         missing = [pid for pid in want if pid not in have]
         # Same content, other lineage or duplicates: the vector stands, the payload is rewritten.
@@ -311,7 +332,7 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             report.upserted += len(ids)
             bar.update(len(ids))
         bar.close()
-        report.by_region[region] = len(want)
+        report.by_region[region] = len(desired.region(region))
     if report.upserted or report.deleted or report.repointed:
         index.optimize()
     log.info("index sync: %d upserted, %d deleted, %d repointed, %d unchanged, %d duplicates folded",

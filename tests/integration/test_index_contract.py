@@ -99,6 +99,17 @@ def test_upsert_count_ids_and_regions(make_index: Any) -> None:
     assert index.retrieve("us-east", [pid("a3")]) == []
 
 
+def test_digests_of_one_tenant_read_only_its_points(make_index: Any) -> None:
+    """What a scoped sync reads: the tenant index answers for one tenant, not the region."""
+    index = make_index()
+    index.upsert("eu-central", points())
+    everyone = index.digests("eu-central")
+    assert set(everyone) == {pid(k) for k in DOCS}
+    beta = index.digests("eu-central", tenant="beta")
+    assert beta == {pid(k): k for k, (t, *_rest) in DOCS.items() if t == "beta"}
+    assert index.digests("eu-central", tenant="nobody") == {} and index.digests("us-east", tenant="beta") == {}
+
+
 def test_upsert_is_idempotent_and_delete_is_exact(make_index: Any) -> None:
     index = make_index()
     index.upsert("eu-central", points())
