@@ -5,35 +5,17 @@ full reconcile would."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from governance.contracts import DocumentEvent, LogPosition
-from ingest.lake import Lake
-from transforms.process import to_chunks
-from transforms.tables import CHUNKS, chunk_row
+from tests.unit.vectorstore.test_live_plan import Lakeside
 from transforms.tokens import token_counter
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, default_model_path
 from vectorstore.sync import LivePlan, plan, sync_index
 
 pytestmark = pytest.mark.integration
-
-
-class Landing:
-    def __init__(self, lake: Lake) -> None:
-        self.lake, self.counter, self.offset = lake, token_counter(default_model_path()), 0
-
-    def land(self, tenant: str, doc: str, version: int, text: str = "", *, op: Literal["upsert", "delete"] = "upsert",
-             jurisdiction: str = "EU") -> None:
-        region = "eu-central" if jurisdiction == "EU" else "us-east"
-        event = DocumentEvent.new(op=op, tenant=tenant, document_id=f"{tenant}:{doc}", version=version, text=text,
-                                  title=doc, jurisdiction=jurisdiction, region=region,
-                                  source_uri=f"file:///src/{doc}", source_root="file:///src")
-        self.offset += 1
-        at = LogPosition(epoch="e", topic="raw", partition=0, offset=self.offset)
-        self.lake.write(CHUNKS, [chunk_row(r, at) for r in to_chunks(event, at, self.counter)])
 
 
 class Reads:
@@ -53,8 +35,8 @@ class Reads:
 
 def test_a_live_sync_reads_only_the_changed_tenants_and_ends_where_a_full_one_would(
         tmp_path: Path, embedder: Embedder) -> None:
-    lake = Lake(tmp_path / "lake")
-    side = Landing(lake)
+    side = Lakeside(tmp_path / "lake", token_counter(default_model_path()))
+    lake = side.lake
     for n in range(3):
         side.land("acme", f"a{n}.md", 1, f"# Forklift rule {n}\nHelmets are required in aisle {n}.")
         side.land("beta", f"b{n}.md", 1, f"# Canteen note {n}\nLunch is served from noon on day {n}.")
