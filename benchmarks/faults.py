@@ -90,7 +90,10 @@ class Folder:
 
 
 def run_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))}
+    # Only the lake's place is kept from the caller's settings: the faults can be injected
+    # with the lake on object storage (AIFACTORY_LAKE_URL and the AWS_* variables).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))
+           or k.startswith("AIFACTORY_LAKE_")}
     # Small embedding batches, so the index sync has moments to be killed in; a short
     # stage timeout, so a run that lost its broker fails instead of waiting an hour.
     env.update(AIFACTORY_HOME=str(home), AIFACTORY_EMBED_BATCH="8", AIFACTORY_STAGE_TIMEOUT_S="60",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -16,6 +17,7 @@ import boto3
 import pyarrow.dataset as ds
 import pytest
 
+from benchmarks.faults import Folder, inject, restart, violations
 from governance.audit import AuditLog
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import Jurisdiction, ResidencyPolicy
@@ -24,6 +26,7 @@ from ingest.lake import Lake
 from ingest.tables import RAW, raw_row
 from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.s3 import CREDENTIALS, make_bucket, s3_server
+from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +190,29 @@ def test_a_region_map_missing_a_region_of_the_policy_is_refused_before_anything_
                                "AIFACTORY_LAKE_REGION_URLS": "eu-central=s3://lake-eu/factory"})
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "us-east" in proc.stderr and "AIFACTORY_LAKE_REGION_URLS" in proc.stderr, proc.stderr
+
+
+@pytest.mark.timeout(420)
+def test_a_lander_killed_mid_run_on_an_object_store_lake_restarts_to_exactly_the_expected_state(
+        tmp_path: Path, buckets: dict[str, str], monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
+    """benchmarks/faults.py's check, with the lake in regional buckets: SIGKILL the process
+    that lands the lake while it uploads; after a restart nothing is lost or held twice."""
+    monkeypatch.setenv("AIFACTORY_LAKE_URL", f"s3://{buckets['main']}/factory")
+    monkeypatch.setenv("AIFACTORY_LAKE_REGION_URLS", f"eu-central=s3://{buckets['eu']}/factory,"
+                                                     f"us-east=s3://{buckets['us']}/factory")
+    rng = random.Random("object-store")
+    folder = Folder(tmp_path / "src", rng)
+    folder.root.mkdir()
+    folder.add(6)
+    home, window = tmp_path / "home", 3.0
+    for _ in range(3):
+        folder.change(new=3, edited=2, deleted=1)
+        kill = inject("landing", home, folder.root, rng, window)
+        restart(home, folder.root)
+        assert violations(home, folder, embedder) == [], kill
+        if kill.hit:
+            break
+        window /= 3
+    assert kill.hit, "no kill of the lander landed while it worked in 3 runs"
+    landed = objects(os.environ["AWS_ENDPOINT_URL"], buckets["eu"])
+    assert not list(home.rglob("*.parquet")) and any(k.startswith("factory/raw/region=eu-central/") for k in landed)
