@@ -24,6 +24,7 @@ from governance.residency import Jurisdiction, ResidencyPolicy
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.tables import RAW, raw_row
+from pipeline.erasure_proof import Spellings, prove
 from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.s3 import CREDENTIALS, make_bucket, s3_server
 from vectorstore.embedder import Embedder
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.integration
 
 CORPUS = PROJECT_ROOT / "examples" / "corpus"
 AT = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
+SUBJECT = "tobias.hartmann.privat@example.de"  # named in helio-eu/hr/new-hire-welcome-letter.txt
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,19 @@ def test_removing_rows_quarantine_and_kept_bytes_work_on_objects(
     assert isinstance(lake.dataset(RAW), ds.Dataset) and len(lake.keys(RAW)) == 2
 
 
+def test_the_erasure_proof_searches_the_buckets(tmp_path: Path, buckets: dict[str, str]) -> None:
+    lake = regional_lake(tmp_path, buckets)
+    named = DocumentEvent.new(op="upsert", tenant="t1", document_id="t1:letter.md", version=1,
+                              text=f"Write to {SUBJECT} before Monday.", jurisdiction="EU", region="eu-central",
+                              source_uri="", source_root="")
+    [key] = lake.write(RAW, [raw_row(named, AT), raw_row(event("t1", 2), AT)])
+    (tmp_path / "home").mkdir()
+    proof = prove(tmp_path / "home", "t1", Spellings(SUBJECT), broker="", lake=lake)
+    assert proof.found == [lake.uri(key)] and lake.uri(key).startswith(f"s3://{buckets['eu']}/")
+    lake.remove_rows(RAW, "event_id", {named.event_id})
+    assert prove(tmp_path / "home", "t1", Spellings(SUBJECT), broker="", lake=lake).found == []
+
+
 def cli(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "aifactory.cli", *args], env=env, capture_output=True, text=True,
                           timeout=400, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT)
@@ -162,6 +177,13 @@ def test_the_cli_runs_the_pipeline_on_a_lake_in_regional_buckets(tmp_path: Path,
 
     cli(env, "run", str(eu_docs), "--tenant", "helio-eu", "--jurisdiction", "EU")  # nothing changed: nothing new
     assert objects(s3, names["eu"]) == eu
+
+    # Erasure rewrites the objects, and its proof searches the buckets, not only the data directory.
+    receipt = json.loads(cli(env, "erase", "--tenant", "helio-eu", "--subject", SUBJECT, "--json").stdout)
+    assert receipt["documents"] == ["helio-eu:new-hire-welcome-letter.txt"], receipt
+    assert receipt["proof"]["found"] == [] and receipt["proof"]["files"] > len(eu) + len(us), receipt["proof"]
+    assert sum(receipt["removed"]["raw lake rows"].values()) >= 1
+    assert objects(s3, names["eu"]) != eu and objects(s3, names["us"]) == us
 
 
 @pytest.mark.parametrize(("extra", "named"), [
