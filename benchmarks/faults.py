@@ -8,7 +8,11 @@ Targets, each killed with SIGKILL while it is doing its work:
 - worker:    the faust worker (transforms.worker) mid-stream;
 - landing:   the `aifactory run` process while its landers write the lake (before any
              index progress), with its broker and worker, as a host that loses power;
-- embedding: the `aifactory run` process while its index sync embeds and upserts.
+- embedding: the `aifactory run` process while its index sync embeds and upserts;
+- indexer:   the `aifactory run` process from when it embeds chunks as they land until
+             its index stage is done (the indexer's whole share of a run).
+With KAFKA_BOOTSTRAP_SERVERS and AIFACTORY_LAKE_URL set, the runs use that cluster and that
+lake (the broker target then finds no broker of the run's own to kill).
 
 Each round first changes the source folder (new, edited and deleted documents, one bad
 input), starts `aifactory run`, kills its target at a random moment (a kill that finds
@@ -47,11 +51,12 @@ from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.sync import plan
 
 TENANT = "faults"
-TARGETS = ("broker", "worker", "landing", "embedding")
+TARGETS = ("broker", "worker", "landing", "embedding", "indexer")
 RUN_TIMEOUT_S = 300.0
 EXIT_WAIT_S = 20.0  # how long a run whose broker or worker was killed may take to fail by itself
 POLL_S = 0.02
 PROGRESS = re.compile(rb"(\d+)/(\d+) \[")  # the index sync's progress bar on stderr
+INDEXING, INDEXED = b"embedding their chunks as they land", b"] index    done"  # the run's stage lines
 
 
 @dataclass
@@ -90,10 +95,11 @@ class Folder:
 
 
 def run_env(home: Path) -> dict[str, str]:
-    # Only the lake's place is kept from the caller's settings: the faults can be injected
-    # with the lake on object storage (AIFACTORY_LAKE_URL and the AWS_* variables).
+    # Only where the lake and the log are is kept from the caller's settings: the faults can
+    # be injected with the lake on object storage (AIFACTORY_LAKE_URL and the AWS_* variables)
+    # and the log on a cluster (KAFKA_BOOTSTRAP_SERVERS; the broker target then finds no broker).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_"))
-           or k.startswith("AIFACTORY_LAKE_")}
+           or k.startswith("AIFACTORY_LAKE_") or k == "KAFKA_BOOTSTRAP_SERVERS"}
     # Small embedding batches, so the index sync has moments to be killed in; a short
     # stage timeout, so a run that lost its broker fails instead of waiting an hour.
     env.update(AIFACTORY_HOME=str(home), AIFACTORY_EMBED_BATCH="8", AIFACTORY_STAGE_TIMEOUT_S="60",
@@ -150,6 +156,8 @@ def inject(target: str, home: Path, root: Path, rng: random.Random, window_s: fl
                 victim = find(proc.pid, "transforms.worker")
             elif target == "landing":
                 victim = proc.pid if find(proc.pid, "transforms.worker") and bar is None else None
+            elif target == "indexer":  # the run embeds chunks as they land, then upserts: the indexer's work
+                victim = proc.pid if INDEXING in buffer else None
             elif bar is not None and 0 < bar[0] < bar[1]:
                 victim = proc.pid
             if victim is not None:
@@ -158,6 +166,8 @@ def inject(target: str, home: Path, root: Path, rng: random.Random, window_s: fl
             still = target != "embedding" or (bar is not None and bar[0] < bar[1])
             if target == "landing":
                 still = bar is None
+            elif target == "indexer":
+                still = INDEXED not in buffer
             hit = still and proc.poll() is None and Path(f"/proc/{victim}").exists()
             break
         time.sleep(POLL_S)

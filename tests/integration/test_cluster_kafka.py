@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from benchmarks.faults import Folder, inject, restart, violations
 from ingest.broker import broker_binary, free_port
 from ingest.errors import BrokerError
 from ingest.kafka import CONNECT_TIMEOUT_S, connect
@@ -35,6 +37,7 @@ from pipeline.settings import PROJECT_ROOT
 from tests.fixtures.procs import serving
 from tests.fixtures.s3 import CREDENTIALS, make_bucket, s3_server
 from tests.unit.ingest.test_security import pem_pair
+from vectorstore.embedder import Embedder
 
 pytestmark = pytest.mark.integration
 
@@ -203,3 +206,38 @@ def test_a_topic_made_again_and_filled_past_the_old_offsets_gets_its_events_repu
         took = time.monotonic() - started
     assert run["recovered"] == 2 and run["points_upserted"] > 0, run
     assert took < timeout_s, f"the run waited {took:.0f} s for events the new topic does not hold"
+
+
+@pytest.mark.timeout(600)
+def test_a_worker_and_the_indexer_killed_in_turn_on_durable_brokers_and_an_object_store_lake(
+        tmp_path: Path, s3: str, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster setup end to end: two Tansu brokers sharing a log on S3 storage and the
+    lake in a bucket of the same server. A transform worker, then the indexer (the run while
+    it embeds), is SIGKILLed at a random moment; after each restart the lake, the index and
+    the dead letters hold exactly what the folder says (benchmarks/faults.py's check)."""
+    log, lake = f"log-{uuid.uuid4().hex[:8]}", f"lake-{uuid.uuid4().hex[:8]}"
+    make_bucket(s3, log)
+    make_bucket(s3, lake)
+    storage = {"storage": f"s3://{log}/", "env": {**CREDENTIALS, "AWS_ENDPOINT": s3, "AWS_ALLOW_HTTP": "true"}}
+    cluster, a, b = f"faults-{uuid.uuid4().hex[:8]}", free_port(), free_port()
+    for k, v in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3, "AIFACTORY_LAKE_URL": f"s3://{lake}/factory",
+                 "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{a},127.0.0.1:{b}"}.items():
+        monkeypatch.setenv(k, v)
+    rng = random.Random("cluster")
+    folder = Folder(tmp_path / "src", rng)
+    folder.root.mkdir()
+    folder.add(6)
+    home = tmp_path / "home"
+    with tansu(a, cluster, **storage), tansu(b, cluster, **storage):  # type: ignore[arg-type]
+        for target in ("worker", "indexer"):
+            window, kill = 3.0, None
+            for _ in range(3):
+                folder.change(new=3, edited=2, deleted=1)
+                kill = inject(target, home, folder.root, rng, window)
+                restart(home, folder.root)
+                assert violations(home, folder, embedder) == [], kill
+                if kill.hit:
+                    break
+                window /= 3
+            assert kill is not None and kill.hit, f"no kill of the {target} landed while it worked in 3 runs"
+    assert not list(home.rglob("*.parquet"))  # the lake was in the bucket throughout
