@@ -34,6 +34,9 @@ GONE_S = 15.0  # the factory's landers or workers absent this long: it was stopp
 # How often a client looks for its outcomes in the lake and at the indexer's mark: both
 # are a few stat calls, and each look saved is time added to every edit's freshness.
 WAIT_STEP_S = 0.02
+# With the lake on object storage a look is three LIST requests, each billed and tens of
+# milliseconds long: look less often.
+OBJECT_STORE_STEP_S = 0.25
 
 
 class LakeWatch:
@@ -99,6 +102,7 @@ class RemoteStream:
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
         publish(self.conn, events + retry, batch.letters, vouch=self.factory.edge.vouch)
         deadline = time.monotonic() + self.factory.settings.stage_timeout_s
+        step = WAIT_STEP_S if self.factory.lake.store.local else OBJECT_STORE_STEP_S
         while True:
             self.collect()
             missing = (wanted - self.outcomes.done, letters - self.outcomes.letters,
@@ -115,7 +119,7 @@ class RemoteStream:
                     f"after {self.factory.settings.stage_timeout_s:.0f} s, {len(missing[0])} event(s) still have "
                     f"no chunks or dead letter and {len(missing[2])} raw event(s) are not landed by the running "
                     f"factory; see its logs under {self.factory.settings.log_dir / 'services'}")
-            time.sleep(WAIT_STEP_S)
+            time.sleep(step)
 
     def collect(self) -> None:
         self.watch.refresh()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from benchmarks.faults import Folder, inject, restart, violations
 from governance.audit import AuditLog
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import Jurisdiction, ResidencyPolicy
+from ingest.broker import free_port
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.tables import RAW, raw_row
@@ -238,3 +241,41 @@ def test_a_lander_killed_mid_run_on_an_object_store_lake_restarts_to_exactly_the
     assert kill.hit, "no kill of the lander landed while it worked in 3 runs"
     landed = objects(os.environ["AWS_ENDPOINT_URL"], buckets["eu"])
     assert not list(home.rglob("*.parquet")) and any(k.startswith("factory/raw/region=eu-central/") for k in landed)
+
+
+def test_the_running_factory_lands_into_the_buckets_and_its_clients_read_them(tmp_path: Path, s3: str) -> None:
+    """`aifactory up` with the lake on object storage: its landers upload, and a command
+    that is its client waits for its outcomes by listing the bucket."""
+    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("main", "eu", "us")}
+    for name in names.values():
+        make_bucket(s3, name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_", "AWS_"))}
+    env.update({**CREDENTIALS, "AWS_ENDPOINT_URL": s3, "AIFACTORY_HOME": str(tmp_path / "home"),
+                "AIFACTORY_LAKE_URL": f"s3://{names['main']}/factory",
+                "AIFACTORY_LAKE_REGION_URLS": f"eu-central=s3://{names['eu']}/factory,"
+                                              f"us-east=s3://{names['us']}/factory"})
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen([sys.executable, "-m", "aifactory.cli", "up", "--port", str(free_port())], env=env,
+                              stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "the factory is up" not in log.read_text(errors="replace"):
+            assert up.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "canteen.md").write_text("# Canteen\nThe Zanzibar canteen serves cardamom buns on Fridays.")
+        done = json.loads(cli(env, "run", str(docs), "--tenant", "acme", "--jurisdiction", "EU", "--json").stdout)
+        assert done["run"]["published"] == 1 and done["run"]["indexed_by"] == "the running indexer", done
+        assert any(k.startswith("factory/chunks/region=eu-central/tenant=acme/") for k in objects(s3, names["eu"]))
+        hit = json.loads(cli(env, "search", "cardamom buns", "--tenant", "acme", "--json").stdout)
+        assert hit[0]["document_id"] == "acme:canteen.md"
+        assert not list((tmp_path / "home").rglob("*.parquet"))
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait(30)
