@@ -147,7 +147,8 @@ def cli(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.Complete
     return proc
 
 
-def test_the_cli_runs_the_pipeline_on_a_lake_in_regional_buckets(tmp_path: Path, s3: str) -> None:
+def regional_env(tmp_path: Path, s3: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Fresh buckets, and a command's environment with the lake in them (a bucket per region)."""
     names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("main", "eu", "us")}
     for name in names.values():
         make_bucket(s3, name)
@@ -156,6 +157,11 @@ def test_the_cli_runs_the_pipeline_on_a_lake_in_regional_buckets(tmp_path: Path,
                 "AIFACTORY_LAKE_URL": f"s3://{names['main']}/factory",
                 "AIFACTORY_LAKE_REGION_URLS": f"eu-central=s3://{names['eu']}/factory,"
                                               f"us-east=s3://{names['us']}/factory"})
+    return names, env
+
+
+def test_the_cli_runs_the_pipeline_on_a_lake_in_regional_buckets(tmp_path: Path, s3: str) -> None:
+    names, env = regional_env(tmp_path, s3)
     eu_docs, us_docs = CORPUS / "helio-eu" / "hr", CORPUS / "helio-us" / "hr"
     cli(env, "run", str(eu_docs), "--tenant", "helio-eu", "--jurisdiction", "EU")
     cli(env, "run", str(us_docs), "--tenant", "helio-us", "--jurisdiction", "US")
@@ -246,14 +252,7 @@ def test_a_lander_killed_mid_run_on_an_object_store_lake_restarts_to_exactly_the
 def test_the_running_factory_lands_into_the_buckets_and_its_clients_read_them(tmp_path: Path, s3: str) -> None:
     """`aifactory up` with the lake on object storage: its landers upload, and a command
     that is its client waits for its outcomes by listing the bucket."""
-    names = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("main", "eu", "us")}
-    for name in names.values():
-        make_bucket(s3, name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_", "QDRANT_", "AWS_"))}
-    env.update({**CREDENTIALS, "AWS_ENDPOINT_URL": s3, "AIFACTORY_HOME": str(tmp_path / "home"),
-                "AIFACTORY_LAKE_URL": f"s3://{names['main']}/factory",
-                "AIFACTORY_LAKE_REGION_URLS": f"eu-central=s3://{names['eu']}/factory,"
-                                              f"us-east=s3://{names['us']}/factory"})
+    names, env = regional_env(tmp_path, s3)
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         up = subprocess.Popen([sys.executable, "-m", "aifactory.cli", "up", "--port", str(free_port())], env=env,
