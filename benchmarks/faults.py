@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +193,20 @@ def inject(target: str, home: Path, root: Path, rng: random.Random, window_s: fl
     kill_pids([proc.pid, *below])  # the supervisor's clean-up: nothing of the old run lives on
     _reap(proc)
     return Kill(target, True, after, outcome)
+
+
+def rounds_until_hit(target: str, home: Path, folder: Folder, rng: random.Random, embedder: Embedder, *,
+                     attempts: int = 3, window_s: float = 3.0) -> Iterator[tuple[Kill, list[str]]]:
+    """Rounds of change, kill, restart and check (the kill and the broken invariants),
+    until a kill lands while its target works; each miss tries again with a shorter wait."""
+    for _ in range(attempts):
+        folder.change(new=3, edited=2, deleted=1)
+        kill = inject(target, home, folder.root, rng, window_s)
+        restart(home, folder.root)
+        yield kill, violations(home, folder, embedder)
+        if kill.hit:
+            return
+        window_s /= 3
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:

@@ -152,7 +152,9 @@ class LakeStore:
             try:
                 infos = place.fs.get_file_info(selector)
             except (OSError, pa.ArrowException) as exc:
-                raise LakeError(f"cannot list the lake at {place.uri(prefix)}: {exc}") from exc
+                raise LakeError(f"cannot list the lake at {place.uri(prefix)}: {exc}; check {URL_VARIABLE} (or "
+                                f"{REGION_VARIABLE}), that the bucket exists, and the store's endpoint and "
+                                "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)") from exc
             for info in infos:
                 name = posixpath.basename(info.path)
                 if info.type != pafs.FileType.File or name.startswith(".") or not name.endswith(suffix):

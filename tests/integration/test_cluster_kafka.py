@@ -28,7 +28,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from benchmarks.faults import Folder, inject, restart, violations
+from benchmarks.faults import Folder, rounds_until_hit
 from ingest.broker import broker_binary, free_port
 from ingest.errors import BrokerError
 from ingest.kafka import CONNECT_TIMEOUT_S, connect
@@ -230,14 +230,8 @@ def test_a_worker_and_the_indexer_killed_in_turn_on_durable_brokers_and_an_objec
     home = tmp_path / "home"
     with tansu(a, cluster, **storage), tansu(b, cluster, **storage):  # type: ignore[arg-type]
         for target in ("worker", "indexer"):
-            window, kill = 3.0, None
-            for _ in range(3):
-                folder.change(new=3, edited=2, deleted=1)
-                kill = inject(target, home, folder.root, rng, window)
-                restart(home, folder.root)
-                assert violations(home, folder, embedder) == [], kill
-                if kill.hit:
-                    break
-                window /= 3
+            kill = None
+            for kill, broken in rounds_until_hit(target, home, folder, rng, embedder):
+                assert broken == [], kill
             assert kill is not None and kill.hit, f"no kill of the {target} landed while it worked in 3 runs"
     assert not list(home.rglob("*.parquet"))  # the lake was in the bucket throughout

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.faults import Folder, find, inject, restart, start_run, violations
+from benchmarks.faults import Folder, find, rounds_until_hit, start_run
 from benchmarks.peers.common import descendants, kill_pids
 from vectorstore.embedder import Embedder
 
@@ -31,17 +31,10 @@ def test_a_killed_run_restarts_to_exactly_the_expected_state(target: str, tmp_pa
     folder = Folder(tmp_path / "src", rng)
     folder.root.mkdir()
     folder.add(6)
-    home = tmp_path / "home"
-    window = 3.0
-    for _ in range(ATTEMPTS):
-        folder.change(new=3, edited=2, deleted=1)
-        kill = inject(target, home, folder.root, rng, window)
-        restart(home, folder.root)
-        assert violations(home, folder, embedder) == [], kill
-        if kill.hit:
-            break
-        window /= 3
-    assert kill.hit, f"no kill of the {target} landed while it worked in {ATTEMPTS} runs"
+    kill = None
+    for kill, broken in rounds_until_hit(target, tmp_path / "home", folder, rng, embedder, attempts=ATTEMPTS):
+        assert broken == [], kill
+    assert kill is not None and kill.hit, f"no kill of the {target} landed while it worked in {ATTEMPTS} runs"
 
 
 @pytest.mark.timeout(120)

@@ -19,7 +19,7 @@ import boto3
 import pyarrow.dataset as ds
 import pytest
 
-from benchmarks.faults import Folder, inject, restart, violations
+from benchmarks.faults import Folder, rounds_until_hit
 from governance.audit import AuditLog
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import Jurisdiction, ResidencyPolicy
@@ -235,16 +235,10 @@ def test_a_lander_killed_mid_run_on_an_object_store_lake_restarts_to_exactly_the
     folder = Folder(tmp_path / "src", rng)
     folder.root.mkdir()
     folder.add(6)
-    home, window = tmp_path / "home", 3.0
-    for _ in range(3):
-        folder.change(new=3, edited=2, deleted=1)
-        kill = inject("landing", home, folder.root, rng, window)
-        restart(home, folder.root)
-        assert violations(home, folder, embedder) == [], kill
-        if kill.hit:
-            break
-        window /= 3
-    assert kill.hit, "no kill of the lander landed while it worked in 3 runs"
+    home, kill = tmp_path / "home", None
+    for kill, broken in rounds_until_hit("landing", home, folder, rng, embedder):
+        assert broken == [], kill
+    assert kill is not None and kill.hit, "no kill of the lander landed while it worked in 3 runs"
     landed = objects(os.environ["AWS_ENDPOINT_URL"], buckets["eu"])
     assert not list(home.rglob("*.parquet")) and any(k.startswith("factory/raw/region=eu-central/") for k in landed)
 
