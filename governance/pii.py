@@ -3,7 +3,9 @@
 `detect` finds emails, phone numbers, IBANs, payment cards, IP addresses and national ids
 (US SSN, UK National Insurance number, German Steuer-IdNr). The detectors prefer precision
 over recall: checksums decide where a format has one (IBAN mod-97, Luhn, ISO 7064), and
-number shapes that are usually dates, versions, amounts or order ids are left alone.
+number shapes that are usually dates, versions, amounts or order ids are left alone. A
+shape that is as often something else (an SSN without its dashes, an 11-digit tax id)
+counts only after a word that names it.
 
 Detection runs on a normalised view of the text: invisible characters (format
 characters such as zero-width spaces, bidi controls, soft hyphens, and the other
@@ -183,8 +185,34 @@ _UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\
 _LEADING_PROSE = re.compile(rf"[{_UNSPACED}]+(?=[^{_UNSPACED}.@])")
 _TRAILING_PROSE = re.compile(rf"(?<=[^{_UNSPACED}.])[{_UNSPACED}]+$")
 
+# Spelled out against harvesters: "jane(at)example.org", "jane [at] example [dot] org", or
+# defanged: "jane[@]example[.]org". Only bracketed words count: a bare "at" or "dot" is prose.
+_AT = r"(?: ?[(\[{] ?(?i:at|@) ?[)\]}] ?|@)"
+_DOT = r"(?: ?[(\[{] ?(?i:dot|punkt|\.) ?[)\]}] ?|\.)"
+_EMAIL_SPELLED = re.compile(
+    rf"(?<![\w.+%-]){_EMAIL_CHAR}+(?:\.{_EMAIL_CHAR}+)*{_AT}(?:[^\W_](?:[\w-]{{0,61}}[^\W_])?{_DOT})+"
+    r"((?i:xn--[a-z0-9-]{1,59})|[^\W\d_]{2,24})(?![\w-])"
+)
+_SPELLED_AT = re.compile(r"[(\[{] ?(?i:at|@) ?[)\]}]")
+_SPELLED_DOT = re.compile(r"[(\[{] ?(?i:dot|punkt|\.) ?[)\]}]")
+
+
+def _unspell_email(value: str) -> str:
+    """The address an obfuscated spelling stands for, so both hash to one subject."""
+    return _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", value)).replace(" ", "")
+
+
+def _spelled_emails(text: str) -> Iterator[tuple[int, int]]:
+    if not (_SPELLED_AT.search(text) or _SPELLED_DOT.search(text)):
+        return  # (most texts: the long pattern need not run)
+    for m in _EMAIL_SPELLED.finditer(text):
+        spelled = _SPELLED_AT.search(m.group()) or _SPELLED_DOT.search(m.group())  # plain ones: _EMAIL's
+        if spelled and m.group(1).lower() not in _FILE_SUFFIXES:
+            yield m.span()
+
 
 def _emails(text: str) -> Iterator[tuple[int, int]]:
+    yield from _spelled_emails(text)
     for m in _EMAIL.finditer(text):
         start, end = m.span()
         lead = _LEADING_PROSE.match(text, start, end)
@@ -198,16 +226,34 @@ def _emails(text: str) -> Iterator[tuple[int, int]]:
 
 # --- phone -------------------------------------------------------------------------------------
 
+# A one-digit extension after a dash is the switchboard: +49 40 428910-0.
 _PHONE_INTL = re.compile(
     r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(\d{1,5}\)|[ .-]?\d{1,5})(?:[ .-]?\d{2,8}){0,5}"
-    r"(?![\w%]|[ .,-]?\d)"
+    r"(?:-\d)?(?![\w%]|[ .,-]?\d)"
 )
 _PHONE_US = re.compile(
     r"(?<![\w(+.-])(?:\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}|(?:1[-.])?[2-9]\d{2}([-.])[2-9]\d{2}\1\d{4})"
     r"(?![\w-]|[.,]\d)"
 )
-# German national: 0 + area code, a separator, a subscriber number that never starts with 0.
-_PHONE_DE = re.compile(r"(?<![\w/.+-])0[1-9]\d{1,4}(?: ?/ ?| |-)[1-9]\d{1,7}(?: \d{2,4}){0,2}(?![\w]|[ .,/-]?\d)")
+# German national: 0 + area code, a separator, a subscriber number that never starts with 0;
+# the area code may stand in brackets, "(0 89)" in the old spacing, and an extension may
+# follow a dash (DIN 5008: 040 42891-235).
+_PHONE_DE = re.compile(
+    r"(?<![\w/.+-])(?:0[1-9]\d{1,4}(?: ?/ ?| |-)|\(0 ?[1-9]\d{1,4}\) ?)[1-9]\d{1,7}(?: \d{2,4}){0,2}(-\d{1,5})?"
+    r"(?![\w]|[ .,/-]?\d)"
+)
+# French, Dutch mobile and Spanish national numbers, in one pattern (one pass over the text).
+_PHONE_FR_NL_ES = re.compile(
+    r"(?<![\w/.+-])(?:"
+    # French: ten digits in pairs, one separator throughout (01 45 71 38 22, 07.62.19.40.85).
+    r"0[1-9](?P<sep>[ .-])\d{2}(?:(?P=sep)\d{2}){3}"
+    # Dutch mobile: 06, a dash or space, eight digits or 4 + 4 (06-31947265, 06 3194 7265).
+    r"|06[ -][1-9]\d{3} ?\d{4}"
+    # Spanish: nine digits from 6-9 grouped as people write them (655 31 94 72, 93 416 28 57);
+    # not 3-3-3, which is how amounts are grouped too.
+    r"|(?:[6-9]\d{2} \d{2}|[89]\d \d{3}) \d{2} \d{2}"
+    r")(?![\w]|[ .,/-]?\d)"
+)
 # A number right after another digit group ("S/N 2024 0815 3377") is part of that group.
 _AFTER_DIGIT_GROUP = re.compile(r"\d[ ./-]$")
 # A number right after "Order", "SKU", "Rechnung" ... is an id, whatever its shape.
@@ -219,7 +265,7 @@ _ID_WORD = re.compile(
 
 
 def _phones(text: str) -> Iterator[tuple[int, int]]:
-    for pattern in (_PHONE_INTL, _PHONE_US, _PHONE_DE):
+    for pattern in (_PHONE_INTL, _PHONE_US, _PHONE_DE, _PHONE_FR_NL_ES):
         for m in pattern.finditer(text):
             value = m.group()
             before = text[max(0, m.start() - 30) : m.start()]
@@ -233,8 +279,8 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
                     digits = digits[2:]
                 if not 9 <= len(digits) <= 15:  # E.164 allows 15 digits with the country code
                     continue
-            elif pattern is _PHONE_DE and not 9 <= len(digits) <= 12:
-                continue
+            elif pattern is _PHONE_DE and not 9 <= len(digits) <= (13 if m.group(1) else 12):
+                continue  # (an extension may make it one longer)
             yield m.span()
 
 
@@ -263,14 +309,17 @@ def _alnum_at(text: str, start: int, length: int) -> bool:
 
 
 def _iban_end(text: str, pos: int, n: int) -> int | None:
-    """End of an IBAN body of `n` characters from `pos`, either compact or in space-separated groups of 4."""
+    """End of an IBAN body of `n` characters from `pos`, either compact or in groups of 4
+    separated by spaces or by dashes (one of them throughout)."""
     if _alnum_at(text, pos, n):
         end = pos + n
     else:
-        end, left = pos, n
+        end, left, sep = pos, n, text[pos : pos + 1]
+        if sep not in (" ", "-"):
+            return None
         while left:
             group = min(4, left)
-            if text[end : end + 1] != " " or not _alnum_at(text, end + 1, group):
+            if text[end : end + 1] != sep or not _alnum_at(text, end + 1, group):
                 return None
             end, left = end + 1 + group, left - group
     return None if _ALNUM.match(text, end) else end
@@ -282,7 +331,7 @@ def _ibans(text: str) -> Iterator[tuple[int, int]]:
         if length is None:
             continue
         end = _iban_end(text, m.end(), length - 4)
-        if end is not None and _iban_valid(text[m.start() : end].replace(" ", "")):
+        if end is not None and _iban_valid(re.sub(r"[ -]", "", text[m.start() : end])):
             yield m.start(), end
 
 
@@ -329,7 +378,11 @@ def _cards(text: str) -> Iterator[tuple[int, int]]:
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# The last 32 bits may be written as an IPv4 address (::ffff:198.51.100.7): one value, not an IPv4 inside.
+_IPV6 = re.compile(
+    rf"(?<![\w:.])(?:(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_OCTET}(?:\.{_OCTET}){{3}}|(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}[0-9A-Fa-f]{{0,4}})"
+    r"(?![\w:]|\.\d)"
+)
 # "Firmware 3.10.2.1" is a four-part version number, not an address.
 _VERSION_WORD = re.compile(
     r"(?i)\b(?:versions?|versionen|ver|firmware|fw|build|release|patch|revision|rev|oid|section|abschnitt|kapitel)"
@@ -360,8 +413,16 @@ def _ips(text: str) -> Iterator[tuple[int, int]]:
 # --- national id -------------------------------------------------------------------------------
 
 _SSN = re.compile(r"(?<![\w-])(\d{3})-(\d{2})-(\d{4})(?![\w-])")
-# UK NINO: first letter not D F I Q U V, second not D F I O Q U V, suffix A-D.
-_NINO = re.compile(r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])")
+# Spaced or without separators, nine digits are as often an order or routing number: these
+# count only right after a word that names an SSN.
+_SSN_UNDASHED = re.compile(r"(?<![\w-])(\d{3})( ?)(\d{2})\2(\d{4})(?![\w-]| ?\d)")
+_SSN_CONTEXT = re.compile(r"(?i)\bssn|social[ -]security|s[ée]curit[ée] sociale|seguro social|sozialversicherung")
+_SSN_CONTEXT_CHARS = 40
+# UK NINO: first letter not D F I Q U V, second not D F I O Q U V, suffix A-D; typed in
+# lowercase too, checked as uppercase.
+_NINO = re.compile(
+    r"(?i)(?<![A-Z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Z0-9])"
+)
 _NINO_NOT_ISSUED = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 # Compact, or grouped as the tax office prints it: 86 095 742 719.
 _STEUER_ID = re.compile(r"(?<!\w)(?:[1-9]\d{10}|[1-9]\d(?: \d{3}){3})(?![\w]| \d)")
@@ -384,12 +445,20 @@ def _steuer_id_valid(digits: str) -> bool:
     return (0 if check == 10 else check) == int(digits[10])
 
 
+def _ssn_named_before(text: str, start: int) -> bool:
+    before = text[max(0, start - _SSN_CONTEXT_CHARS) : start]
+    return _SSN_CONTEXT.search(before) is not None and not _ID_WORD.search(before)
+
+
 def _national_ids(text: str) -> Iterator[tuple[int, int]]:
     for m in _SSN.finditer(text):
         if _ssn_valid(*m.groups()):
             yield m.span()
+    for m in _SSN_UNDASHED.finditer(text):
+        if _ssn_valid(m.group(1), m.group(3), m.group(4)) and _ssn_named_before(text, m.start()):
+            yield m.span()
     for m in _NINO.finditer(text):
-        if m.group(1) not in _NINO_NOT_ISSUED:
+        if m.group(1).upper() not in _NINO_NOT_ISSUED:
             yield m.span()
     for m in _STEUER_ID.finditer(text):
         before = text[max(0, m.start() - _STEUER_CONTEXT_CHARS) : m.start()]
@@ -409,7 +478,8 @@ _DETECTORS: dict[str, Callable[[str], Iterator[tuple[int, int]]]] = {
 }
 
 
-# Every kind needs an @ or a digit: most short values (titles, paths, metadata) have neither.
+# Every kind needs an @ (or a spelled one, _SPELLED_AT) or a digit: most short values
+# (titles, paths, metadata) have neither.
 _CANDIDATE = re.compile(r"[@\d]")
 
 
@@ -429,7 +499,7 @@ def _detect(text: str) -> list[Finding]:
 def _found(text: str) -> list[tuple[Finding, str]]:
     """Each finding, at its span in `text`, with its value as the normalised view reads it."""
     view = _view(text)
-    if not _CANDIDATE.search(view.text):
+    if not (_CANDIDATE.search(view.text) or _SPELLED_AT.search(view.text)):
         return []
     found = []
     for f in _detect(view.text):
@@ -448,7 +518,7 @@ def _normalise(kind: str, value: str) -> str:
     """The form that is hashed, so that spacing, case and spelling do not change the token."""
     value = visible(value)
     if kind == "email":
-        local, _, domain = value.lower().rpartition("@")
+        local, _, domain = _unspell_email(value).lower().rpartition("@")
         return f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
     if kind == "ip":
         # Canonical form: stripping the dots would make 20.30.113.47 and 203.0.113.47 collide.
