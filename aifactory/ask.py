@@ -38,10 +38,13 @@ def answer(args: argparse.Namespace, home: Path) -> bool:
     explains), so the caller runs the full command."""
     if not known_here(home, args.tenant) or not (home / "index" / ".owner.json").exists():
         return False
+    from vectorstore.filters import from_cli  # standard library only
     from vectorstore.owner_card import ask  # no numpy, no torch, no DuckDB
 
+    filters, exclude = from_cli(args.filter)
     results = ask(home / "index", text=args.text, tenant=args.tenant, top_k=args.top_k, mode=args.mode,
-                  include_quarantined=args.include_quarantined, filters=dict(args.filter))
+                  offset=args.offset, score_threshold=args.score_threshold,
+                  include_quarantined=args.include_quarantined, filters=filters, exclude=exclude)
     if results is None:
         return False
     if args.json:

@@ -7,7 +7,7 @@
     aifactory replay              rebuild chunks and the index from the raw lake
     aifactory dlq list|replay     what failed and why; send it through again after a fix
     aifactory index               make the index equal to the chunks lake (idempotent, safe to kill)
-    aifactory eval                BEIR evaluation: nDCG@10, recall@100, MRR for dense and hybrid
+    aifactory eval                retrieval evaluation: nDCG@10, recall@100, MRR, identifier hits, every mode
     aifactory usage [report]      metered usage per tenant; showback/chargeback report
     aifactory reindex --model M   build the collections of another model, then switch with no downtime
     aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
@@ -44,7 +44,8 @@ from typing import Any
 
 from aifactory.remote import CARRIED, carried_out
 from governance.names import NAME_PATTERN
-from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES
+from vectorstore.filters import ALL_KEYS, RANGE_KEYS
+from vectorstore.modes import DEFAULT_MODE, MODES
 
 log = logging.getLogger("aifactory")
 
@@ -65,14 +66,18 @@ class Help(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def key_value(text: str) -> tuple[str, str]:
-    """`--filter KEY=VALUE`, refused at parse time like any other bad option."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r} (e.g. document_id=helio-eu:hr/x.md)")
-    if key not in FILTER_KEYS:
-        raise argparse.ArgumentTypeError(f"unknown filter key {key!r}; filter on one of {', '.join(FILTER_KEYS)}")
-    return key, value
+def filter_item(text: str) -> tuple[str, str, str]:
+    """`--filter KEY=VALUE` (also !=, >=, >, <=, <), refused at parse time like any other bad option."""
+    m = re.fullmatch(r"([a-z_]+)(!=|>=|<=|=|>|<)(.*)", text, re.DOTALL)
+    if not m or not m.group(3):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (or KEY!=VALUE, KEY>=VALUE, ...), got {text!r} "
+                                         f"(e.g. document_id=helio-eu:hr/x.md or page>=3)")
+    key, op, value = m.groups()
+    if key not in ALL_KEYS:
+        raise argparse.ArgumentTypeError(f"unknown filter key {key!r}; filter on one of {', '.join(ALL_KEYS)}")
+    if op in (">=", ">", "<=", "<") and key not in RANGE_KEYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: ranges apply to {', '.join(RANGE_KEYS)} only")
+    return key, op, value
 
 
 def tenant_name(text: str) -> str:
@@ -83,14 +88,22 @@ def tenant_name(text: str) -> str:
     return text
 
 
-def positive(text: str) -> int:
+def whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {least} or more, got {value}")
     return value
+
+
+def positive(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def non_negative(text: str) -> int:
+    return whole_number(text, 0)
 
 
 def examples(*lines: str) -> str:
@@ -153,15 +166,23 @@ def parser() -> argparse.ArgumentParser:
     sp = command("search", "search the index for one tenant",
                  "aifactory search 'How long is parental leave?' --tenant helio-eu",
                  "aifactory search 'E-305' --tenant helio-eu --mode dense --top-k 3",
-                 "aifactory search 'remote work' --tenant helio-eu --filter document_id=helio-eu:hr/remote-work.md")
+                 "aifactory search 'remote work' --tenant helio-eu --filter document_id=helio-eu:hr/remote-work.md",
+                 "aifactory search 'leave' --tenant helio-eu --filter section=Leave --filter section=Benefits "
+                 "--filter 'event_time>=2026-01-01' --offset 5")
     sp.add_argument("text", help="the question or keywords")
     sp.add_argument("--tenant", type=tenant_name, required=True, help="whose documents to search")
     sp.add_argument("--top-k", type=positive, default=5, metavar="K", help="how many hits")
+    sp.add_argument("--offset", type=non_negative, default=0, metavar="N",
+                    help="skip the first N hits (the next page: --offset 5 after --top-k 5)")
+    sp.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                    help="leave out hits scoring under S (in the mode's score: cosine, bm25 or rrf)")
     sp.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
-                    help="hybrid: dense vectors plus BM25 keywords fused by reciprocal rank (best on our "
-                         "evaluations); dense: vectors only")
-    sp.add_argument("--filter", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                    help=f"exact match on a payload field, repeatable; keys: {', '.join(FILTER_KEYS)}")
+                    help="hybrid: dense vectors plus BM25 keywords fused by reciprocal rank, exact identifiers "
+                         "first (best on our evaluations); dense: vectors only; keyword: BM25 only")
+    sp.add_argument("--filter", action="append", type=filter_item, default=[], metavar="KEY=VALUE",
+                    help="repeatable: KEY=VALUE must match (a key given twice: any of the values), KEY!=VALUE "
+                         f"must not; KEY>=V, >, <=, < for a range on {', '.join(RANGE_KEYS)} (dates as "
+                         f"2026-01-31); keys: {', '.join(ALL_KEYS)}")
     sp.add_argument("--include-quarantined", action="store_true",
                     help="also return chunks quarantined for suspected prompt injection")
 
@@ -255,12 +276,15 @@ def parser() -> argparse.ArgumentParser:
                  "aifactory worker land", "KAFKA_BOOTSTRAP_SERVERS=kafka:9092 aifactory worker transform",
                  json=False)
     sp.add_argument("kind", choices=["transform", "land", "index"], help="which service")
-    sp = command("eval", "BEIR-format retrieval evaluation through the real pipeline",
+    sp = command("eval", "retrieval evaluation through the real pipeline, every mode: a BEIR-format set and "
+                         "a generated set of near-identical memos searched by their identifiers",
                  "aifactory eval --corpus scifact/corpus.jsonl --queries scifact/queries.jsonl "
-                 "--qrels scifact/qrels/test.tsv")
-    sp.add_argument("--corpus", required=True, help="corpus.jsonl (_id, title, text)")
-    sp.add_argument("--queries", required=True, help="queries.jsonl (_id, text)")
-    sp.add_argument("--qrels", required=True, help="qrels TSV (query-id, corpus-id, score) with a header")
+                 "--qrels scifact/qrels/test.tsv", "aifactory eval --memos 40")
+    sp.add_argument("--corpus", help="corpus.jsonl (_id, title, text)")
+    sp.add_argument("--queries", help="queries.jsonl (_id, text)")
+    sp.add_argument("--qrels", help="qrels TSV (query-id, corpus-id, score) with a header")
+    sp.add_argument("--memos", type=non_negative, default=40, metavar="N",
+                    help="near-identical memos in the generated identifier set (0: leave it out)")
     return p
 
 
@@ -279,7 +303,12 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if missing:
         p.error(f"{args.command}: no such file or folder: {', '.join(missing)} (looked in {Path.cwd()})")
     if args.command == "eval":
-        for flag in ("corpus", "queries", "qrels"):
+        given = [flag for flag in ("corpus", "queries", "qrels") if getattr(args, flag)]
+        if given and len(given) < 3:
+            p.error("eval: a BEIR set needs --corpus, --queries and --qrels together")
+        if not given and not args.memos:
+            p.error("eval: nothing to evaluate; give a BEIR set (--corpus, --queries, --qrels) or --memos N")
+        for flag in given:
             if not Path(getattr(args, flag)).is_file():
                 p.error(f"eval: --{flag} {getattr(args, flag)}: no such file")
     if args.command == "reindex" and not Path(args.model).is_dir():

@@ -32,6 +32,7 @@ from pipeline.progress import Progress
 from pipeline.settings import SAMPLE_SOURCES, load_sources
 from pipeline.status import status, tenant_regions
 from pipeline.status import tenants as known_tenants
+from vectorstore.filters import from_cli
 from vectorstore.search import SearchError, search
 
 SAMPLE_QUESTION = ("helio-eu", "How long is parental leave for employees in Germany?")
@@ -155,8 +156,10 @@ def cmd_status(args: argparse.Namespace, factory: Factory, progress: Progress) -
 def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     require_tenant(factory, args.tenant)
     index, embedder = factory.for_questions() or (factory.index, factory.embedder)
-    results = search(index, embedder, args.text, tenant=args.tenant, top_k=args.top_k,
-                     mode=args.mode, include_quarantined=args.include_quarantined, filters=dict(args.filter))
+    filters, exclude = from_cli(args.filter)
+    results = search(index, embedder, args.text, tenant=args.tenant, top_k=args.top_k, offset=args.offset,
+                     score_threshold=args.score_threshold, mode=args.mode,
+                     include_quarantined=args.include_quarantined, filters=filters, exclude=exclude)
     emit(args, [r.__dict__ for r in results], format_results(args.text, results))
 
 
@@ -250,14 +253,17 @@ def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress
 
 
 def cmd_eval(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
-    from aifactory.evaluate import evaluate
+    from aifactory import identifier_set
+    from aifactory.evaluate import evaluate, format_report
 
-    report = evaluate(factory.settings, Path(args.corpus), Path(args.queries), Path(args.qrels))
-    lines = [f"{'mode':<8}{'nDCG@10':>9}{'recall@100':>12}{'MRR':>8}"]
-    for mode in ("dense", "hybrid"):
-        m = report[mode]
-        lines.append(f"{mode:<8}{m['ndcg@10']:>9.3f}{m['recall@100']:>12.3f}{m['mrr']:>8.3f}")
-    emit(args, report, "\n".join(lines) + f"\n{report['dense']['queries']} judged queries; index in {report['home']}")
+    sets: dict[str, tuple[Path, Path, Path]] = {}
+    if args.corpus:
+        sets[Path(args.corpus).parent.name or "beir"] = (Path(args.corpus), Path(args.queries), Path(args.qrels))
+    if args.memos:
+        sets[f"identifiers-{args.memos}"] = identifier_set.write(
+            factory.settings.home / "eval" / "sets" / f"identifiers-{args.memos}", args.memos)
+    reports = {name: evaluate(factory.settings, *paths) for name, paths in sets.items()}
+    emit(args, reports, "\n\n".join(format_report(name, r) for name, r in reports.items()))
 
 
 def cmd_index(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:

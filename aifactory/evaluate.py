@@ -2,9 +2,13 @@
 
 The corpus (`corpus.jsonl`: `_id`, `title`, `text`) is ingested as one tenant into
 a data directory of its own, chunked, embedded and indexed like any source; each
-query (`queries.jsonl`: `_id`, `text`) is searched in dense and in hybrid mode;
+query (`queries.jsonl`: `_id`, `text`) is searched in every mode, and in hybrid mode
+also without putting exact identifiers first (plain rank fusion, the default before it);
 a document ranks where its best chunk ranks. Judgements come from a TSV
-(`query-id`, `corpus-id`, `score`, with a header), as in BEIR's qrels.
+(`query-id`, `corpus-id`, `score`, with a header), as in BEIR's qrels. Beside nDCG@10,
+recall@100 and MRR, the identifier hit rate: of the judged queries that hold an exact
+identifier (vectorstore/identifiers.py), the share whose relevant document ranks first.
+Each set's report is kept in its data directory, and the next run shows it beside its own.
 """
 
 from __future__ import annotations
@@ -27,13 +31,17 @@ from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
 from pipeline.status import indexed_documents
 from vectorstore.embedder import Embedder
+from vectorstore.identifiers import identifiers
 from vectorstore.index import Mode
 from vectorstore.metrics import summarise
 from vectorstore.search import search
 
 EVAL_TENANT = "eval"
 DEPTH = 100
-
+REPORT = "report.json"
+# label -> (mode, exact identifiers first); "hybrid-rrf" is hybrid as it ranked before identifiers.
+VARIANTS: dict[str, tuple[Mode, bool]] = {"dense": ("dense", True), "keyword": ("keyword", True),
+                                          "hybrid-rrf": ("hybrid", False), "hybrid": ("hybrid", True)}
 
 
 class EvaluationError(CommandError):
@@ -89,16 +97,35 @@ def evaluate(settings: FactorySettings, corpus: Path, queries: Path, qrels: Path
         run = runner.run(factory, [Source(staging, EVAL_TENANT, jurisdiction, fields)])
         check_indexed(factory, corpus)
         report: dict[str, Any] = {"corpus": str(corpus), "documents_published": run.published,
-                                  "home": str(home)}
-        modes: tuple[Mode, ...] = ("dense", "hybrid")
-        for mode in modes:
+                                  "documents": indexed_documents(factory), "home": str(home), "modes": {}}
+        for label, (mode, exact) in VARIANTS.items():
             runs = {qid: ranked_documents(search(factory.index, factory.embedder, text, tenant=EVAL_TENANT,
-                                                 top_k=DEPTH, mode=mode))
+                                                 top_k=DEPTH, mode=mode, exact_identifiers=exact))
                     for qid, text in questions.items()}
-            report[mode] = summarise(runs, judgements)
+            report["modes"][label] = {**summarise(runs, judgements),
+                                      **identifier_hits(runs, judgements, questions)}
+        saved = home / REPORT
+        report["previous"] = previous(saved)
+        saved.write_text(json.dumps({k: v for k, v in report.items() if k != "previous"}, indent=2))
         return report
     finally:
         factory.close()
+
+
+def identifier_hits(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]],
+                    questions: dict[str, str]) -> dict[str, Any]:
+    """Of the judged queries holding an identifier, how many, and the share whose relevant document is first."""
+    asked = [q for q in qrels if q in questions and identifiers(questions[q]) and any(qrels[q].values())]
+    first = sum(1 for q in asked if runs.get(q) and qrels[q].get(runs[q][0], 0) > 0)
+    return {"identifier_queries": len(asked), "identifier_first": first / len(asked) if asked else None}
+
+
+def previous(path: Path) -> dict[str, Any] | None:
+    """The modes of the last report on this corpus, if one was kept."""
+    try:
+        return dict(json.loads(path.read_text())["modes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def check_indexed(factory: Factory, corpus: Path) -> None:
@@ -113,3 +140,25 @@ def check_indexed(factory: Factory, corpus: Path) -> None:
     raise EvaluationError(f"only {indexed:,} of the corpus's {records:,} records were indexed, so no score would "
                           f"be right; {len(letters)} dead letter(s){first}. See them with AIFACTORY_HOME="
                           f"{factory.settings.home} aifactory dlq list")
+
+
+def _cell(now: float | None, before: float | None) -> str:
+    if now is None:
+        return f"{'-':>15}"
+    was = f"({before:.3f})" if before is not None else "(   -  )"
+    return f"{now:>7.3f} {was}"
+
+
+def format_report(name: str, report: dict[str, Any]) -> str:
+    """One table: each mode's figures, the last run's in brackets beside them."""
+    before = report.get("previous") or {}
+    head = f"{'mode':<11}" + "".join(f"{h:>16}" for h in ("nDCG@10", "recall@100", "MRR", "identifier@1"))
+    lines = [f"{name}: {report['documents']} documents", head]
+    for label, m in report["modes"].items():
+        was = before.get(label, {})
+        lines.append(f"{label:<11}" + "".join(" " + _cell(m[k], was.get(k))
+                                             for k in ("ndcg@10", "recall@100", "mrr", "identifier_first")))
+    first = next(iter(report["modes"].values()))
+    lines.append(f"{first['queries']} judged queries, {first['identifier_queries']} with an identifier; "
+                 f"(last run's figures); index in {report['home']}")
+    return "\n".join(lines)

@@ -21,12 +21,15 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    MatchAny,
     MatchValue,
     Modifier,
     PayloadSchemaType,
     Point,
     Prefetch,
     QueryRequest,
+    RangeDateTime,
+    RangeFloat,
     ScrollRequest,
     SparseVector,
     UpdateOperation,
@@ -34,6 +37,7 @@ from qdrant_edge import (
 from qdrant_edge import Query as EdgeQuery
 
 from vectorstore.errors import VectorStoreError
+from vectorstore.filters import Condition
 from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
@@ -56,10 +60,20 @@ from vectorstore.sparse import SPARSE, Sparse
 log = logging.getLogger(__name__)
 
 
+def _condition(c: Condition) -> FieldCondition:
+    if c.bounds:
+        bounds = dict(c.bounds)
+        # Bounds are times for dates and numbers otherwise (filters.py makes them so).
+        return FieldCondition(key=c.field, range=RangeDateTime(**bounds) if c.dates  # type: ignore[arg-type]
+                              else RangeFloat(**bounds))  # type: ignore[arg-type]
+    if len(c.values) == 1:
+        return FieldCondition(key=c.field, match=MatchValue(c.values[0]))
+    return FieldCondition(key=c.field, match=MatchAny(list(c.values)))
+
+
 def _filter(query: Query) -> Filter:
     must, must_not = conditions(query)
-    return Filter(must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must],
-                  must_not=[FieldCondition(key=k, match=MatchValue(v)) for k, v in must_not] or None)
+    return Filter(must=[_condition(c) for c in must], must_not=[_condition(c) for c in must_not] or None)
 
 
 class IndexBusyError(VectorStoreError, RuntimeError):
@@ -186,6 +200,9 @@ class EdgeIndex(ScrollingIndex):
             request = QueryRequest(limit=query.top_k, query=fusion, with_payload=True, with_vector=want,
                                    prefetches=[Prefetch(limit=depth, query=dense, filter=flt),
                                                Prefetch(limit=depth, query=sparse, filter=flt)])
+        elif query.mode == "keyword" and query.sparse is not None:
+            sparse = EdgeQuery.Nearest(SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
+            request = QueryRequest(limit=query.top_k, query=sparse, filter=flt, with_payload=True, with_vector=want)
         else:
             request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True, with_vector=want)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_of(p.vector))

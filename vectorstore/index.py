@@ -7,7 +7,7 @@
 One collection per region and model fingerprint, so residency is a matter of
 which collection a point goes to, and vectors of two models never mix. Each point
 has a dense vector and a BM25 sparse vector; search is dense, or hybrid (both,
-fused by reciprocal rank). Every search carries the tenant filter; quarantined
+fused by reciprocal rank), or keyword (BM25 alone). Every search carries the tenant filter; quarantined
 chunks are left out unless asked for. The same contract tests run on both.
 """
 
@@ -18,13 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from vectorstore.filters import Condition, parse
 from vectorstore.modes import Mode
 from vectorstore.sparse import Sparse
 
 DENSE = "dense"
 KEYWORD_FIELDS = ("tenant", "document_id", "document_ids", "jurisdiction", "region", "screening")
-# A filter on document_id matches every document a point speaks for, folded ones too.
-FILTER_FIELDS = {"document_id": "document_ids"}
 SCROLL_PAGE = 2_000
 UPSERT_BATCH = 256
 RRF_K = 60
@@ -51,8 +50,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class Query:
-    """One search: the tenant is required; `filters` add exact matches on payload
-    keys; `sparse` is needed for hybrid mode."""
+    """One search: the tenant is required; `filters` and `exclude` add conditions on
+    payload keys (vectorstore/filters.py); `sparse` is needed for hybrid and keyword mode."""
 
     dense: Sequence[float]
     tenant: str
@@ -60,7 +59,8 @@ class Query:
     mode: Mode = "dense"
     sparse: Sparse | None = None
     include_quarantined: bool = False
-    filters: Mapping[str, str] = field(default_factory=dict)
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    exclude: Mapping[str, Any] = field(default_factory=dict)
     with_vectors: bool = False  # MMR needs the candidates' vectors
 
 
@@ -114,13 +114,15 @@ def stored(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def conditions(query: Query) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(must, must_not) keyword matches for a query: the tenant always, the
-    caller's filters, and the quarantine tag unless quarantined chunks are wanted.
-    A keyword, not a bool: qdrant-edge-py 0.9 never matches a bool payload value."""
-    must = [("tenant", query.tenant),
-            *((FILTER_FIELDS.get(k, k), v) for k, v in sorted(query.filters.items()) if k != "tenant")]
-    must_not = [] if query.include_quarantined else [("screening", "quarantined")]
+def conditions(query: Query) -> tuple[list[Condition], list[Condition]]:
+    """(must, must_not) conditions of a query: the tenant always (first, and no filter
+    can name it), the caller's filters and exclusions, and the quarantine tag unless
+    quarantined chunks are wanted. A keyword, not a bool: qdrant-edge-py 0.9 never
+    matches a bool payload value."""
+    must, must_not = parse({k: v for k, v in query.filters.items() if k != "tenant"}, query.exclude)
+    must = [Condition("tenant", values=(query.tenant,)), *must]
+    if not query.include_quarantined:
+        must_not.append(Condition("screening", values=("quarantined",)))
     return must, must_not
 
 

@@ -12,6 +12,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from vectorstore.errors import VectorStoreError
+from vectorstore.filters import Condition
 from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
@@ -51,11 +52,20 @@ class IndexUnavailable(VectorStoreError, RuntimeError):
     """The Qdrant server cannot be reached or refused a request."""
 
 
+def _condition(c: Condition) -> models.FieldCondition:
+    if c.bounds:
+        bounds = dict(c.bounds)
+        return models.FieldCondition(key=c.field, range=models.DatetimeRange(**bounds) if c.dates  # type: ignore[arg-type]
+                                     else models.Range(**bounds))  # type: ignore[arg-type]
+    if len(c.values) == 1:
+        return models.FieldCondition(key=c.field, match=models.MatchValue(value=c.values[0]))
+    return models.FieldCondition(key=c.field, match=models.MatchAny(any=list(c.values)))
+
+
 def _filter(query: Query) -> models.Filter:
     must, must_not = conditions(query)
-    return models.Filter(
-        must=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in must],
-        must_not=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in must_not] or None)
+    return models.Filter(must=[_condition(c) for c in must],
+                         must_not=[_condition(c) for c in must_not] or None)
 
 
 class QdrantIndex(ScrollingIndex):
@@ -178,6 +188,10 @@ class QdrantIndex(ScrollingIndex):
                 with_vectors=want,
                 prefetch=[models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt),
                           models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=flt)])
+        elif query.mode == "keyword" and query.sparse is not None:
+            found = self.client.query_points(
+                name, query=models.SparseVector(indices=query.sparse.indices, values=query.sparse.values),
+                using=SPARSE, query_filter=flt, limit=query.top_k, with_payload=True, with_vectors=want)
         else:
             found = self.client.query_points(name, query=dense, using=DENSE, query_filter=flt, limit=query.top_k,
                                              with_payload=True, with_vectors=want)

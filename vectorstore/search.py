@@ -1,19 +1,24 @@
 """Search: embed the question, query every region's collection under the tenant
 filter, and merge the hits by score. Each result says what its score is: a cosine
-in dense mode, a reciprocal-rank-fusion value in hybrid mode (vectorstore/modes.py)."""
+in dense mode, a BM25 score in keyword mode, a reciprocal-rank-fusion value in hybrid
+mode, plus 1 per exact identifier of the query the chunk holds (vectorstore/modes.py).
+Pages are cut after the merge, so page two follows page one across regions."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from vectorstore.errors import VectorStoreError
+from vectorstore.filters import FilterError, parse
+from vectorstore.identifiers import held, identifiers
 from vectorstore.index import Hit, Query, VectorIndex
-from vectorstore.modes import DEFAULT_MODE, FILTER_KEYS, MODES, Mode, ScoreKind, score_kind
+from vectorstore.modes import DEFAULT_MODE, MAX_OFFSET, MODES, Mode, ScoreKind, score_kind
 from vectorstore.sparse import query_vector
 
 MAX_TOP_K = 100
+IDENTIFIER_POOL = 100
 
 
 class SearchError(VectorStoreError, ValueError):
@@ -24,7 +29,7 @@ class SearchError(VectorStoreError, ValueError):
 class Result:
     rank: int
     score: float
-    score_kind: ScoreKind  # "cosine" (dense) or "rrf" (hybrid): what `score` is
+    score_kind: ScoreKind  # what `score` is: "cosine", "bm25", "rrf" or "exact+rrf"
     point_id: str
     document_id: str
     title: str
@@ -70,35 +75,67 @@ class QueryEmbedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-def search(index: VectorIndex, embedder: QueryEmbedder, text: str, *, tenant: str, top_k: int = 5,
-           mode: Mode = DEFAULT_MODE, include_quarantined: bool = False,
-           filters: dict[str, str] | None = None, regions: Collection[str] | None = None,
-           with_vectors: bool = False) -> list[Result]:
-    """The top hits of one tenant, hybrid (dense + BM25, fused by rank; the default) or dense;
-    chunks quarantined for prompt injection only when asked. `regions`, when given,
-    bounds the collections touched (an API key's regions)."""
+def check(text: str, tenant: str, top_k: int, mode: Mode, offset: int) -> None:
     if not text.strip():
         raise SearchError("the search text is empty; ask a question")
     if not tenant:
         raise SearchError("a tenant is required: pass --tenant")
     if not 1 <= top_k <= MAX_TOP_K:
         raise SearchError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise SearchError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}: narrow the search with "
+                          f"filters instead of paging that deep")
     if mode not in MODES:
         raise SearchError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    unknown = sorted(set(filters or {}) - set(FILTER_KEYS))
-    if unknown:
-        # The index would match an unknown key against nothing (or, for the tenant, ignore it): say so instead.
-        raise SearchError(f"cannot filter on {', '.join(map(repr, unknown))}: a filter may name "
-                          f"{', '.join(FILTER_KEYS)} (the tenant comes from --tenant or the API key)")
-    query = Query(dense=embedder.embed_query(text), tenant=tenant, top_k=top_k, mode=mode,
-                  sparse=query_vector(text) if mode == "hybrid" else None,
-                  include_quarantined=include_quarantined, filters=filters or {}, with_vectors=with_vectors)
+
+
+def _exact_first(hits: list[Hit], wanted: list[str]) -> list[tuple[Hit, ScoreKind]]:
+    """Hybrid hits, those holding exact identifiers of the query first: each scores
+    1 per identifier it holds plus its RRF value ("exact+rrf")."""
+    scored: list[tuple[float, Hit, ScoreKind]] = []
+    for h in hits:
+        n = len(held(wanted, h.payload.get("text", ""))) if wanted else 0
+        scored.append((n + h.score, h, "exact+rrf" if n else "rrf"))
+    scored.sort(key=lambda t: (-t[0], t[1].id))
+    return [(replace(h, score=score), kind) for score, h, kind in scored]
+
+
+def search(index: VectorIndex, embedder: QueryEmbedder, text: str, *, tenant: str, top_k: int = 5,
+           mode: Mode = DEFAULT_MODE, include_quarantined: bool = False,
+           filters: Mapping[str, Any] | None = None, exclude: Mapping[str, Any] | None = None,
+           regions: Collection[str] | None = None, with_vectors: bool = False, offset: int = 0,
+           score_threshold: float | None = None, exact_identifiers: bool = True) -> list[Result]:
+    """Hits `offset + 1` to `offset + top_k` of one tenant: hybrid (dense + BM25, fused by
+    rank, exact identifiers of the query first; the default), dense or keyword (BM25).
+    Chunks quarantined for prompt injection only when asked; `filters` and `exclude` as in
+    vectorstore/filters.py; hits scoring under `score_threshold` (in the mode's score
+    kind) are left out. `regions`, when given, bounds the collections touched (an API key's).
+    `exact_identifiers=False` gives plain rank fusion in hybrid mode (`aifactory eval` compares)."""
+    check(text, tenant, top_k, mode, offset)
+    try:
+        parse(filters, exclude)
+    except FilterError as exc:
+        raise SearchError(str(exc)) from None
+    wanted = identifiers(text) if mode == "hybrid" and exact_identifiers else []
+    window = offset + top_k
+    # Identifier queries fuse a deeper pool, so a chunk that BM25 ranks first and the
+    # dense side misses is still among the candidates.
+    depth = max(window, IDENTIFIER_POOL) if wanted else window
+    query = Query(dense=embedder.embed_query(text) if mode != "keyword" else [], tenant=tenant, top_k=depth,
+                  mode=mode, sparse=query_vector(text) if mode != "dense" else None,
+                  include_quarantined=include_quarantined, filters=dict(filters or {}), exclude=dict(exclude or {}),
+                  with_vectors=with_vectors)
     hits: list[Hit] = []
     for region in index.regions():
         if regions is not None and region not in regions:
             continue
         hits.extend(index.search(region, query))
-    # Scores of two regions' collections compare: cosine for dense, RRF for hybrid.
-    hits.sort(key=lambda h: (-h.score, h.id))
-    kind = score_kind(mode)
-    return [Result.from_hit(n, h, kind) for n, h in enumerate(hits[:top_k], start=1)]
+    # Scores of two regions' collections compare: cosine, BM25 (one IDF per region) or RRF.
+    if mode == "hybrid":
+        ranked = _exact_first(hits, wanted)
+    else:
+        hits.sort(key=lambda h: (-h.score, h.id))
+        ranked = [(h, score_kind(mode)) for h in hits]
+    if score_threshold is not None:
+        ranked = [(h, k) for h, k in ranked if h.score >= score_threshold]
+    return [Result.from_hit(n, h, kind) for n, (h, kind) in enumerate(ranked[offset:window], start=offset + 1)]

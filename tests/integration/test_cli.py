@@ -80,16 +80,25 @@ def test_bad_arguments_give_a_clear_error(tmp_path: Path) -> None:
     assert "no data directory at" in proc.stderr  # test_first_hour tries it where there is data
 
 
-def test_eval_reports_beir_metrics_for_both_modes(tmp_path: Path) -> None:
+def test_eval_reports_every_mode_on_a_beir_set_and_the_identifier_set(tmp_path: Path) -> None:
     beir = PROJECT_ROOT / "tests" / "data" / "beir"
     report = as_json(aifactory(tmp_path / "home", "eval", "--corpus", str(beir / "corpus.jsonl"),
                                "--queries", str(beir / "queries.jsonl"), "--qrels", str(beir / "qrels.tsv"),
-                               "--json"))
-    assert report["documents_published"] == 14
-    for mode in ("dense", "hybrid"):
-        assert report[mode]["queries"] == 8
-        assert report[mode]["recall@100"] == 1.0
-        assert report[mode]["ndcg@10"] > 0.8 and report[mode]["mrr"] > 0.8
+                               "--memos", "24", "--json"))
+    natural, coded = report["beir"], report["identifiers-24"]
+    assert natural["documents"] == 14 and coded["documents"] == 24
+    assert set(natural["modes"]) == {"dense", "keyword", "hybrid-rrf", "hybrid"}
+    for m in natural["modes"].values():
+        assert m["queries"] == 8 and m["identifier_queries"] == 1 and m["recall@100"] == 1.0
+        assert m["ndcg@10"] > 0.8 and m["mrr"] > 0.8
+    assert natural["previous"] is None
+    # The default mode wins: every memo found first by its identifier, more often than dense or plain fusion.
+    ids = {mode: m["identifier_first"] for mode, m in coded["modes"].items()}
+    assert ids["hybrid"] >= 0.95 and ids["hybrid"] >= max(ids.values())
+    assert ids["dense"] < ids["hybrid"]
+    assert natural["modes"]["hybrid"]["ndcg@10"] >= natural["modes"]["hybrid-rrf"]["ndcg@10"]
+    table = aifactory(tmp_path / "home", "eval", "--memos", "24").stdout
+    assert "identifier@1" in table and "(1.000)" in table, table  # the last run's figures beside
 
 
 
@@ -130,3 +139,12 @@ def test_keys_and_serve_from_the_command_line(tmp_path: Path) -> None:
     assert server.returncode == 0, out
     ledger = [json.loads(line) for line in (home / "governance" / "usage.jsonl").read_text().splitlines()]
     assert [e["tenant"] for e in ledger if e["event"] == "query"] == ["acme"], "the query was not metered"
+
+
+def test_search_refuses_a_malformed_filter_or_offset_before_loading_anything(tmp_path: Path) -> None:
+    proc = aifactory(tmp_path / "home", "search", "x", "--tenant", "a", "--filter", "section>=B", expect=2)
+    assert "ranges apply to page, chunk_no, version, event_time only" in proc.stderr
+    proc = aifactory(tmp_path / "home", "search", "x", "--tenant", "a", "--offset", "-1", expect=2)
+    assert "must be 0 or more" in proc.stderr and "Traceback" not in proc.stderr
+    proc = aifactory(tmp_path / "home", "eval", "--corpus", "c.jsonl", expect=2)
+    assert "a BEIR set needs --corpus, --queries and --qrels together" in proc.stderr

@@ -141,6 +141,45 @@ def test_filters_narrow_and_cannot_widen_the_tenant(make_index: Any) -> None:
     assert set(names(sneaky)) <= {"a1", "a2", "a3"}
 
 
+def shelved() -> list[IndexPoint]:
+    """Five pages of one manual and one of another tenant, with sections and event times."""
+    rows = [("p1", "acme", 1, "Safety"), ("p2", "acme", 2, "Safety"), ("p3", "acme", 3, "Charging"),
+            ("p4", "acme", 4, "Charging"), ("p5", "acme", 5, "Faults"), ("q1", "beta", 3, "Charging")]
+    return [IndexPoint(pid(k), [1.0, n / 10, 0.0, 0.0], {"tenant": t, "document_id": k, "text": f"page {n} {sec}",
+                                                           "section": sec, "page": n,
+                                                           "event_time": f"2026-{n:02d}-10T08:00:00+00:00",
+                                                           "screening": "clear", "digest": k})
+            for k, t, n, sec in rows]
+
+
+def test_filters_take_any_of_ranges_and_exclusions_inside_the_tenant(make_index: Any) -> None:
+    index = make_index()
+    index.upsert("eu-central", shelved())
+
+    def found(**conditions: Any) -> list[str]:
+        return sorted(names(index.search("eu-central", Query(dense=[1, 0, 0, 0], tenant="acme", top_k=10,
+                                                                  **conditions))))
+
+    assert found(filters={"section": ["Safety", "Faults"]}) == ["p1", "p2", "p5"]
+    assert found(filters={"page": {"gte": 2, "lte": 4}}) == ["p2", "p3", "p4"]
+    assert found(filters={"page": {"gt": 2, "lt": 4}}) == ["p3"]
+    assert found(filters={"page": 5}) == ["p5"]
+    assert found(filters={"event_time": {"gte": "2026-03-01"}}) == ["p3", "p4", "p5"]
+    assert found(filters={"event_time": {"lt": "2026-02-10T08:00:00Z"}}) == ["p1"]
+    assert found(exclude={"section": "Charging"}) == ["p1", "p2", "p5"]
+    assert found(filters={"page": {"gte": 2}}, exclude={"section": ["Charging", "Faults"]}) == ["p2"]
+    # Beta's page 3 matches every condition but the tenant: it never comes back.
+    assert found(filters={"section": "Charging", "page": 3}) == ["p3"]
+
+
+def test_keyword_mode_ranks_by_bm25_alone(make_index: Any) -> None:
+    index = make_index()
+    index.upsert("eu-central", points())
+    hits = index.search("eu-central", Query(dense=[], tenant="acme", top_k=10, mode="keyword",
+                                            sparse=query_vector("lidar E-305")))
+    assert names(hits) == ["a3"] and hits[0].score > 0
+
+
 def test_vectors_come_back_only_when_asked(make_index: Any) -> None:
     index = make_index()
     index.upsert("eu-central", points())

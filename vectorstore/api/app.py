@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -72,7 +73,7 @@ from vectorstore.api.telemetry import Telemetry
 from vectorstore.context import build_context
 from vectorstore.embedder import Embedder
 from vectorstore.index import VectorIndex
-from vectorstore.modes import Mode
+from vectorstore.modes import MAX_OFFSET
 from vectorstore.search import Result, search
 
 log = logging.getLogger(__name__)
@@ -237,12 +238,12 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         if errors:
             raise ApiProblem(422, "Invalid request", summary(errors), errors=errors)
 
-    def run_search(key: ApiKey, text: str, top_k: int, mode: Mode, filters: dict[str, str],
-                   quarantined: bool, vectors: bool) -> list[Result]:
+    def run_search(key: ApiKey, body: SearchRequest | ContextRequest, top_k: int, vectors: bool,
+                   **paging: Any) -> list[Result]:
         # The tenant and the regions come from the key: Filters has no tenant field.
-        return search(backend.index, backend.embedder, text, tenant=key.tenant, top_k=top_k, mode=mode,
-                      include_quarantined=quarantined, filters=filters, regions=set(key.regions),
-                      with_vectors=vectors)
+        return search(backend.index, backend.embedder, body.query, tenant=key.tenant, top_k=top_k, mode=body.mode,
+                      include_quarantined=body.include_quarantined, filters=body.filters.given(),
+                      exclude=body.exclude.given(), regions=set(key.regions), with_vectors=vectors, **paging)
 
     def meter(key: ApiKey, event: str, tokens: int, queries: int = 1) -> None:
         backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, queries=queries,
@@ -257,8 +258,8 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         tenant_key(key)
         check_limits(body.query, top_k=(body.top_k, limits.max_top_k))
         started = time.perf_counter()
-        results = await within(run_search, key, body.query, body.top_k, body.mode, body.filters.given(),
-                               body.include_quarantined, False)
+        results = await within(partial(run_search, key, body, body.top_k, False, offset=body.offset,
+                                       score_threshold=body.score_threshold))
         hits = [SearchHit(rank=r.rank, score=r.score, score_kind=r.score_kind, point_id=r.point_id, text=r.text,
                           citation=Citation(document_id=r.document_id, title=r.title, source_uri=r.source_uri,
                                             page=r.page, section=r.section),
@@ -267,7 +268,8 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                 for r in results]
         telemetry.hits.labels("/v1/search", key.tenant).inc(len(hits))
         meter(key, "query", counter.count(body.query))
-        return SearchResponse(hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 3))
+        more = body.offset + len(hits) if len(hits) == body.top_k and body.offset + body.top_k <= MAX_OFFSET else None
+        return SearchResponse(hits=hits, next_offset=more, took_ms=round((time.perf_counter() - started) * 1000, 3))
 
     @app.post("/v1/rag/context", response_model=ContextResponse, responses={**COMMON, **JSON_BODY},
               tags=["search"], dependencies=[Depends(json_body)])
@@ -280,8 +282,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                      token_budget=(body.token_budget, limits.max_token_budget))
 
         def build() -> Any:
-            results = run_search(key, body.query, body.candidates, body.mode, body.filters.given(),
-                                 body.include_quarantined, True)
+            results = run_search(key, body, body.candidates, True)
             return build_context(backend.embedder.embed_query(body.query), results, body.token_budget,
                                  counter.count, lam=1.0 - body.diversity)
 

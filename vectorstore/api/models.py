@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,7 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from vectorstore.modes import DEFAULT_MODE, Mode, ScoreKind
+from vectorstore.filters import MAX_VALUES, parse
+from vectorstore.modes import DEFAULT_MODE, MAX_OFFSET, Mode, ScoreKind
 
 
 def _number(value: Any) -> Any:
@@ -28,26 +30,78 @@ def _number(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_number)]
+Number = Annotated[float, BeforeValidator(_number)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Filters(Strict):
-    """Exact matches on payload keys. The tenant is not one: it comes from the key."""
+Values = Annotated[list[str], Field(min_length=1, max_length=MAX_VALUES)]
+Keyword = str | Values
 
-    document_id: str | None = None
-    jurisdiction: str | None = None
-    region: str | None = None
-    section: str | None = None
-    source_uri: str | None = None
-    title: str | None = None
-    chunk_id: str | None = None
-    event_id: str | None = None
 
-    def given(self) -> dict[str, str]:
+class Range(Strict):
+    """A range of numbers: any of the bounds."""
+
+    gte: Number | None = None
+    gt: Number | None = None
+    lte: Number | None = None
+    lt: Number | None = None
+
+
+def _text(value: Any) -> Any:
+    # A time is ISO 8601 text, not a number of seconds (which pydantic would take).
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z")
+    return value
+
+
+# ISO 8601; a date is its midnight, and a time without a zone is UTC.
+Time = Annotated[datetime | date, BeforeValidator(_text)]
+
+
+class TimeRange(Strict):
+    """A range of times, ISO 8601 (`2026-01-31` is its midnight UTC): any of the bounds."""
+
+    gte: Time | None = None
+    gt: Time | None = None
+    lte: Time | None = None
+    lt: Time | None = None
+
+
+class Exclusions(Strict):
+    """What hits must not be: a value, or a list of values (any of them excludes)."""
+
+    document_id: Keyword | None = None
+    jurisdiction: Keyword | None = None
+    region: Keyword | None = None
+    section: Keyword | None = None
+    source_uri: Keyword | None = None
+    title: Keyword | None = None
+    chunk_id: Keyword | None = None
+    event_id: Keyword | None = None
+
+    def given(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    @model_validator(mode="after")
+    def _valid(self) -> Any:
+        parse(self.given())  # a FilterError is a ValueError: a 422 naming the key
+        return self
+
+
+class Filters(Exclusions):
+    """What hits must be: a value, a list (any of them), or a range on `page`, `chunk_no`,
+    `version` and `event_time`. The tenant is not a key: it comes from the API key."""
+
+    page: Int | Range | None = None
+    chunk_no: Int | Range | None = None
+    version: Int | Range | None = None
+    event_time: Time | TimeRange | None = None
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(mode="json", exclude_none=True).items() if v not in (None, {})}
 
 
 # The schema states the default limits; a server configured tighter answers 422 beyond them.
@@ -57,21 +111,29 @@ def query_field() -> Any:
 
 def mode_field() -> Any:
     return Field(DEFAULT_MODE, description="hybrid (the default): dense vectors and BM25 keywords, fused by "
-                 "reciprocal rank; dense: vectors only")
+                 "reciprocal rank, chunks holding an exact identifier of the query (an order number, a code) "
+                 "first; dense: vectors only; keyword: BM25 only")
 
 
 SCORE = ("how well the hit matches; read it with `score_kind`, higher is better. `cosine` (mode dense): the "
-         "cosine similarity of the query and the chunk, -1 to 1. `rrf` (mode hybrid): the reciprocal rank "
-         "fusion of the dense and the BM25 ranking, the sum of 1/(60 + rank) over both, so at most about 0.03; "
-         "it orders the hits of one answer and is not a similarity")
-SCORE_KIND = "what `score` is: `cosine` in dense mode, `rrf` (fused rank) in hybrid mode"
+         "cosine similarity of the query and the chunk, -1 to 1. `bm25` (mode keyword): the BM25 score, 0 and "
+         "up. `rrf` (mode hybrid): the reciprocal rank fusion of the dense and the BM25 ranking, the sum of "
+         "1/(60 + rank) over both, so at most about 0.03; it orders the hits of one answer and is not a "
+         "similarity. `exact+rrf` (mode hybrid): the chunk holds exact identifiers of the query (codes, order "
+         "numbers): 1 per identifier held, plus its `rrf` value")
+SCORE_KIND = ("what `score` is: `cosine` in dense mode, `bm25` in keyword mode, `rrf` (fused rank) in hybrid "
+              "mode, `exact+rrf` for a hybrid hit holding exact identifiers of the query")
 
 
 class SearchRequest(Strict):
     query: str = query_field()
     top_k: Int = Field(5, ge=1, le=100, description="how many hits")
+    offset: Int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many hits: the next page is at `next_offset`")
+    score_threshold: StrictFloat | None = Field(None, description="leave out hits scoring under this, in the "
+                                                "mode's `score_kind`")
     mode: Mode = mode_field()
     filters: Filters = Field(default_factory=Filters)
+    exclude: Exclusions = Field(default_factory=Exclusions)
     include_quarantined: StrictBool = Field(False, description="also return chunks quarantined as prompt injection")
 
 
@@ -100,6 +162,8 @@ class SearchHit(BaseModel):
 
 class SearchResponse(BaseModel):
     hits: list[SearchHit]
+    next_offset: int | None = Field(None, description="the `offset` of the next page; null when this page was "
+                                    "the last")
     took_ms: float
 
 
@@ -126,6 +190,7 @@ class ContextRequest(Strict):
     candidates: Int = Field(20, ge=1, le=100, description="how many search hits MMR chooses from")
     mode: Mode = mode_field()
     filters: Filters = Field(default_factory=Filters)
+    exclude: Exclusions = Field(default_factory=Exclusions)
     include_quarantined: StrictBool = False  # 0 is not false
     diversity: StrictFloat = Field(0.3, ge=0.0, le=1.0, description="0 ranks by relevance only, 1 by novelty only")
 
@@ -155,6 +220,8 @@ class ContextCitation(BaseModel):
     score_kind: ScoreKind = Field(description=SCORE_KIND)
     quarantined: bool
     lineage: dict[str, Any]
+    truncated: bool = Field(False, description="the chunk did not fit whole: its leading sentences are in the "
+                                               "context, cut at a sentence and marked with …")
 
 
 class ContextResponse(BaseModel):
