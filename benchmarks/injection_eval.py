@@ -1,10 +1,16 @@
-"""Prompt-injection screener evaluation on the labelled set in tests/data/injection_labelled.jsonl.
+"""Prompt-injection screener evaluation on a labelled set (tests/data/injection_labelled.jsonl by default).
 
-    python -m benchmarks.injection_eval [--threshold 0.5] [--data PATH]
+    python -m benchmarks.injection_eval [--threshold 0.5] [--data PATH] [--split dev|test] [--quiet]
 
-Runs `transforms.injection.screen` on every line and prints precision, recall and F1 at the
-threshold, recall per attack kind (and the false-positive rate per negative kind), a sweep
-of thresholds from 0.3 to 0.8, and every misclassified text with its score and reasons.
+Runs `transforms.injection.screen` on every line and prints precision, recall, F1 and the benign
+false-positive rate (share of clean texts quarantined) at the threshold, recall per attack kind
+(and the false-positive rate per clean kind), a sweep of thresholds from 0.3 to 0.8, and every
+misclassified text with its score and reasons.
+
+--split keeps only the lines whose `split` field equals it (lines without one are kept only when
+no --split is given), so a set can hold a dev part to tune on and a test part to measure once.
+--quiet prints the figures only: no misclassified texts, so a held-out part can be measured
+without reading it.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ class Example:
     text: str
     injection: bool
     kind: str
+    split: str | None = None
 
 
-def load(path: Path = DATA) -> list[Example]:
+def load(path: Path = DATA, split: str | None = None) -> list[Example]:
+    """The labelled lines of `path`; with `split`, only those whose `split` field equals it."""
     with path.open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    return [Example(r["text"], bool(r["injection"]), r["kind"]) for r in rows]
+    examples = [Example(r["text"], bool(r["injection"]), r["kind"], r.get("split")) for r in rows]
+    return examples if split is None else [e for e in examples if e.split == split]
 
 
 def figures(examples: list[Example], results: list[Screening], threshold: float) -> tuple[float, float, float]:
@@ -44,34 +53,51 @@ def figures(examples: list[Example], results: list[Screening], threshold: float)
     return precision, recall, f1
 
 
+def false_positive_rate(examples: list[Example], results: list[Screening], threshold: float) -> float:
+    """Share of the clean texts that `quarantined(threshold)` would hold back."""
+    clean = [r for e, r in zip(examples, results, strict=True) if not e.injection]
+    return sum(r.quarantined(threshold) for r in clean) / len(clean) if clean else 0.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--split", choices=("dev", "test"), default=None,
+                    help="keep only lines with this split (lines without a split are then left out)")
+    ap.add_argument("--quiet", action="store_true", help="print the figures only, no misclassified texts")
     args = ap.parse_args()
 
-    examples = load(args.data)
+    examples = load(args.data, args.split)
+    if not examples:
+        raise SystemExit(f"no lines in {args.data} with split {args.split!r}")
     results = [screen(e.text) for e in examples]
     positives = sum(e.injection for e in examples)
-    print(f"screener {SCREENER_VERSION}: {len(examples)} texts, {positives} injections, "
+    where = f" (split {args.split})" if args.split else ""
+    print(f"screener {SCREENER_VERSION}: {args.data.name}{where}: {len(examples)} texts, {positives} injections, "
           f"{len(examples) - positives} clean, threshold {args.threshold}")
     precision, recall, f1 = figures(examples, results, args.threshold)
-    print(f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}\n")
+    fpr = false_positive_rate(examples, results, args.threshold)
+    print(f"precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  benign FP rate {fpr:.3f}\n")
 
     print("per kind (attack kinds: share quarantined = recall; clean kinds: share quarantined = false alarms)")
     for kind in sorted({e.kind for e in examples}):
         pairs = [(e, r) for e, r in zip(examples, results, strict=True) if e.kind == kind]
         flagged = sum(r.quarantined(args.threshold) for _, r in pairs)
-        print(f"  {kind:<14} {flagged:>3}/{len(pairs):<3} quarantined  ({flagged / len(pairs):.2f})")
+        label = "attack" if pairs[0][0].injection else "clean"
+        print(f"  {kind:<20} {label:<6} {flagged:>3}/{len(pairs):<3} quarantined  ({flagged / len(pairs):.2f})")
 
     print("\nthreshold sweep")
-    print("  threshold  precision  recall  F1")
+    print("  threshold  precision  recall  F1     benign FP")
     for threshold in SWEEP:
         sweep_p, sweep_r, sweep_f = figures(examples, results, threshold)
-        print(f"  {threshold:>9.2f}  {sweep_p:>9.3f}  {sweep_r:>6.3f}  {sweep_f:.3f}")
+        sweep_fpr = false_positive_rate(examples, results, threshold)
+        print(f"  {threshold:>9.2f}  {sweep_p:>9.3f}  {sweep_r:>6.3f}  {sweep_f:.3f}  {sweep_fpr:.3f}")
 
     wrong = [(e, r) for e, r in zip(examples, results, strict=True) if e.injection != r.quarantined(args.threshold)]
     print(f"\nmisclassified at {args.threshold}: {len(wrong)}")
+    if args.quiet:
+        return
     for e, result in wrong:
         label = "missed" if e.injection else "false alarm"
         print(f"- {label} [{e.kind}] score {result.score:.3f}: {e.text[:160]!r}")
