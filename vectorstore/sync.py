@@ -59,6 +59,9 @@ class SyncReport:
     repointed: int = 0  # kept their vector, got a new payload (newer version, other duplicates)
     duplicates: int = 0  # current chunks folded into another chunk's point
     unchanged: int = 0
+    # The work a sync did, which should follow the change, not the corpus:
+    planned: int = 0  # current chunk rows it compared (from the lake, or a kept plan)
+    digests_read: int = 0  # point digests it read from the index
     embed_seconds: float = 0.0
     embedded_ahead: int = 0  # upserted vectors taken from an EmbedAhead, not embedded by the sync
     by_region: dict[str, int] = field(default_factory=dict)
@@ -300,6 +303,8 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
         if scope is None else [(region, tenant, desired.group(region, tenant)) for region, tenant in sorted(scope)]
     for region, tenant, want in work:
         have = index.digests(region, tenant=tenant)  # point id -> digest of its payload
+        report.planned += len(want)
+        report.digests_read += len(have)
         extra = set(have) - set(want)
         missing = [pid for pid in want if pid not in have]
         # Same content, other lineage or duplicates: the vector stands, the payload is rewritten.
