@@ -267,7 +267,7 @@ def cmd_eval(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
 
 
 def cmd_index(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
-    report = factory.sync_index(run_id=f"index-{uuid.uuid4().hex[:16]}", progress=not args.json)
+    report = factory.sync_index(run_id=f"index-{uuid.uuid4().hex[:16]}", progress=not args.json, full=True)
     emit(args, report.__dict__, f"index: {report.upserted} upserted, {report.deleted} deleted, {report.repointed} "
          f"repointed, {report.unchanged} unchanged, {report.duplicates} duplicates folded")
 

@@ -21,14 +21,16 @@ from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
 from pipeline.settings import FactorySettings
+from pipeline.sync_checkpoint import SyncCheckpoint
 from pipeline.writer import INDEX_SYNC, writing
 from transforms import chunk_table
+from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
 from vectorstore.owner import HomeIndex, NoModelHere
 from vectorstore.search import QueryEmbedder, search
-from vectorstore.sync import SyncReport, sync_index
+from vectorstore.sync import Plan, SyncReport, plan, sync_index
 
 
 class Factory:
@@ -69,15 +71,32 @@ class Factory:
         """The lock of one index sync at a time (the indexer service holds only this one)."""
         return writing(self.settings.home, wait=True, say=say, name=INDEX_SYNC)
 
-    def sync_index(self, *, run_id: str, progress: bool = False, ahead: EmbedAhead | None = None) -> SyncReport:
+    def sync_index(self, *, run_id: str, progress: bool = False, ahead: EmbedAhead | None = None,
+                   full: bool = False) -> SyncReport:
         """Make the index equal to the chunks lake, metering what is embedded and,
-        when points changed, what is now stored; vectors embedded `ahead` are reused."""
+        when points changed, what is now stored; vectors embedded `ahead` are reused.
+        Only the tenants whose chunks changed since the last sync are compared
+        (pipeline/sync_checkpoint.py), unless `full` or the checkpoint says otherwise."""
         with self.writing(), self.syncing():
-            return self._sync_index(run_id=run_id, progress=progress, ahead=ahead)
+            return self._sync_index(run_id=run_id, progress=progress, ahead=ahead, full=full)
 
-    def _sync_index(self, *, run_id: str, progress: bool, ahead: EmbedAhead | None) -> SyncReport:
-        report = sync_index(self.lake, self.index, self.embedder, progress=progress, ledger=self.ledger,
-                            run_id=run_id, ahead=ahead)
+    def _sync_index(self, *, run_id: str, progress: bool, ahead: EmbedAhead | None, full: bool = False
+                    ) -> SyncReport:
+        index, model_id = self.index, self.embedder.fingerprint.id
+        checkpoint = SyncCheckpoint(self.settings.home, model_id)
+        if full:
+            checkpoint.forget()
+        scope = checkpoint.scope(self.lake.files(CHUNKS), index)
+        files = scope.tenant_files()
+        desired = plan(self.lake, model_id, files) if files else None
+        groups = None
+        if scope.tenants is not None:
+            regions = set(index.regions()) | {r for r, _ in (desired.groups if desired else {})}
+            groups = {(r, t) for r in regions for t in scope.tenants}
+            desired = desired or Plan({}, 0)
+        report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger,
+                            run_id=run_id, ahead=ahead, desired=desired, scope=groups)
+        checkpoint.save(scope, index)
         if report.upserted or report.deleted:
             self.meter_storage(run_id)
         return report

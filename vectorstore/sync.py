@@ -150,9 +150,11 @@ def current_chunks(lake: Lake) -> list[CurrentChunk]:
             for r in rows]
 
 
-def plan(lake: Lake, model_id: str) -> Plan:
+def plan(lake: Lake, model_id: str, files: Collection[str] | None = None) -> Plan:
+    """The points the index should hold for the chunks lake (for `files` only, when given:
+    they must hold every version of each of their documents)."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in chunk_table.current_rows(lake):
+    for row in chunk_table.current_rows(lake, files):
         groups[(row["region"], row["tenant"])].append(row)
     points: dict[str, Points] = defaultdict(dict)
     by_group: dict[tuple[str, str], Points] = {}

@@ -1,0 +1,68 @@
+"""A one-shot index sync compares only the tenants whose chunks changed since the last
+finished sync, and compares everything when it cannot trust what it saw last: a
+rebuilt table, an index changed by someone else, `aifactory index`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.factory import Factory
+from pipeline.settings import FactorySettings
+from tests.unit.vectorstore.test_live_plan import Lakeside
+from transforms.tables import CHUNKS
+from transforms.tokens import token_counter
+from vectorstore.embedder import Embedder, default_model_path
+from vectorstore.sync import plan
+
+pytestmark = pytest.mark.integration
+
+
+def index_points(factory: Factory) -> dict[str, set[str]]:
+    return {r: ids for r in factory.index.regions() if (ids := factory.index.ids(r))}
+
+
+def planned_points(factory: Factory) -> dict[str, set[str]]:
+    desired = plan(factory.lake, factory.embedder.fingerprint.id)
+    return {r: set(p) for r, p in desired.points.items() if p}
+
+
+def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full_one_would(
+        tmp_path: Path, embedder: Embedder) -> None:
+    side = Lakeside(tmp_path / "home" / "lake", token_counter(default_model_path()))
+    for n in range(4):
+        side.land("acme", f"a{n}.md", 1, f"# Forklift rule {n}\nHelmets are required in aisle {n}.")
+        side.land("beta", f"b{n}.md", 1, f"# Canteen note {n}\nLunch is served from noon on day {n}.")
+    factory = Factory(FactorySettings(home=tmp_path / "home"), embedder=embedder)
+    try:
+        first = factory.sync_index(run_id="r1")
+        assert first.upserted == first.planned == 8 and first.digests_read == 0
+        assert factory.sync_index(run_id="r2").planned == 0  # nothing new: nothing compared
+
+        # One tenant changes, and a document moves from the EU to the US.
+        side.land("beta", "b1.md", 2, "# Canteen note 1\nLunch is now served from half past twelve.")
+        side.land("beta", "b2.md", 2, op="delete")
+        side.land("beta", "b3.md", 2, "# Canteen note 3\nThe US canteen opens at eleven.", jurisdiction="US")
+        scoped = factory.sync_index(run_id="r3")
+        assert scoped.planned == 3 and scoped.digests_read == 4  # beta's points only, in both regions
+        assert scoped.upserted == 2 and scoped.deleted == 3
+        assert index_points(factory) == planned_points(factory)
+
+        # Points removed behind the sync's back: the counts differ, so it compares everything.
+        region = "eu-central"
+        gone = sorted(factory.index.ids(region))[:2]
+        factory.index.delete(region, gone)
+        side.land("beta", "b9.md", 1, "# Canteen note 9\nClosed on Fridays.")
+        healed = factory.sync_index(run_id="r4")
+        assert healed.planned == 8 and healed.upserted == 3
+        assert index_points(factory) == planned_points(factory)
+
+        # A rebuilt table (files gone) and `aifactory index` compare everything too.
+        side.lake.drop(CHUNKS)
+        side.land("acme", "a0.md", 1, "# Forklift rule 0\nHelmets are required in aisle 0.")
+        rebuilt = factory.sync_index(run_id="r5")
+        assert rebuilt.planned == 1 and rebuilt.deleted == 7 and index_points(factory) == planned_points(factory)
+        assert factory.sync_index(run_id="r6", full=True).planned == 1
+    finally:
+        factory.close()
