@@ -15,16 +15,17 @@ import faust
 from faust.tables import TableManager
 from mode.utils.times import Seconds
 
-from governance.contracts import DeadLetter, DocumentEvent, LogPosition
+from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.errors import ContractError, GovernanceError, ResidencyError
-from governance.privacy import load_privacy_policy
+from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.security import faust_credentials
 from ingest.settings import KafkaSettings
+from transforms.errors import TransformFailed
 from transforms.faust_kafka import App
 from transforms.process import EmptyDocumentError, to_chunks
 from transforms.settings import TransformSettings
-from transforms.tokens import TokenizerError, token_counter
+from transforms.tokens import TokenCounter, TokenizerError, token_counter
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +75,44 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     chunks = app.topic(settings.chunks_topic, key_serializer="raw", value_serializer="raw")
     dead = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
 
+    def transform(value: bytes, at: LogPosition) -> list[ChunkRecord] | DeadLetter:
+        return chunk_event(value, at, counter, privacy=privacy, secret=secret,
+                           threshold=chain.quarantine_threshold, residency=residency)
+
     @app.agent(raw, name="chunker")
     async def chunker(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
             at = LogPosition(epoch=epoch, topic=msg.topic, partition=msg.partition, offset=msg.offset)
-            try:
-                doc = DocumentEvent.from_json(event.value)
-                if residency is not None:
-                    residency.check(doc.jurisdiction, doc.region)
-                records = to_chunks(doc, at, counter, privacy=privacy, secret=secret,
-                                    threshold=chain.quarantine_threshold)
-            except (GovernanceError, EmptyDocumentError) as exc:
-                letter = _dead_letter(event.value, at, exc, residency)
-                fut = await dead.send(key=letter.dead_letter_id.encode(), value=letter.to_json())
+            out = transform(event.value, at)
+            if isinstance(out, DeadLetter):
+                fut = await dead.send(key=out.dead_letter_id.encode(), value=out.to_json())
                 await fut
                 continue
-            futures = [await chunks.send(key=doc.document_id.encode(), value=r.to_json()) for r in records]
+            futures = [await chunks.send(key=r.document_id.encode(), value=r.to_json()) for r in out]
             for fut in futures:
                 await fut
 
     return app
+
+
+def chunk_event(value: bytes, at: LogPosition, counter: TokenCounter, *, privacy: PrivacyPolicy, secret: bytes,
+                threshold: float, residency: ResidencyPolicy | None = None) -> list[ChunkRecord] | DeadLetter:
+    """The chunk records of one raw event, or its dead letter. Any failure on the event
+    dead-letters it, so one input that meets a bug never stops the stream behind it."""
+    try:
+        doc = DocumentEvent.from_json(value)
+        if residency is not None:
+            residency.check(doc.jurisdiction, doc.region)
+        return to_chunks(doc, at, counter, privacy=privacy, secret=secret, threshold=threshold)
+    except (GovernanceError, EmptyDocumentError) as exc:
+        return _dead_letter(value, at, exc, residency)
+    except Exception as exc:  # a bug on this input: kept as a dead letter, logged in full
+        log.exception("chunking the event at %s/%s/%s failed", at.topic, at.partition, at.offset)
+        failed = TransformFailed(f"an unexpected error while chunking ({type(exc).__name__}: {exc}); the "
+                                 f"transform worker's log has the traceback: report it, and after a fix run "
+                                 f"`aifactory dlq replay`")
+        return _dead_letter(value, at, failed, residency)
 
 
 def _dead_letter(value: bytes, at: LogPosition, exc: Exception,
