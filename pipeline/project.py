@@ -19,10 +19,9 @@ from typing import Any
 
 from governance.contracts import point_id
 from pipeline.factory import Factory
+from pipeline.sync_checkpoint import FULL_RECONCILE_S, Scope, SyncCheckpoint
 from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import LivePlan, SyncReport, sync_index
-
-FULL_RECONCILE_S = 3600.0
 
 
 class Project:
@@ -56,6 +55,9 @@ class Project:
         report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, run_id=run_id, desired=desired,
                             progress=progress, ahead=ahead, scope=None if full else plan.pending)
         plan.synced()
+        # A one-shot sync after this one (the services stopped) starts from what it saw.
+        SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id).save(
+            Scope(None if full else frozenset(), plan.files), f.index)
         if full:
             self._full_at = time.monotonic()
         if report.upserted or report.deleted:

@@ -225,6 +225,11 @@ class LivePlan:
         """The plan as of the last refresh."""
         return self._plan
 
+    @property
+    def files(self) -> list[str]:
+        """The chunk-lake files the plan was read from, as of the last refresh."""
+        return sorted(self._files or ())
+
     def _load(self, files: set[str]) -> None:
         self._versions = chunk_table.latest_versions(self.lake, files)
         self._rows, self._members = {}, defaultdict(set)

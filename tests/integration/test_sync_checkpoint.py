@@ -66,3 +66,27 @@ def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full
         assert factory.sync_index(run_id="r6", full=True).planned == 1
     finally:
         factory.close()
+
+
+def test_a_one_shot_sync_after_a_live_one_starts_from_what_the_live_one_saw(
+        tmp_path: Path, embedder: Embedder) -> None:
+    from pipeline.project import Project
+
+    side = Lakeside(tmp_path / "home" / "lake", token_counter(default_model_path()))
+    for n in range(3):
+        side.land("acme", f"a{n}.md", 1, f"# Forklift rule {n}\nHelmets are required in aisle {n}.")
+        side.land("beta", f"b{n}.md", 1, f"# Canteen note {n}\nLunch is served from noon on day {n}.")
+    factory = Factory(FactorySettings(home=tmp_path / "home"), embedder=embedder)
+    try:
+        live = Project(factory, live=True)
+        assert live("r1") is not None  # the services' indexer: a full live sync
+        side.land("beta", "b1.md", 2, "# Canteen note 1\nLunch is now served from half past twelve.")
+        report = live("r2")
+        assert report is not None and report.planned == 3  # live: beta only
+        # The services stop; a one-shot run lands one more change and syncs it alone.
+        side.land("acme", "a0.md", 2, "# Forklift rule 0\nHelmets and vests are required in aisle 0.")
+        once = factory.sync_index(run_id="r3")
+        assert once.planned == 3 and once.upserted == 1
+        assert index_points(factory) == planned_points(factory)
+    finally:
+        factory.close()
