@@ -47,17 +47,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.corpus import generate
+from benchmarks.peers import pathway_env
 from benchmarks.peers.common import RESULT, kill_tree, percentiles
 
 SYSTEMS = {"ours": "benchmarks.peers.ours", "ours-up": "benchmarks.peers.ours_up",
-           "llamaindex": "benchmarks.peers.llamaindex_peer", "langchain": "benchmarks.peers.langchain_peer"}
+           "llamaindex": "benchmarks.peers.llamaindex_peer", "langchain": "benchmarks.peers.langchain_peer",
+           "pathway": "benchmarks.peers.pathway_peer"}
 NEEDS = {"llamaindex": ["llama_index.core", "llama_index.embeddings.huggingface",
                         "llama_index.vector_stores.qdrant"],
          "langchain": ["langchain_classic", "langchain_huggingface", "langchain_qdrant", "sqlalchemy"]}
-# Checked with `pip install --dry-run pathway` beside this project (2026-11): pathway 0.33.0 pins
-# pyarrow<26 and would downgrade the lake's pyarrow 26.0.1 to 25.0.1, so it is not in the [peers] extra.
-SKIPPED = {"pathway": "not installed: `pip install pathway` (0.33.0) would downgrade pyarrow 26.0.1 -> 25.0.1 "
-                      "under the lake; not run"}
 PROGRESS = re.compile(rb"(\d+)/(\d+) \[")
 TARGET_RATIO = 2.0
 TARGET_P50_S = 2.0
@@ -70,8 +68,14 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
+def interpreter(module: str) -> str:
+    """Pathway runs in a venv of its own (pyarrow<26); every other system in this Python."""
+    exe = pathway_env.python() if module == SYSTEMS["pathway"] else None
+    return str(exe or sys.executable)
+
+
 def child(module: str, corpus: Path, work: Path, phase: str, extra: list[str], log: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", phase, *extra]
+    cmd = [interpreter(module), "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", phase, *extra]
     with log.open("ab") as err:
         proc = subprocess.run(cmd, env=env(), stdout=subprocess.PIPE, stderr=err, timeout=CHILD_TIMEOUT_S,
                               start_new_session=True)
@@ -93,7 +97,8 @@ def killed_then_resumed(module: str, corpus: Path, work: Path, log: Path, rng: r
                         extra: list[str]) -> tuple[int, str]:
     """SIGKILL a build (its whole process tree) at a random moment past half of its
     progress, then run it again; return the points after the restart and where the kill landed."""
-    cmd = [sys.executable, "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", "kill", *extra]
+    cmd = [interpreter(module), "-m", module, "--corpus", str(corpus), "--work", str(work), "--phase", "kill",
+           *extra]
     # Small embedding batches, so that our index sync has moments to be killed in (peers batch by file).
     proc = subprocess.Popen(cmd, env=env(AIFACTORY_EMBED_BATCH="16"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -182,11 +187,12 @@ def main() -> None:
         if missing:
             rows[name] = {"skipped": f"not installed ({', '.join(missing)}): pip install -e '.[peers]'"}
             continue
+        if name == "pathway" and pathway_env.python() is None:
+            rows[name] = {"skipped": "no environment: python -m benchmarks.peers.pathway_env (pathway pins pyarrow<26)"}
+            continue
         started = time.perf_counter()
         rows[name] = measure(name, root / "pristine", root, args, rng)
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    for name, why in SKIPPED.items():
-        rows[name] = {"skipped": why}
     print(f"{args.docs} generated documents, chunks of 200 tokens (32 overlap), all-MiniLM-L6-v2 on the CPU, "
           f"{os.cpu_count()} CPUs, polling interval {args.interval:g} s, {args.changes} changes; workdir {root}")
     print(table(rows, args.docs))
