@@ -1,6 +1,6 @@
 """The virtual environment Pathway runs in for the peers benchmark.
 
-    python -m benchmarks.peers.pathway_env        # once: creates .venv-pathway/
+    python -m benchmarks.peers.pathway_env        # once: ~/.cache/aifactory/pathway-venv
 
 pathway 0.33.0 pins pyarrow<26, and the lake runs on pyarrow 26, so Pathway cannot be
 installed beside the project. This venv sees the project's packages (torch,
@@ -11,13 +11,14 @@ which shadow the shared ones in that interpreter only.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".venv-pathway"
+# Outside the repository, so that linters and test collection never walk it.
+VENV = Path(os.environ.get("AIFACTORY_PATHWAY_VENV", Path.home() / ".cache" / "aifactory" / "pathway-venv"))
 PACKAGES = ["pathway==0.33.0", "langchain-text-splitters==1.1.3"]
 
 

@@ -48,7 +48,7 @@ WAIT_S = 3600.0
 
 
 class CountingEmbedder(embedders.SentenceTransformerEmbedder):
-    def __wrapped__(self, input: list[str], **kwargs: Any) -> list[np.ndarray]:  # noqa: A002 - Pathway's name
+    def __wrapped__(self, input: list[str], **kwargs: Any) -> list[np.ndarray]:
         EMBEDDED[0] += len(input)
         return super().__wrapped__(input, **kwargs)
 
