@@ -33,6 +33,7 @@ from kafka.structs import OffsetAndMetadata
 from governance.contracts import LogPosition
 from governance.errors import FactoryError, GovernanceError
 from ingest.kafka import KafkaConnection
+from ingest.key_index import KeyIndex
 from ingest.lake import Lake, TableSpec
 
 log = logging.getLogger(__name__)
@@ -114,10 +115,12 @@ class Lander:
         self.conn, self.lake, self.topic, self.spec = conn, lake, topic, spec
         self.decode, self.on_bad, self.on_landed, self.group_id = decode, on_bad, on_landed, group_id
         self.member = member
-        self.seen: set[str] = lake.keys(spec)
+        # The table's keys on disk (key_index.py): a lander's memory does not grow with the lake.
+        self.keys = KeyIndex(lake, spec)
+        self.keys.refresh()
         self.assigned: set[int] = set()  # partitions a member owns now
         self._rows: list[Row] = []  # read, not yet landed
-        self._unflushed: set[str] = set()  # their keys: in `seen`, not yet in the lake
+        self._unflushed: set[str] = set()  # their keys: read, not yet in the lake
         self._offsets: dict[TopicPartition, int] = {}
         self._consumer: Any = None
         self.refused: set[str] = set()  # keys the residency policy kept out of the lake
@@ -173,10 +176,9 @@ class Lander:
                             self.on_bad(msg, pos, exc)
                         continue
                     key = row[self.spec.key]
-                    if key in self.seen:
+                    if key in self._unflushed:  # read twice before landing; the lake's keys are asked at flush
                         continue
                     with self._lock:
-                        self.seen.add(key)
                         self._unflushed.add(key)
                     self._rows.append(row)  # not a local: a revoke in `poll` flushes and renews it
         self.flush(consumer)
@@ -187,9 +189,15 @@ class Lander:
         rows, offsets = self._rows, self._offsets
         self._rows, self._offsets = [], {}
         if rows:
-            self.lake.write(self.spec, rows)
+            keys = [r[self.spec.key] for r in rows]
+            landed = self.keys.landed(keys)  # landed before (read again after a crash): skipped
+            rows = [r for r in rows if r[self.spec.key] not in landed]
+            if rows:
+                self.keys.add(self.lake.write(self.spec, rows), (r[self.spec.key] for r in rows))
             with self._lock:
-                self._unflushed.difference_update(r[self.spec.key] for r in rows)
+                self._unflushed.difference_update(keys)
+        if rows:
+            with self._lock:
                 self.rows_landed += len(rows)
                 self._feeds = [f for f in self._feeds if not f.closed]
                 for feed in self._feeds:
@@ -211,13 +219,12 @@ class Lander:
     def unlanded(self, keys: set[str]) -> set[str]:
         """Which of `keys` are not durably in the lake yet (read, but not written, counts
         as not landed), leaving out rows the residency policy refused."""
-        with self._lock:
-            return {k for k in keys if k not in self.seen or k in self._unflushed} - self.refused
+        return set(keys) - self.keys.landed(keys) - self.refused
 
     def on_assigned(self, partitions: set[int]) -> None:
         """A member got partitions: rows another member landed from them are in the lake now."""
         self.assigned = partitions
-        self.seen = self.lake.keys(self.spec)
+        self.keys.refresh()
         log.info("lander %s owns %s[%s]", self.group_id, self.topic, ",".join(map(str, sorted(partitions))))
 
     def feed(self) -> Feed:
