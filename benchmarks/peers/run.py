@@ -87,9 +87,11 @@ def child(module: str, corpus: Path, work: Path, phase: str, extra: list[str], l
 
 def progress(buffer: bytes) -> list[tuple[bytes, bytes]]:
     """(done, total) of each progress line in a child's stderr: our tqdm bars and the peers'
-    `progress N/M [` lines. Not transformers' "Loading weights N/N [" bar at model load, which
-    would have the kill land before the build starts."""
-    return [found for line in re.split(rb"[\r\n]", buffer) if b"Loading weights" not in line
+    `progress N/M [` lines. Not transformers' "Loading weights N/N [" bar at model load, nor
+    sentence-transformers' "Batches: 1/1 [" bar of one encode call (Pathway's embedder shows
+    one per batch), which would have the kill land before the build is half done."""
+    return [found for line in re.split(rb"[\r\n]", buffer)
+            if b"Loading weights" not in line and b"Batches" not in line  # model load; one encode() call
             for found in PROGRESS.findall(line)]
 
 
