@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,9 +21,8 @@ from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
 from pipeline.settings import FactorySettings
-from pipeline.sync_checkpoint import SyncCheckpoint
+from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of
 from pipeline.writer import INDEX_SYNC, writing
-from transforms import chunk_table
 from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
@@ -88,26 +87,32 @@ class Factory:
             checkpoint.forget()
         scope = checkpoint.scope(self.lake.files(CHUNKS), index)
         files = scope.tenant_files()
-        desired = plan(self.lake, model_id, files) if files else None
         groups = None
-        if scope.tenants is not None:
-            regions = set(index.regions()) | {r for r, _ in (desired.groups if desired else {})}
-            groups = {(r, t) for r in regions for t in scope.tenants}
-            desired = desired or Plan({}, 0)
+        if files is None:
+            desired = plan(self.lake, model_id)
+        else:
+            desired = plan(self.lake, model_id, files) if files else Plan({}, 0)
+            regions = set(index.regions()) | {r for r, _ in desired.groups}
+            groups = {(r, t) for r in regions for t in scope.tenants or ()}
         report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger,
                             run_id=run_id, ahead=ahead, desired=desired, scope=groups)
-        checkpoint.save(scope, index)
+        checkpoint.save(scope, index, desired.folded)
         if report.upserted or report.deleted:
-            self.meter_storage(run_id)
+            # The partitions of the files compared: a scoped sync's tenants, or every one.
+            self.meter_storage(run_id, pairs_of(files if files is not None else scope.files))
         return report
 
-    def meter_storage(self, run_id: str) -> None:
-        """A storage snapshot per tenant and region: vectors held and their bytes."""
-        pairs = chunk_table.tenant_regions(self.lake)
+    def meter_storage(self, run_id: str, pairs: Collection[tuple[str, str]] | None = None) -> None:
+        """A storage snapshot per tenant and region (every partition of the chunks lake,
+        or the `pairs` a scoped sync compared): vectors held and their bytes. A snapshot
+        stands until the next one (pipeline/usage_report.py carries it), so a tenant no
+        sync touched keeps its last."""
+        if pairs is None:
+            pairs = pairs_of(self.lake.files(CHUNKS))
         index, dim = self.index, self.embedder.fingerprint.dimension
         regions = set(index.regions())
         entries = []
-        for tenant, region in pairs:
+        for tenant, region in sorted(pairs):
             n = index.count(region, tenant=tenant) if region in regions else 0
             entries.append(UsageEntry(run_id=run_id, tenant=tenant, event="storage", region=region, vectors=n,
                                       vector_bytes=n * dim * 4, model=index.model_id))

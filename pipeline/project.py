@@ -57,7 +57,7 @@ class Project:
         plan.synced()
         # A one-shot sync after this one (the services stopped) starts from what it saw.
         SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id).save(
-            Scope(None if full else frozenset(), plan.files), f.index)
+            Scope(None if full else frozenset(), plan.files), f.index, desired.folded, complete=True)
         if full:
             self._full_at = time.monotonic()
         if report.upserted or report.deleted:

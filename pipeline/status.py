@@ -15,6 +15,7 @@ from pipeline.factory import Factory
 from pipeline.presence import running
 from pipeline.repair import repeated_rows
 from pipeline.settings import FactorySettings
+from pipeline.sync_checkpoint import SyncCheckpoint
 from pipeline.writer import holder
 from transforms import chunk_table
 from vectorstore.index import VectorIndex
@@ -38,7 +39,10 @@ def status(factory: Factory) -> dict[str, Any]:
     tenants: dict[str, dict[str, Any]] = dict(tenant_counts(factory))
     index = factory.index_without_model()
     regions = index.regions() if index else []
-    duplicates = plan(factory.lake, index.model_id).duplicates if index else 0
+    # As the last finished sync planned it (kept with its checkpoint), not planned again here.
+    duplicates = 0 if index is None else SyncCheckpoint(factory.settings.home, index.model_id).duplicates()
+    if duplicates is None and index is not None:  # a home synced before the checkpoint kept it
+        duplicates = plan(factory.lake, index.model_id).duplicates
     for tenant, counts in tenants.items():
         counts["points"] = sum(index.count(r, tenant=tenant) for r in regions) if index else 0
     totals = {k: sum(c[k] for c in tenants.values()) for k in (*LAKE_COUNTS, "points")}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +25,19 @@ from vectorstore.index import VectorIndex
 FULL_RECONCILE_S = 3600.0
 
 
+def segment(key: str, name: str) -> str | None:
+    """A lake file's partition value (`tenant`, `region`) from its path."""
+    return next((part[len(name) + 1:] for part in key.split("/") if part.startswith(name + "=")), None)
+
+
 def tenant_of(key: str) -> str | None:
     """The tenant a chunk-lake file belongs to (its `tenant=` segment)."""
-    return next((part[len("tenant="):] for part in key.split("/") if part.startswith("tenant=")), None)
+    return segment(key, "tenant")
+
+
+def pairs_of(files: Collection[str]) -> set[tuple[str, str]]:
+    """The (tenant, region) partitions `files` sit in, read from their paths alone."""
+    return {(t, r) for f in files if (t := segment(f, "tenant")) and (r := segment(f, "region"))}
 
 
 @dataclass(frozen=True)
@@ -61,19 +71,41 @@ class SyncCheckpoint:
             return Scope(None, now)
         return Scope(frozenset(t for f in now if f not in kept and (t := tenant_of(f))), now)
 
-    def save(self, scope: Scope, index: VectorIndex) -> None:
-        """After a finished sync: what it saw, and the index it left."""
+    def save(self, scope: Scope, index: VectorIndex, folded: Mapping[str, int] | None = None, *,
+             complete: bool = False) -> None:
+        """After a finished sync: what it saw, and the index it left. `folded` is the chunks
+        folded into another chunk's point per tenant, as the sync's plan said: for every
+        tenant when the scope is everything or the plan `complete`, else for the scope's
+        tenants (the others keep what the checkpoint held)."""
         full_at = time.time()
+        try:
+            seen = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            seen = {}
         if scope.tenants is not None:
             try:
-                full_at = float(json.loads(self.path.read_text())["full_at"])
-            except (OSError, ValueError, KeyError, TypeError):
+                full_at = float(seen["full_at"])
+            except (KeyError, TypeError, ValueError):
                 full_at = 0.0
-        body = {"files": scope.files, "counts": {r: index.count(r) for r in index.regions()}, "full_at": full_at}
+        whole = scope.tenants is None or complete
+        duplicates = {} if whole or not isinstance(seen.get("duplicates"), dict) else dict(seen["duplicates"])
+        if not whole:
+            duplicates.update({t: 0 for t in scope.tenants or ()})
+        duplicates.update(folded or {})
+        body = {"files": scope.files, "counts": {r: index.count(r) for r in index.regions()}, "full_at": full_at,
+                "duplicates": {t: n for t, n in sorted(duplicates.items()) if n}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
         os.replace(tmp, self.path)
+
+    def duplicates(self) -> int | None:
+        """Chunks folded into another chunk's point, as of the last finished sync; None if unknown."""
+        try:
+            seen = json.loads(self.path.read_text())
+            return sum(int(n) for n in seen["duplicates"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def forget(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -95,6 +95,7 @@ class Plan:
     points: dict[str, Points]
     duplicates: int  # current chunks folded into another chunk's point
     groups: dict[tuple[str, str], Points] = field(default_factory=dict)  # (region, tenant) -> its points
+    folded: dict[str, int] = field(default_factory=dict)  # tenant -> its chunks folded into another's point
 
     def region(self, region: str) -> Points:
         return self.points.get(region, {})
@@ -158,12 +159,12 @@ def plan(lake: Lake, model_id: str, files: Collection[str] | None = None) -> Pla
         groups[(row["region"], row["tenant"])].append(row)
     points: dict[str, Points] = defaultdict(dict)
     by_group: dict[tuple[str, str], Points] = {}
-    folded = 0
+    folded: dict[str, int] = defaultdict(int)
     for group, rows in groups.items():
         by_group[group], group_folded, _ = _family_points(rows, model_id, {})
         points[group[0]].update(by_group[group])
-        folded += group_folded
-    return Plan(points, folded, by_group)
+        folded[group[1]] += group_folded
+    return Plan(points, sum(folded.values()), by_group, dict(folded))
 
 
 class LivePlan:
@@ -253,10 +254,12 @@ class LivePlan:
             points, folded, self._memo[group] = _family_points(rows, self.model_id, self._memo.get(group, {}))
             self._groups[group] = (points, folded)
         by_region: dict[str, Points] = defaultdict(dict)
-        for (region, _tenant), (points, _) in sorted(self._groups.items()):
+        by_tenant: dict[str, int] = defaultdict(int)
+        for (region, tenant), (points, folded) in sorted(self._groups.items()):
             by_region[region].update(points)
-        self._plan = Plan(dict(by_region), sum(folded for _, folded in self._groups.values()),
-                          {group: points for group, (points, _) in self._groups.items()})
+            by_tenant[tenant] += folded
+        self._plan = Plan(dict(by_region), sum(by_tenant.values()),
+                          {group: points for group, (points, _) in self._groups.items()}, dict(by_tenant))
 
 
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import pipeline.status
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
+from pipeline.status import status
 from tests.unit.vectorstore.test_live_plan import Lakeside
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
@@ -23,21 +25,30 @@ def index_points(factory: Factory) -> dict[str, set[str]]:
     return {r: ids for r in factory.index.regions() if (ids := factory.index.ids(r))}
 
 
+def storage(factory: Factory, run_id: str) -> dict[tuple[str, str], int]:
+    """The storage snapshots one sync metered: (tenant, region) -> vectors."""
+    return {(e.tenant, e.region): e.vectors for e in factory.ledger.entries()
+            if e.event == "storage" and e.run_id == run_id}
+
+
 def planned_points(factory: Factory) -> dict[str, set[str]]:
     desired = plan(factory.lake, factory.embedder.fingerprint.id)
     return {r: set(p) for r, p in desired.points.items() if p}
 
 
 def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full_one_would(
-        tmp_path: Path, embedder: Embedder) -> None:
+        tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     side = Lakeside(tmp_path / "home" / "lake", token_counter(default_model_path()))
     for n in range(4):
         side.land("acme", f"a{n}.md", 1, f"# Forklift rule {n}\nHelmets are required in aisle {n}.")
         side.land("beta", f"b{n}.md", 1, f"# Canteen note {n}\nLunch is served from noon on day {n}.")
+    side.land("acme", "a0z.md", 1, "# Forklift rule 0\nHelmets are required in aisle 0.")  # folds into a0
     factory = Factory(FactorySettings(home=tmp_path / "home"), embedder=embedder)
+    monkeypatch.setattr(pipeline.status, "plan", None)  # status plans nothing: the checkpoint keeps the figure
     try:
         first = factory.sync_index(run_id="r1")
         assert first.upserted == first.planned == 8 and first.digests_read == 0
+        assert first.duplicates == status(factory)["totals"]["duplicates_folded"] == 1
         assert factory.sync_index(run_id="r2").planned == 0  # nothing new: nothing compared
 
         # One tenant changes, and a document moves from the EU to the US.
@@ -48,6 +59,10 @@ def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full
         assert scoped.planned == 3 and scoped.digests_read == 4  # beta's points only, in both regions
         assert scoped.upserted == 2 and scoped.deleted == 3
         assert index_points(factory) == planned_points(factory)
+        # Storage is metered for the partitions compared; acme's first snapshot stands.
+        assert storage(factory, "r1") == {("acme", "eu-central"): 4, ("beta", "eu-central"): 4}
+        assert storage(factory, "r3") == {("beta", "eu-central"): 2, ("beta", "us-east"): 1}
+        assert status(factory)["totals"]["duplicates_folded"] == 1  # acme's, from the sync before
 
         # Points removed behind the sync's back: the counts differ, so it compares everything.
         region = "eu-central"
@@ -63,6 +78,7 @@ def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full
         side.land("acme", "a0.md", 1, "# Forklift rule 0\nHelmets are required in aisle 0.")
         rebuilt = factory.sync_index(run_id="r5")
         assert rebuilt.planned == 1 and rebuilt.deleted == 7 and index_points(factory) == planned_points(factory)
+        assert status(factory)["totals"]["duplicates_folded"] == 0
         assert factory.sync_index(run_id="r6", full=True).planned == 1
     finally:
         factory.close()
