@@ -1,6 +1,7 @@
 """Ours beside the peers a user would pick instead, in one run on one machine.
 
     pip install -e '.[peers]'
+    python -m benchmarks.peers.pathway_env      # Pathway's own venv (it pins pyarrow<26)
     python -m benchmarks.peers.run --docs 1000
 
 The same generated corpus (benchmarks/corpus.py), the same offline model
@@ -17,8 +18,9 @@ in a child process of its own, one after the other, on its own copy of the corpu
   restart (peers ingest in batches of 25 files and persist their docstore or record
   manager after each, as their docs advise for resumable runs);
 - freshness: seconds from adding, editing or deleting one file until search shows it,
-  over --changes changes (ours: the resident `run --follow` loop, a Follower; peers:
-  their pipeline re-run over the folder every --interval, as they have no watcher).
+  over --changes changes (ours: the resident `run --follow` loop, a Follower; LlamaIndex
+  and LangChain: their pipeline re-run over the folder every --interval, as they have no
+  watcher; Pathway: its own streaming reader of the folder, looked at every 0.1 s).
 
 Prints one table; the ratio column is ours divided by the row's docs/s. Ours runs its
 default, the torch backend in the format `AIFACTORY_EMBEDDING_PRECISION=auto` picks (bf16
