@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, urlsplit
 from transforms import injection_rules as R
 from transforms.injection_rules import BIDI_OTHER, BIDI_OVERRIDE, ZERO_WIDTH, normalise
 
-SCREENER_VERSION = "rules-2"  # bump when rules change
+SCREENER_VERSION = "rules-3"  # bump when rules change
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -325,6 +325,12 @@ def _url_hits(text: str, hits: _Hits) -> None:
             _add(hits, "open_param", 0.3, f"data exfiltration: URL ends in an empty '{pairs[-1][0]}=' to append to")
             if image:
                 _add(hits, "md_image", 0.45, f"data exfiltration: {where} URL ends in an empty '{pairs[-1][0]}='")
+        if not (filled or open_end) and R.INTO_URL.search(text, max(0, start - 40), start):
+            # "encode the customer's phone number into the path of https://...": no query to fill, the path is it.
+            lo, hi = sentences.around(start, start + len(url))
+            if R.URL_FILL.search(text, lo, hi) and R.THEIR_DATA.search(text, lo, hi):
+                _add(hits, "url_fill", 0.6,
+                     f"data exfiltration: text says to put the user's data into '{_snip(url)}'")
         if filled or open_end:
             # The sentence around the URL says to put the user's or the conversation's data into it.
             lo, hi = sentences.around(start, start + len(url))
