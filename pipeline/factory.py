@@ -195,7 +195,8 @@ class Factory:
 
             def connect(url: str, key: str) -> QdrantIndex:
                 return QdrantIndex.connect(url=url, api_key=key, model_id=model_id, dimension=dimension,
-                                           shards=s.qdrant_shards, replication=s.qdrant_replication)
+                                           shards=s.qdrant_shards, replication=s.qdrant_replication,
+                                           quantization=s.index_quantization)
 
             default_key = s.qdrant_api_key.get_secret_value()
             if not s.qdrant_region_urls.strip():
@@ -203,7 +204,7 @@ class Factory:
             keys = parse_map(s.qdrant_region_api_keys.get_secret_value(), "QDRANT_REGION_API_KEYS")
             return PlacedIndex.connect(parse_map(s.qdrant_region_urls, "QDRANT_REGION_URLS"),
                                        lambda url, region: connect(url, keys.get(region, default_key)))
-        return HomeIndex(s.index_root, model_id=model_id, dimension=dimension)
+        return HomeIndex(s.index_root, model_id=model_id, dimension=dimension, quantization=s.index_quantization)
 
     def index_without_model(self) -> VectorIndex | None:
         """The index of the active model, without loading that model (for status)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
@@ -52,6 +53,9 @@ class FactorySettings(BaseSettings):
     # a region it does not name is refused. Keys per region, else QDRANT_API_KEY.
     qdrant_region_urls: str = Field(default="", validation_alias="QDRANT_REGION_URLS")
     qdrant_region_api_keys: SecretStr = Field(default=SecretStr(""), validation_alias="QDRANT_REGION_API_KEYS")
+    # Vectors of each new collection (Edge shard or server collection): none (float32), or int8
+    # (scalar quantisation in RAM, rescored on the float vectors; README "Search at scale").
+    index_quantization: Literal["none", "int8"] = "none"
     # Shards and replicas of each new collection on a Qdrant cluster; unset: the server's default.
     qdrant_shards: int | None = Field(default=None, ge=1, validation_alias="QDRANT_SHARDS")
     qdrant_replication: int | None = Field(default=None, ge=1, validation_alias="QDRANT_REPLICATION")

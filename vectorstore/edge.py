@@ -4,6 +4,7 @@ folder under the index root."""
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -27,10 +28,14 @@ from qdrant_edge import (
     PayloadSchemaType,
     Point,
     Prefetch,
+    QuantizationSearchParams,
     QueryRequest,
     RangeDateTime,
     RangeFloat,
+    ScalarQuantizationConfig,
+    ScalarType,
     ScrollRequest,
+    SearchParams,
     SparseVector,
     UpdateOperation,
 )
@@ -42,6 +47,7 @@ from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
     KEYWORD_FIELDS,
+    RESCORE_OVERSAMPLING,
     RRF_K,
     SCROLL_PAGE,
     UPSERT_BATCH,
@@ -83,9 +89,11 @@ class IndexBusyError(VectorStoreError, RuntimeError):
 class EdgeIndex(ScrollingIndex):
     """Qdrant Edge shards under `root`, one per region, for one model."""
 
-    def __init__(self, root: Path, *, model_id: str, dimension: int) -> None:
+    def __init__(self, root: Path, *, model_id: str, dimension: int, quantization: str = "none") -> None:
         self.root, self.model_id, self.dimension = root, model_id, dimension
+        self.quantization = quantization  # of the shards this creates; a shard keeps the one it was made with
         self._shards: dict[str, EdgeShard] = {}
+        self._params: dict[str, SearchParams | None] = {}  # region -> how its shard is searched
 
     def _path(self, region: str) -> Path:
         return self.root / collection_name(region, self.model_id)
@@ -120,8 +128,10 @@ class EdgeIndex(ScrollingIndex):
         if not create:
             return None
         path.mkdir(parents=True, exist_ok=True)
+        int8 = ScalarQuantizationConfig(type=ScalarType.Int8, quantile=0.99, always_ram=True) \
+            if self.quantization == "int8" else None
         shard = EdgeShard.create(str(path), EdgeConfig(
-            vectors={DENSE: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine)},
+            vectors={DENSE: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine, quantization_config=int8)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)}))
         for name in KEYWORD_FIELDS:
             shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
@@ -192,25 +202,40 @@ class EdgeIndex(ScrollingIndex):
             return []
         flt = _filter(query)
         want = [DENSE] if query.with_vectors else False
+        params = self._search_params(region)
         dense = EdgeQuery.Nearest([float(x) for x in query.dense], using=DENSE)
         if query.mode == "hybrid" and query.sparse is not None:
             depth = query.top_k * HYBRID_DEPTH
             sparse = EdgeQuery.Nearest(SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
             fusion: Any = Fusion.Rrf(k=RRF_K)  # the stub types Rrf apart from Fusion
             request = QueryRequest(limit=query.top_k, query=fusion, with_payload=True, with_vector=want,
-                                   prefetches=[Prefetch(limit=depth, query=dense, filter=flt),
+                                   prefetches=[Prefetch(limit=depth, query=dense, filter=flt, params=params),
                                                Prefetch(limit=depth, query=sparse, filter=flt)])
         elif query.mode == "keyword" and query.sparse is not None:
             sparse = EdgeQuery.Nearest(SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
             request = QueryRequest(limit=query.top_k, query=sparse, filter=flt, with_payload=True, with_vector=want)
         else:
-            request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True, with_vector=want)
+            request = QueryRequest(limit=query.top_k, query=dense, filter=flt, with_payload=True, with_vector=want,
+                                   params=params)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_of(p.vector))
                 for p in shard.query(request)]
+
+    def _search_params(self, region: str) -> SearchParams | None:
+        """Rescoring for a quantised shard (as its edge_config.json says it was made), else none."""
+        if region not in self._params:
+            try:
+                config = json.loads((self._path(region) / "edge_config.json").read_text())
+                quantized = bool(config["vectors"][DENSE].get("quantization_config"))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                quantized = False
+            self._params[region] = SearchParams(quantization=QuantizationSearchParams(
+                rescore=True, oversampling=RESCORE_OVERSAMPLING)) if quantized else None
+        return self._params[region]
 
     def drop(self, region: str) -> None:
         """Remove a region's collection (an old model's, after a reindex)."""
         shard = self._shards.pop(region, None)
+        self._params.pop(region, None)
         if shard is not None:
             shard.close()
         shutil.rmtree(self._path(region), ignore_errors=True)
@@ -232,6 +257,7 @@ class EdgeIndex(ScrollingIndex):
                 break
         shard.close()
         del self._shards[region]
+        self._params.pop(region, None)
         path = self._path(region)
         staging, old = self.root / ".compact", path.with_name(path.name + ".old")
         shutil.rmtree(staging, ignore_errors=True)
@@ -240,7 +266,7 @@ class EdgeIndex(ScrollingIndex):
         if not dimension:
             shutil.rmtree(path)  # nothing left and nothing to size a new shard by
             return 0
-        rebuilt = EdgeIndex(staging, model_id=self.model_id, dimension=dimension)
+        rebuilt = EdgeIndex(staging, model_id=self.model_id, dimension=dimension, quantization=self.quantization)
         points = []
         for r in records:
             vectors = dict(r.vector or {})

@@ -29,6 +29,10 @@ UPSERT_BATCH = 256
 RRF_K = 60
 # Each side of a hybrid query fetches this many times top_k before fusion.
 HYBRID_DEPTH = 4
+# Vector quantisation of new collections: "none" (float32) or "int8" (scalar, kept in RAM,
+# searched with rescoring of 2x oversampled candidates on the float vectors).
+QUANTIZATIONS = ("none", "int8")
+RESCORE_OVERSAMPLING = 2.0
 _SAFE = re.compile(r"[^a-z0-9-]")
 
 

@@ -128,8 +128,8 @@ def decode_result(op: str, value: Any) -> Any:
 class Host:
     """The owner's side: the lock, the Edge indexes of each model, and the loopback server."""
 
-    def __init__(self, root: Path, lock: Any, command: str) -> None:
-        self.root, self._lock_file = root, lock
+    def __init__(self, root: Path, lock: Any, command: str, quantization: str = "none") -> None:
+        self.root, self._lock_file, self.quantization = root, lock, quantization
         self._indexes: dict[str, EdgeIndex] = {}
         self._mutex = threading.Lock()  # one call at a time into the shards, local or remote
         self.users = 0
@@ -155,7 +155,8 @@ class Host:
     def index(self, model_id: str, dimension: int) -> EdgeIndex:
         index = self._indexes.get(model_id)
         if index is None:
-            index = self._indexes[model_id] = EdgeIndex(self.root, model_id=model_id, dimension=dimension)
+            index = self._indexes[model_id] = EdgeIndex(self.root, model_id=model_id, dimension=dimension,
+                                                        quantization=self.quantization)
         elif dimension and not index.dimension:
             index.dimension = dimension
         return index
@@ -245,7 +246,7 @@ _HOSTS: dict[Path, Host] = {}
 _HOSTS_LOCK = threading.Lock()
 
 
-def claim(root: Path, command: str) -> Host | None:
+def claim(root: Path, command: str, quantization: str = "none") -> Host | None:
     """This process's host of the index at `root`, taking the lock if no process holds it;
     None when another process owns it."""
     root = root.resolve()
@@ -259,7 +260,7 @@ def claim(root: Path, command: str) -> Host | None:
             except BlockingIOError:
                 lock.close()
                 return None
-            host = _HOSTS[root] = Host(root, lock, command)
+            host = _HOSTS[root] = Host(root, lock, command, quantization)
         host.users += 1
         return host
 
@@ -289,8 +290,10 @@ class HomeIndex:
     """The embedded index of one model as this process sees it: the shards themselves
     when this process owns them, else calls to the owner. Implements VectorIndex."""
 
-    def __init__(self, root: Path, *, model_id: str, dimension: int, command: str = "") -> None:
+    def __init__(self, root: Path, *, model_id: str, dimension: int, command: str = "",
+                 quantization: str = "none") -> None:
         self.root, self.model_id, self.dimension = root.resolve(), model_id, dimension
+        self.quantization = quantization  # of the shards this process creates, should it own the index
         self.command = command or this_command()
         self._host: Host | None = None
         self._card: Card | None = None
@@ -325,7 +328,7 @@ class HomeIndex:
     def _resolve(self) -> None:
         deadline = time.monotonic() + FIND_S
         while True:
-            self._host = claim(self.root, self.command)
+            self._host = claim(self.root, self.command, self.quantization)
             if self._host is not None:
                 self._card = None
                 return

@@ -17,6 +17,7 @@ from vectorstore.index import (
     DENSE,
     HYBRID_DEPTH,
     KEYWORD_FIELDS,
+    RESCORE_OVERSAMPLING,
     RRF_K,
     SCROLL_PAGE,
     UPSERT_BATCH,
@@ -72,26 +73,33 @@ class QdrantIndex(ScrollingIndex):
     """Collections on a Qdrant server (or in qdrant-client's local mode), one per region, for one model."""
 
     def __init__(self, client: QdrantClient, *, model_id: str, dimension: int, shards: int | None = None,
-                 replication: int | None = None) -> None:
+                 replication: int | None = None, quantization: str = "none") -> None:
         self.client, self.model_id, self.dimension = client, model_id, dimension
         self.shards, self.replication = shards, replication  # of new collections; None: the server's default
+        self.quantization = quantization  # of new collections (index.QUANTIZATIONS)
+        # Rescoring is asked for whatever the collection holds: the server ignores it on float vectors.
+        self._params = models.SearchParams(quantization=models.QuantizationSearchParams(
+            rescore=True, oversampling=RESCORE_OVERSAMPLING)) if quantization != "none" else None
         self._ready: set[str] = set()
 
     @classmethod
     def connect(cls, *, url: str, api_key: str | None, model_id: str, dimension: int, shards: int | None = None,
-                replication: int | None = None) -> QdrantIndex:
+                replication: int | None = None, quantization: str = "none") -> QdrantIndex:
         client = QdrantClient(url=url, api_key=api_key or None, timeout=TIMEOUT_S)
         try:
             client.get_collections()
         except (ResponseHandlingException, UnexpectedResponse, OSError) as exc:
             raise IndexUnavailable(f"cannot reach Qdrant at {url} ({exc}); check QDRANT_URL (or QDRANT_REGION_URLS) "
                                    "and the API key, or unset them to use the embedded Qdrant Edge") from exc
-        return cls(client, model_id=model_id, dimension=dimension, shards=shards, replication=replication)
+        return cls(client, model_id=model_id, dimension=dimension, shards=shards, replication=replication,
+                   quantization=quantization)
 
     @classmethod
-    def local(cls, path: str, *, model_id: str, dimension: int) -> QdrantIndex:
-        return cls(QdrantClient(path=path) if path != ":memory:" else QdrantClient(location=":memory:"),
-                   model_id=model_id, dimension=dimension)
+    def local(cls, path: str, *, model_id: str, dimension: int, quantization: str = "none") -> QdrantIndex:
+        index = cls(QdrantClient(path=path) if path != ":memory:" else QdrantClient(location=":memory:"),
+                    model_id=model_id, dimension=dimension, quantization=quantization)
+        index._params = None  # local mode searches exactly and warns about search parameters
+        return index
 
     def _collection(self, region: str, *, create: bool) -> str | None:
         name = collection_name(region, self.model_id)
@@ -103,6 +111,9 @@ class QdrantIndex(ScrollingIndex):
             self.client.create_collection(
                 name,
                 vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
+                quantization_config=models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
+                if self.quantization == "int8" else None,
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 shard_number=self.shards, replication_factor=self.replication,
             )
@@ -186,7 +197,7 @@ class QdrantIndex(ScrollingIndex):
             found = self.client.query_points(
                 name, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), limit=query.top_k, with_payload=True,
                 with_vectors=want,
-                prefetch=[models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt),
+                prefetch=[models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt, params=self._params),
                           models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=flt)])
         elif query.mode == "keyword" and query.sparse is not None:
             found = self.client.query_points(
@@ -194,7 +205,7 @@ class QdrantIndex(ScrollingIndex):
                 using=SPARSE, query_filter=flt, limit=query.top_k, with_payload=True, with_vectors=want)
         else:
             found = self.client.query_points(name, query=dense, using=DENSE, query_filter=flt, limit=query.top_k,
-                                             with_payload=True, with_vectors=want)
+                                             with_payload=True, with_vectors=want, search_params=self._params)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_of(p.vector)) for p in found.points]
 
     def drop(self, region: str) -> None:
