@@ -219,7 +219,9 @@ def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 def cmd_audit(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     result = factory.audit.verify()
     emit(args, result.__dict__, f"audit log {factory.audit.path}: {result.entries} entries, "
-         + ("chain intact" if result.ok else f"BROKEN: {result.problem}"))
+         + ("chain intact" if result.ok else f"BROKEN: {result.problem}")
+         + (f"\nnote: {result.note}" if result.note else "")
+         + f"\nsigned with the audit key; anchored at {factory.audit.anchor_path}")
     if not result.ok:
         raise SystemExit(1)
 
@@ -313,6 +315,9 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
             raise UsageError(f"tenant {args.tenant!r} has no documents yet, so its regions are unknown; "
                              "ingest its documents first or pass --region")
         key, token = store.create(args.tenant, args.role, regions, name=args.name or "")
+        # A privileged action: who made which key, for whom, able to do what (never the token).
+        factory.audit.append("keys.create", key.tenant, key_id=key.key_id, role=key.role, regions=list(key.regions),
+                             name=key.name, via="cli")
         emit(args, {**key.public(), "token": token},
              f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}\n"
              f"{token}\nkeep it now: it is stored hashed and cannot be shown again")
@@ -320,6 +325,7 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
         if not args.key_id:
             raise ApiKeyError("keys revoke needs the key id (`aifactory keys list` shows them)")
         key = store.revoke(args.key_id)
+        factory.audit.append("keys.revoke", key.tenant, key_id=key.key_id, role=key.role, via="cli")
         emit(args, key.public(), f"key {key.key_id} revoked at {key.revoked_at}")
     else:
         keys = store.list()

@@ -148,3 +148,19 @@ def test_search_refuses_a_malformed_filter_or_offset_before_loading_anything(tmp
     assert "must be 0 or more" in proc.stderr and "Traceback" not in proc.stderr
     proc = aifactory(tmp_path / "home", "eval", "--corpus", "c.jsonl", expect=2)
     assert "a BEIR set needs --corpus, --queries and --qrels together" in proc.stderr
+
+
+def test_audit_verify_catches_an_emptied_log_and_a_damaged_head_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for tenant in ("acme", "beta"):
+        aifactory(home, "keys", "create", "--tenant", tenant, "--role", "reader", "--region", "eu-central")
+    assert "2 entries, chain intact" in aifactory(home, "audit", "verify").stdout
+    log = home / "governance" / "audit.jsonl"
+    head = log.with_suffix(".head")
+    head.write_bytes(b"\xff")  # not even UTF-8
+    damaged = aifactory(home, "audit", "verify", expect=1)
+    assert "BROKEN" in damaged.stdout and "damaged" in damaged.stdout and "Traceback" not in damaged.stderr
+    log.write_text("")  # the log emptied and its head removed: the anchor outside the home still says 2
+    head.unlink()
+    emptied = aifactory(home, "audit", "verify", expect=1)
+    assert "says 2" in emptied.stdout and "Traceback" not in emptied.stderr
