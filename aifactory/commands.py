@@ -314,6 +314,7 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
         if not regions:
             raise UsageError(f"tenant {args.tenant!r} has no documents yet, so its regions are unknown; "
                              "ingest its documents first or pass --region")
+        factory.audit.key  # noqa: B018 - the audit key first: a key made but not audited would be a hole
         key, token = store.create(args.tenant, args.role, regions, name=args.name or "")
         # A privileged action: who made which key, for whom, able to do what (never the token).
         factory.audit.append("keys.create", key.tenant, key_id=key.key_id, role=key.role, regions=list(key.regions),

@@ -16,12 +16,27 @@ import secrets
 import time
 from pathlib import Path
 
+from governance.errors import GovernanceError
+
+
+class AuditKeyError(GovernanceError):
+    """The audit key cannot be had: nothing privileged may happen unaudited."""
+
 
 def audit_key() -> bytes:
     given = os.environ.get("AIFACTORY_AUDIT_KEY", "")
     if given:
         return given.encode()
     path = Path(os.environ.get("AIFACTORY_AUDIT_KEY_FILE") or Path.home() / ".config" / "aifactory" / "audit.key")
+    try:
+        return _read_or_make(path)
+    except OSError as exc:
+        raise AuditKeyError(f"cannot read or make the audit key {path} ({exc.strerror or exc}); set "
+                            "AIFACTORY_AUDIT_KEY_FILE to a writable place outside the data directory, or "
+                            "AIFACTORY_AUDIT_KEY") from exc
+
+
+def _read_or_make(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -38,7 +53,7 @@ def audit_key() -> bytes:
         if key:
             return key.encode()
         time.sleep(0.02)
-    raise OSError(f"the audit key file {path} is empty; restore it (or set AIFACTORY_AUDIT_KEY)")
+    raise AuditKeyError(f"the audit key file {path} is empty; restore it (or set AIFACTORY_AUDIT_KEY)")
 
 
 def anchor_path(log: Path) -> Path:

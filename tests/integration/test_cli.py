@@ -164,3 +164,15 @@ def test_audit_verify_catches_an_emptied_log_and_a_damaged_head_without_a_traceb
     head.unlink()
     emptied = aifactory(home, "audit", "verify", expect=1)
     assert "says 2" in emptied.stdout and "Traceback" not in emptied.stderr
+
+
+
+def test_no_api_key_is_made_when_the_audit_key_cannot_be_had(tmp_path: Path) -> None:
+    """A key made but not audited would be a hole: the audit key is read first."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))}
+    env.update(AIFACTORY_HOME=str(home), AIFACTORY_AUDIT_KEY_FILE="/proc/no-such-dir/audit.key")
+    done = subprocess.run([sys.executable, "-m", "aifactory.cli", "keys", "create", "--tenant", "acme", "--role",
+                           "reader", "--region", "eu-central"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "AIFACTORY_AUDIT_KEY_FILE" in done.stderr and "Traceback" not in done.stderr
+    assert "no keys yet" in aifactory(home, "keys", "list").stdout
