@@ -12,8 +12,8 @@ Each run the runner completes appends an OpenLineage COMPLETE event with its run
 counts (pipeline/runlineage.py). Per such run not yet reported, the sensor materialises
 the assets the run wrote to (rows landed, points upserted or deleted), tagged
 `aifactory/written_by: outside-dagster`. Runs Dagster launched are skipped: their assets
-already materialised in the run (`lineage_store` writes job `dagster.factory`, with the
-Dagster run id). Writes that leave no lineage event (`aifactory ingest`, `erase`) still
+already materialised in the run (each stage a Dagster step drove names that step in its
+parent facet; an older event without one carries the Dagster run id). Writes that leave no lineage event (`erase`) still
 change the lake's files: a table whose files changed is observed with its files and bytes.
 
 Cursor (JSON): `{"lineage_offset": <bytes of the lineage file read>, "lake": {<table>:
@@ -27,7 +27,7 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import FactoryResource
-from assets.stages import LINEAGE_JOB, chunks_lake, dead_letters_lake, raw_lake, vector_index
+from assets.stages import DAGSTER_NAMESPACE, LINEAGE_JOB, chunks_lake, dead_letters_lake, raw_lake, vector_index
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.runlineage import CompletedRun, completed_runs, lineage_file
 from pipeline.settings import FactorySettings
@@ -41,6 +41,7 @@ WRITTEN_BY = {"aifactory/written_by": "outside-dagster"}
 TABLES = ((RAW, raw_lake.key, "raw_landed"), (CHUNKS, chunks_lake.key, "chunks_landed"),
           (DEAD_LETTERS, dead_letters_lake.key, "dead_letters_landed"))
 COMMANDS = {"aifactory.run": "aifactory run (also delete, dlq replay, the API's documents and deletes)",
+            "aifactory.ingest": "aifactory ingest",
             "aifactory.replay": "aifactory replay", "aifactory.follow": "aifactory run --follow (one cycle)"}
 
 
@@ -64,7 +65,8 @@ def run_events(run: CompletedRun) -> list[dg.AssetMaterialization]:
 
 
 def launched_by_dagster(context: dg.SensorEvaluationContext, run: CompletedRun) -> bool:
-    return run.job == LINEAGE_JOB or context.instance.get_run_by_id(run.run_id) is not None
+    return run.parent_namespace == DAGSTER_NAMESPACE or run.job in (LINEAGE_JOB, "dagster.factory") \
+        or context.instance.get_run_by_id(run.run_id) is not None
 
 
 def lake_events(settings: FactorySettings, seen: dict[str, list[int]],

@@ -12,6 +12,7 @@ and where to trace a record (`lineage`).
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import dagster as dg
 
 from assets.resources import FactoryResource, home_pool
 from assets.topics import OWNER, TOPICS
+from governance.openlineage import ParentRef
 from pipeline import steps
 from pipeline.factory import Factory
 from pipeline.settings import SAMPLE_SOURCES, load_sources
@@ -28,7 +30,17 @@ from pipeline.usage_report import ledger_summary
 RAW_TOPIC, CHUNKS_TOPIC, DEAD_LETTER_TOPIC = (t.key for t in TOPICS)
 HOME_POOL = home_pool()  # one step at a time per data directory: deploy/dagster.yaml
 TRACE_HINT = "aifactory lineage trace <document or point id> [--format html]"
-LINEAGE_JOB = "dagster.factory"
+LINEAGE_JOB = "aifactory.trace"
+DAGSTER_NAMESPACE = "dagster"  # the job namespace of Dagster's runs and steps, in parent facets
+
+
+def parent(context: dg.AssetExecutionContext) -> ParentRef:
+    """The Dagster step that drives a stage, under its run: the stage's lineage events
+    carry it as their parent facet (step run ids are derived from the run's)."""
+    run = context.run
+    step = str(context.op_execution_context.op_handle)  # the step key of an unpartitioned asset op
+    return ParentRef(namespace=DAGSTER_NAMESPACE, job=f"{run.job_name}.{step}",
+                     run_id=str(uuid.uuid5(uuid.UUID(run.run_id), step)), root_job=run.job_name, root_run_id=run.run_id)
 
 
 def table_metadata(f: Factory, table: TableSummary) -> dict[str, Any]:
@@ -72,7 +84,7 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig,
     conn = factory.connection
     with factory.step() as f:
         sources = load_sources(Path(config.sources_file)) if config.sources_file else []
-        landed = steps.land_raw(f, sources, conn=conn, run_id=context.run.run_id)
+        landed = steps.land_raw(f, sources, conn=conn, run_id=context.run.run_id, parent=parent(context))
         table = table_metadata(f, landed.table)
     backlog, report = landed.backlog, landed.run
     return dg.MaterializeResult(metadata={
@@ -93,7 +105,7 @@ def raw_lake(context: dg.AssetExecutionContext, config: SourcesConfig,
                       "hidden from search.")
 def chunks_lake(context: dg.AssetExecutionContext, factory: FactoryResource) -> dg.MaterializeResult:
     with factory.step() as f:
-        landed = steps.chunk_pending(f, conn=factory.connection)
+        landed = steps.chunk_pending(f, conn=factory.connection, parent=parent(context))
         table = table_metadata(f, landed.table)
     report = landed.run
     return dg.MaterializeResult(metadata={
@@ -123,7 +135,7 @@ def dead_letters_lake(context: dg.AssetExecutionContext, factory: FactoryResourc
                       "chunks are embedded. Check index_completeness after a failed run.")
 def vector_index(context: dg.AssetExecutionContext, factory: FactoryResource) -> dg.MaterializeResult:
     with factory.step() as f:
-        done = steps.project(f, run_id=context.run.run_id)
+        done = steps.project(f, run_id=context.run.run_id, parent=parent(context))
     report, fp = done.sync, done.fingerprint
     return dg.MaterializeResult(metadata={
         "points_upserted": report.upserted, "points_deleted": report.deleted,
@@ -143,11 +155,12 @@ def vector_index(context: dg.AssetExecutionContext, factory: FactoryResource) ->
           pool=HOME_POOL,
           description="Record-level lineage (point -> chunk -> document version -> event -> source) and "
                       "run-level OpenLineage events. Materialising checks that every indexed point traces back "
-                      "to a raw-lake event and appends a COMPLETE event with the datasets, row counts and "
-                      "residency. Untraceable points mean a projection was written past the log: replay it.")
+                      "to a raw-lake event and emits an OpenLineage event listing each collection's points by "
+                      "raw-topic log position. Untraceable points mean a projection was written past the log: "
+                      "replay it.")
 def lineage_store(context: dg.AssetExecutionContext, factory: FactoryResource) -> dg.MaterializeResult:
     with factory.step() as f:
-        traced = steps.trace_index(f, job=LINEAGE_JOB, run_id=context.run.run_id, topics=[t.name for t in TOPICS])
+        traced = steps.trace_index(f, job=LINEAGE_JOB, run_id=context.run.run_id, parent=parent(context))
     return dg.MaterializeResult(metadata={
         "points_traced": traced.points, "untraceable_points": len(traced.untraceable),
         "untraceable_sample": dg.MetadataValue.json(traced.untraceable[:20]),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from governance.contracts import DocumentEvent
+from governance.openlineage import ParentRef
 from ingest.kafka import KafkaConnection, connect
 from ingest.sources import IngestReport, Source
 from pipeline.attach import attached
@@ -205,20 +206,22 @@ def connection(factory: Factory, conn: KafkaConnection | None) -> Iterator[Kafka
         yield fresh
 
 
-def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None) -> RunReport:
+def ingest_only(factory: Factory, sources: list[Source], *, conn: KafkaConnection | None = None,
+                parent: ParentRef | None = None) -> RunReport:
     """Publish document events and land them in the raw lake; chunking comes next."""
     report = RunReport()
-    with factory.writing():
+    with factory.writing(), job_run(factory, "aifactory.ingest", report, parent=parent):
         batch = plan(factory, sources, report.run_id, recover=False)
         report.ingest = batch.ingest
         drive(factory, report, batch, conn=conn, transform=False)
     return report
 
 
-def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None) -> RunReport:
+def transform_pending(factory: Factory, *, conn: KafkaConnection | None = None,
+                      parent: ParentRef | None = None) -> RunReport:
     """Chunk every raw-lake event whose outcome has not landed yet."""
     report = RunReport()
-    with factory.writing():
+    with factory.writing(), job_run(factory, "aifactory.transform", report, parent=parent):
         drive(factory, report, Batch(pending=pending_events(factory.lake)), conn=conn, land_raw=False)
     return report
 

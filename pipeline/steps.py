@@ -12,25 +12,27 @@ returns what the caller reports of it. The sequencing lives here, not in the cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from governance.openlineage import DatasetRef, LineageEmitter
+from governance.openlineage import LineageEmitter, ParentRef, TraceDatasetFacet
 from governance.pricing import load_price_book
 from ingest import raw_table
 from ingest.kafka import KafkaConnection
 from ingest.sources import Source
 from ingest.tables import DEAD_LETTERS, RAW
-from pipeline import runner
+from pipeline import runlineage, runner
 from pipeline.backlog import BacklogReport, land_backlog
 from pipeline.factory import Factory
+from pipeline.runlineage import job_run
 from pipeline.status import TableSummary, dead_letter_reasons, lake_totals, table_summary
 from pipeline.usage_report import write_daily
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Fingerprint
 from vectorstore.sync import SyncReport
+
+TRACE_LIMIT = 10_000  # log positions per collection in one trace facet; the CLI answers for the rest
 
 
 def lineage_path(factory: Factory) -> Path:
@@ -50,20 +52,21 @@ class RawLanded(Landed):
     backlog: BacklogReport
 
 
-def land_raw(factory: Factory, sources: list[Source], *, conn: KafkaConnection, run_id: str) -> RawLanded:
+def land_raw(factory: Factory, sources: list[Source], *, conn: KafkaConnection, run_id: str,
+             parent: ParentRef | None = None) -> RawLanded:
     """Land the backlog other producers left on the raw topic, then scan, publish and
     land the sources (chunking comes next)."""
     # An embedded broker starts fresh for the run: only a cluster can hold another producer's backlog.
     backlog = BacklogReport(topic=conn.settings.raw_topic) if conn.settings.embedded \
         else land_backlog(factory, conn, run_id=run_id)
-    report = runner.ingest_only(factory, sources, conn=conn)
+    report = runner.ingest_only(factory, sources, conn=conn, parent=parent)
     return RawLanded(report, lake_totals(factory), table_summary(factory, RAW), backlog)
 
 
-def chunk_pending(factory: Factory, *, conn: KafkaConnection) -> Landed:
+def chunk_pending(factory: Factory, *, conn: KafkaConnection, parent: ParentRef | None = None) -> Landed:
     """Chunk every raw-lake event whose outcome has not landed yet (replaying events of
     an earlier log epoch from the raw lake), and land the chunks."""
-    report = runner.transform_pending(factory, conn=conn)
+    report = runner.transform_pending(factory, conn=conn, parent=parent)
     return Landed(report, lake_totals(factory), table_summary(factory, CHUNKS))
 
 
@@ -85,8 +88,11 @@ class Projected:
     fingerprint: Fingerprint
 
 
-def project(factory: Factory, *, run_id: str) -> Projected:
-    report = factory.sync_index(run_id=run_id)
+def project(factory: Factory, *, run_id: str, parent: ParentRef | None = None) -> Projected:
+    """Make the index equal to the chunks lake, as job `aifactory.project` (metered under `run_id`)."""
+    run = runner.RunReport(run_id=run_id)
+    with job_run(factory, "aifactory.project", run, parent=parent):
+        run.index = report = factory.sync_index(run_id=run_id)
     index = factory.index
     tokens = sum(e.tokens for e in factory.ledger.entries() if e.run_id == run_id and e.event == "embedding")
     return Projected(report, sum(index.count(r) for r in index.regions()), tokens, factory.embedder.fingerprint)
@@ -99,26 +105,38 @@ class Traced:
     path: Path  # the OpenLineage file the COMPLETE event went to
 
 
-def trace_index(factory: Factory, *, job: str, run_id: str, topics: Sequence[str]) -> Traced:
+def trace_index(factory: Factory, *, job: str, run_id: str, parent: ParentRef | None = None,
+                trace_limit: int = TRACE_LIMIT) -> Traced:
     """Check that every indexed point traces back to a raw-lake event and its log
-    position, and append a COMPLETE event for `job` with the lake tables and index
-    collections (rows, residency) as outputs and `topics` as inputs."""
+    position, and emit START and COMPLETE for `job`: the raw lake and each collection
+    as inputs, each collection with a trace facet naming the points of each raw-topic
+    log position (at most `trace_limit` positions per collection)."""
+    out = LineageEmitter(lineage_path(factory), url=factory.settings.openlineage_url)
+    out.start(job, run_id, parent=parent)
     events = raw_table.event_ids(factory.lake)
     traced = Traced(points=0, untraceable=[], path=lineage_path(factory))
-    outputs = [DatasetRef(namespace="aifactory-lake", name=spec.name, rows=table_summary(factory, spec).rows,
-                          fields=[(x.name, str(x.type)) for x in spec.schema]) for spec in (RAW, CHUNKS, DEAD_LETTERS)]
+    inputs = [runlineage.table(factory, RAW, rows=table_summary(factory, RAW).rows)]
     index = factory.index_without_model()
     if index is not None:
         for region in index.regions():
+            positions: dict[tuple[str, int, int, str], list[str]] = {}
+            count = 0
             for hit in index.points(region):
-                traced.points += 1
-                if hit.payload.get("event_id") not in events or hit.payload.get("offset") is None:
+                count += 1
+                p = hit.payload
+                if p.get("event_id") not in events or p.get("offset") is None:
                     traced.untraceable.append(hit.id)
-        outputs += [DatasetRef(namespace="aifactory-index", name=f"{r}/{index.model_id}", rows=index.count(r),
-                               region=r) for r in index.regions()]
-    LineageEmitter(traced.path).complete(job, run_id, inputs=[DatasetRef(namespace="kafka", name=t) for t in topics],
-                                         outputs=outputs,
-                                         summary={"points": traced.points, "untraceable": len(traced.untraceable)})
+                    continue
+                key = (str(p.get("topic")), int(p.get("partition") or 0), int(p["offset"]), str(p.get("log_epoch")))
+                if key in positions or len(positions) < trace_limit:
+                    positions.setdefault(key, []).append(str(hit.id))
+            traced.points += count
+            trace = TraceDatasetFacet(points=count, truncated=len(positions) >= trace_limit, positions=[
+                {"topic": t, "partition": part, "offset": off, "epoch": epoch, "point_ids": ids}
+                for (t, part, off, epoch), ids in sorted(positions.items())])
+            inputs.append(runlineage.collection(factory, region, index.model_id, rows=count, trace=trace))
+    out.complete(job, run_id, inputs=inputs, outputs=[], parent=parent,
+                 summary={"points": traced.points, "untraceable": len(traced.untraceable)})
     return traced
 
 

@@ -28,12 +28,17 @@ from assets.definitions import ASSETS, CHECKS, defs
 from assets.maintenance import compacted_lake_partition, ingest_job, tenant_usage_daily
 from assets.resources import run_resources
 from assets.stages import chunks_lake, dead_letters_lake, lineage_store, raw_lake, usage_ledger, vector_index
+from governance import lineage_names
 from ingest.broker import EmbeddedBroker
 from ingest.lake import Lake
+from ingest.settings import KafkaSettings
+from ingest.sources import Source
 from ingest.tables import RAW
+from pipeline import runner
 from pipeline.compaction import compact_folder
 from pipeline.factory import Factory
 from pipeline.settings import PROJECT_ROOT, FactorySettings
+from tests.fixtures.openlineage_schema import problems
 from transforms.tables import CHUNKS
 from vectorstore.embedder import Embedder
 
@@ -158,14 +163,69 @@ def test_whole_graph_materialises_with_metadata(world: World, embedder: Embedder
     assert meta["lineage_store"]["points_traced"].value == index["points_total"].value
     assert meta["lineage_store"]["untraceable_points"].value == 0
     events = [json.loads(line) for line in Path(meta["lineage_store"]["path"].value).read_text().splitlines()]
-    ours = [e for e in events if e["job"]["name"] == "dagster.factory"]
-    assert [e["eventType"] for e in ours] == ["COMPLETE"]
-    assert {o["name"] for o in ours[0]["outputs"]} >= {"raw", "chunks", "dead_letters"}
+    run_id = world.result.run_id
+    by_job = defaultdict(list)
+    for e in events:
+        by_job[e["job"]["name"]].append(e)
+    # Each stage a step drove: START then COMPLETE, its parent the step, its root the Dagster run.
+    for job, step in (("aifactory.ingest", "raw_lake"), ("aifactory.transform", "chunks_lake"),
+                      ("aifactory.project", "vector_index"), ("aifactory.trace", "lineage_store")):
+        assert [e["eventType"] for e in by_job[job]] == ["START", "COMPLETE"], job
+        parent = by_job[job][1]["run"]["facets"]["parent"]
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("dagster", f"{world.result.job_def.name}.{step}")
+        assert parent["root"]["run"]["runId"] == run_id
+        assert by_job[job][0]["run"]["runId"] == by_job[job][1]["run"]["runId"]
+    assert [problems(e) for e in events] == [[] for _ in events]
+    traced = [i for i in by_job["aifactory.trace"][1]["inputs"] if "aifactory_trace" in i["facets"]]
+    assert sum(i["facets"]["aifactory_trace"]["points"] for i in traced) == index["points_total"].value
     assert meta["usage_ledger"]["by_event"].value["embedding"] >= 1
     evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e
                    for e in world.result.get_asset_check_evaluations()}
     assert len(evaluations) == len(CHECKS)
     assert {k: e.passed for k, e in evaluations.items() if not e.passed} == {}
+
+
+def test_lineage_of_a_cli_run_and_a_dagster_run_is_one_graph(world: World, tmp_path: Path,
+                                                             embedder: Embedder) -> None:
+    """A lineage server fed the events of a Dagster run and of a CLI run on the same data
+    directory draws one node per dataset: both name each topic, lake table and collection alike."""
+    home = planted(world, tmp_path)
+    (home / "lineage" / "openlineage.jsonl").unlink()  # the world's events name the world's home
+    dagster = dg.materialize([*UNPARTITIONED, *CHECKS], resources=elsewhere(world, home),
+                             selection=[raw_lake, chunks_lake, vector_index, lineage_store],
+                             run_config={"ops": {"raw_lake": {"config": {"sources_file": str(world.sources)}}}})
+    assert dagster.success
+    (tmp_path / "eu").mkdir()
+    (tmp_path / "eu" / "new-policy.md").write_text("# Parental leave\n\nA new policy on parental leave in the EU.\n")
+    kafka = world.resources["kafka"]
+    settings = FactorySettings(home=home, kafka=KafkaSettings(bootstrap_servers=kafka.bootstrap_servers,
+                                                              topic_prefix=kafka.topic_prefix))
+    cli = Factory(settings, embedder=embedder)
+    try:
+        report = runner.run(cli, [Source(tmp_path / "eu", "helio-eu", "EU")])
+    finally:
+        cli.close()
+    assert report.published == 1
+    events = [json.loads(line) for line in (home / "lineage" / "openlineage.jsonl").read_text().splitlines()]
+    assert [problems(e) for e in events] == [[] for _ in events]
+    from_dagster = [e for e in events if "parent" in e["run"].get("facets", {})]
+    from_cli = [e for e in events if e["job"]["name"] == "aifactory.run"]
+    assert from_dagster and from_cli
+
+    def nodes(of: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        return {(d["namespace"], d["name"]) for e in of for d in e.get("inputs", []) + e.get("outputs", [])}
+
+    host = f"file://{lineage_names.host()}"
+    broker = f"kafka://{kafka.bootstrap_servers.split(',')[0]}"
+    model = cli.active_model() or {}
+    want = {(broker, f"{kafka.topic_prefix}.{t}") for t in ("raw-documents", "chunks", "dead-letters")} | \
+        {(host, str(home / "lake" / t)) for t in ("raw", "chunks", "dead_letters")} | \
+        {(host, str(home / "index" / f"chunks__{r}__{model['id']}")) for r in ("eu-central", "us-east")} | \
+        {(host, str(world.home.parent / f)) for f in ("eu", "us")} | {(host, str(tmp_path / "eu"))}
+    assert nodes(events) <= want, nodes(events) - want  # one name per dataset, whoever wrote the event
+    shared = nodes(from_dagster) & nodes(from_cli)
+    assert {(host, str(home / "lake" / "raw")), (host, str(home / "lake" / "chunks")),
+            (host, str(home / "index" / f"chunks__eu-central__{model['id']}"))} <= shared
 
 
 def test_a_second_run_changes_nothing(world: World) -> None:
@@ -262,7 +322,9 @@ def test_a_residency_violation_stops_lineage_and_metering_after_the_index(world:
                             selection=[vector_index, lineage_store, usage_ledger], raise_on_error=False)
     checks_run = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(world.meta(result)) == {"vector_index"}
-    assert lineage.read_text().count("\n") == events_before
+    new = [json.loads(line) for line in lineage.read_text().splitlines()[events_before:]]
+    assert [(e["job"]["name"], e["eventType"]) for e in new] == [("aifactory.project", "START"),
+                                                                 ("aifactory.project", "COMPLETE")]
     assert not result.success and not checks_run["residency_compliance"].passed
 
 

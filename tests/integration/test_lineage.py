@@ -9,10 +9,15 @@ from typing import Any
 import pytest
 
 from aifactory.lineage_html import render
+from governance import lineage_names
 from governance.openlineage import LineageEmitter
 from ingest.parsers import PARSER_VERSION
+from ingest.tables import RAW
+from pipeline import runlineage
 from pipeline.lineage import trace
+from tests.fixtures.openlineage_schema import problems
 from tests.integration.conftest import ApiWorld
+from transforms.tables import CHUNKS
 
 pytestmark = pytest.mark.integration
 
@@ -68,14 +73,19 @@ def test_each_run_is_an_openlineage_start_and_complete_with_residency(api_world:
     assert [e["eventType"] for e in mine] == ["START", "COMPLETE"]
     done = mine[1]
     assert done["job"]["name"] == "aifactory.run" and done["run"]["facets"]["aifactory"]["run_id"] == run_id
-    assert {i["namespace"] for i in done["inputs"]} >= {"file"}
+    assert {i["namespace"] for i in done["inputs"]} >= {f"file://{lineage_names.host()}"}
+    assert [problems(e) for e in mine] == [[], []]
     outputs = {o["name"]: o for o in done["outputs"]}
-    raw = outputs["raw"]
+    raw = outputs[runlineage.table(factory, RAW).name]
+    assert raw["name"] == str(factory.settings.lake_root / "raw")
     assert raw["outputFacets"]["outputStatistics"]["rowCount"] == done["run"]["facets"]["aifactory"]["summary"][
         "raw_landed"] > 0
     assert {f["name"] for f in raw["facets"]["schema"]["fields"]} >= {"event_id", "run_id", "parser"}
     assert set(raw["facets"]["residency"]["jurisdictions"]) == {"EU", "US"}
-    collections = [o for name, o in outputs.items() if name.startswith("chunks__")]
+    collections = [o for name, o in outputs.items() if name.startswith(str(factory.settings.index_root / "chunks__"))]
+    chunks = outputs[runlineage.table(factory, CHUNKS).name]["facets"]["columnLineage"]["fields"]
+    assert chunks["text"]["inputFields"][0]["name"] == raw["name"]
+    assert collections[0]["facets"]["columnLineage"]["fields"]["vector"]["inputFields"][0]["field"] == "text"
     assert {o["facets"]["residency"]["region"] for o in collections} == {"eu-central", "us-east"}
     for o in collections:
         want = {"eu-central": ["EU"], "us-east": ["US"]}[o["facets"]["residency"]["region"]]

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from assets.observe import outside_writes_sensor
 from assets.resources import FactoryResource
-from governance.openlineage import DatasetRef, LineageEmitter
+from governance.openlineage import DatasetRef, LineageEmitter, ParentRef
 from pipeline.runlineage import lineage_file
 
 
@@ -24,9 +24,9 @@ def _tick(home: Path, instance: dg.DagsterInstance, cursor: str | None = None) -
     return result
 
 
-def _complete(home: Path, job: str, run_id: str, **summary: int) -> None:
+def _complete(home: Path, job: str, run_id: str, parent: ParentRef | None = None, **summary: int) -> None:
     raw = DatasetRef("file://lake", "raw", rows=summary.get("raw_landed"))
-    LineageEmitter(lineage_file(home)).complete(job, run_id, inputs=[], outputs=[raw],
+    LineageEmitter(lineage_file(home)).complete(job, run_id, inputs=[], outputs=[raw], parent=parent,
                                                 summary={"run_id": run_id, **summary})
 
 
@@ -44,7 +44,9 @@ def test_each_outside_run_is_reported_once_and_dagster_runs_never(tmp_path: Path
     home = tmp_path / "home"
     home.mkdir()
     _complete(home, "aifactory.run", "run-a", raw_landed=3, chunks_landed=7, points_upserted=7, published=3)
-    _complete(home, "dagster.factory", "0f1e2d3c", points=7)
+    _complete(home, "dagster.factory", "0f1e2d3c", points=7)  # what an older Dagster run wrote
+    step = ParentRef("dagster", "__ASSET_JOB.raw_lake", "8c3a1f0e-5d2b-5e0c-9f1a-2b3c4d5e6f70")
+    _complete(home, "aifactory.ingest", "0f1e2d3c", parent=step, raw_landed=5, published=5)  # a Dagster step's
     _complete(home, "aifactory.run", "run-idle")  # a run that wrote nothing materialises nothing
     with lineage_file(home).open("a") as fh:
         fh.write('{"eventType": "COMPLETE", "run"')  # still being written
