@@ -120,7 +120,7 @@ def _table(rows: list[dict[str, Any]], columns: list[Column], total: str, css_id
 
     head = "".join(cell(h, num, "th") for h, _, num in columns)
     body = "".join("<tr>" + "".join(cell(text(r), num) for _, text, num in columns) + "</tr>" for r in rows)
-    foot = (f"<tr><td colspan='{len(columns) - 1}'>total</td>{cell(total, True)}</tr>") if rows else ""
+    foot = (f"<tr><td colspan='{len(columns) - 1}'>total</td>{cell(total, True)}</tr>") if rows and total else ""
     return (f"<table id='{css_id}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"<tfoot>{foot}</tfoot></table>")
 
@@ -130,7 +130,7 @@ def usage_table(report: dict[str, Any]) -> str:
     places = money_places(report)
     columns: list[Column] = [
         ("tenant", lambda r: str(r["tenant"]), False),
-        ("region", lambda r: str(r["region"] or "—"), False),  # queries are metered without a region
+        ("region", lambda r: str(r["region"] or "—"), False),  # queries metered before they had a region
         ("documents", _int("documents"), True),
         ("chunks", _int("chunks"), True),
         ("tokens embedded", _int("tokens_embedded"), True),
@@ -155,6 +155,19 @@ def cost_table(report: dict[str, Any]) -> str:
     return _table(report["lines"], columns, f"{report['total']:,.{places}f}", "cost")
 
 
+def _rate(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: f"{r[key]:g}"
+
+
+def rates_table(report: dict[str, Any]) -> str:
+    """The price book's rates, default and per region: what every cost on the page used."""
+    book = report["price_book"]
+    rows = [{"where": "default", **book["default"]}, *({"where": r, **p} for r, p in book["regions"].items())]
+    columns: list[Column] = [("region", lambda r: str(r["where"]), False),
+                             *((k.replace("_", " "), _rate(k), True) for k in book["default"])]
+    return _table(rows, columns, "", "rates")
+
+
 def render(report: dict[str, Any]) -> str:
     title = f"Usage {report['period']}"
     currency = html.escape(report["currency"])
@@ -167,4 +180,8 @@ def render(report: dict[str, Any]) -> str:
             f"{_figure(cost_figure(report), cost_caption)}"
             f"<h2>Per tenant and region</h2>{usage_table(report)}"
             f"<h2>Cost by component ({currency})</h2>{cost_table(report)}"
+            f"<h2>Rates: price book {html.escape(str(report['price_book']['name']))} version "
+            f"{html.escape(str(report['price_book']['version']))}</h2>"
+            f"<p>Read from {html.escape(str(report['price_book']['source']))}; {currency} per unit.</p>"
+            f"{rates_table(report)}"
             "</body></html>")

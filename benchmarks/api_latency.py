@@ -82,8 +82,8 @@ class BenchBackend:
     def lineage(self, tenant: str, item_id: str, regions: Collection[str] | None = None) -> None:
         return None
 
-    def usage(self, tenant: str | None) -> dict[str, Any]:
-        return {}
+    def usage(self, tenant: str | None, period: str) -> dict[str, Any] | None:
+        return None
 
 
 def serve(home: Path, port: int) -> None:

@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,20 @@ class UsageEntry(BaseModel):
     compute_seconds: float = 0.0
     device: str = ""
     model: str = ""
+
+
+def apportion(total: int, weights: Mapping[str, int]) -> dict[str, int]:
+    """`total` split over the keys of `weights` in proportion, in whole units that sum to
+    `total` (largest remainder; ties to the first key in order)."""
+    keys = sorted(k for k, w in weights.items() if w > 0)
+    if not keys:
+        return {}
+    whole = sum(weights[k] for k in keys)
+    shares = {k: total * weights[k] // whole for k in keys}
+    rest = total - sum(shares.values())
+    for k in sorted(keys, key=lambda k: (-(total * weights[k] % whole), k))[:rest]:
+        shares[k] += 1
+    return shares
 
 
 class Ledger:

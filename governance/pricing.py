@@ -1,6 +1,9 @@
 """The price book: what each unit of use costs, by region. A YAML file replaces the
-built-in example prices (AIFACTORY_PRICE_BOOK):
+built-in example prices (AIFACTORY_PRICE_BOOK); its name and version are printed on every
+report priced by it, so an invoice says which rates it used:
 
+    name: acme-list-prices
+    version: 2026-12
     currency: EUR
     default:
       per_1k_tokens_embedded: 0.0001
@@ -15,7 +18,7 @@ built-in example prices (AIFACTORY_PRICE_BOOK):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
@@ -40,14 +43,25 @@ class Prices:
 PRICE_NAMES = tuple(f.name for f in fields(Prices))
 
 
+BUILTIN_NAME, BUILTIN_VERSION = "aifactory-example", "2026-11"
+
+
 @dataclass(frozen=True)
 class PriceBook:
     currency: str = "EUR"
     default: Prices = field(default_factory=Prices)
     regions: dict[str, Prices] = field(default_factory=dict)
+    name: str = BUILTIN_NAME
+    version: str = BUILTIN_VERSION
+    source: str = "built in"  # the file it was read from
 
     def prices(self, region: str) -> Prices:
         return self.regions.get(region, self.default)
+
+    def describe(self) -> dict[str, object]:
+        """Name, version, source, currency and every rate: what a report was priced by."""
+        return {"name": self.name, "version": self.version, "source": self.source, "currency": self.currency,
+                "default": asdict(self.default), "regions": {r: asdict(p) for r, p in sorted(self.regions.items())}}
 
 
 def _prices(base: Prices, spec: object, where: str) -> Prices:
@@ -69,6 +83,10 @@ def load_price_book(path: Path | None) -> PriceBook:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise PriceBookError(f"cannot read the price book {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PriceBookError(f"{path}: a price book is a mapping (name, version, currency, default, regions)")
     default = _prices(Prices(), doc.get("default") or {}, f"{path}: default")
     regions = {r: _prices(default, spec, f"{path}: regions.{r}") for r, spec in (doc.get("regions") or {}).items()}
-    return PriceBook(currency=str(doc.get("currency", "EUR")), default=default, regions=regions)
+    return PriceBook(currency=str(doc.get("currency", "EUR")), default=default, regions=regions,
+                     name=str(doc.get("name") or path.stem), version=str(doc.get("version") or "unversioned"),
+                     source=str(path))

@@ -166,9 +166,19 @@ class ApiBackend:
         from pipeline.lineage import trace  # lineage reads the whole lake; only this route needs it
         return trace(self.factory, tenant, item_id, regions)
 
-    def usage(self, tenant: str | None) -> dict[str, Any]:
-        totals = self.factory.ledger.totals()
-        return {"tenants": {t: v for t, v in totals.items() if tenant is None or t == tenant}}
+    def usage(self, tenant: str | None, period: str) -> dict[str, Any] | None:
+        from governance.pricing import load_price_book
+        from pipeline.usage_report import PeriodError, UnknownTenantError, usage
+
+        ledger = self.factory.ledger
+        try:
+            report = usage(ledger, load_price_book(self.factory.settings.price_book), period, tenant=tenant)
+        except UnknownTenantError:
+            return None
+        except PeriodError as exc:  # well formed, but no such day or week (2026-02-30, 2026-W54)
+            raise ValueError(str(exc)) from None
+        totals = ledger.totals()
+        return {**report, "tenants": {t: v for t, v in totals.items() if tenant is None or t == tenant}}
 
     def meter(self, entry: UsageEntry) -> None:
         self.meter_writer.put(entry)

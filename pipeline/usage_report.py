@@ -29,6 +29,10 @@ class PeriodError(PipelineError):
     """A period that cannot be read."""
 
 
+class UnknownTenantError(PipelineError):
+    """A report asked for a tenant the ledger has never metered."""
+
+
 def period_bounds(period: str, today: date | None = None) -> tuple[date, date]:
     """[start, end) days of a period."""
     try:
@@ -78,11 +82,16 @@ def _on_gpu(device: str) -> bool:
 
 
 def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = None) -> dict[str, Any]:
+    """What each tenant used in `period`, per region, priced by `book` (named on the
+    report). UnknownTenantError when `tenant` was never metered: an empty report would
+    read as "used nothing" for a misspelt name."""
     start, end = period_bounds(period)
     lines: dict[tuple[str, str], Line] = {}
     snapshots: dict[tuple[str, str], list[UsageEntry]] = defaultdict(list)
     daily: dict[tuple[str, str], float] = defaultdict(float)  # (day, tenant) -> tokens embedded
+    metered: set[str] = set()
     for e in ledger.entries():
+        metered.add(e.tenant)
         if tenant and e.tenant != tenant:
             continue
         day = e.at.date()
@@ -109,6 +118,10 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
             line.query_tokens += e.tokens
         elif e.event == "rag_context":
             line.context_tokens += e.tokens
+    if tenant and tenant not in metered:
+        known = ", ".join(sorted(metered)[:20]) or "none yet"
+        raise UnknownTenantError(f"tenant {tenant!r} has no usage in the ledger {ledger.path} (tenants metered: "
+                                 f"{known}); check the name, or leave --tenant out for every tenant")
     last_day = min(end, datetime.now(UTC).date() + timedelta(days=1))
     for key, snaps in snapshots.items():
         snaps.sort(key=lambda s: s.at)
@@ -136,7 +149,7 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
         line.cost = {k: round(v, 6) for k, v in line.cost.items()}
     rows = [{**asdict(v), "total": v.total} for _, v in sorted(lines.items())]
     return {"period": period, "from": start.isoformat(), "to": end.isoformat(), "currency": book.currency,
-            "lines": rows,
+            "price_book": book.describe(), "lines": rows,
             "daily_tokens": [{"day": d, "tenant": t, "tokens": n} for (d, t), n in sorted(daily.items())],
             "total": round(sum(r["total"] for r in rows), 6)}
 
@@ -147,7 +160,9 @@ def as_table(report: dict[str, Any]) -> str:
     rows = [f"{r['tenant']:<14}{r['region'] or '-':<12}{r['tokens_embedded']:>10}{r['cpu_seconds']:>8.1f}"
             f"{r['gpu_seconds']:>8.1f}{r['vectors_stored']:>9}{r['queries']:>9}{r['context_tokens']:>9}"
             f"{r['total']:>14.4f}" for r in report["lines"]]
-    return "\n".join([f"usage {report['period']} ({report['from']} to {report['to']})", head, *rows,
+    book = report["price_book"]
+    return "\n".join([f"usage {report['period']} ({report['from']} to {report['to']}), priced by {book['name']} "
+                      f"version {book['version']} ({book['source']})", head, *rows,
                       f"{'total':<80}{report['total']:>14.4f}"])
 
 
@@ -155,9 +170,11 @@ def as_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
     cols = [k for k in report["lines"][0] if k != "cost"] if report["lines"] else ["tenant"]
     writer = csv.writer(out)
-    writer.writerow([*cols, *(f"cost_{c}" for c in COMPONENTS)])
+    book = report["price_book"]
+    writer.writerow([*cols, *(f"cost_{c}" for c in COMPONENTS), "currency", "price_book", "price_book_version"])
     for r in report["lines"]:
-        writer.writerow([*(r[c] for c in cols), *(r["cost"][c] for c in COMPONENTS)])
+        writer.writerow([*(r[c] for c in cols), *(r["cost"][c] for c in COMPONENTS), report["currency"],
+                         book["name"], book["version"]])
     return out.getvalue()
 
 

@@ -170,3 +170,37 @@ def test_openapi_is_checked_in_and_current(api_world: ApiWorld) -> None:
     served = httpx.get(api_world.url + "/openapi.json").json()
     assert json.loads(OPENAPI.read_text()) == served, \
         "docs/openapi.json is stale: run `aifactory serve --openapi docs/openapi.json` and commit it"
+
+
+def test_usage_is_typed_priced_by_region_and_for_the_period_asked(api_world: ApiWorld) -> None:
+    """/v1/usage answers for the period asked, prices each line by the named price book, and
+    bills a query to the regions it searched; unknown tenants and bad periods are refused."""
+    key, token = api_world.keys.create("helio-eu", "reader", ["eu-central"])
+    with httpx.Client(base_url=api_world.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        assert http.post("/v1/search", json={"query": "parental leave"}).status_code == 200
+    month = time.strftime("%Y-%m", time.gmtime())
+    deadline = time.monotonic() + 10  # the API's ledger writer flushes in batches
+    while not any(e.run_id == f"api-{key.key_id}" for e in api_world.factory.ledger.entries()):
+        assert time.monotonic() < deadline, "the query was never metered"
+        time.sleep(0.1)
+    now = call(api_world, "GET", f"/v1/usage?period={month}", "helio-eu/admin")
+    assert now.status_code == 200, now.text
+    body = now.json()
+    assert (body["period"], body["from"]) == (month, f"{month}-01")
+    assert body["price_book"]["name"] == "aifactory-example" and "per_1k_queries" in body["price_book"]["default"]
+    lines = {(r["tenant"], r["region"]): r for r in body["lines"]}
+    assert {t for t, _ in lines} == {"helio-eu"}
+    eu = lines[("helio-eu", "eu-central")]
+    assert eu["queries"] >= 1 and eu["cost"]["queries"] > 0 and eu["total"] == pytest.approx(sum(eu["cost"].values()))
+    assert body["total"] == pytest.approx(sum(r["total"] for r in body["lines"]))
+    assert call(api_world, "GET", "/v1/usage", "helio-eu/admin").json()["period"] == month  # the default
+    past = call(api_world, "GET", "/v1/usage?period=2020-01", "helio-eu/admin").json()
+    assert (past["lines"], past["total"]) == ([], 0)
+    for period in ("last-week", "2026-W54", "2026-02-30"):
+        bad = call(api_world, "GET", f"/v1/usage?period={period}", "helio-eu/admin")
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json"), period
+    unknown = call(api_world, "GET", "/v1/usage?tenant=nosuch", "*/admin")
+    assert unknown.status_code == 404 and "nosuch" in unknown.json()["detail"]
+    schema = call(api_world, "GET", "/openapi.json", None).json()
+    assert schema["paths"]["/v1/usage"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/UsageResponse"}

@@ -132,6 +132,7 @@ DATA_MISTAKES = [
     (["search", "leave", "--tenant", "t2"], "tenant 't2' has no documents"),
     (["lineage", "trace", "t1:nosuch.md"], "no document or point 't1:nosuch.md'"),
     (["usage", "report", "--period", "last-week"], "period 'last-week' is not one of"),
+    (["usage", "report", "--tenant", "nosuch"], "tenant 'nosuch' has no usage"),
     (["keys", "revoke", "nosuchkey"], "no key 'nosuchkey'"),
     (["delete", "--tenant", "t2", "--document", "t2:x.md"], "tenant 't2' has no documents"),
     (["delete", "--tenant", "t1", "--subject", "Ana"], "'Ana' is not one identifier the detectors recognise"),

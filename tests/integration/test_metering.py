@@ -163,6 +163,7 @@ def test_parallel_api_load_loses_no_ledger_entry(api_world: ApiWorld, embedder: 
     queries = [e for e in entries if e.event == "query"]
     assert len(queries) == len(served) and sum(e.queries for e in queries) == len(served)
     assert all(e.tenant == "helio-eu" for e in entries)
+    assert {e.region for e in entries} == {"eu-central"}  # billed to the region searched, at its price
     assert sum(e.tokens for e in queries) == model_tokens(embedder, [q for _, q, _ in served])
     contexts = [e for e in entries if e.event == "rag_context"]
     assert len(contexts) == sum(1 for route, _, _ in served if route == "/v1/rag/context")

@@ -19,12 +19,14 @@ import asyncio
 import email.message
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,7 +37,7 @@ from starlette.routing import Match
 
 from governance.errors import ResidencyError
 from governance.keys import ApiKey, KeyStore
-from governance.ledger import UsageEntry
+from governance.ledger import UsageEntry, apportion
 from governance.residency import ResidencyPolicy
 from ingest.limits import Limits
 from ingest.parsers import file_format
@@ -43,6 +45,7 @@ from transforms.tokens import token_counter
 from vectorstore.api.docs import mount_docs
 from vectorstore.api.middleware import BodyLimit
 from vectorstore.api.models import (
+    PERIOD_PATTERN,
     Citation,
     ContextRequest,
     ContextResponse,
@@ -55,6 +58,7 @@ from vectorstore.api.models import (
     SearchHit,
     SearchRequest,
     SearchResponse,
+    UsageResponse,
 )
 from vectorstore.api.problems import (
     COMMON,
@@ -122,7 +126,8 @@ class Backend(Protocol):
                          actor: str = "") -> dict[str, Any]: ...
     def ingestion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
     def lineage(self, tenant: str, item_id: str, regions: Collection[str]) -> dict[str, Any] | None: ...
-    def usage(self, tenant: str | None) -> dict[str, Any]: ...
+    # None: the tenant was never metered; ValueError: a period that is no real day, week or month.
+    def usage(self, tenant: str | None, period: str) -> dict[str, Any] | None: ...
     def ready(self) -> dict[str, str]: ...
     def meter(self, entry: UsageEntry) -> None: ...
 
@@ -245,9 +250,15 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                       include_quarantined=body.include_quarantined, filters=body.filters.given(),
                       exclude=body.exclude.given(), regions=set(key.regions), with_vectors=vectors, **paging)
 
-    def meter(key: ApiKey, event: str, tokens: int, queries: int = 1) -> None:
-        backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, queries=queries,
-                                 tokens=tokens, model=backend.embedder.fingerprint.id))
+    def searched(key: ApiKey) -> list[str]:
+        """The regions a search with `key` touched: its regions that hold a collection."""
+        return sorted(set(key.regions) & set(backend.index.regions())) or sorted(key.regions)[:1]
+
+    def meter(key: ApiKey, event: str, tokens: Mapping[str, int], queries: int = 1) -> None:
+        """One entry per region: `tokens` by the region that used them (each region's price applies)."""
+        for region, n in tokens.items():
+            backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, region=region,
+                                     queries=queries, tokens=n, model=backend.embedder.fingerprint.id))
 
     @app.post("/v1/search", response_model=SearchResponse, responses={**COMMON, **JSON_BODY}, tags=["search"],
               dependencies=[Depends(json_body)])
@@ -267,7 +278,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                           quarantined=r.quarantined, screening_reasons=r.screening_reasons, lineage=r.lineage)
                 for r in results]
         telemetry.hits.labels("/v1/search", key.tenant).inc(len(hits))
-        meter(key, "query", counter.count(body.query))
+        meter(key, "query", dict.fromkeys(searched(key), counter.count(body.query)))
         more = body.offset + len(hits) if len(hits) == body.top_k and body.offset + body.top_k <= MAX_OFFSET else None
         return SearchResponse(hits=hits, next_offset=more, took_ms=round((time.perf_counter() - started) * 1000, 3))
 
@@ -288,8 +299,11 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
 
         ctx = await within(build)
         telemetry.hits.labels("/v1/rag/context", key.tenant).inc(len(ctx.citations))
-        meter(key, "query", counter.count(body.query))
-        meter(key, "rag_context", ctx.tokens, queries=0)
+        regions = searched(key)
+        meter(key, "query", dict.fromkeys(regions, counter.count(body.query)))
+        # Context tokens go to the regions their chunks came from, in proportion to the citations.
+        cited = Counter(str((c.get("lineage") or {}).get("region") or regions[0]) for c in ctx.citations)
+        meter(key, "rag_context", apportion(ctx.tokens, cited or Counter(regions[:1])), queries=0)
         return ContextResponse(context=ctx.text, citations=ctx.citations, tokens=ctx.tokens,
                                token_budget=body.token_budget, candidates=ctx.candidates, left_out=ctx.left_out)
 
@@ -430,13 +444,23 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                              "in the regions this key may read")
         return trace
 
-    @app.get("/v1/usage", responses=COMMON, tags=["governance"])
-    async def get_usage(key: Annotated[ApiKey, Depends(caller("admin"))],
-                        tenant: str | None = None) -> dict[str, Any]:
-        """Metered usage per tenant. A tenant's admin key sees its own; an operator key (tenant '*') sees all."""
+    @app.get("/v1/usage", response_model=UsageResponse, responses={**COMMON, **NOT_FOUND}, tags=["governance"])
+    async def get_usage(key: Annotated[ApiKey, Depends(caller("admin"))], tenant: str | None = None,
+                        period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description=(
+                            "YYYY-MM, YYYY-MM-DD, YYYY-Www or all; the current month when left out"))] = None
+                        ) -> UsageResponse:
+        """Metered usage per tenant and region over a period, priced by the named price book. A tenant's
+        admin key sees its own; an operator key (tenant '*') sees all, or one with `tenant`."""
         if key.tenant != "*" and tenant not in (None, key.tenant):
             raise ApiProblem(403, "Other tenant", f"key {key.key_id} may read the usage of {key.tenant} only")
-        return await within(backend.usage, tenant if key.tenant == "*" else key.tenant)
+        who = tenant if key.tenant == "*" else key.tenant
+        try:
+            report = await within(backend.usage, who, period or datetime.now(UTC).strftime("%Y-%m"))
+        except ValueError as exc:
+            raise ApiProblem(422, "Invalid request", f"query parameter period: {exc}") from None
+        if report is None:
+            raise ApiProblem(404, "No such tenant", f"tenant {who!r} has no metered usage; check the name")
+        return UsageResponse.model_validate(report)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

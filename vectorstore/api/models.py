@@ -390,3 +390,67 @@ class Problem(BaseModel):
     detail: str
     instance: str = ""
     errors: list[FieldError] = Field(default_factory=list, description="validation problems only: each error")
+
+
+# The shape of a period; the calendar (no 30 February, no week 53 in most years) is checked by the server.
+PERIOD_PATTERN = (r"^(all|\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?|\d{4}-W(0[1-9]|[1-4]\d|5[0-3]))$")
+
+
+class UsageLine(BaseModel):
+    """One tenant's use in one region over the period, and its cost by component."""
+
+    tenant: str
+    region: str = Field(description="the region used; empty only on entries metered before queries had one")
+    documents: int
+    bytes_ingested: int
+    chunks: int
+    texts_embedded: int
+    tokens_embedded: int
+    gpu_seconds: float
+    cpu_seconds: float
+    vectors_stored: int
+    gb_months: float
+    queries: int = Field(description="searches of this region's collection (a key that reads two regions "
+                                     "searches two)")
+    query_tokens: int
+    context_tokens: int
+    cost: dict[str, float] = Field(description="embedding_tokens, embedding_compute, storage, queries, rag_context")
+    total: float
+
+
+class PriceBookInfo(BaseModel):
+    """The named, versioned price book the costs were computed with, and its rates."""
+
+    name: str
+    version: str
+    source: str
+    currency: str
+    default: dict[str, float]
+    regions: dict[str, dict[str, float]]
+
+
+class EmbeddingTotals(BaseModel):
+    texts: int
+    tokens: int
+    compute_seconds: float
+    devices: list[str]
+
+
+class DailyTokens(BaseModel):
+    day: date
+    tenant: str
+    tokens: float
+
+
+class UsageResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    period: str
+    from_: date = Field(alias="from", description="first day of the period")
+    to: date = Field(description="the day after the period (end exclusive)")
+    currency: str
+    price_book: PriceBookInfo
+    lines: list[UsageLine]
+    daily_tokens: list[DailyTokens]
+    total: float
+    tenants: dict[str, EmbeddingTotals] = Field(description="all-time embedding totals per tenant")

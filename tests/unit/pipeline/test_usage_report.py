@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from aifactory.usage_html import render
-from governance.ledger import Ledger, UsageEntry
+from governance.ledger import Ledger, UsageEntry, apportion
 from governance.pricing import PriceBookError, load_price_book
-from pipeline.usage_report import GB, PeriodError, as_csv, as_table, period_bounds, usage
+from pipeline.usage_report import GB, PeriodError, UnknownTenantError, as_csv, as_table, period_bounds, usage
 
 
 def at(day: int) -> datetime:
@@ -83,3 +83,42 @@ def test_a_bad_price_book_names_the_problem(tmp_path: Path) -> None:
     bad.write_text("default: {per_token: 1}\n")
     with pytest.raises(PriceBookError, match="unknown price"):
         load_price_book(bad)
+
+
+def test_every_report_names_the_price_book_and_its_rates(ledger: Ledger, tmp_path: Path) -> None:
+    """An invoice says which rates it used: name, version, source and each rate, in every format."""
+    book_file = tmp_path / "prices.yaml"
+    book_file.write_text("name: acme-list\nversion: 2026-12\ncurrency: USD\ndefault: {per_1k_queries: 10}\n"
+                         "regions: {us: {per_1k_tokens_embedded: 0.02}}\n")
+    report = usage(ledger, load_price_book(book_file), "2026-11")
+    book = report["price_book"]
+    assert (book["name"], book["version"], book["source"]) == ("acme-list", "2026-12", str(book_file))
+    assert book["default"]["per_1k_queries"] == 10 and book["regions"]["us"]["per_1k_tokens_embedded"] == 0.02
+    assert "priced by acme-list version 2026-12" in as_table(report).splitlines()[0]
+    rows = list(csv.DictReader(io.StringIO(as_csv(report))))
+    assert {(r["price_book"], r["price_book_version"], r["currency"]) for r in rows} == {
+        ("acme-list", "2026-12", "USD")}
+    page = render(report)
+    assert "price book acme-list version 2026-12" in page and "id='rates'" in page
+    builtin = usage(ledger, load_price_book(None), "2026-11")["price_book"]
+    assert (builtin["name"], builtin["source"]) == ("aifactory-example", "built in")
+
+
+def test_a_tenant_never_metered_is_refused_not_reported_empty(ledger: Ledger) -> None:
+    with pytest.raises(UnknownTenantError, match=r"tenant 'nosuch' has no usage.*tenants metered: a, b"):
+        usage(ledger, load_price_book(None), "2026-11", tenant="nosuch")
+    quiet = usage(ledger, load_price_book(None), "2026-12", tenant="a")  # metered, just not this month
+    assert {r["tenant"] for r in quiet["lines"]} <= {"a"}
+
+
+@pytest.mark.parametrize(("total", "weights", "want"), [
+    (10, {"eu": 1, "us": 1}, {"eu": 5, "us": 5}),
+    (7, {"eu": 2, "us": 1}, {"eu": 5, "us": 2}),
+    (1, {"eu": 1, "us": 1}, {"eu": 1, "us": 0}),
+    (5, {"eu": 0, "us": 3}, {"us": 5}),
+    (5, {}, {}),
+])
+def test_context_tokens_are_apportioned_in_whole_units_that_add_up(total: int, weights: dict[str, int],
+                                                                   want: dict[str, int]) -> None:
+    shares = apportion(total, weights)
+    assert shares == want and sum(shares.values()) == (total if want else 0)
