@@ -236,9 +236,12 @@ def parser() -> argparse.ArgumentParser:
                                                       "tenant's regions)")
     sp.add_argument("--name", help="a label, e.g. the application using the key")
 
-    sp = command("usage", "metered usage: embedding totals, or a showback/chargeback report",
-                 "aifactory usage", "aifactory usage report --period 2026-11 --format html --out usage.html")
-    sp.add_argument("action", nargs="?", choices=["totals", "report"], default="totals", help="what to show")
+    sp = command("usage", "metered usage: embedding totals, a showback/chargeback report, or the ledger "
+                 "reconciled with the lake, the index and the API's request log",
+                 "aifactory usage", "aifactory usage report --period 2026-11 --format html --out usage.html",
+                 "aifactory usage reconcile")
+    sp.add_argument("action", nargs="?", choices=["totals", "report", "reconcile"], default="totals",
+                    help="what to show")
     sp.add_argument("--period", default="all", help="YYYY-MM, YYYY-MM-DD, YYYY-Www or all")
     sp.add_argument("--tenant", help="one tenant only")
     sp.add_argument("--format", choices=["table", "csv", "json", "html"], default="table", help="report format")

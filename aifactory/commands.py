@@ -209,6 +209,16 @@ def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) ->
         else:
             print(text)
         return
+    if args.action == "reconcile":
+        from pipeline.reconcile import as_dicts, reconcile
+        from pipeline.reconcile import as_table as checks_table
+
+        checks = reconcile(factory)
+        emit(args, as_dicts(checks), f"usage ledger {factory.ledger.path} against the lake, the index and the "
+             f"API's request log\n{checks_table(checks)}")
+        if not all(c.ok for c in checks):
+            raise SystemExit(1)
+        return
     totals = factory.ledger.totals()
     rows = [f"{'tenant':<16}{'texts':>8}{'tokens':>10}{'seconds':>9}  devices"]
     rows += [f"{t:<16}{v['texts']:>8}{v['tokens']:>10}{v['compute_seconds']:>9.1f}  {', '.join(v['devices'])}"

@@ -15,9 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from governance.keys import KeyStore
 from pipeline.factory import Factory
+from pipeline.reconcile import request_log_path
 from pipeline.service import ApiBackend
 from vectorstore.api.app import ApiLimits, create_app
-from vectorstore.api.middleware import access_log
+from vectorstore.api.middleware import RequestLog, access_log
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def key_store(factory: Factory) -> KeyStore:
 
 def build(factory: Factory, settings: ApiSettings | None = None) -> tuple[FastAPI, ApiBackend]:
     backend = ApiBackend(factory)
-    app = create_app(backend, key_store(factory), (settings or ApiSettings()).limits())
+    app = create_app(backend, key_store(factory), (settings or ApiSettings()).limits(),
+                     request_log=RequestLog(request_log_path(factory.settings.home)))
     return app, backend
 
 

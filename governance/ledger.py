@@ -41,6 +41,7 @@ class UsageEntry(BaseModel):
     compute_seconds: float = 0.0
     device: str = ""
     model: str = ""
+    request_id: str = ""  # the API request that used it (its line in the request log)
 
 
 def apportion(total: int, weights: Mapping[str, int]) -> dict[str, int]:

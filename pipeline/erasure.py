@@ -73,11 +73,40 @@ class Receipt:
     at: str
     documents: list[str] = field(default_factory=list)
     removed: dict[str, Any] = field(default_factory=dict)
+    # What the removed rows had been billed for, per region: {"raw": {region: {"documents", "bytes"}},
+    # "chunks": {region: n}}; `aifactory usage reconcile` adds it back to the lake's figures.
+    metered: dict[str, Any] = field(default_factory=dict)
     proof: dict[str, Any] = field(default_factory=dict)  # see erasure_proof.Proof
     path: str = ""
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if k != "path"}, indent=2, sort_keys=True)
+
+
+def _metered(factory: Factory, events: set[str]) -> dict[str, Any]:
+    """The ledger's figures for the rows of `events` about to be removed (metering.py's rules:
+    upserts only, text bytes), per region."""
+    lake = factory.lake
+    out: dict[str, Any] = {"raw": {}, "chunks": {}}
+    specs = [s for s in (RAW, CHUNKS) if lake.files(s)]
+    if not events or not specs:
+        return out
+    con = lake.connect(*specs)
+    try:
+        con.execute("CREATE TEMP TABLE gone (event_id VARCHAR)")
+        con.executemany("INSERT INTO gone VALUES (?)", [[e] for e in sorted(events)])
+        if RAW in specs:
+            out["raw"] = {region: {"documents": n, "bytes": size} for region, n, size in con.execute(
+                "SELECT region, count(*), sum(size)::BIGINT FROM (SELECT DISTINCT ON (event_id) region, "
+                "strlen(text) AS size FROM raw WHERE op = 'upsert' AND event_id IN (SELECT event_id FROM gone)) "
+                "GROUP BY 1").fetchall()}
+        if CHUNKS in specs:
+            out["chunks"] = dict(con.execute(
+                "SELECT region, count(DISTINCT row_id) FROM chunks WHERE op = 'upsert' "
+                "AND event_id IN (SELECT event_id FROM gone) GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    return out
 
 
 def erase(factory: Factory, tenant: str, *, subject: str | None = None, document: str | None = None,
@@ -115,6 +144,7 @@ def _erase(factory: Factory, tenant: str, *, subject: str | None, document: str 
 
     events = {r.event_id for r in affected}
     lake = factory.lake
+    receipt.metered = _metered(factory, events)
     receipt.removed["raw lake rows"] = lake.remove_rows(RAW, "event_id", events)
     receipt.removed["chunk lake rows"] = lake.remove_rows(CHUNKS, "event_id", events)
     rows, blobs = _dead_letters(factory, tenant, {r.source_uri for r in affected}, events, spellings, key)

@@ -43,7 +43,7 @@ from ingest.limits import Limits
 from ingest.parsers import file_format
 from transforms.tokens import token_counter
 from vectorstore.api.docs import mount_docs
-from vectorstore.api.middleware import BodyLimit
+from vectorstore.api.middleware import REQUEST_ID, BodyLimit, RequestLog
 from vectorstore.api.models import (
     PERIOD_PATTERN,
     Citation,
@@ -147,7 +147,8 @@ async def json_body(request: Request) -> None:
         raise unsupported_media_type(content_type)
 
 
-def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None) -> FastAPI:
+def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None,
+               request_log: RequestLog | None = None) -> FastAPI:
     limits = limits or ApiLimits()
     telemetry = Telemetry()
     limiter = RateLimiter(limits.rate_per_s, limits.burst)
@@ -258,7 +259,8 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         """One entry per region: `tokens` by the region that used them (each region's price applies)."""
         for region, n in tokens.items():
             backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, region=region,
-                                     queries=queries, tokens=n, model=backend.embedder.fingerprint.id))
+                                     queries=queries, tokens=n, model=backend.embedder.fingerprint.id,
+                                     request_id=REQUEST_ID.get()))
 
     @app.post("/v1/search", response_model=SearchResponse, responses={**COMMON, **JSON_BODY}, tags=["search"],
               dependencies=[Depends(json_body)])
@@ -487,7 +489,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return Response(body, media_type="text/plain; version=0.0.4")
 
     # Outermost: it sizes the body, meters and logs every request, refused ones included.
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry, request_log=request_log)
     app.state.telemetry = telemetry
     return app
 

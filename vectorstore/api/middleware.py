@@ -6,14 +6,24 @@ The access log goes to the logger `aifactory.access`, one logfmt line per reques
 (method, path, status, duration, tenant, key id, client), with the same fields as a
 dict in the record's `access` attribute for structured handlers. It never holds the
 key, the query string or the body: they may carry secrets or personal data.
+
+Each request gets an id (`X-Request-Id` on the answer, REQUEST_ID while it is served,
+so the usage entries it makes carry it) and, with a request log, one JSON line there
+(`RequestLog`): the record `aifactory usage reconcile` holds the ledger's queries to.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +33,42 @@ from vectorstore.api.telemetry import Telemetry
 
 access_log = logging.getLogger("aifactory.access")
 _BARE = re.compile(r"[\w./:@{}*+-]+")
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+
+
+class RequestLog:
+    """One JSON line per answered request, appended (O_APPEND: several API processes
+    may share the file): time, request id, method, route, status, tenant, key id."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, fields: dict[str, Any]) -> None:
+        data = (json.dumps(fields, sort_keys=True) + "\n").encode()
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every whole line (a line still being written, or damaged, is left out)."""
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                out.append(entry)
+        return out
 
 
 def logfmt(fields: dict[str, Any]) -> str:
@@ -33,8 +79,9 @@ def logfmt(fields: dict[str, Any]) -> str:
 class BodyLimit:
     """Refuse a body over the limit before it is read whole; meter and log every request."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry) -> None:
-        self.app, self.max_bytes, self.telemetry = app, max_bytes, telemetry
+    def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry,
+                 request_log: RequestLog | None = None) -> None:
+        self.app, self.max_bytes, self.telemetry, self.request_log = app, max_bytes, telemetry, request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,10 +90,14 @@ class BodyLimit:
         started = time.perf_counter()
         state = scope.setdefault("state", {})
         status = {"code": 500}
+        request_id = uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -68,12 +119,18 @@ class BodyLimit:
         except ApiProblem as exc:
             response = problem(exc.status, exc.title, exc.detail, scope.get("path", ""))
             status["code"] = exc.status
-            await response(scope, receive, send)
+            await response(scope, receive, counting_send)
         finally:
+            REQUEST_ID.reset(token)
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""), seconds)
             self._log(scope, status["code"], seconds, state)
+            if self.request_log is not None:
+                self.request_log.append({
+                    "at": datetime.now(UTC).isoformat(), "request_id": request_id, "method": scope.get("method", ""),
+                    "route": route, "status": status["code"], "tenant": state.get("tenant") or "",
+                    "key_id": state.get("key_id") or ""})
 
     @staticmethod
     def _log(scope: Scope, status: int, seconds: float, state: dict[str, Any]) -> None:
