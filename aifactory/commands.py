@@ -200,7 +200,7 @@ def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 
     if args.action == "report":
         book = load_price_book(Path(args.price_book) if args.price_book else factory.settings.price_book)
-        data = usage(factory.ledger, book, args.period, tenant=args.tenant)
+        data = usage(factory.ledger, book, args.period, tenant=args.tenant, quotas=factory.quotas)
         render = {"table": as_table, "csv": as_csv, "json": usage_json, "html": usage_html}[args.format]
         text = render(data)
         if args.out:

@@ -168,6 +168,21 @@ def rates_table(report: dict[str, Any]) -> str:
     return _table(rows, columns, "", "rates")
 
 
+def quotas_section(report: dict[str, Any]) -> str:
+    """Each tenant's quotas and today's ingest tokens against them (nothing when none is set)."""
+    if not report.get("quotas"):
+        return ""
+    rows = [{"tenant": t, **q} for t, q in report["quotas"].items()]
+    names = sorted({k for q in report["quotas"].values() for k in q})
+    columns: list[Column] = [("tenant", lambda r: str(r["tenant"]), False),
+                             *((k.replace("_", " "), _limit(k), True) for k in names)]
+    return f"<h2>Quotas</h2>{_table(rows, columns, '', 'quotas')}"
+
+
+def _limit(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: f"{r[key]:,g}" if key in r else "none"
+
+
 def render(report: dict[str, Any]) -> str:
     title = f"Usage {report['period']}"
     currency = html.escape(report["currency"])
@@ -180,6 +195,7 @@ def render(report: dict[str, Any]) -> str:
             f"{_figure(cost_figure(report), cost_caption)}"
             f"<h2>Per tenant and region</h2>{usage_table(report)}"
             f"<h2>Cost by component ({currency})</h2>{cost_table(report)}"
+            f"{quotas_section(report)}"
             f"<h2>Rates: price book {html.escape(str(report['price_book']['name']))} version "
             f"{html.escape(str(report['price_book']['version']))}</h2>"
             f"<p>Read from {html.escape(str(report['price_book']['source']))}; {currency} per unit.</p>"

@@ -30,6 +30,7 @@ import numpy as np
 
 from governance.keys import KeyStore
 from governance.ledger import Ledger, LedgerWriter, UsageEntry
+from governance.quotas import QuotaBook
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, load_embedder
 from vectorstore.index import IndexPoint, VectorIndex
@@ -63,6 +64,7 @@ class BenchBackend:
     def __init__(self, index: VectorIndex, embedder: Embedder, home: Path) -> None:
         self.index, self.embedder = index, embedder
         self.writer = LedgerWriter(Ledger(home / "usage.jsonl"))
+        self.quotas = QuotaBook(None)
 
     def meter(self, entry: UsageEntry) -> None:
         self.writer.put(entry)

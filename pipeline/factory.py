@@ -16,6 +16,7 @@ from typing import Any
 from governance.audit import AuditLog
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
+from governance.quotas import QuotaBook
 from governance.residency import ResidencyPolicy, load_policy
 from ingest.errors import LakeError
 from ingest.lake import Lake
@@ -57,6 +58,10 @@ class Factory:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.home / "governance" / "usage.jsonl")
+
+    @cached_property
+    def quotas(self) -> QuotaBook:
+        return QuotaBook(self.settings.quotas or self.settings.home / "governance" / "quotas.yaml")
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -19,19 +19,22 @@ from governance.ledger import Ledger, UsageEntry
 Rows = list[dict[str, Any]]
 
 
-def meter_ingest(ledger: Ledger, run_id: Callable[[], str]) -> Callable[[Rows], None]:
-    """Documents (upserts) and their text's UTF-8 bytes, under the run that scanned them."""
+def meter_ingest(ledger: Ledger, run_id: Callable[[], str],
+                 tokens: Callable[[str, str], int] | None = None) -> Callable[[Rows], None]:
+    """Documents (upserts) and their text's UTF-8 bytes, under the run that scanned them;
+    and `tokens(tenant, text)` where given (the ingest quota's figure)."""
     def on_landed(rows: Rows) -> None:
-        per: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        per: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         for row in rows:
             if row["op"] != "upsert":
                 continue
             n = per[(row["run_id"] or run_id(), row["tenant"], row["region"])]
             n[0] += 1
             n[1] += len(row["text"].encode())
+            n[2] += tokens(row["tenant"], row["text"]) if tokens else 0
         ledger.append([UsageEntry(run_id=run, tenant=tenant, region=region, event="ingest", documents=docs,
-                                  bytes=size)
-                       for (run, tenant, region), (docs, size) in sorted(per.items())])
+                                  bytes=size, tokens=toks)
+                       for (run, tenant, region), (docs, size, toks) in sorted(per.items())])
     return on_landed
 
 

@@ -24,6 +24,7 @@ from ingest.raw_view import RawView
 from ingest.sources import IngestReport, Source, scan
 from pipeline import lake_views
 from pipeline.factory import Factory
+from pipeline.quota_edge import hold_over_quota
 
 Position = tuple[str, int, int]  # topic, partition, offset
 
@@ -58,6 +59,7 @@ def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequ
     if raw is not None:
         raw.refresh()
     ingest = scan_sources(factory, sources, run_id, raw)
+    hold_over_quota(factory, ingest)
     events = [e for r in ingest for e in r.published] + \
         [e.model_copy(update={"run_id": e.run_id or run_id}) for e in requests]
     letters = [d for r in ingest for d in r.dead_letters]

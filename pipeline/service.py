@@ -21,6 +21,7 @@ from typing import Any
 
 from governance.contracts import derive_id, utcnow
 from governance.ledger import LedgerWriter, UsageEntry
+from governance.quotas import QuotaBook
 from governance.residency import ResidencyPolicy
 from ingest import raw_table
 from ingest.kafka import reachable
@@ -42,6 +43,7 @@ class ApiBackend:
         self.index: VectorIndex = factory.index
         self.policy: ResidencyPolicy = factory.policy
         self.limits: Limits = factory.settings.limits
+        self.quotas: QuotaBook = factory.quotas
         self.meter_writer = LedgerWriter(factory.ledger)
         self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
         self.inbox = Inbox(factory)
@@ -172,7 +174,8 @@ class ApiBackend:
 
         ledger = self.factory.ledger
         try:
-            report = usage(ledger, load_price_book(self.factory.settings.price_book), period, tenant=tenant)
+            report = usage(ledger, load_price_book(self.factory.settings.price_book), period, tenant=tenant,
+                           quotas=self.quotas)
         except UnknownTenantError:
             return None
         except PeriodError as exc:  # well formed, but no such day or week (2026-02-30, 2026-W54)

@@ -28,6 +28,9 @@ class FactorySettings(BaseSettings):
     home: Path = Path(".aifactory")
     residency_policy: Path | None = None
     price_book: Path | None = None
+    # Per-tenant quotas (governance/quotas.py), read again whenever the file changes; unset:
+    # <home>/governance/quotas.yaml when it exists, else no quotas.
+    quotas: Path | None = None
     embedding_model: str | None = None
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models

@@ -31,6 +31,7 @@ from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, raw_row
 from pipeline.factory import Factory
 from pipeline.log_identity import held_positions, remember_topics
 from pipeline.metering import meter_chunking, meter_ingest
+from pipeline.quota_edge import ingest_token_meter
 from pipeline.scan import Batch, split_pending
 from transforms import chunk_table
 from transforms.tables import CHUNKS, chunk_row
@@ -91,9 +92,10 @@ def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
                                decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at), member=member),
     }
     if raw:
+        metered = meter_ingest(factory.ledger, run_id, ingest_token_meter(factory))
         landers["raw"] = Lander(conn, lake, topic=s.raw_topic, spec=RAW, group_id=f"{prefix}-land-raw",
                                 decode=lambda v, at: raw_row(landing_event(factory, v), at),
-                                on_bad=bad_raw, on_landed=meter_ingest(factory.ledger, run_id), member=member)
+                                on_bad=bad_raw, on_landed=metered, member=member)
     return landers
 
 

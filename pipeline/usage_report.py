@@ -19,6 +19,7 @@ from typing import Any
 
 from governance.ledger import Ledger, UsageEntry
 from governance.pricing import PriceBook
+from governance.quotas import QuotaBook
 from pipeline.errors import PipelineError
 
 GB = 1024**3
@@ -81,10 +82,12 @@ def _on_gpu(device: str) -> bool:
     return bool(device) and not device.lower().startswith("cpu")
 
 
-def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = None) -> dict[str, Any]:
+def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = None,
+          quotas: QuotaBook | None = None) -> dict[str, Any]:
     """What each tenant used in `period`, per region, priced by `book` (named on the
-    report). UnknownTenantError when `tenant` was never metered: an empty report would
-    read as "used nothing" for a misspelt name."""
+    report), and each tenant's quotas with today's ingest tokens against them.
+    UnknownTenantError when `tenant` was never metered: an empty report would read as
+    "used nothing" for a misspelt name."""
     start, end = period_bounds(period)
     lines: dict[tuple[str, str], Line] = {}
     snapshots: dict[tuple[str, str], list[UsageEntry]] = defaultdict(list)
@@ -148,8 +151,17 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
         }
         line.cost = {k: round(v, 6) for k, v in line.cost.items()}
     rows = [{**asdict(v), "total": v.total} for _, v in sorted(lines.items())]
+    today = datetime.now(UTC).date()
+    ingested_today: dict[str, int] = defaultdict(int)
+    for e in ledger.entries() if quotas is not None else ():
+        if e.event == "ingest" and e.at.date() == today:
+            ingested_today[e.tenant] += e.tokens
+    limits = {t: quotas.for_tenant(t) for t in sorted({r["tenant"] for r in rows})} if quotas is not None else {}
+    quota_rows = {t: {**{k: v for k, v in asdict(q).items() if v is not None},
+                      "ingest_tokens_today": ingested_today.get(t, 0)}
+                  for t, q in limits.items() if any(v is not None for v in asdict(q).values())}
     return {"period": period, "from": start.isoformat(), "to": end.isoformat(), "currency": book.currency,
-            "price_book": book.describe(), "lines": rows,
+            "price_book": book.describe(), "quotas": quota_rows, "lines": rows,
             "daily_tokens": [{"day": d, "tenant": t, "tokens": n} for (d, t), n in sorted(daily.items())],
             "total": round(sum(r["total"] for r in rows), 6)}
 
@@ -161,9 +173,10 @@ def as_table(report: dict[str, Any]) -> str:
             f"{r['gpu_seconds']:>8.1f}{r['vectors_stored']:>9}{r['queries']:>9}{r['context_tokens']:>9}"
             f"{r['total']:>14.4f}" for r in report["lines"]]
     book = report["price_book"]
+    quotas = [f"quota {t}: " + ", ".join(f"{k} {v:g}" for k, v in q.items()) for t, q in report["quotas"].items()]
     return "\n".join([f"usage {report['period']} ({report['from']} to {report['to']}), priced by {book['name']} "
                       f"version {book['version']} ({book['source']})", head, *rows,
-                      f"{'total':<80}{report['total']:>14.4f}"])
+                      f"{'total':<80}{report['total']:>14.4f}", *quotas])
 
 
 def as_csv(report: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ depend on the pipeline above it.
 import asyncio
 import email.message
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
@@ -38,6 +39,7 @@ from starlette.routing import Match
 from governance.errors import ResidencyError
 from governance.keys import ApiKey, KeyStore
 from governance.ledger import UsageEntry, apportion
+from governance.quotas import QuotaBook
 from governance.residency import ResidencyPolicy
 from ingest.limits import Limits
 from ingest.parsers import file_format
@@ -118,6 +120,7 @@ class Backend(Protocol):
     embedder: Embedder
     policy: ResidencyPolicy  # which region a jurisdiction's documents go to
     limits: Limits  # what one file may be
+    quotas: QuotaBook  # each tenant's quotas
 
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None: ...
@@ -152,6 +155,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     limits = limits or ApiLimits()
     telemetry = Telemetry()
     limiter = RateLimiter(limits.rate_per_s, limits.burst)
+    tenant_limiter = RateLimiter(0, 1)  # each tenant's query quota, all its keys together
     counter = token_counter(backend.embedder.model_path)
     bearer = HTTPBearer(auto_error=False, description="an API key from `aifactory keys create`")
     # FastAPI's /docs and /redoc load their assets from a CDN; mount_docs serves them from here.
@@ -251,6 +255,18 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                       include_quarantined=body.include_quarantined, filters=body.filters.given(),
                       exclude=body.exclude.given(), regions=set(key.regions), with_vectors=vectors, **paging)
 
+    def within_quota(key: ApiKey) -> None:
+        """429 when the tenant used its queries_per_second quota (quotas.yaml, read again when it changes)."""
+        quota = backend.quotas.for_tenant(key.tenant)
+        if not quota.queries_per_second:
+            return
+        wait = tenant_limiter.allow(key.tenant, quota.queries_per_second, quota.burst)
+        if wait:
+            raise ApiProblem(429, "Quota exceeded", f"tenant {key.tenant} used its quota queries_per_second "
+                             f"({quota.queries_per_second:g} per second, burst {quota.burst}) across all its keys; "
+                             f"retry after {wait:.2f} s, or ask the operator to raise the quota",
+                             {"Retry-After": str(max(1, math.ceil(wait)))})
+
     def searched(key: ApiKey) -> list[str]:
         """The regions a search with `key` touched: its regions that hold a collection."""
         return sorted(set(key.regions) & set(backend.index.regions())) or sorted(key.regions)[:1]
@@ -270,6 +286,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         Each hit's `score_kind` says what its `score` is: `rrf` in hybrid mode (the default), `cosine` in dense."""
         tenant_key(key)
         check_limits(body.query, top_k=(body.top_k, limits.max_top_k))
+        within_quota(key)
         started = time.perf_counter()
         results = await within(partial(run_search, key, body, body.top_k, False, offset=body.offset,
                                        score_threshold=body.score_threshold))
@@ -293,6 +310,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         tenant_key(key)
         check_limits(body.query, candidates=(body.candidates, limits.max_top_k),
                      token_budget=(body.token_budget, limits.max_token_budget))
+        within_quota(key)
 
         def build() -> Any:
             results = run_search(key, body, body.candidates, True)

@@ -450,6 +450,8 @@ class UsageResponse(BaseModel):
     to: date = Field(description="the day after the period (end exclusive)")
     currency: str
     price_book: PriceBookInfo
+    quotas: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per tenant with a quota: its limits and ingest_tokens_today")
     lines: list[UsageLine]
     daily_tokens: list[DailyTokens]
     total: float
