@@ -140,6 +140,8 @@ def usage_table(report: dict[str, Any]) -> str:
         ("GB-months", _float("gb_months", 6), True),
         ("queries", _int("queries"), True),
         ("context tokens", _int("context_tokens"), True),
+        ("energy Wh (est.)", _float("energy_wh", 3), True),
+        ("gCO2e (est.)", _float("co2e_g", 3), True),
         (f"cost ({report['currency']})", _float("total", places), True),
     ]
     return _table(report["lines"], columns, f"{report['total']:,.{places}f}", "usage")

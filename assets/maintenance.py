@@ -1,5 +1,7 @@
 """Partitioned maintenance and reporting: lake compaction by day and region, and the
-daily usage per tenant; their jobs and schedules, with the reindex schedule.
+daily usage per tenant; their jobs and schedules, with the reindex schedule. Compaction
+and reindex are deferrable: their schedules place each run in the hour of least carbon
+intensity before its deadline (governance/carbon.py).
 
 Partitions: `DAILY` (one per UTC day) and `REGIONS` (the regions the residency policy
 allows, read from AIFACTORY_RESIDENCY_POLICY or the built-in policy), combined as
@@ -10,7 +12,7 @@ Backfills select a range of days (and regions) in the UI or with
 
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +20,7 @@ import dagster as dg
 from assets.resources import FactoryResource, home_pool
 from assets.stages import chunks_lake, dead_letters_lake, raw_lake, usage_ledger, vector_index
 from assets.topics import OWNER
+from governance.carbon import CarbonError, CarbonProfile, load_profile
 from governance.residency import load_policy
 from pipeline.compaction import compact_partition
 from pipeline.steps import daily_usage
@@ -92,18 +95,60 @@ usage_job = dg.define_asset_job("usage_job", selection=dg.AssetSelection.assets(
 
 
 
-@dg.schedule(job=compaction_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
-             description="Nightly at 02:00 UTC: compact yesterday's lake partitions, one run per region.")
-def compaction_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
-    day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-    return [dg.RunRequest(run_key=f"compact-{day}-{region}",
-                          partition_key=dg.MultiPartitionKey({"date": day, "region": region}))
-            for region in REGIONS.get_partition_keys()]
+def carbon_profile() -> CarbonProfile:
+    """AIFACTORY_CARBON_INTENSITY, read at each tick (a URL's forecast changes)."""
+    return load_profile(os.environ.get("AIFACTORY_CARBON_INTENSITY", ""))
+
+
+def _hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dg.schedule(job=compaction_job, cron_schedule="0 * * * *", execution_timezone="UTC",
+             description="Deferrable: compacts yesterday's lake partitions, one run per region, in the hour of "
+                         "least carbon intensity for that region between 00:00 and 23:00 UTC "
+                         "(AIFACTORY_CARBON_INTENSITY; with the flat default, 00:00). Ticks hourly; a missed "
+                         "hour is caught up at the next tick.")
+def compaction_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
+    now = _hour(context.scheduled_execution_time)
+    day = (now - timedelta(days=1)).date().isoformat()
+    try:
+        profile = carbon_profile()
+    except CarbonError as exc:
+        return dg.SkipReason(f"{exc}: nothing placed")
+    start, deadline = now.replace(hour=0), now.replace(hour=23)
+    requests, waiting = [], []
+    for region in REGIONS.get_partition_keys():
+        chosen = profile.cheapest_hour([region], start, deadline)
+        if chosen <= now:  # its hour has come (or passed, while the daemon was down): the run key keeps it once
+            requests.append(dg.RunRequest(run_key=f"compact-{day}-{region}",
+                                          partition_key=dg.MultiPartitionKey({"date": day, "region": region}),
+                                          tags={"aifactory/placed_at": chosen.isoformat()}))
+        else:
+            waiting.append(f"{region} at {chosen:%H:%M} UTC ({profile.intensity(region, chosen):g} gCO2e/kWh)")
+    return requests or dg.SkipReason(f"compaction of {day} waits for the hour of least carbon intensity: "
+                                     + ", ".join(waiting))
 
 
 usage_schedule = dg.build_schedule_from_partitioned_job(
     usage_job, name="usage_schedule", hour_of_day=23, minute_of_hour=55,
     description="Daily at 23:55 UTC: that day's usage per tenant (late entries: re-materialise the day).")
-reindex_schedule = dg.ScheduleDefinition(
-    name="reindex_schedule", job=reindex_job, cron_schedule="0 3 * * 0", execution_timezone="UTC",
-    description="Weekly (Sunday 03:00 UTC): re-sync the index with the lake and check its completeness.")
+@dg.schedule(name="reindex_schedule", job=reindex_job, cron_schedule="0 * * * *", execution_timezone="UTC",
+             description="Deferrable, weekly: re-syncs the index with the lake and checks its completeness in the "
+                         "hour of least carbon intensity (summed over the regions) between Saturday 00:00 and "
+                         "Monday 00:00 UTC (AIFACTORY_CARBON_INTENSITY; with the flat default, Saturday 00:00).")
+def reindex_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    now = _hour(context.scheduled_execution_time)
+    saturday = now.replace(hour=0) - timedelta(days=(now.weekday() - 5) % 7)
+    if now >= saturday + timedelta(days=2):
+        return dg.SkipReason(f"the reindex window opens on Saturday {saturday + timedelta(days=7):%Y-%m-%d}")
+    try:
+        chosen = carbon_profile().cheapest_hour(list(REGIONS.get_partition_keys()), saturday,
+                                                saturday + timedelta(days=2))
+    except CarbonError as exc:
+        return dg.SkipReason(f"{exc}: nothing placed")
+    if chosen > now:
+        return dg.SkipReason(f"the weekly reindex waits for the hour of least carbon intensity, {chosen:%a %H:%M} UTC")
+    week = saturday.date().isocalendar()
+    return dg.RunRequest(run_key=f"reindex-{week.year}-W{week.week:02d}",
+                         tags={"aifactory/placed_at": chosen.isoformat()})

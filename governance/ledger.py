@@ -42,6 +42,10 @@ class UsageEntry(BaseModel):
     device: str = ""
     model: str = ""
     request_id: str = ""  # the API request that used it (its line in the request log)
+    # Estimates for embedding batches: device power x compute seconds, and that energy at the
+    # region's carbon intensity when it was spent (governance/carbon.py).
+    energy_wh: float = 0.0
+    co2e_g: float = 0.0
 
 
 def apportion(total: int, weights: Mapping[str, int]) -> dict[str, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.audit import AuditLog
+from governance.carbon import CarbonProfile, load_profile
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.quotas import QuotaBook
@@ -60,6 +61,10 @@ class Factory:
         return Ledger(self.settings.home / "governance" / "usage.jsonl")
 
     @cached_property
+    def carbon(self) -> CarbonProfile:
+        return load_profile(self.settings.carbon_intensity)
+
+    @cached_property
     def quotas(self) -> QuotaBook:
         return QuotaBook(self.settings.quotas or self.settings.home / "governance" / "quotas.yaml")
 
@@ -99,7 +104,7 @@ class Factory:
             desired = plan(self.lake, model_id, files) if files else Plan({}, 0)
             regions = set(index.regions()) | {r for r, _ in desired.groups}
             groups = {(r, t) for r in regions for t in scope.tenants or ()}
-        report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger,
+        report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger, carbon=self.carbon,
                             run_id=run_id, ahead=ahead, desired=desired, scope=groups)
         checkpoint.save(scope, index, desired.folded)
         if report.upserted or report.deleted:

@@ -52,8 +52,8 @@ class Project:
         if not self._stale:
             return None
         full = plan.pending is None or time.monotonic() - self._full_at > FULL_RECONCILE_S
-        report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, run_id=run_id, desired=desired,
-                            progress=progress, ahead=ahead, scope=None if full else plan.pending)
+        report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, carbon=f.carbon, run_id=run_id,
+                            desired=desired, progress=progress, ahead=ahead, scope=None if full else plan.pending)
         plan.synced()
         # A one-shot sync after this one (the services stopped) starts from what it saw.
         SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id).save(

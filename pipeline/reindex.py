@@ -40,7 +40,7 @@ def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) ->
     target = factory.open_index(fp.id, fp.dimension)
     try:
         report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
-                            run_id=f"reindex-{uuid.uuid4().hex[:16]}")
+                            carbon=factory.carbon, run_id=f"reindex-{uuid.uuid4().hex[:16]}")
         regions = target.regions()
         aliases = getattr(target, "point_aliases", None)  # a Qdrant server's; Qdrant Edge has no aliases
         if aliases is not None:

@@ -31,6 +31,9 @@ class FactorySettings(BaseSettings):
     # Per-tenant quotas (governance/quotas.py), read again whenever the file changes; unset:
     # <home>/governance/quotas.yaml when it exists, else no quotas.
     quotas: Path | None = None
+    # Carbon intensity per region over time: a CSV file or URL (governance/carbon.py); empty:
+    # a flat default, for the ledger's emission estimates and the placing of deferrable work.
+    carbon_intensity: str = ""
     embedding_model: str | None = None
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models

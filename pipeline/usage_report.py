@@ -71,6 +71,8 @@ class Line:
     queries: int = 0
     query_tokens: int = 0
     context_tokens: int = 0
+    energy_wh: float = 0.0  # estimated: device power x embedding seconds
+    co2e_g: float = 0.0  # estimated: that energy at the region's carbon intensity
     cost: dict[str, float] | None = None
 
     @property
@@ -115,6 +117,8 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
                 line.gpu_seconds += e.compute_seconds
             else:
                 line.cpu_seconds += e.compute_seconds
+            line.energy_wh += e.energy_wh
+            line.co2e_g += e.co2e_g
             daily[(day.isoformat(), e.tenant)] += e.tokens
         elif e.event == "query":
             line.queries += e.queries
@@ -150,6 +154,7 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
             "rag_context": line.context_tokens / 1000 * p.per_1k_context_tokens,
         }
         line.cost = {k: round(v, 6) for k, v in line.cost.items()}
+        line.energy_wh, line.co2e_g = round(line.energy_wh, 6), round(line.co2e_g, 6)
     rows = [{**asdict(v), "total": v.total} for _, v in sorted(lines.items())]
     today = datetime.now(UTC).date()
     ingested_today: dict[str, int] = defaultdict(int)
@@ -168,15 +173,15 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
 
 def as_table(report: dict[str, Any]) -> str:
     head = f"{'tenant':<14}{'region':<12}{'tokens':>10}{'cpu s':>8}{'gpu s':>8}{'vectors':>9}{'queries':>9}" \
-           f"{'ctx tok':>9}{'cost ' + report['currency']:>14}"
+           f"{'ctx tok':>9}{'gCO2e':>9}{'cost ' + report['currency']:>14}"
     rows = [f"{r['tenant']:<14}{r['region'] or '-':<12}{r['tokens_embedded']:>10}{r['cpu_seconds']:>8.1f}"
             f"{r['gpu_seconds']:>8.1f}{r['vectors_stored']:>9}{r['queries']:>9}{r['context_tokens']:>9}"
-            f"{r['total']:>14.4f}" for r in report["lines"]]
+            f"{r.get('co2e_g', 0.0):>9.3f}{r['total']:>14.4f}" for r in report["lines"]]
     book = report["price_book"]
     quotas = [f"quota {t}: " + ", ".join(f"{k} {v:g}" for k, v in q.items()) for t, q in report["quotas"].items()]
     return "\n".join([f"usage {report['period']} ({report['from']} to {report['to']}), priced by {book['name']} "
                       f"version {book['version']} ({book['source']})", head, *rows,
-                      f"{'total':<80}{report['total']:>14.4f}", *quotas])
+                      f"{'total':<89}{report['total']:>14.4f}", *quotas])
 
 
 def as_csv(report: dict[str, Any]) -> str:

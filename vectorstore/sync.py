@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from governance.carbon import CarbonProfile, footprint
 from governance.contracts import point_id
 from governance.ledger import Ledger, UsageEntry
 from ingest.lake import Lake
@@ -263,8 +264,9 @@ class LivePlan:
 
 
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,
-          ledger: Ledger) -> None:
-    """One ledger entry per tenant for one embedded batch; compute time is shared by tokens."""
+          ledger: Ledger, carbon: CarbonProfile | None = None) -> None:
+    """One ledger entry per tenant for one embedded batch; compute time is shared by tokens,
+    and so are the batch's estimated energy and emissions (at each region's intensity)."""
     limit = token_counter(embedder.model_path).max_seq_length - 2  # the model reads no more than this
     tokens = [min(n, limit) for n in token_counter(embedder.model_path).count_many(texts)]
     per: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -272,10 +274,15 @@ def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder
         per[(row["tenant"], row["region"])][0] += 1
         per[(row["tenant"], row["region"])][1] += n
     total = sum(tokens) or 1
-    ledger.append([UsageEntry(run_id=run_id, tenant=tenant, region=region, event="embedding", texts=count,
-                              tokens=n, compute_seconds=seconds * n / total, device=embedder.device_name,
-                              model=embedder.fingerprint.id)
-                   for (tenant, region), (count, n) in sorted(per.items())])
+    profile = carbon or CarbonProfile()
+    entries = []
+    for (tenant, region), (count, n) in sorted(per.items()):
+        share = seconds * n / total
+        wh, grams = footprint(profile, region, embedder.device_name, share)
+        entries.append(UsageEntry(run_id=run_id, tenant=tenant, region=region, event="embedding", texts=count,
+                                  tokens=n, compute_seconds=share, device=embedder.device_name,
+                                  model=embedder.fingerprint.id, energy_wh=wh, co2e_g=grams))
+    ledger.append(entries)
 
 
 def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tuple[Any, float, int]:
@@ -298,7 +305,8 @@ def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tu
 
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
                ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None,
-               ahead: EmbedAhead | None = None, scope: Collection[tuple[str, str]] | None = None) -> SyncReport:
+               ahead: EmbedAhead | None = None, scope: Collection[tuple[str, str]] | None = None,
+               carbon: CarbonProfile | None = None) -> SyncReport:
     """Make the index equal to the plan (`desired`, or the plan of the whole lake);
     meter each embedded batch to `ledger`, right after the compute is spent (before
     the upsert: the cost is real even if the write is lost and redone). Vectors
@@ -341,7 +349,7 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             report.embedded_ahead += taken
             report.embed_seconds += spent
             if ledger is not None:
-                meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger)
+                meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger, carbon)
             index.upsert(region, [IndexPoint(pid, vec, {**want[pid][1], "run_id": run_id}, document_vector(text))
                                   for pid, vec, text in zip(ids, vectors, texts, strict=True)])
             report.upserted += len(ids)

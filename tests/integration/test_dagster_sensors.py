@@ -8,8 +8,9 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -17,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from assets.definitions import ASSETS, CHECKS, defs
-from assets.maintenance import compaction_schedule, ingest_job
+from assets.maintenance import compaction_schedule, ingest_job, reindex_schedule
 from assets.resources import KafkaResource, run_resources
 from assets.topics import TOPICS, consumer_lag, lag_sensor
 from ingest.broker import EmbeddedBroker
@@ -108,15 +109,71 @@ def test_every_topic_has_a_sensor_and_a_job() -> None:
                                                     "freshness_schedule"}
 
 
-def test_compaction_schedule_asks_for_yesterday_in_every_region() -> None:
-    when = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+def _tick(schedule: Any, when: datetime) -> Any:
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
-        requests = compaction_schedule(context)
+        return schedule(context)
+
+
+def test_compaction_runs_each_region_in_its_hour_of_least_carbon_intensity(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deferrable job lands in the cheapest window before its deadline: each region's run
+    of yesterday's compaction is asked for in that region's cheapest hour, once, and a tick
+    missed then is caught up by the next (the run key keeps it one run)."""
+    series = tmp_path / "intensity.csv"
+    rows = ["region,start,gco2e_per_kwh"]
+    for hour in range(24):
+        rows.append(f"eu-central,2026-11-23T{hour:02d}:00:00Z,{100 if hour == 14 else 300}")
+        rows.append(f"us-east,2026-11-23T{hour:02d}:00:00Z,{50 if hour == 3 else 400 if hour < 23 else 10}")
+    series.write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("AIFACTORY_CARBON_INTENSITY", str(series))
+    asked: dict[str, list[int]] = {}
+    for hour in range(24):
+        result = _tick(compaction_schedule, datetime(2026, 11, 23, hour, 0, tzinfo=UTC))
+        for request in result if isinstance(result, list) else []:
+            asked.setdefault(request.run_key, []).append(hour)
+    # us-east's 23:00 is cheaper still, but past the deadline (23:00): 03:00 is its hour.
+    assert {k: v[0] for k, v in asked.items()} == {"compact-2026-11-22-eu-central": 14, "compact-2026-11-22-us-east": 3}
+    waiting = _tick(compaction_schedule, datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    assert isinstance(waiting, dg.SkipReason)
+    assert "us-east at 03:00 UTC (50 gCO2e/kWh)" in str(waiting.skip_message)
+    later = _tick(compaction_schedule, datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
+    assert {r.partition_key for r in later} == {dg.MultiPartitionKey({"date": "2026-11-22", "region": region})
+                                                for region in ("eu-central", "us-east")}
+
+
+def test_with_the_flat_default_compaction_asks_at_midnight_for_every_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIFACTORY_CARBON_INTENSITY", raising=False)
+    requests = _tick(compaction_schedule, datetime(2026, 11, 23, 0, 0, tzinfo=UTC))
     assert isinstance(requests, list)
     assert [(r.run_key, r.partition_key) for r in requests] == [
         ("compact-2026-11-22-eu-central", dg.MultiPartitionKey({"date": "2026-11-22", "region": "eu-central"})),
         ("compact-2026-11-22-us-east", dg.MultiPartitionKey({"date": "2026-11-22", "region": "us-east"})),
     ]
+
+
+def test_the_weekly_reindex_waits_for_the_weekends_cheapest_hour(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    series = tmp_path / "intensity.csv"
+    series.write_text("region,start,gco2e_per_kwh\neu-central,2026-11-21T00:00:00Z,300\n"
+                      "eu-central,2026-11-22T05:00:00Z,90\neu-central,2026-11-22T06:00:00Z,300\n")
+    monkeypatch.setenv("AIFACTORY_CARBON_INTENSITY", str(series))
+    saturday = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
+    ticks = {h: _tick(reindex_schedule, saturday + timedelta(hours=h)) for h in range(0, 60)}
+    asked = [h for h, r in ticks.items() if isinstance(r, dg.RunRequest)]
+    assert asked[0] == 29  # Sunday 05:00
+    assert {r.run_key for r in ticks.values() if isinstance(r, dg.RunRequest)} == {"reindex-2026-W47"}
+    assert "Sun 05:00 UTC" in str(ticks[10].skip_message)
+    assert "opens on Saturday 2026-11-28" in str(ticks[50].skip_message)  # Monday: the window closed
+
+
+def test_a_bad_intensity_series_names_itself_and_places_nothing(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    series = tmp_path / "intensity.csv"
+    series.write_text("zone,when,value\n")
+    monkeypatch.setenv("AIFACTORY_CARBON_INTENSITY", str(series))
+    result = _tick(compaction_schedule, datetime(2026, 11, 23, 0, 0, tzinfo=UTC))
+    assert isinstance(result, dg.SkipReason)
+    assert str(series) in str(result.skip_message) and "region,start,gco2e_per_kwh" in str(result.skip_message)
 
 
 def test_raw_sensor_run_lands_an_outside_backlog_once(broker: EmbeddedBroker, make_factory: MakeFactory,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from transformers import AutoTokenizer
 
+from governance.carbon import FLAT_G_PER_KWH, device_watts
 from governance.ledger import UsageEntry
 from ingest.sources import Source
 from ingest.tables import RAW
@@ -100,6 +101,11 @@ def test_the_ledger_reconciles_with_lake_tokenizer_and_index(tmp_path: Path, mak
     assert sums(entries, "embedding", "tokens") == {t: model_tokens(embedder, v) for t, v in by_tenant.items()}
     assert all(e.device == embedder.device_name and e.compute_seconds > 0 and e.model == embedder.fingerprint.id
                for e in entries if e.event == "embedding")
+    # Energy is the device's power times those seconds; emissions that at the (flat) intensity.
+    watts = device_watts(embedder.device_name)
+    for e in (e for e in entries if e.event == "embedding"):
+        assert e.energy_wh == pytest.approx(watts * e.compute_seconds / 3600) and e.energy_wh > 0
+        assert e.co2e_g == pytest.approx(e.energy_wh / 1000 * FLAT_G_PER_KWH)
     stored = Counter((p["tenant"], p["region"]) for p in points)
     assert latest_storage(factory) == dict(stored)
 
