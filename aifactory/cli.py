@@ -251,11 +251,13 @@ def parser() -> argparse.ArgumentParser:
 
     sp = command("audit", "verify the hash chain of the audit log", "aifactory audit verify")
     sp.add_argument("action", choices=["verify"], help="what to do")
-    sp = command("lineage", "trace a document or point back to its source and forward",
+    sp = command("lineage", "trace a document or point back to its source and forward, or draw the run-level "
+                            "graph of datasets and jobs from the OpenLineage events",
                  "aifactory lineage trace helio-eu:hr/remote-work.md",
-                 "aifactory lineage trace helio-eu:hr/remote-work.md --format html --out trace.html")
-    sp.add_argument("action", choices=["trace"], help="what to do")
-    sp.add_argument("id", help="a document id or a point id")
+                 "aifactory lineage trace helio-eu:hr/remote-work.md --format html --out trace.html",
+                 "aifactory lineage graph --format html --out lineage.html")
+    sp.add_argument("action", choices=["trace", "graph"], help="what to do")
+    sp.add_argument("id", nargs="?", help="trace: a document id or a point id")
     sp.add_argument("--tenant", help="only this tenant's data (default: any tenant)")
     sp.add_argument("--format", choices=["json", "html"], default="json", help="output format")
     sp.add_argument("--out", help="the HTML file to write")
@@ -300,6 +302,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error("run: --tenant and --jurisdiction apply to PATHs; name the folders or files to ingest")
         if args.follow and args.ask:
             p.error("run: --ask answers after a one-shot run; leave it out with --follow")
+    if args.command == "lineage" and args.action == "trace" and not args.id:
+        p.error("lineage trace: name a document id or a point id (search results and `aifactory status` name them)")
+    if args.command == "lineage" and args.action == "graph" and args.id:
+        p.error(f"lineage graph: takes no id (got {args.id!r}); `lineage trace ID` follows one record")
     if args.command == "keys" and args.action == "revoke" and not args.key_id:
         p.error("keys revoke: name the key id (`aifactory keys list` shows them)")
     missing = [path for path in getattr(args, "paths", []) if not Path(path).exists()]

@@ -239,6 +239,9 @@ def cmd_audit(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 def cmd_lineage(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     from aifactory.lineage_html import render as lineage_page
 
+    if args.action == "graph":
+        lineage_graph(args, factory)
+        return
     found = trace(factory, args.tenant, args.id)
     if found is None:
         raise SearchError(f"no document or point {args.id!r}" + (f" for tenant {args.tenant}" if args.tenant else "")
@@ -249,6 +252,26 @@ def cmd_lineage(args: argparse.Namespace, factory: Factory, progress: Progress) 
         out(f"wrote {out_file}")
         return
     emit(args, found, json.dumps(found, indent=2, default=str))
+
+
+def lineage_graph(args: argparse.Namespace, factory: Factory) -> None:
+    from aifactory import lineage_graph as run_graph
+    from pipeline.runlineage import lineage_file
+
+    path = lineage_file(factory.settings.home)
+    if factory.settings.openlineage_url:
+        raise UsageError(f"OPENLINEAGE_URL is set: events go to {factory.settings.openlineage_url}, not to {path}; "
+                         "open the graph in that lineage server")
+    if not path.exists():
+        raise UsageError(f"no lineage events yet in {path}: `aifactory run` (or a Dagster run) writes them")
+    graph = run_graph.build(run_graph.read_events(path))
+    if args.format == "html":
+        out_file = Path(args.out or "lineage.html")
+        out_file.write_text(run_graph.render(graph, str(path)))
+        out(f"wrote {out_file}: {len(graph.datasets)} datasets, {len(graph.jobs)} jobs")
+        return
+    data = run_graph.as_json(graph)
+    emit(args, data, json.dumps(data, indent=2))
 
 
 def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:

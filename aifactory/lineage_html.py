@@ -27,7 +27,9 @@ COL_GAP, ROW_GAP, MARGIN = 56, 12, 16
 DASHED = ' stroke-dasharray="4 3"'
 
 FILL = {"source": "#e8f0fe", "event": "#fef7e0", "chunk": "#e6f4ea", "point": "#fce8e6",
-        "delete": "#f9d0cc", "gone": "#f1f3f4"}
+        "delete": "#f9d0cc", "gone": "#f1f3f4",
+        # the run-level graph (lineage_graph.py): datasets by kind, and jobs
+        "topic": "#fef7e0", "folder": "#e8f0fe", "table": "#e6f4ea", "collection": "#fce8e6", "job": "#ede7f6"}
 STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}"
          "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
          "th,td{padding:0.25em 0.7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
@@ -165,15 +167,22 @@ def _layout(nodes: list[Node]) -> tuple[float, float]:
 
 
 def svg(trace: dict[str, Any]) -> str:
-    nodes, edges = _nodes(trace)
+    return draw(*_nodes(trace))
+
+
+def draw(nodes: list[Node], edges: list[tuple[str, str]], *, svg_id: str = "lineage-graph") -> str:
+    """Nodes in their columns and the edges between them, as one SVG."""
     width, height = _layout(nodes)
     at = {n.id: n for n in nodes}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="lineage-graph" width="{width:.0f}" height="{height:.0f}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{svg_id}" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT}" font-size="{FONT_PX}">']
+    # Arrowheads say which way the data went (the flow runs left to right).
+    out.append('<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" '
+               'orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" fill="#789"/></marker></defs>')
     for a, b in edges:
         s, t = at[a], at[b]
         out.append(f'<line x1="{s.x + s.w:.1f}" y1="{s.y + s.h / 2:.1f}" x2="{t.x:.1f}" y2="{t.y + t.h / 2:.1f}" '
-                   f'stroke="#789" stroke-width="1.5"{DASHED if t.gone else ""}/>')
+                   f'stroke="#789" stroke-width="1.5" marker-end="url(#arrow)"{DASHED if t.gone else ""}/>')
     for n in nodes:
         fill = FILL["gone"] if n.gone else FILL[n.kind]
         stroke = ' stroke="#a50e0e" stroke-dasharray="5 3"' if n.gone else ' stroke="#456"'

@@ -140,8 +140,8 @@ def usage_table(report: dict[str, Any]) -> str:
         ("GB-months", _float("gb_months", 6), True),
         ("queries", _int("queries"), True),
         ("context tokens", _int("context_tokens"), True),
-        ("energy Wh (est.)", _float("energy_wh", 3), True),
-        ("gCO2e (est.)", _float("co2e_g", 3), True),
+        ("energy Wh (est.)", _significant("energy_wh"), True),
+        ("gCO2e (est.)", _significant("co2e_g"), True),
         (f"cost ({report['currency']})", _float("total", places), True),
     ]
     return _table(report["lines"], columns, f"{report['total']:,.{places}f}", "usage")
@@ -158,7 +158,22 @@ def cost_table(report: dict[str, Any]) -> str:
 
 
 def _rate(key: str) -> Callable[[dict[str, Any]], str]:
-    return lambda r: f"{r[key]:g}"
+    return lambda r: _plain(r[key])
+
+
+def _plain(value: float) -> str:
+    """A rate as a person writes it: 0.00004, not 4e-05."""
+    return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
+
+
+def _significant(key: str) -> Callable[[dict[str, Any]], str]:
+    """Three significant digits: a small estimate must not print as 0.000."""
+    return lambda r: _plain(float(f"{r.get(key, 0.0):.3g}"))
+
+
+def _book_source(book: dict[str, Any]) -> str:
+    return "The built-in example prices" if book["source"] == "built in" else \
+        f"Read from {html.escape(str(book['source']))}"
 
 
 def rates_table(report: dict[str, Any]) -> str:
@@ -200,6 +215,6 @@ def render(report: dict[str, Any]) -> str:
             f"{quotas_section(report)}"
             f"<h2>Rates: price book {html.escape(str(report['price_book']['name']))} version "
             f"{html.escape(str(report['price_book']['version']))}</h2>"
-            f"<p>Read from {html.escape(str(report['price_book']['source']))}; {currency} per unit.</p>"
+            f"<p>{_book_source(report['price_book'])}; {currency} per unit.</p>"
             f"{rates_table(report)}"
             "</body></html>")

@@ -13,6 +13,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from aifactory.lineage_graph import build as build_graph
+from aifactory.lineage_graph import read_events
+from aifactory.lineage_graph import render as render_graph
 from aifactory.lineage_html import render as lineage_page
 from aifactory.usage_html import render as usage_page
 from governance.pricing import load_price_book
@@ -188,3 +191,25 @@ def test_lineage_of_a_deleted_document_in_a_browser(world: World, browser: sync_
     assert page.locator("table.chunks .removed", has_text="removed by v3").count() == 3  # v1's kept point, v2's
     assert page.locator("table.chunks .removed", has_text="removed by v2").count() == 1  # v1's edited section
     sync_api.expect(page.locator("table.tombstone")).to_be_visible()
+
+
+def test_run_level_lineage_graph_in_a_browser(world: World, browser: sync_api.Browser, tmp_path: Path) -> None:
+    """The graph a lineage server would draw from the run-level events: one box per dataset
+    and job, every label inside its box, and the flow left to right."""
+    events = read_events(world.factory.settings.home / "lineage" / "openlineage.jsonl")
+    graph = build_graph(events)
+    page = open_page(browser, tmp_path, "run-lineage", render_graph(graph, "openlineage.jsonl"))
+    page.locator("svg#run-lineage").screenshot(path=str(tmp_path / "run-lineage-graph.png"))
+    assert _labels_outside_their_boxes(page) == []
+    boxes = page.locator("svg#run-lineage g.node")
+    assert boxes.count() == len(graph.datasets) + len(graph.jobs) and len(graph.jobs) == 1  # aifactory.run
+    names = {name for _, name in graph.datasets}
+    home = world.factory.settings.home
+    assert {str(home / "lake" / "raw"), str(home / "lake" / "chunks"), "reports-test.raw-documents"} <= names
+    # Left to right: a topic is drawn left of the job, the job left of the lake tables.
+    x = {b.get_attribute("data-node"): float(b.locator("rect").get_attribute("x") or 0) for b in boxes.all()}
+    job = next(k for k in x if k and k.startswith("j:"))
+    topic = next(k for k in x if k and k.endswith("|reports-test.raw-documents"))
+    table = next(k for k in x if k and k.endswith(f"|{home / 'lake' / 'raw'}"))
+    assert x[topic] < x[job] < x[table]
+    assert page.locator("table.datasets tbody tr").count() == len(graph.datasets)

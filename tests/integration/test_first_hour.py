@@ -114,6 +114,8 @@ PARSE_MISTAKES = [
     (["run", "docs", "--tenant", "../../escaped", "--jurisdiction", "EU"], "is not a tenant name"),
     (["erase", "--tenant", "t1"], "one of the arguments --subject --document is required"),
     (["keys", "revoke"], "name the key id"),
+    (["lineage", "trace"], "lineage trace: name a document id or a point id"),
+    (["lineage", "graph", "t1:doc.md"], "lineage graph: takes no id"),
     (["eval", "--corpus", "c.jsonl", "--queries", "q.jsonl", "--qrels", "r.tsv"], "--corpus c.jsonl: no such file"),
     (["reindex", "--model", "nosuch-model"], "no such folder"),
     (["serve", "--port", "http"], "expected a whole number"),
@@ -144,6 +146,19 @@ def test_mistakes_about_the_data_name_what_to_do(workdir: Path, first_run: subpr
                                                  args: list[str], says: str) -> None:
     proc = aifactory(workdir, *args, expect=2)
     assert says in proc.stderr
+
+
+def test_the_run_level_lineage_graph_after_the_first_run(workdir: Path,
+                                                          first_run: subprocess.CompletedProcess[str]) -> None:
+    """Relative defaults: the graph of the first run, as a page and as JSON, names the lake by
+    its absolute path on this host (two homes never share a node)."""
+    wrote = aifactory(workdir, "lineage", "graph", "--format", "html", "--out", "graph.html").stdout
+    assert wrote.startswith("wrote graph.html:") and "jobs" in wrote
+    page = (workdir / "graph.html").read_text()
+    assert "<svg" in page and "<script" not in page and str(workdir / ".aifactory" / "lake" / "raw") in page
+    graph = json.loads(aifactory(workdir, "lineage", "graph", "--json").stdout)
+    assert {j["name"] for j in graph["jobs"]} >= {"aifactory.run"}
+    assert any(d["name"] == str(workdir / ".aifactory" / "lake" / "chunks") for d in graph["datasets"])
 
 
 def test_help_answers_without_loading_the_pipeline() -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from governance.jsonlines import read_objects
 from vectorstore.api.problems import ApiProblem, problem
 from vectorstore.api.telemetry import Telemetry
 
@@ -56,19 +57,7 @@ class RequestLog:
 
     def entries(self) -> list[dict[str, Any]]:
         """Every whole line (a line still being written, or damaged, is left out)."""
-        try:
-            lines = self.path.read_bytes().splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                out.append(entry)
-        return out
+        return read_objects(self.path)
 
 
 def logfmt(fields: dict[str, Any]) -> str:
