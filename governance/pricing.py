@@ -12,6 +12,7 @@ report priced by it, so an invoice says which rates it used:
       per_gb_month_stored: 0.25
       per_1k_queries: 0.02
       per_1k_context_tokens: 0.00002
+      per_gb_egress: 0.09
     regions:
       us-east: {per_gb_month_stored: 0.23}
 """
@@ -38,6 +39,7 @@ class Prices:
     per_gb_month_stored: float = 0.25
     per_1k_queries: float = 0.02
     per_1k_context_tokens: float = 0.00002
+    per_gb_egress: float = 0.09
 
 
 PRICE_NAMES = tuple(f.name for f in fields(Prices))

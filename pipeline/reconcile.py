@@ -7,6 +7,7 @@ tenant (and region where the source knows it):
     vectors            last storage snapshot = points in the index
     queries            query entries         = 200 answers of /v1/search and /v1/rag/context in the
                                                API's request log, request by request
+    egress             egress entries' bytes = bytes of the 200 answers to tenant keys in the request log
 
 Embedding is not held to a present state: an edit embeds again what it changed, and each
 batch's entry is its own record (texts, tokens, device seconds). Ledger entries from
@@ -125,9 +126,16 @@ def _query_checks(home: Path, entries: list[Any]) -> list[Check]:
             else:
                 untagged[e.tenant] += e.queries
     served: dict[str, set[str]] = defaultdict(set)
+    sent: dict[str, int] = defaultdict(int)
     for r in RequestLog(request_log_path(home)).entries():
+        if r.get("status") == 200 and r.get("tenant") not in (None, "", "*"):
+            sent[str(r["tenant"])] += int(r.get("bytes") or 0)
         if r.get("route") in QUERY_ROUTES and r.get("status") == 200 and r.get("tenant"):
             served[str(r["tenant"])].add(str(r.get("request_id")))
+    egress: dict[str, int] = defaultdict(int)
+    for e in entries:
+        if e.event == "egress":
+            egress[e.tenant] += e.bytes
     out = []
     for tenant in sorted(set(billed) | set(served)):
         unbilled, unserved = served[tenant] - billed[tenant], billed[tenant] - served[tenant]
@@ -137,6 +145,8 @@ def _query_checks(home: Path, entries: list[Any]) -> list[Check]:
             f"{untagged[tenant]} older entries without a request id not counted" if untagged[tenant] else ""]))
         out.append(Check("queries", tenant, "", len(billed[tenant]), len(served[tenant]), "API request log",
                          note if unbilled or unserved else note or "request ids match one to one"))
+    out += [Check("egress", t, "", egress.get(t, 0), sent.get(t, 0), "API request log bytes", "bytes answered")
+            for t in sorted(set(egress) | set(sent))]
     return out
 
 

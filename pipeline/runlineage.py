@@ -53,6 +53,11 @@ CHUNK_COLUMNS: dict[str, tuple[str, str, str]] = {
     "raw_topic": ("log_topic", "IDENTITY", ""), "raw_partition": ("log_partition", "IDENTITY", ""),
     "raw_offset": ("log_offset", "IDENTITY", ""), "raw_epoch": ("log_epoch", "IDENTITY", ""),
 }
+# Columns of the raw table carried from the raw topic's events as they are (the rest say
+# where the event sat in the log and when it landed).
+RAW_COLUMNS: dict[str, tuple[str, str, str]] = {
+    f.name: (f.name, "IDENTITY", "") for f in RAW.schema
+    if f.name not in ("log_epoch", "log_topic", "log_partition", "log_offset", "landed_at")}
 # Fields of each point (its vector and payload) made from the chunks table's columns.
 POINT_FIELDS: dict[str, tuple[str, str, str]] = {
     "vector": ("text", "TRANSFORMATION", "embedded by the active model"),
@@ -151,7 +156,8 @@ def outputs(factory: Factory, report: RunReport, job: str = "") -> list[DatasetR
             places.setdefault((ref.namespace, ref.name), region)
         for region in places.values():
             # Chunks are made from the raw table in the same place (a region's files stay in its place).
-            columns = _columns(CHUNK_COLUMNS, table(factory, RAW, region)) if kind == "chunks" else {}
+            columns = _columns(CHUNK_COLUMNS, table(factory, RAW, region)) if kind == "chunks" else \
+                _columns(RAW_COLUMNS, topic(factory, factory.settings.kafka.raw_topic)) if kind == "raw" else {}
             out.append(table(factory, TABLES[kind], region, rows=rows[kind] if len(places) == 1 else None,
                              region=",".join(regions), jurisdictions=juris, columns=columns))
     if "index" in writes and report.index is not None:

@@ -23,7 +23,7 @@ from governance.quotas import QuotaBook
 from pipeline.errors import PipelineError
 
 GB = 1024**3
-COMPONENTS = ("embedding_tokens", "embedding_compute", "storage", "queries", "rag_context")
+COMPONENTS = ("embedding_tokens", "embedding_compute", "storage", "queries", "rag_context", "egress")
 
 
 class PeriodError(PipelineError):
@@ -71,6 +71,7 @@ class Line:
     queries: int = 0
     query_tokens: int = 0
     context_tokens: int = 0
+    egress_bytes: int = 0  # the API's answers, billed to the regions they read
     energy_wh: float = 0.0  # estimated: device power x embedding seconds
     co2e_g: float = 0.0  # estimated: that energy at the region's carbon intensity
     cost: dict[str, float] | None = None
@@ -125,6 +126,8 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
             line.query_tokens += e.tokens
         elif e.event == "rag_context":
             line.context_tokens += e.tokens
+        elif e.event == "egress":
+            line.egress_bytes += e.bytes
     if tenant and tenant not in metered:
         known = ", ".join(sorted(metered)[:20]) or "none yet"
         raise UnknownTenantError(f"tenant {tenant!r} has no usage in the ledger {ledger.path} (tenants metered: "
@@ -152,6 +155,7 @@ def usage(ledger: Ledger, book: PriceBook, period: str, tenant: str | None = Non
             "storage": line.gb_months * p.per_gb_month_stored,
             "queries": line.queries / 1000 * p.per_1k_queries,
             "rag_context": line.context_tokens / 1000 * p.per_1k_context_tokens,
+            "egress": line.egress_bytes / GB * p.per_gb_egress,
         }
         line.cost = {k: round(v, 6) for k, v in line.cost.items()}
         line.energy_wh, line.co2e_g = round(line.energy_wh, 6), round(line.co2e_g, 6)

@@ -85,6 +85,8 @@ def test_each_run_is_an_openlineage_start_and_complete_with_residency(api_world:
     collections = [o for name, o in outputs.items() if name.startswith(str(factory.settings.index_root / "chunks__"))]
     chunks = outputs[runlineage.table(factory, CHUNKS).name]["facets"]["columnLineage"]["fields"]
     assert chunks["text"]["inputFields"][0]["name"] == raw["name"]
+    from_topic = raw["facets"]["columnLineage"]["fields"]["text"]["inputFields"][0]
+    assert (from_topic["name"], from_topic["field"]) == (factory.settings.kafka.raw_topic, "text")
     assert collections[0]["facets"]["columnLineage"]["fields"]["vector"]["inputFields"][0]["field"] == "text"
     assert {o["facets"]["residency"]["region"] for o in collections} == {"eu-central", "us-east"}
     for o in collections:

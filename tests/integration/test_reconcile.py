@@ -65,6 +65,10 @@ def test_the_ledger_reconciles_after_ingest_queries_a_delete_and_an_erasure(tmp_
     kinds = {(c.what, c.tenant, c.region) for c in checks}
     assert {("documents", "acme", "eu-central"), ("documents", "acme", "us-east"), ("chunks", "globex", "us-east"),
             ("vectors", "acme", "eu-central"), ("queries", "acme", ""), ("queries", "globex", "")} <= kinds
+    egress = {c.tenant: c for c in checks if c.what == "egress"}
+    assert egress["acme"].ledger == egress["acme"].source > 0 and egress["globex"].ledger > 0
+    billed_out = [e for e in factory.ledger.entries() if e.event == "egress" and e.tenant == "acme"]
+    assert {e.region for e in billed_out} <= {"eu-central", "us-east"} and all(e.request_id for e in billed_out)
     queries = {c.tenant: c for c in checks if c.what == "queries"}
     assert (queries["acme"].source, queries["globex"].source) == (4, 3)  # the 422 is neither served nor billed
     documents = next(c for c in checks if (c.what, c.tenant, c.region) == ("documents", "acme", "eu-central"))

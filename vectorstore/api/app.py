@@ -45,7 +45,7 @@ from ingest.limits import Limits
 from ingest.parsers import file_format
 from transforms.tokens import token_counter
 from vectorstore.api.docs import mount_docs
-from vectorstore.api.middleware import REQUEST_ID, BodyLimit, RequestLog
+from vectorstore.api.middleware import ANSWER_READ, REQUEST_ID, BodyLimit, RequestLog
 from vectorstore.api.models import (
     PERIOD_PATTERN,
     Citation,
@@ -208,6 +208,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                 raise ApiProblem(401, "Revoked API key", f"key {key.key_id} was revoked on {key.revoked_at}; "
                                  "ask the operator for a new one", {"WWW-Authenticate": "Bearer"})
             request.state.tenant, request.state.key_id = key.tenant, key.key_id  # for the access log
+            request.state.regions = sorted(key.regions)  # egress: what the answer may hold
             if key.role not in roles:
                 raise ApiProblem(403, "Role not allowed", f"this route needs one of the roles {', '.join(roles)}; "
                                  f"key {key.key_id} has role {key.role}")
@@ -273,6 +274,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
 
     def meter(key: ApiKey, event: str, tokens: Mapping[str, int], queries: int = 1) -> None:
         """One entry per region: `tokens` by the region that used them (each region's price applies)."""
+        ANSWER_READ.get({"regions": []})["regions"] = sorted(tokens)  # the regions this answer came from
         for region, n in tokens.items():
             backend.meter(UsageEntry(run_id=f"api-{key.key_id}", tenant=key.tenant, event=event, region=region,
                                      queries=queries, tokens=n, model=backend.embedder.fingerprint.id,
@@ -507,7 +509,14 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return Response(body, media_type="text/plain; version=0.0.4")
 
     # Outermost: it sizes the body, meters and logs every request, refused ones included.
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry, request_log=request_log)
+    def egress(tenant: str, key_id: str, request_id: str, regions: list[str], size: int) -> None:
+        """An answer's bytes, billed as egress to the regions it read (split evenly)."""
+        for region, n in apportion(size, dict.fromkeys(regions or [""], 1)).items():
+            backend.meter(UsageEntry(run_id=f"api-{key_id}", tenant=tenant, event="egress", region=region, bytes=n,
+                                     request_id=request_id))
+
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, telemetry=telemetry, request_log=request_log,
+                       on_egress=egress)
     app.state.telemetry = telemetry
     return app
 

@@ -21,6 +21,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,10 @@ from vectorstore.api.telemetry import Telemetry
 access_log = logging.getLogger("aifactory.access")
 _BARE = re.compile(r"[\w./:@{}*+-]+")
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+# What the route read, for the egress of its answer: {"regions": [...]} (mutated, not set, so
+# a route run in a copied context still reaches the middleware's dict).
+ANSWER_READ: ContextVar[dict[str, Any]] = ContextVar("answer_read")
+Egress = Callable[[str, str, str, list[str], int], None]  # (tenant, key id, request id, regions, bytes)
 
 
 class RequestLog:
@@ -69,8 +74,9 @@ class BodyLimit:
     """Refuse a body over the limit before it is read whole; meter and log every request."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, telemetry: Telemetry,
-                 request_log: RequestLog | None = None) -> None:
+                 request_log: RequestLog | None = None, on_egress: Egress | None = None) -> None:
         self.app, self.max_bytes, self.telemetry, self.request_log = app, max_bytes, telemetry, request_log
+        self.on_egress = on_egress
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,15 +84,19 @@ class BodyLimit:
             return
         started = time.perf_counter()
         state = scope.setdefault("state", {})
-        status = {"code": 500}
+        status = {"code": 500, "bytes": 0}
         request_id = uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
+        read: dict[str, Any] = {"regions": []}
+        read_token = ANSWER_READ.set(read)
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body":
+                status["bytes"] += len(message.get("body", b""))
             await send(message)
 
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -111,6 +121,7 @@ class BodyLimit:
             await response(scope, receive, counting_send)
         finally:
             REQUEST_ID.reset(token)
+            ANSWER_READ.reset(read_token)
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""), seconds)
@@ -119,7 +130,11 @@ class BodyLimit:
                 self.request_log.append({
                     "at": datetime.now(UTC).isoformat(), "request_id": request_id, "method": scope.get("method", ""),
                     "route": route, "status": status["code"], "tenant": state.get("tenant") or "",
-                    "key_id": state.get("key_id") or ""})
+                    "key_id": state.get("key_id") or "", "bytes": status["bytes"]})
+            tenant = state.get("tenant") or ""
+            if self.on_egress is not None and status["code"] == 200 and tenant not in ("", "*") and status["bytes"]:
+                self.on_egress(tenant, state.get("key_id") or "", request_id,
+                               list(read["regions"] or state.get("regions") or []), status["bytes"])
 
     @staticmethod
     def _log(scope: Scope, status: int, seconds: float, state: dict[str, Any]) -> None:

@@ -414,9 +414,11 @@ class UsageLine(BaseModel):
                                      "searches two)")
     query_tokens: int
     context_tokens: int
+    egress_bytes: int = Field(0, description="bytes of the API's answers that read this region")
     energy_wh: float = Field(0.0, description="estimated: device power x embedding seconds")
     co2e_g: float = Field(0.0, description="estimated: that energy at the region's carbon intensity")
-    cost: dict[str, float] = Field(description="embedding_tokens, embedding_compute, storage, queries, rag_context")
+    cost: dict[str, float] = Field(
+        description="embedding_tokens, embedding_compute, storage, queries, rag_context, egress")
     total: float
 
 

@@ -31,6 +31,7 @@ def ledger(tmp_path: Path) -> Ledger:
         UsageEntry(at=at(1), run_id="r1", tenant="a", event="storage", region="eu", vectors=100, vector_bytes=3 * GB),
         UsageEntry(at=at(3), run_id="api", tenant="a", event="query", queries=1, tokens=7),
         UsageEntry(at=at(3), run_id="api", tenant="a", event="rag_context", tokens=500),
+        UsageEntry(at=at(3), run_id="api", tenant="a", event="egress", region="eu", bytes=GB // 2),
         UsageEntry(at=at(4), run_id="r3", tenant="b", event="embedding", region="us", texts=1, tokens=2000,
                    compute_seconds=1.0, device="cpu"),
         UsageEntry(at=datetime(2026, 10, 30, tzinfo=UTC), run_id="r0", tenant="b", event="embedding", region="us",
@@ -52,7 +53,8 @@ def test_month_sums_and_costs_reconcile_with_the_ledger(ledger: Ledger, tmp_path
     book_file = tmp_path / "prices.yaml"
     book_file.write_text("currency: USD\ndefault: {per_1k_tokens_embedded: 0.01, per_cpu_second: 0.1, "
                          "per_gpu_second: 1.0, per_gb_month_stored: 2.0, per_1k_queries: 10, "
-                         "per_1k_context_tokens: 0.1}\nregions: {us: {per_1k_tokens_embedded: 0.02}}\n")
+                         "per_1k_context_tokens: 0.1, per_gb_egress: 0.08}\n"
+                         "regions: {us: {per_1k_tokens_embedded: 0.02}}\n")
     report = usage(ledger, load_price_book(book_file), "2026-11")
     lines = {(r["tenant"], r["region"]): r for r in report["lines"]}
     eu = lines[("a", "eu")]
@@ -60,6 +62,7 @@ def test_month_sums_and_costs_reconcile_with_the_ledger(ledger: Ledger, tmp_path
     assert eu["cost"]["embedding_tokens"] == pytest.approx(0.05)
     assert eu["cost"]["embedding_compute"] == pytest.approx(0.2 + 1.0)
     assert eu["vectors_stored"] == 100 and eu["gb_months"] > 0
+    assert eu["egress_bytes"] == GB // 2 and eu["cost"]["egress"] == pytest.approx(0.04)
     assert lines[("a", "")]["queries"] == 1 and lines[("a", "")]["cost"]["queries"] == pytest.approx(0.01)
     assert lines[("a", "")]["cost"]["rag_context"] == pytest.approx(0.05)
     assert lines[("b", "us")]["tokens_embedded"] == 2000  # October's entry is outside the period
