@@ -10,10 +10,14 @@ new limit holds from the next request or scan, with no restart.
         queries_per_second: 5   # /v1/search and /v1/rag/context, all of the tenant's keys together
         query_burst: 10         # requests at once before the rate applies (default: the rate, at least 1)
         ingest_tokens_per_day: 200000   # model tokens of documents published per UTC day
+        stored_vectors: 1000000         # points in the index, every region; checked before publishing
 
 A limit left out is no limit. Enforced: queries in the API (429 with Retry-After naming
-the quota), ingest tokens at the edge (a document over the day's quota goes to the dead
-letters naming the quota, and is published by a later scan once the day's quota allows).
+the quota), ingest tokens and stored vectors at the edge (a document over the quota goes
+to the dead letters naming the quota, and is published by a later scan once it allows).
+The stored-vectors quota is checked before publishing against the last storage figure,
+so it stops new documents once it is reached; a run begun under it may pass it by that
+run's own chunks.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Quota:
     queries_per_second: float | None = None
     query_burst: int | None = None
     ingest_tokens_per_day: int | None = None
+    stored_vectors: int | None = None
 
     @property
     def burst(self) -> int:

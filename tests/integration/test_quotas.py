@@ -103,4 +103,16 @@ def test_the_ingest_quota_holds_at_the_edge_and_lets_through_once_raised(tmp_pat
     assert report["quotas"]["acme"]["ingest_tokens_per_day"] == 100000 and "globex" not in report["quotas"]
     assert report["quotas"]["acme"]["ingest_tokens_today"] > used
     assert "quota acme: ingest_tokens_per_day 100000" in as_table(report) and "<h2>Quotas</h2>" in render(report)
+
+    # Stored vectors: at the quota, a new document waits; the tenant's other writes go on.
+    points = sum(1 for r in factory.index.regions() for h in factory.index.points(r) if h.payload["tenant"] == "acme")
+    quotas.write_text(f"tenants:\n  acme: {{stored_vectors: {points}}}\n")
+    (src / "note-3.md").write_text("# Note 3\n\nA fourth note.\n")
+    held = runner.run(factory, [Source(src, "acme", "EU")])
+    assert held.summary()["published"] == 0
+    con = factory.lake.connect(DEAD_LETTERS)
+    reasons = [r for (r,) in con.execute("SELECT reason FROM dead_letters WHERE reason LIKE '%stored_vectors%'")
+               .fetchall()]
+    con.close()
+    assert len(reasons) == 1 and f"quota stored_vectors ({points})" in reasons[0] and "delete documents" in reasons[0]
     factory.close()
