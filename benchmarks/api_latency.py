@@ -65,6 +65,7 @@ class BenchBackend:
         self.index, self.embedder = index, embedder
         self.writer = LedgerWriter(Ledger(home / "usage.jsonl"))
         self.quotas = QuotaBook(None)
+        self.month_spend = lambda tenant: 0.0
 
     def meter(self, entry: UsageEntry) -> None:
         self.writer.put(entry)

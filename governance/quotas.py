@@ -11,9 +11,11 @@ new limit holds from the next request or scan, with no restart.
         query_burst: 10         # requests at once before the rate applies (default: the rate, at least 1)
         ingest_tokens_per_day: 200000   # model tokens of documents published per UTC day
         stored_vectors: 1000000         # points in the index, every region; checked before publishing
+        monthly_budget: 250             # cost this UTC month, in the price book's currency
 
 A limit left out is no limit. Enforced: queries in the API (429 with Retry-After naming
-the quota), ingest tokens and stored vectors at the edge (a document over the quota goes
+the quota; 402 once the month's budget is spent), ingest tokens, stored vectors and the
+budget at the edge (a document over the quota goes
 to the dead letters naming the quota, and is published by a later scan once it allows).
 The stored-vectors quota is checked before publishing against the last storage figure,
 so it stops new documents once it is reached; a run begun under it may pass it by that
@@ -45,6 +47,7 @@ class Quota:
     query_burst: int | None = None
     ingest_tokens_per_day: int | None = None
     stored_vectors: int | None = None
+    monthly_budget: float | None = None
 
     @property
     def burst(self) -> int:
@@ -68,7 +71,7 @@ def _quota(spec: object, where: str) -> Quota:
             raise QuotaError(f"{where}.{name}: {value!r} is not a number of 0 or more")
         if name in ("queries_per_second", "query_burst") and value == 0:
             raise QuotaError(f"{where}.{name}: 0 would refuse every query; revoke the tenant's keys instead")
-        values[name] = float(value) if name == "queries_per_second" else int(value)
+        values[name] = float(value) if name in ("queries_per_second", "monthly_budget") else int(value)
     return Quota(**values)  # type: ignore[arg-type]
 
 

@@ -1,11 +1,15 @@
-"""The ingest quotas at the edge: before a scan publishes, each document of a tenant with
-an `ingest_tokens_per_day` quota is counted in model tokens; one that would take the
-tenant past the day's quota (UTC) goes to the dead letters naming the quota, and the
-rest are published. A tenant whose index already holds its `stored_vectors` quota (its
-last storage figures) publishes no new document until it deletes some or the quota rises. The day's use is the ledger's ingest tokens of today (the lander
-meters tokens for tenants with the quota) plus what this scan already let through.
-A document held back is published by a later scan once the quota allows: the raw lake
-does not hold it, so the scan sees it as new again.
+"""The quotas held at the edge, before a scan publishes:
+
+    ingest_tokens_per_day  each document of the tenant is counted in model tokens; one that
+                           would pass the day's quota (UTC) waits. The day's use is the
+                           ledger's ingest tokens of today (the lander meters tokens for
+                           tenants with this quota) plus what this scan already let through.
+    stored_vectors         once the tenant's points (its last storage figures) reach it, no
+                           new document goes in until it deletes some or the quota rises.
+    monthly_budget         once the tenant's cost this month reaches it, likewise.
+
+A document that waits is a dead letter naming the quota; the raw lake does not hold it,
+so a later scan sees it as new and publishes it once the quota allows. Deletes always pass.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from governance.contracts import DeadLetter, DocumentEvent
 from governance.ledger import Ledger
 from governance.quotas import QuotaBook, QuotaExceeded
 from ingest.sources import IngestReport
+from pipeline.budget import month_spend
 from pipeline.factory import Factory
 from transforms.tokens import token_counter
 
@@ -47,8 +52,10 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
     dead letters; the number moved."""
     book = factory.quotas
     quotas = {e.tenant: book.for_tenant(e.tenant) for r in reports for e in r.published}
-    if all(q.ingest_tokens_per_day is None and q.stored_vectors is None for q in quotas.values()):
+    if all(q.ingest_tokens_per_day is None and q.stored_vectors is None and q.monthly_budget is None
+           for q in quotas.values()):
         return 0
+    spent = {t: month_spend(factory, t) for t, q in quotas.items() if q.monthly_budget is not None}
     day = today or datetime.now(UTC).date()
     count = token_counter(factory.model_dir).count
     used = tokens_today(factory.ledger, day)
@@ -61,8 +68,15 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
             if event.op != "upsert":
                 kept.append(event)
                 continue
+            if quota.monthly_budget is not None and spent[event.tenant] >= quota.monthly_budget:
+                report.dead_letters.append(_letter(event, day, "monthly_budget", QuotaExceeded(
+                    f"tenant {event.tenant}'s monthly_budget ({quota.monthly_budget:g}) is spent: "
+                    f"{spent[event.tenant]:.6g} this month by the price book; the first scan after the "
+                    "operator raises it, or next month, publishes this document")))
+                held += 1
+                continue
             if quota.stored_vectors is not None and stored.get(event.tenant, 0) >= quota.stored_vectors:
-                report.dead_letters.append(_letter(event, day, QuotaExceeded(
+                report.dead_letters.append(_letter(event, day, "stored_vectors", QuotaExceeded(
                     f"tenant {event.tenant}'s quota stored_vectors ({quota.stored_vectors:,}) is reached: "
                     f"{stored.get(event.tenant, 0):,} points in the index; delete documents or ask the operator to "
                     "raise the quota, and the first scan after publishes this one")))
@@ -74,7 +88,7 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
                 continue
             n = count(event.text)
             if used.get(event.tenant, 0) + n > limit:
-                report.dead_letters.append(_letter(event, day, QuotaExceeded(
+                report.dead_letters.append(_letter(event, day, "ingest_tokens_per_day", QuotaExceeded(
                     f"tenant {event.tenant}'s quota ingest_tokens_per_day ({limit:,}) would be passed: "
                     f"{used.get(event.tenant, 0):,} tokens ingested on {day} (UTC) and this document has {n:,}; "
                     "it is published by the first scan after the quota allows (tomorrow, or once the operator "
@@ -87,8 +101,10 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
     return held
 
 
-def _letter(event: DocumentEvent, day: date, error: QuotaExceeded) -> DeadLetter:
-    return DeadLetter.new(stage="quota", error=error, source_uri=event.source_uri, key=f"{event.content_hash}:{day}",
+def _letter(event: DocumentEvent, day: date, quota: str, error: QuotaExceeded) -> DeadLetter:
+    """One letter per document, quota and day, however many scans find it waiting."""
+    return DeadLetter.new(stage="quota", error=error, source_uri=event.source_uri,
+                          key=f"{quota}:{event.content_hash}:{day}",
                           source_root=event.source_root, tenant=event.tenant, jurisdiction=event.jurisdiction,
                           region=event.region, event_id=event.event_id)
 

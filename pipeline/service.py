@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +26,7 @@ from governance.residency import ResidencyPolicy
 from ingest import raw_table
 from ingest.kafka import reachable
 from ingest.limits import Limits
+from pipeline.budget import Spend
 from pipeline.deletes import DeleteRequest, DeleteRequestError, delete
 from pipeline.factory import Factory
 from pipeline.inbox import Inbox, append_ticket, public, read_tickets
@@ -44,6 +45,7 @@ class ApiBackend:
         self.policy: ResidencyPolicy = factory.policy
         self.limits: Limits = factory.settings.limits
         self.quotas: QuotaBook = factory.quotas
+        self.month_spend: Callable[[str], float] = Spend(factory)  # tenant -> cost this month, kept 30 s
         self.meter_writer = LedgerWriter(factory.ledger)
         self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
         self.inbox = Inbox(factory)

@@ -66,6 +66,22 @@ def test_the_query_quota_holds_under_concurrent_requests_and_changes_without_res
         quotas.unlink()
 
 
+def test_a_spent_monthly_budget_answers_402_and_a_raised_one_lets_queries_through(api_world: ApiWorld) -> None:
+    quotas = api_world.factory.settings.home / "governance" / "quotas.yaml"
+    quotas.write_text("tenants:\n  helio-eu: {monthly_budget: 0.000000001}\n")  # its indexing cost more already
+    try:
+        spent = httpx.post(f"{api_world.url}/v1/search", json={"query": "leave"}, timeout=60,
+                           headers=api_world.auth("helio-eu/reader"))
+        assert spent.status_code == 402 and "monthly_budget (1e-09;" in spent.json()["detail"]
+        assert httpx.post(f"{api_world.url}/v1/search", json={"query": "per diem"}, timeout=60,
+                          headers=api_world.auth("helio-us/reader")).status_code == 200  # another tenant
+        quotas.write_text("tenants:\n  helio-eu: {monthly_budget: 1000000}\n")
+        assert httpx.post(f"{api_world.url}/v1/search", json={"query": "leave"}, timeout=60,
+                          headers=api_world.auth("helio-eu/reader")).status_code == 200
+    finally:
+        quotas.unlink()
+
+
 def test_the_ingest_quota_holds_at_the_edge_and_lets_through_once_raised(tmp_path: Path,
                                                                         make_factory: MakeFactory) -> None:
     home = tmp_path / "home"
@@ -115,4 +131,12 @@ def test_the_ingest_quota_holds_at_the_edge_and_lets_through_once_raised(tmp_pat
                .fetchall()]
     con.close()
     assert len(reasons) == 1 and f"quota stored_vectors ({points})" in reasons[0] and "delete documents" in reasons[0]
+
+    # A monthly budget already spent: new documents wait likewise.
+    quotas.write_text("tenants:\n  acme: {monthly_budget: 0.0000001}\n")
+    assert runner.run(factory, [Source(src, "acme", "EU")]).summary()["published"] == 0
+    con = factory.lake.connect(DEAD_LETTERS)
+    spent = con.execute("SELECT reason FROM dead_letters WHERE reason LIKE '%monthly_budget%'").fetchall()
+    con.close()
+    assert len(spent) == 1 and "monthly_budget (1e-07) is spent" in spent[0][0]
     factory.close()

@@ -121,6 +121,7 @@ class Backend(Protocol):
     policy: ResidencyPolicy  # which region a jurisdiction's documents go to
     limits: Limits  # what one file may be
     quotas: QuotaBook  # each tenant's quotas
+    month_spend: Callable[[str], float]  # a tenant's cost this month, for its monthly_budget
 
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None: ...
@@ -259,6 +260,12 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     def within_quota(key: ApiKey) -> None:
         """429 when the tenant used its queries_per_second quota (quotas.yaml, read again when it changes)."""
         quota = backend.quotas.for_tenant(key.tenant)
+        if quota.monthly_budget is not None:
+            spent = backend.month_spend(key.tenant)
+            if spent >= quota.monthly_budget:
+                raise ApiProblem(402, "Budget spent", f"tenant {key.tenant} has spent its monthly_budget "
+                                 f"({quota.monthly_budget:g}; {spent:.6g} this month by the price book); ask the "
+                                 "operator to raise it, or wait for the next month (UTC)")
         if not quota.queries_per_second:
             return
         wait = tenant_limiter.allow(key.tenant, quota.queries_per_second, quota.burst)
