@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 
 from governance.contracts import DeadLetter, DocumentEvent
 from governance.ledger import Ledger
-from governance.quotas import QuotaBook, QuotaExceeded
+from governance.quotas import Quota, QuotaBook, QuotaExceeded
 from ingest.sources import IngestReport
 from pipeline.budget import month_spend
 from pipeline.factory import Factory
@@ -60,6 +60,19 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
     count = token_counter(factory.model_dir).count
     used = tokens_today(factory.ledger, day)
     stored = stored_vectors(factory.ledger) if any(q.stored_vectors is not None for q in quotas.values()) else {}
+    def reached(tenant: str, quota: Quota) -> tuple[str, str] | None:
+        """The quota that stops every new document of the tenant now, and why."""
+        if quota.monthly_budget is not None and spent[tenant] >= quota.monthly_budget:
+            return "monthly_budget", (f"tenant {tenant}'s monthly_budget ({quota.monthly_budget:g}) is spent: "
+                                      f"{spent[tenant]:.6g} this month by the price book; the first scan after the "
+                                      "operator raises it, or next month, publishes this document")
+        if quota.stored_vectors is not None and stored.get(tenant, 0) >= quota.stored_vectors:
+            return "stored_vectors", (f"tenant {tenant}'s quota stored_vectors ({quota.stored_vectors:,}) is "
+                                      f"reached: {stored.get(tenant, 0):,} points in the index; delete documents "
+                                      "or ask the operator to raise the quota, and the first scan after publishes "
+                                      "this one")
+        return None
+
     held = 0
     for report in reports:
         kept = []
@@ -68,31 +81,17 @@ def hold_over_quota(factory: Factory, reports: list[IngestReport], *, today: dat
             if event.op != "upsert":
                 kept.append(event)
                 continue
-            if quota.monthly_budget is not None and spent[event.tenant] >= quota.monthly_budget:
-                report.dead_letters.append(_letter(event, day, "monthly_budget", QuotaExceeded(
-                    f"tenant {event.tenant}'s monthly_budget ({quota.monthly_budget:g}) is spent: "
-                    f"{spent[event.tenant]:.6g} this month by the price book; the first scan after the "
-                    "operator raises it, or next month, publishes this document")))
-                held += 1
-                continue
-            if quota.stored_vectors is not None and stored.get(event.tenant, 0) >= quota.stored_vectors:
-                report.dead_letters.append(_letter(event, day, "stored_vectors", QuotaExceeded(
-                    f"tenant {event.tenant}'s quota stored_vectors ({quota.stored_vectors:,}) is reached: "
-                    f"{stored.get(event.tenant, 0):,} points in the index; delete documents or ask the operator to "
-                    "raise the quota, and the first scan after publishes this one")))
-                held += 1
-                continue
-            limit = quota.ingest_tokens_per_day
-            if limit is None:
-                kept.append(event)
-                continue
-            n = count(event.text)
-            if used.get(event.tenant, 0) + n > limit:
-                report.dead_letters.append(_letter(event, day, "ingest_tokens_per_day", QuotaExceeded(
-                    f"tenant {event.tenant}'s quota ingest_tokens_per_day ({limit:,}) would be passed: "
-                    f"{used.get(event.tenant, 0):,} tokens ingested on {day} (UTC) and this document has {n:,}; "
-                    "it is published by the first scan after the quota allows (tomorrow, or once the operator "
-                    "raises it in the quota file)")))
+            stop = reached(event.tenant, quota)
+            n = count(event.text) if stop is None and quota.ingest_tokens_per_day is not None else 0
+            if stop is None and quota.ingest_tokens_per_day is not None \
+                    and used.get(event.tenant, 0) + n > quota.ingest_tokens_per_day:
+                stop = "ingest_tokens_per_day", (
+                    f"tenant {event.tenant}'s quota ingest_tokens_per_day ({quota.ingest_tokens_per_day:,}) would "
+                    f"be passed: {used.get(event.tenant, 0):,} tokens ingested on {day} (UTC) and this document has "
+                    f"{n:,}; it is published by the first scan after the quota allows (tomorrow, or once the "
+                    "operator raises it in the quota file)")
+            if stop is not None:
+                report.dead_letters.append(_letter(event, day, stop[0], QuotaExceeded(stop[1])))
                 held += 1
                 continue
             used[event.tenant] = used.get(event.tenant, 0) + n

@@ -63,6 +63,7 @@ from vectorstore.api.models import (
     UsageResponse,
 )
 from vectorstore.api.problems import (
+    BUDGET,
     COMMON,
     GONE,
     JSON_BODY,
@@ -287,7 +288,8 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                                      queries=queries, tokens=n, model=backend.embedder.fingerprint.id,
                                      request_id=REQUEST_ID.get()))
 
-    @app.post("/v1/search", response_model=SearchResponse, responses={**COMMON, **JSON_BODY}, tags=["search"],
+    @app.post("/v1/search", response_model=SearchResponse, responses={**COMMON, **JSON_BODY, **BUDGET},
+              tags=["search"],
               dependencies=[Depends(json_body)])
     async def post_search(body: SearchRequest,
                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> SearchResponse:
@@ -310,7 +312,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         more = body.offset + len(hits) if len(hits) == body.top_k and body.offset + body.top_k <= MAX_OFFSET else None
         return SearchResponse(hits=hits, next_offset=more, took_ms=round((time.perf_counter() - started) * 1000, 3))
 
-    @app.post("/v1/rag/context", response_model=ContextResponse, responses={**COMMON, **JSON_BODY},
+    @app.post("/v1/rag/context", response_model=ContextResponse, responses={**COMMON, **JSON_BODY, **BUDGET},
               tags=["search"], dependencies=[Depends(json_body)])
     async def post_context(body: ContextRequest,
                            key: Annotated[ApiKey, Depends(caller(*READ))]) -> ContextResponse:

@@ -78,3 +78,4 @@ GONE: dict[int | str, dict[str, Any]] = {410: _doc("the document is already dele
 JSON_BODY: dict[int | str, dict[str, Any]] = {
     415: _doc("the body was not sent as `Content-Type: application/json`")}
 NOT_READY: dict[int | str, dict[str, Any]] = {503: _doc("a dependency is not reachable")}
+BUDGET: dict[int | str, dict[str, Any]] = {402: _doc("the tenant's monthly budget is spent (the quota file)")}
