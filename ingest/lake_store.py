@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import posixpath
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from ingest.errors import LakeError
 
 URL_VARIABLE = "AIFACTORY_LAKE_URL"
 REGION_VARIABLE = "AIFACTORY_LAKE_REGION_URLS"
+LIST_TRIES = 3  # walks of a folder tree that a concurrent writer changed under the walk
 # What the S3 client reads itself: the factory never handles the secret.
 STORE_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
                              "AWS_ENDPOINT_URL"})
@@ -149,12 +151,19 @@ class LakeStore:
         found: dict[str, StoredFile] = {}
         for place in self.places:
             selector = pafs.FileSelector(place.path(prefix), recursive=True, allow_not_found=True)
-            try:
-                infos = place.fs.get_file_info(selector)
-            except (OSError, pa.ArrowException) as exc:
-                raise LakeError(f"cannot list the lake at {place.uri(prefix)}: {exc}; check {URL_VARIABLE} (or "
-                                f"{REGION_VARIABLE}), that the bucket exists, and the store's endpoint and "
-                                "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)") from exc
+            for attempt in range(LIST_TRIES):
+                try:
+                    infos = place.fs.get_file_info(selector)
+                    break
+                except FileNotFoundError as exc:
+                    # A writer beside us made or renamed a folder mid-walk (a new table's first
+                    # file, a compaction): the next walk sees the tree as it is now.
+                    if attempt + 1 < LIST_TRIES:
+                        time.sleep(0.05 * (attempt + 1))
+                        continue
+                    raise self._unlisted(place, prefix, exc) from exc
+                except (OSError, pa.ArrowException) as exc:
+                    raise self._unlisted(place, prefix, exc) from exc
             for info in infos:
                 name = posixpath.basename(info.path)
                 if info.type != pafs.FileType.File or name.startswith(".") or not name.endswith(suffix):
@@ -162,6 +171,12 @@ class LakeStore:
                 key = info.path[len(place.base) + 1:] if place.base else info.path
                 found[key] = StoredFile(key, info.size or 0, info.mtime_ns or 0)
         return [found[k] for k in sorted(found)]
+
+    @staticmethod
+    def _unlisted(place: Place, prefix: str, exc: BaseException) -> LakeError:
+        return LakeError(f"cannot list the lake at {place.uri(prefix)}: {exc}; check {URL_VARIABLE} (or "
+                         f"{REGION_VARIABLE}), that the bucket exists, and the store's endpoint and "
+                         "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)")
 
     def stat(self, key: str) -> StoredFile | None:
         place = self.place(key)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from governance.audit import AuditLog
 from governance.contracts import DocumentEvent, LogPosition
+from ingest.errors import LakeError
 from ingest.lake import Lake
+from ingest.lake_store import LakeStore
 from ingest.tables import RAW, raw_row
 
 
@@ -66,3 +71,32 @@ def test_two_writers_of_the_same_rows_at_once_both_succeed(tmp_path: Path) -> No
     with lake.connect(RAW) as con:
         assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw").fetchone() == (200, 200)
     assert not [p for p in (tmp_path / "lake").rglob("*.tmp")]
+
+
+def test_a_listing_that_meets_a_folder_changing_under_it_walks_again(tmp_path: Path) -> None:
+    """A service lands or compacts beside a command that lists the lake: a folder made or
+    renamed mid-walk ends that walk with "no such file", and the next walk sees the tree."""
+    store = LakeStore(tmp_path / "lake")
+    (tmp_path / "lake" / "chunks" / "region=eu").mkdir(parents=True)
+    (tmp_path / "lake" / "chunks" / "region=eu" / "a.parquet").write_bytes(b"x")
+    place = store.default
+    real = place.fs
+    calls = {"n": 0}
+
+    class Vanishing:
+        def get_file_info(self, selector: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise FileNotFoundError(f"Cannot list directory '{selector.base_dir}'")
+            return real.get_file_info(selector)
+
+    object.__setattr__(place, "fs", Vanishing())  # a frozen dataclass: this test swaps its filesystem
+    assert [f.key for f in store.listing("chunks")] == ["chunks/region=eu/a.parquet"] and calls["n"] == 2
+
+    class Gone:
+        def get_file_info(self, selector: Any) -> Any:
+            raise FileNotFoundError(f"Cannot list directory '{selector.base_dir}'")
+
+    object.__setattr__(place, "fs", Gone())
+    with pytest.raises(LakeError, match="cannot list the lake at"):
+        store.listing("chunks")
