@@ -24,6 +24,7 @@ run's own chunks.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,6 +32,8 @@ from pathlib import Path
 import yaml
 
 from governance.errors import GovernanceError
+
+log = logging.getLogger(__name__)
 
 
 class QuotaError(GovernanceError):
@@ -128,4 +131,5 @@ class QuotaBook:
                 if self._seen is None:
                     raise QuotaError(str(exc)) from None
                 self.problem = f"{exc}; the quotas read before stay in force"
+                log.warning("%s", self.problem)
             self._seen = mark

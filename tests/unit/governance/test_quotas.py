@@ -27,7 +27,8 @@ def test_limits_per_tenant_with_a_default_and_none_without_a_file(tmp_path: Path
     assert book.for_tenant("globex") == Quota(queries_per_second=20) and book.for_tenant("globex").burst == 20
 
 
-def test_a_changed_file_holds_at_once_and_a_broken_one_keeps_the_last_good(tmp_path: Path) -> None:
+def test_a_changed_file_holds_at_once_and_a_broken_one_keeps_the_last_good(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "quotas.yaml"
     _write(path, "tenants: {acme: {queries_per_second: 2}}\n", 1)
     book = QuotaBook(path)
@@ -36,6 +37,7 @@ def test_a_changed_file_holds_at_once_and_a_broken_one_keeps_the_last_good(tmp_p
     _write(path, "tenants: {acme: {queries_per_second: fast}}\n", 3)
     assert book.for_tenant("acme").queries_per_second == 50
     assert "tenants.acme.queries_per_second: 'fast' is not a number" in book.problem and "stay in force" in book.problem
+    assert book.problem in caplog.text  # the operator sees it in the service's log
     path.unlink()
     assert book.for_tenant("acme") == Quota()
 
