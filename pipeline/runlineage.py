@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What each job reads and writes, by kind; a job not named here is taken to do all of it.
-EVERYTHING = ({"sources", "topics"}, {"raw", "chunks", "dead_letters", "index"})
+EVERYTHING = ({"sources", "raw_topic", "chunks_topic", "dead_letter_topic"}, {"raw", "chunks", "dead_letters", "index"})
 JOBS: dict[str, tuple[set[str], set[str]]] = {
     "aifactory.ingest": ({"sources", "raw_topic"}, {"raw", "dead_letters"}),
     "aifactory.transform": ({"raw_topic", "chunks_topic", "raw"}, {"chunks", "dead_letters"}),
@@ -128,14 +128,11 @@ def inputs(factory: Factory, report: RunReport, job: str = "") -> list[DatasetRe
     kafka = factory.settings.kafka
     roots = sorted({e.source_root for r in report.ingest for e in r.published}) if "sources" in reads else []
     out = [DatasetRef(*url_dataset(root) if "://" in root else file_dataset(root)) for root in roots]
-    names = [kafka.raw_topic, kafka.chunks_topic, kafka.dead_letter_topic] if "topics" in reads else \
-        [t for kind, t in (("raw_topic", kafka.raw_topic), ("chunks_topic", kafka.chunks_topic)) if kind in reads]
-    out += [topic(factory, t) for t in names]
-    regions = _regions(report) or [""]
-    out += _unique(table(factory, TABLES[k], r) for k in sorted(reads & TABLES.keys()) for r in regions)
-    if "chunks" in reads and report.index is not None:
-        out += _unique(table(factory, CHUNKS, r) for r in sorted(report.index.by_region) or [""])
-    return _unique(out)
+    named = {"raw_topic": kafka.raw_topic, "chunks_topic": kafka.chunks_topic,
+             "dead_letter_topic": kafka.dead_letter_topic}
+    out += [topic(factory, name) for kind, name in named.items() if kind in reads]
+    regions = _regions(report) or sorted(report.index.by_region if report.index else []) or [""]
+    return out + _unique(table(factory, TABLES[k], r) for k in sorted(reads & TABLES.keys()) for r in regions)
 
 
 def outputs(factory: Factory, report: RunReport, job: str = "") -> list[DatasetRef]:
