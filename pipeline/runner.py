@@ -107,6 +107,8 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
     onto the index, if any. The stream stops beside the projection: every outcome is
     durable in the lake by then."""
     progress = progress or as_progress(False)
+    if project is not None:
+        _ = factory.carbon  # the projection meters with it: a bad series fails before anything is published
     ahead: EmbedAhead | None = None
     stream: Stream | RemoteStream | None = None
     closing: Closing | None = None
