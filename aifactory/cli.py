@@ -13,7 +13,7 @@
     aifactory delete --tenant T   --document ID | --subject EMAIL | --all-documents
     aifactory erase --tenant T    --subject EMAIL | --document ID: from every projection, with a receipt
     aifactory serve               the vector API (HTTP) for RAG applications
-    aifactory keys create|revoke|list   API keys per tenant, with a role and the regions they read
+    aifactory keys create|update|revoke|list   API keys per tenant: role, regions, scopes, expiry
     aifactory audit verify        check the hash chain of the audit log
     aifactory lineage trace ID    a document or point, back to its source and forward (--format html)
     aifactory residency report    where each tenant's data is, per sink and region, and violations
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from aifactory.remote import CARRIED, carried_out
+from governance.keys import OPERATIONS
 from governance.names import NAME_PATTERN
 from vectorstore.filters import ALL_KEYS, RANGE_KEYS
 from vectorstore.modes import DEFAULT_MODE, MODES
@@ -223,18 +224,27 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", help="address to listen on (default 127.0.0.1, or AIFACTORY_API_HOST)")
     sp.add_argument("--port", type=positive, help="port (default 8000, or AIFACTORY_API_PORT)")
     sp.add_argument("--openapi", metavar="FILE", help="write the OpenAPI document to FILE and exit")
+    sp.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (or AIFACTORY_API_TLS_CERT)")
+    sp.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (or AIFACTORY_API_TLS_KEY)")
 
-    sp = command("keys", "API keys: create, revoke, list",
+    sp = command("keys", "API keys: create, update, revoke, list",
                  "aifactory keys create --tenant helio-eu --role reader --name chatbot",
+                 "aifactory keys create --tenant helio-eu --role reader --scope search --expires 90d",
                  "aifactory keys create --tenant '*' --role admin   # the operator's usage key",
+                 "aifactory keys update KEY_ID --role writer --expires 2027-06-30",
                  "aifactory keys list", "aifactory keys revoke KEY_ID")
-    sp.add_argument("action", choices=["create", "revoke", "list"], help="what to do")
-    sp.add_argument("key_id", nargs="?", help="the key to revoke")
+    sp.add_argument("action", choices=["create", "update", "revoke", "list"], help="what to do")
+    sp.add_argument("key_id", nargs="?", help="the key to update or revoke")
     sp.add_argument("--tenant", help="the tenant the key reads ('*' with --role admin: the operator's usage key)")
     sp.add_argument("--role", choices=["reader", "writer", "auditor", "admin"], help="what the key may do")
     sp.add_argument("--region", action="append", help="a region the key may read, repeatable (default: the "
                                                       "tenant's regions)")
     sp.add_argument("--name", help="a label, e.g. the application using the key")
+    sp.add_argument("--scope", action="append", choices=list(OPERATIONS), metavar="OPERATION",
+                    help=f"an operation the key may do, repeatable (default: all its role allows): "
+                         f"{', '.join(OPERATIONS)}")
+    sp.add_argument("--expires", metavar="WHEN", help="when the key stops working: a span (90d, 12h, 2w), a date "
+                                                      "(2027-01-31) or `never` (the default)")
 
     sp = command("usage", "metered usage: embedding totals, a showback/chargeback report, or the ledger "
                  "reconciled with the lake, the index and the API's request log",
@@ -306,8 +316,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("lineage trace: name a document id or a point id (search results and `aifactory status` name them)")
     if args.command == "lineage" and args.action == "graph" and args.id:
         p.error(f"lineage graph: takes no id (got {args.id!r}); `lineage trace ID` follows one record")
-    if args.command == "keys" and args.action == "revoke" and not args.key_id:
-        p.error("keys revoke: name the key id (`aifactory keys list` shows them)")
+    if args.command == "keys" and args.action in ("revoke", "update") and not args.key_id:
+        p.error(f"keys {args.action}: name the key id (`aifactory keys list` shows them)")
+    if args.command == "keys" and args.action == "update" and args.tenant:
+        p.error("keys update: a key's tenant cannot change; make a key for the other tenant")
     missing = [path for path in getattr(args, "paths", []) if not Path(path).exists()]
     if missing:
         p.error(f"{args.command}: no such file or folder: {', '.join(missing)} (looked in {Path.cwd()})")

@@ -20,7 +20,7 @@ from aifactory.ask import format_results, format_status
 from aifactory.errors import CommandError
 from aifactory.remote import carry_out, output
 from governance.errors import FactoryError
-from governance.keys import ApiKeyError
+from governance.keys import ApiKey, ApiKeyError, expiry
 from governance.pricing import load_price_book
 from ingest.sources import Source
 from pipeline import runner
@@ -338,6 +338,9 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
     from aifactory.serve import key_store
 
     store = key_store(factory)
+    if args.action in ("create", "update"):
+        factory.audit.key  # noqa: B018 - the audit key first: a key made or changed but not audited is a hole
+    # Each privileged action is audited: who made or changed which key, able to do what (never the token).
     if args.action == "create":
         if not args.tenant or not args.role:
             raise ApiKeyError("keys create needs --tenant T and --role reader|writer|auditor|admin")
@@ -347,14 +350,23 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
         if not regions:
             raise UsageError(f"tenant {args.tenant!r} has no documents yet, so its regions are unknown; "
                              "ingest its documents first or pass --region")
-        factory.audit.key  # noqa: B018 - the audit key first: a key made but not audited would be a hole
-        key, token = store.create(args.tenant, args.role, regions, name=args.name or "")
-        # A privileged action: who made which key, for whom, able to do what (never the token).
+        key, token = store.create(args.tenant, args.role, regions, name=args.name or "",
+                                  expires_at=expiry(args.expires or ""), scopes=args.scope or ())
         factory.audit.append("keys.create", key.tenant, key_id=key.key_id, role=key.role, regions=list(key.regions),
-                             name=key.name, via="cli")
+                             name=key.name, scopes=list(key.scopes), expires_at=key.expires_at, via="cli")
         emit(args, {**key.public(), "token": token},
-             f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}\n"
-             f"{token}\nkeep it now: it is stored hashed and cannot be shown again")
+             f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}"
+             f"{grants(key)}\n{token}\nkeep it now: it is stored hashed and cannot be shown again")
+    elif args.action == "update":
+        if args.tenant == "*" or not any((args.role, args.region, args.scope, args.expires)):
+            raise ApiKeyError("keys update needs what to change: --role, --region, --scope or --expires")
+        before, key = store.update(args.key_id, role=args.role, regions=args.region, scopes=args.scope,
+                                   expires_at=None if args.expires is None else expiry(args.expires))
+        changed = {f: {"from": _listed(getattr(before, f)), "to": _listed(getattr(key, f))}
+                   for f in ("role", "regions", "scopes", "expires_at") if getattr(before, f) != getattr(key, f)}
+        factory.audit.append("keys.update", key.tenant, key_id=key.key_id, changed=changed, via="cli")
+        emit(args, key.public(), f"key {key.key_id}: " + ("; ".join(
+            f"{f} {_shown(c['from'])} -> {_shown(c['to'])}" for f, c in changed.items()) or "nothing changed"))
     elif args.action == "revoke":
         if not args.key_id:
             raise ApiKeyError("keys revoke needs the key id (`aifactory keys list` shows them)")
@@ -364,8 +376,23 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
     else:
         keys = store.list()
         rows = [f"{k.key_id}  {k.tenant:<14}{k.role:<8}{','.join(k.regions):<24}"
-                f"{'revoked ' + k.revoked_at if k.revoked else 'active'}" for k in keys]
+                f"{'revoked ' + k.revoked_at if k.revoked else 'expired' if k.expired() else 'active'}{grants(k)}"
+                for k in keys]
         emit(args, [k.public() for k in keys], "\n".join(rows) or "no keys yet; `aifactory keys create`")
+
+
+def grants(key: ApiKey) -> str:
+    """A key's scopes and expiry, when it has them, for a line about it."""
+    return (f", scopes {','.join(key.scopes)}" if key.scopes else "") + \
+        (f", expires {key.expires_at}" if key.expires_at else "")
+
+
+def _listed(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _shown(value: object) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value or "-")
 
 
 def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
@@ -378,11 +405,13 @@ def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) ->
         Path(args.openapi).write_text(json.dumps(app.openapi(), indent=1, sort_keys=True) + "\n")
         print(f"wrote {args.openapi}")
         return
-    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
-    print(f"serving the vector API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops it",
-          flush=True)
+    given = (("host", args.host), ("port", args.port), ("tls_cert", args.tls_cert), ("tls_key", args.tls_key))
+    settings = settings.model_copy(update={k: v for k, v in given if v})
+    settings.check_tls()
+    url = f"{settings.scheme}://{settings.host}:{settings.port}"
+    print(f"serving the vector API on {url} (docs at /docs); Ctrl-C stops it", flush=True)
     factory.serve_commands(carry_out)  # when the API owns the embedded index, commands come here
-    with present(factory.settings.home, "api", detail={"url": f"http://{settings.host}:{settings.port}"}):
+    with present(factory.settings.home, "api", detail={"url": url}):
         serve(factory, settings)
 
 

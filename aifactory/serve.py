@@ -1,18 +1,23 @@
 """`aifactory serve`: the vector API on uvicorn, with its settings and key store, and its
-access log (one line per request, logger `aifactory.access`) on stderr."""
+access log (one line per request, logger `aifactory.access`) on stderr. Given a
+certificate and its key (AIFACTORY_API_TLS_CERT, AIFACTORY_API_TLS_KEY), it speaks
+HTTPS only."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aifactory.commands import UsageError
 from governance.keys import KeyStore
 from pipeline.factory import Factory
 from pipeline.reconcile import request_log_path
@@ -38,9 +43,30 @@ class ApiSettings(BaseSettings):
     burst: int = ApiLimits.burst
     timeout_s: float = ApiLimits.timeout_s
     access_log: bool = True  # one line per request on stderr; AIFACTORY_API_ACCESS_LOG=false turns it off
+    tls_cert: str = ""  # PEM certificate (chain); with tls_key, the API is served over HTTPS
+    tls_key: str = ""
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    def check_tls(self) -> None:
+        """Both files or neither, each readable: a clear error before the port is opened."""
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise UsageError("TLS needs both a certificate and its private key: pass --tls-cert and --tls-key "
+                             "(or AIFACTORY_API_TLS_CERT and AIFACTORY_API_TLS_KEY)")
+        for what, path in (("certificate", self.tls_cert), ("private key", self.tls_key)):
+            if path and not Path(path).is_file():
+                raise UsageError(f"TLS {what} {path}: no such file")
+        if self.tls_cert:
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.tls_cert, self.tls_key)
+            except (ssl.SSLError, OSError) as exc:
+                raise UsageError(f"TLS certificate {self.tls_cert} and key {self.tls_key} cannot be used "
+                                 f"together ({exc}); give a PEM certificate and the key it was made with") from None
 
     def limits(self) -> ApiLimits:
-        return ApiLimits(**self.model_dump(exclude={"host", "port", "access_log"}))
+        return ApiLimits(**self.model_dump(exclude={"host", "port", "access_log", "tls_cert", "tls_key"}))
 
 
 def key_store(factory: Factory) -> KeyStore:
@@ -87,6 +113,7 @@ def serve(factory: Factory, settings: ApiSettings) -> None:
         log_access_to_stderr()  # uvicorn's own access log stays off: ours has the tenant and the key id
     try:
         _Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                               access_log=False)).run()
+                               access_log=False, ssl_certfile=settings.tls_cert or None,
+                               ssl_keyfile=settings.tls_key or None)).run()
     finally:
         backend.close()

@@ -1,4 +1,5 @@
-"""API keys: one tenant, one role, the regions it may read; stored hashed.
+"""API keys: one tenant, one role, the regions it may read, and optionally an expiry and
+the operations it may do (its scopes, within what its role allows); stored hashed.
 
 A key reads `aif_<key id>_<secret>`. The store keeps the key id, its SHA-256 (the
 secret is 32 random bytes, so a plain hash resists guessing; no salt needed) and
@@ -14,11 +15,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
 
@@ -27,6 +29,20 @@ from governance.errors import GovernanceError
 Role = Literal["reader", "writer", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "auditor", "admin")
 PREFIX = "aif_"
+# What a key may be used for, and which roles may do it. A key's scopes narrow this; they
+# never widen it (a reader scoped to `usage` is refused at creation).
+OPERATIONS: dict[str, tuple[Role, ...]] = {
+    "search": ("reader", "writer", "admin"),
+    "context": ("reader", "writer", "admin"),
+    "documents:read": ("reader", "writer", "admin"),
+    "documents:write": ("writer", "admin"),
+    "documents:delete": ("writer", "admin"),
+    "lineage": ("auditor", "admin"),
+    "usage": ("admin",),
+    "metrics": ("admin",),
+}
+_SPAN = re.compile(r"(\d+)([hdw])")
+UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 class ApiKeyError(GovernanceError):
@@ -43,14 +59,62 @@ class ApiKey:
     created_at: str
     revoked_at: str = ""
     name: str = ""
+    expires_at: str = ""  # ISO time; empty: never
+    scopes: tuple[str, ...] = ()  # operations it may do; empty: all its role allows
 
     @property
     def revoked(self) -> bool:
         return bool(self.revoked_at)
 
+    def expired(self, now: datetime | None = None) -> bool:
+        return bool(self.expires_at) and datetime.fromisoformat(self.expires_at) <= (now or datetime.now(UTC))
+
+    def refusal(self, operation: str) -> str:
+        """Why this key may not do `operation` ('' when it may)."""
+        roles = OPERATIONS[operation]
+        if self.role not in roles:
+            return f"{operation} needs one of the roles {', '.join(roles)}; key {self.key_id} has role {self.role}"
+        if self.scopes and operation not in self.scopes:
+            return (f"key {self.key_id} is scoped to {', '.join(self.scopes)}, not {operation}; "
+                    f"`aifactory keys update {self.key_id} --scope {operation}` widens it")
+        return ""
+
     def public(self) -> dict[str, object]:
         """What may be shown: everything but the hash."""
         return {k: v for k, v in asdict(self).items() if k != "sha256"}
+
+
+def expiry(text: str, now: datetime | None = None) -> str:
+    """An expiry as an ISO time: `30d`, `12h`, `2w` from now, or a date or time (UTC when it
+    names no zone); `never` or '' for none."""
+    if text in ("", "never"):
+        return ""
+    now = now or datetime.now(UTC)
+    if span := _SPAN.fullmatch(text):
+        n, unit = int(span[1]), span[2]
+        return (now + timedelta(**{UNITS[unit]: n})).isoformat()
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiKeyError(f"expiry {text!r} is neither a span (30d, 12h, 2w) nor a date (2027-01-31); "
+                          "`never` for none") from None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when <= now:
+        raise ApiKeyError(f"expiry {text!r} is in the past; give a later date, or a span such as 90d")
+    return when.isoformat()
+
+
+def check_grants(role: str, scopes: Sequence[str]) -> tuple[str, ...]:
+    """The scopes, sorted, when each is an operation the role may do; else a clear error."""
+    if role not in ROLES:
+        raise ApiKeyError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    for scope in scopes:
+        if scope not in OPERATIONS:
+            raise ApiKeyError(f"scope {scope!r} is not an operation; known: {', '.join(OPERATIONS)}")
+        if role not in OPERATIONS[scope]:
+            raise ApiKeyError(f"role {role} cannot do {scope} (it needs {', '.join(OPERATIONS[scope])}); "
+                              "leave the scope out or choose another role")
+    return tuple(sorted(set(scopes)))
 
 
 def _digest(secret: str) -> str:
@@ -83,7 +147,8 @@ class KeyStore:
             rows = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        return {r["key_id"]: ApiKey(**{**r, "regions": tuple(r["regions"])}) for r in rows}
+        return {r["key_id"]: ApiKey(**{**r, "regions": tuple(r["regions"]), "scopes": tuple(r.get("scopes", ()))})
+                for r in rows}
 
     def _load(self) -> dict[str, ApiKey]:
         """The keys, read again only when the file changed. A rewrite is a new file (new inode):
@@ -130,10 +195,10 @@ class KeyStore:
             self._save(keys)
             return key
 
-    def create(self, tenant: str, role: str, regions: list[str], *, name: str = "") -> tuple[ApiKey, str]:
+    def create(self, tenant: str, role: str, regions: list[str], *, name: str = "", expires_at: str = "",
+               scopes: Sequence[str] = ()) -> tuple[ApiKey, str]:
         """A new key and its token, which is not kept and cannot be shown again."""
-        if role not in ROLES:
-            raise ApiKeyError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        scopes = check_grants(role, scopes)
         if not tenant:
             raise ApiKeyError("a key belongs to one tenant: pass --tenant")
         if not regions:
@@ -142,7 +207,8 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id=key_id, tenant=tenant, role=cast(Role, role), regions=tuple(sorted(set(regions))),
-                     sha256=_digest(token), created_at=datetime.now(UTC).isoformat(), name=name)
+                     sha256=_digest(token), created_at=datetime.now(UTC).isoformat(), name=name,
+                     expires_at=expires_at, scopes=scopes)
 
         def add(keys: dict[str, ApiKey]) -> ApiKey:
             keys[key_id] = key
@@ -158,6 +224,27 @@ class KeyStore:
             return keys[key_id]
 
         return self._update(mark)
+
+    def update(self, key_id: str, *, role: str | None = None, regions: Sequence[str] | None = None,
+               scopes: Sequence[str] | None = None, expires_at: str | None = None) -> tuple[ApiKey, ApiKey]:
+        """(before, after) of a key given a new role, regions, scopes or expiry; a revoked key stays revoked."""
+        def change(keys: dict[str, ApiKey]) -> ApiKey:
+            if key_id not in keys:
+                raise ApiKeyError(f"no key {key_id!r}; `aifactory keys list` shows the key ids")
+            old = keys[key_id]
+            if old.revoked:
+                raise ApiKeyError(f"key {key_id} was revoked on {old.revoked_at}; make a new one")
+            new_role = role or old.role
+            new_scopes = check_grants(new_role, old.scopes if scopes is None else scopes)
+            if regions is not None and not regions:
+                raise ApiKeyError("a key reads at least one region")
+            keys[key_id] = replace(old, role=cast(Role, new_role), scopes=new_scopes,
+                                   regions=old.regions if regions is None else tuple(sorted(set(regions))),
+                                   expires_at=old.expires_at if expires_at is None else expires_at)
+            return old
+
+        old = self._update(change)
+        return old, self._read()[key_id]
 
     def list(self) -> list[ApiKey]:
         with self._lock:

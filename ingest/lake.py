@@ -32,6 +32,7 @@ from governance.contracts import LogPosition
 from governance.errors import ResidencyError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
+from governance.signals import SignalLog
 from ingest import duck
 from ingest.errors import LakeError
 from ingest.lake_store import LakeStore, StoredFile
@@ -126,9 +127,11 @@ class Lake:
     `region_urls`."""
 
     def __init__(self, root: Path, *, url: str = "", region_urls: Mapping[str, str] | None = None,
-                 residency: ResidencyPolicy | None = None, audit: AuditLog | None = None) -> None:
+                 residency: ResidencyPolicy | None = None, audit: AuditLog | None = None,
+                 signals: SignalLog | None = None) -> None:
         # Absolute: blob paths become file URIs in dead letters.
         self.root, self.residency, self.audit = Path(root).absolute(), residency, audit
+        self.signals = signals  # refusals and quarantined files, counted for the threat metrics
         self.store = LakeStore(self.root, url=url, region_urls=region_urls)
         self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (key, size, mtime)
 
@@ -149,6 +152,8 @@ class Lake:
                 self.audit.append("residency.refused", str(row.get("tenant") or ""), sink=f"lake/{spec.name}",
                                   region=region, jurisdiction=jurisdiction, key=str(row.get(spec.key)),
                                   reason=str(exc))
+            if self.signals is not None:
+                self.signals.raise_("residency", {str(row.get("tenant") or ""): 1})
             raise
 
     def uri(self, key: str) -> str:
@@ -192,6 +197,8 @@ class Lake:
                     self.uri(key), reason, self.uri(target))
         if self.audit is not None:
             self.audit.append("lake.quarantined", key, sink=f"lake/{spec.name}", moved_to=target, reason=reason)
+        if self.signals is not None:
+            self.signals.raise_("lake_file", {"": 1})  # whose rows it held is unknown: the file is unreadable
 
     def write(self, spec: TableSpec, rows: list[dict[str, Any]]) -> list[str]:
         """Write rows durably, one file per partition; return the keys written.

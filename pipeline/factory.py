@@ -19,6 +19,7 @@ from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.quotas import QuotaBook
 from governance.residency import ResidencyPolicy, load_policy
+from governance.signals import SignalLog
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
@@ -50,7 +51,8 @@ class Factory:
             raise LakeError(f"the residency policy allows region(s) {', '.join(unplaced)}, but "
                             f"AIFACTORY_LAKE_REGION_URLS names no lake location for them; add "
                             f"{unplaced[0]}=s3://bucket/prefix (one per region)")
-        return Lake(s.lake_root, url=s.lake_url, region_urls=places, residency=self.policy, audit=self.audit)
+        return Lake(s.lake_root, url=s.lake_url, region_urls=places, residency=self.policy, audit=self.audit,
+                    signals=self.signals)
 
     @cached_property
     def policy(self) -> ResidencyPolicy:
@@ -67,6 +69,10 @@ class Factory:
     @cached_property
     def quotas(self) -> QuotaBook:
         return QuotaBook(self.settings.quotas or self.settings.home / "governance" / "quotas.yaml")
+
+    @cached_property
+    def signals(self) -> SignalLog:
+        return SignalLog(self.settings.home / "state" / "signals.jsonl")
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from governance.ledger import Ledger, UsageEntry
+from governance.signals import SignalLog
 
 Rows = list[dict[str, Any]]
 
@@ -38,13 +39,19 @@ def meter_ingest(ledger: Ledger, run_id: Callable[[], str],
     return on_landed
 
 
-def meter_chunking(ledger: Ledger, run_id: Callable[[], str]) -> Callable[[Rows], None]:
-    """Chunks produced (tombstones of deletes are not chunks), under the run that drove them."""
+def meter_chunking(ledger: Ledger, run_id: Callable[[], str],
+                   signals: SignalLog | None = None) -> Callable[[Rows], None]:
+    """Chunks produced (tombstones of deletes are not chunks), under the run that drove them;
+    those quarantined by injection screening are counted as a threat signal too."""
     def on_landed(rows: Rows) -> None:
         per: dict[tuple[str, str], int] = defaultdict(int)
+        quarantined: dict[str, int] = defaultdict(int)
         for row in rows:
             if row["op"] == "upsert":
                 per[(row["tenant"], row["region"])] += 1
+                quarantined[row["tenant"]] += bool(row.get("quarantined"))
         ledger.append([UsageEntry(run_id=run_id(), tenant=tenant, region=region, event="chunking", chunks=n)
                        for (tenant, region), n in sorted(per.items())])
+        if signals is not None:
+            signals.raise_("injection", quarantined)
     return on_landed

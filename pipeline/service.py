@@ -46,6 +46,7 @@ class ApiBackend:
         self.limits: Limits = factory.settings.limits
         self.quotas: QuotaBook = factory.quotas
         self.month_spend: Callable[[str], float] = Spend(factory)  # tenant -> cost this month, kept 30 s
+        self.quarantined = factory.signals.totals
         self.meter_writer = LedgerWriter(factory.ledger)
         self.journal = factory.settings.home / "state" / "api-deletions.jsonl"
         self.inbox = Inbox(factory)
@@ -75,6 +76,11 @@ class ApiBackend:
         doc["event_time"] = doc["event_time"].isoformat()
         doc["points"] = self.index.count(doc["region"], tenant=tenant, document_id=document_id)
         return doc
+
+    def held_elsewhere(self, tenant: str, item_id: str) -> bool:
+        """Whether another tenant holds document `item_id` (ids read `<tenant>:<name>`): a probe."""
+        owner, sep, _ = item_id.partition(":")
+        return bool(sep) and owner != tenant and raw_table.document_head(self.factory.lake, owner, item_id) is not None
 
     # --- deletes ---------------------------------------------------------------------------
 

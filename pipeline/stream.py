@@ -86,7 +86,7 @@ def make_landers(factory: Factory, conn: KafkaConnection, *, raw: bool,
     landers = {
         "chunks": Lander(conn, lake, topic=s.chunks_topic, spec=CHUNKS, group_id=f"{prefix}-land-chunks",
                          decode=lambda v, at: chunk_row(ChunkRecord.from_json(v), at),
-                         on_landed=meter_chunking(factory.ledger, run_id), member=member),
+                         on_landed=meter_chunking(factory.ledger, run_id, factory.signals), member=member),
         "dead_letters": Lander(conn, lake, topic=s.dead_letter_topic, spec=DEAD_LETTERS,
                                group_id=f"{prefix}-land-dead-letters",
                                decode=lambda v, at: dead_letter_row(DeadLetter.from_json(v), at), member=member),

@@ -176,3 +176,22 @@ def test_no_api_key_is_made_when_the_audit_key_cannot_be_had(tmp_path: Path) -> 
                            "reader", "--region", "eu-central"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "AIFACTORY_AUDIT_KEY_FILE" in done.stderr and "Traceback" not in done.stderr
     assert "no keys yet" in aifactory(home, "keys", "list").stdout
+
+
+def test_key_changes_are_audited_with_what_changed_and_never_the_token(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = as_json(aifactory(home, "keys", "create", "--tenant", "acme", "--role", "reader", "--region",
+                                "eu-central", "--scope", "search", "--expires", "30d", "--json"))
+    assert created["scopes"] == ["search"] and created["expires_at"]
+    said = aifactory(home, "keys", "update", created["key_id"], "--role", "writer", "--scope", "documents:write",
+                     "--expires", "never").stdout
+    assert "role reader -> writer" in said and "scopes search -> documents:write" in said
+    aifactory(home, "keys", "revoke", created["key_id"])
+    log = home / "governance" / "audit.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["action"] for e in entries] == ["keys.create", "keys.update", "keys.revoke"]
+    assert entries[1]["details"]["changed"] == {
+        "role": {"from": "reader", "to": "writer"}, "scopes": {"from": ["search"], "to": ["documents:write"]},
+        "expires_at": {"from": created["expires_at"], "to": ""}}
+    assert created["token"] not in log.read_text()
+    assert "3 entries, chain intact" in aifactory(home, "audit", "verify").stdout

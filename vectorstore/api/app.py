@@ -86,9 +86,6 @@ from vectorstore.search import Result, search
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-READ = ("reader", "writer", "admin")
-
-
 def accepted(status: str) -> dict[int | str, dict[str, Any]]:
     """A 202 whose `Location` header names where to poll the request."""
     return {202: {"headers": {"Location": {"description": f"{status}: poll it", "schema": {"type": "string"}}}}}
@@ -123,8 +120,10 @@ class Backend(Protocol):
     limits: Limits  # what one file may be
     quotas: QuotaBook  # each tenant's quotas
     month_spend: Callable[[str], float]  # a tenant's cost this month, for its monthly_budget
+    quarantined: Callable[[], dict[tuple[str, str], int]]  # (kind, tenant) -> quarantined so far
 
     def document(self, tenant: str, document_id: str) -> dict[str, Any] | None: ...
+    def held_elsewhere(self, tenant: str, item_id: str) -> bool: ...
     def delete_document(self, tenant: str, document_id: str, actor: str = "") -> dict[str, Any] | None: ...
     def deletion(self, tenant: str, request_id: str) -> dict[str, Any] | None: ...
     def submit_documents(self, tenant: str, jurisdiction: str, documents: list[tuple[str, bytes]],
@@ -155,7 +154,7 @@ async def json_body(request: Request) -> None:
 def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None,
                request_log: RequestLog | None = None) -> FastAPI:
     limits = limits or ApiLimits()
-    telemetry = Telemetry()
+    telemetry = Telemetry(backend.quarantined)
     limiter = RateLimiter(limits.rate_per_s, limits.burst)
     tenant_limiter = RateLimiter(0, 1)  # each tenant's query quota, all its keys together
     counter = token_counter(backend.embedder.model_path)
@@ -195,25 +194,35 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         return problem(500, "Internal error", "the server failed on this request; it is logged, try again",
                        request.url.path)
 
-    def caller(*roles: str) -> Callable[..., ApiKey]:
+    def caller(operation: str) -> Callable[..., ApiKey]:
+        """The key of a request that may do `operation` (its role and scopes, governance.keys.OPERATIONS)."""
         def check(request: Request,
                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
             token = creds.credentials if creds else request.headers.get("x-api-key", "")
             if not token:
+                telemetry.auth_failures.labels("missing").inc()
                 raise ApiProblem(401, "Missing API key", "send `Authorization: Bearer <key>`; "
                                  "`aifactory keys create` makes one", {"WWW-Authenticate": "Bearer"})
             key = keys.verify(token)
             if key is None:
+                telemetry.auth_failures.labels("unknown").inc()
                 raise ApiProblem(401, "Unknown API key", "the key is not known; check it was copied whole",
                                  {"WWW-Authenticate": "Bearer"})
             if key.revoked:
+                telemetry.auth_failures.labels("revoked").inc()
                 raise ApiProblem(401, "Revoked API key", f"key {key.key_id} was revoked on {key.revoked_at}; "
                                  "ask the operator for a new one", {"WWW-Authenticate": "Bearer"})
+            if key.expired():
+                telemetry.auth_failures.labels("expired").inc()
+                raise ApiProblem(401, "Expired API key", f"key {key.key_id} expired on {key.expires_at}; ask the "
+                                 "operator to extend it (`aifactory keys update KEY --expires 90d`) or for a new "
+                                 "one", {"WWW-Authenticate": "Bearer"})
             request.state.tenant, request.state.key_id = key.tenant, key.key_id  # for the access log
             request.state.regions = sorted(key.regions)  # egress: what the answer may hold
-            if key.role not in roles:
-                raise ApiProblem(403, "Role not allowed", f"this route needs one of the roles {', '.join(roles)}; "
-                                 f"key {key.key_id} has role {key.role}")
+            telemetry.seen(key.tenant)
+            if refused := key.refusal(operation):
+                telemetry.auth_failures.labels("forbidden").inc()
+                raise ApiProblem(403, "Operation not allowed", refused)
             wait = limiter.allow(key.key_id)
             if wait:
                 raise ApiProblem(429, "Rate limit exceeded", f"more than {limits.rate_per_s:g} requests per second "
@@ -258,6 +267,14 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                       include_quarantined=body.include_quarantined, filters=body.filters.given(),
                       exclude=body.exclude.given(), regions=set(key.regions), with_vectors=vectors, **paging)
 
+    async def not_found(key: ApiKey, item_id: str, title: str, detail: str) -> ApiProblem:
+        """The 404 of an id the key's tenant does not hold; an id another tenant holds is counted
+        as a probe (the answer is the same, so it tells the caller nothing)."""
+        if await within(backend.held_elsewhere, key.tenant, item_id):
+            telemetry.probes.labels(key.tenant).inc()
+            log.warning("key %s of tenant %s asked for an id another tenant holds", key.key_id, key.tenant)
+        return ApiProblem(404, title, detail)
+
     def within_quota(key: ApiKey) -> None:
         """429 when the tenant used its queries_per_second quota (quotas.yaml, read again when it changes)."""
         quota = backend.quotas.for_tenant(key.tenant)
@@ -292,7 +309,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
               tags=["search"],
               dependencies=[Depends(json_body)])
     async def post_search(body: SearchRequest,
-                          key: Annotated[ApiKey, Depends(caller(*READ))]) -> SearchResponse:
+                          key: Annotated[ApiKey, Depends(caller("search"))]) -> SearchResponse:
         """The top chunks of the key's tenant for a query, in the key's regions, with citations.
         Each hit's `score_kind` says what its `score` is: `rrf` in hybrid mode (the default), `cosine` in dense."""
         tenant_key(key)
@@ -315,7 +332,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.post("/v1/rag/context", response_model=ContextResponse, responses={**COMMON, **JSON_BODY, **BUDGET},
               tags=["search"], dependencies=[Depends(json_body)])
     async def post_context(body: ContextRequest,
-                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> ContextResponse:
+                           key: Annotated[ApiKey, Depends(caller("context"))]) -> ContextResponse:
         """A deduplicated, diversified (MMR) context block within a token budget, with numbered citations.
         Takes `query` as /v1/search does; `question`, its old name, is still accepted (deprecated)."""
         tenant_key(key)
@@ -341,24 +358,25 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.get("/v1/documents/{document_id:path}", response_model=DocumentResponse,
              responses={**COMMON, **NOT_FOUND}, tags=["documents"])
     async def get_document(document_id: str,
-                           key: Annotated[ApiKey, Depends(caller(*READ))]) -> DocumentResponse:
+                           key: Annotated[ApiKey, Depends(caller("documents:read"))]) -> DocumentResponse:
         """A document of the key's tenant: its latest version, state, and how many chunks and points it has."""
         doc = await within(backend.document, tenant_key(key).tenant, document_id)
         if doc is None or doc["region"] not in key.regions:
-            raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no document {document_id!r} in "
-                             "the regions this key may read")
+            raise await not_found(key, document_id, "No such document", f"tenant {key.tenant} has no document "
+                                  f"{document_id!r} in the regions this key may read")
         return DocumentResponse(**doc)
 
     @app.delete("/v1/documents/{document_id:path}", response_model=DeletionResponse, status_code=202,
                 responses={**DELETE_ACCEPTED, **COMMON, **NOT_FOUND, **GONE}, tags=["documents"])
     async def delete_document(document_id: str, response: Response,
-                              key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
+                              key: Annotated[ApiKey, Depends(caller("documents:delete"))]) -> DeletionResponse:
         """Publish a delete event for the document; poll `Location` (also `status_url`) until the state is
         complete. Asked again while that request is pending, it answers with the same request; once the
         document is deleted, with 410."""
         doc = await within(backend.document, tenant_key(key).tenant, document_id)
         if doc is None or doc["region"] not in key.regions:
-            raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
+            raise await not_found(key, document_id, "No such document",
+                                  f"tenant {key.tenant} has no live document {document_id!r}")
         if doc["state"] != "live":
             raise ApiProblem(410, "Document already deleted",
                              f"document {document_id!r} of tenant {key.tenant} is already deleted (version "
@@ -372,7 +390,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.get("/v1/deletions/{request_id}", response_model=DeletionResponse,
              responses={**COMMON, **NOT_FOUND}, tags=["documents"])
     async def get_deletion(request_id: str,
-                           key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> DeletionResponse:
+                           key: Annotated[ApiKey, Depends(caller("documents:delete"))]) -> DeletionResponse:
         """Where a delete request stands: pending, complete (gone from the lake's view and the index), or failed."""
         ticket = await within(backend.deletion, tenant_key(key).tenant, request_id)
         if ticket is None:
@@ -439,7 +457,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
               responses={**DOCUMENTS_ACCEPTED, **COMMON, **JSON_BODY}, tags=["documents"],
               dependencies=[Depends(json_body)])
     async def post_documents(body: DocumentsRequest, response: Response,
-                             key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> IngestionResponse:
+                             key: Annotated[ApiKey, Depends(caller("documents:write"))]) -> IngestionResponse:
         """Send documents of the key's tenant into the factory, as a folder's files would go: each `name` is
         a path under the tenant's API folder, its id `<tenant>:<name>`; the same name sent again is a new
         version of that document (the same text again: unchanged). The documents are stored (fsync) before
@@ -456,7 +474,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.get("/v1/ingestions/{request_id}", response_model=IngestionResponse,
              responses={**COMMON, **NOT_FOUND}, tags=["documents"])
     async def get_ingestion(request_id: str,
-                            key: Annotated[ApiKey, Depends(caller("writer", "admin"))]) -> IngestionResponse:
+                            key: Annotated[ApiKey, Depends(caller("documents:write"))]) -> IngestionResponse:
         """Where a document request stands: pending, running, complete (each document published, unchanged,
         held or dead-lettered with its reason, and the events and chunks made) or failed (with what to do)."""
         ticket = await within(backend.ingestion, tenant_key(key).tenant, request_id)
@@ -466,17 +484,17 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
 
     @app.get("/v1/lineage/{item_id:path}", responses={**COMMON, **NOT_FOUND}, tags=["governance"])
     async def get_lineage(item_id: str,
-                          key: Annotated[ApiKey, Depends(caller("auditor", "admin"))]) -> dict[str, Any]:
+                          key: Annotated[ApiKey, Depends(caller("lineage"))]) -> dict[str, Any]:
         """The chain from a point or document back to its source, and forward to what was derived from it.
         An item outside the key's regions is not found, exactly as one that does not exist."""
         trace = await within(backend.lineage, tenant_key(key).tenant, item_id, key.regions)
         if trace is None:
-            raise ApiProblem(404, "Nothing to trace", f"tenant {key.tenant} has no document or point {item_id!r} "
-                             "in the regions this key may read")
+            raise await not_found(key, item_id, "Nothing to trace", f"tenant {key.tenant} has no document or "
+                                  f"point {item_id!r} in the regions this key may read")
         return trace
 
     @app.get("/v1/usage", response_model=UsageResponse, responses={**COMMON, **NOT_FOUND}, tags=["governance"])
-    async def get_usage(key: Annotated[ApiKey, Depends(caller("admin"))], tenant: str | None = None,
+    async def get_usage(key: Annotated[ApiKey, Depends(caller("usage"))], tenant: str | None = None,
                         period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description=(
                             "YYYY-MM, YYYY-MM-DD, YYYY-Www or all; the current month when left out"))] = None
                         ) -> UsageResponse:
@@ -510,7 +528,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
 
     @app.get("/metrics", tags=["operations"], response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **COMMON})
-    async def metrics(key: Annotated[ApiKey, Depends(caller("admin"))]) -> Response:
+    async def metrics(key: Annotated[ApiKey, Depends(caller("metrics"))]) -> Response:
         """Prometheus metrics: request latency histograms, requests, errors and hits, per route and tenant.
         Needs an admin key, sent by the scraper as a bearer token: an operator key (tenant '*') sees every
         tenant, a tenant's admin key only its own series."""

@@ -124,7 +124,8 @@ class BodyLimit:
             ANSWER_READ.reset(read_token)
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""), seconds)
+            self.telemetry.observe(route, scope.get("method", ""), status["code"], state.get("tenant", ""), seconds,
+                                   status["bytes"])
             self._log(scope, status["code"], seconds, state)
             if self.request_log is not None:
                 self.request_log.append({
