@@ -259,8 +259,16 @@ def parser() -> argparse.ArgumentParser:
                                          "prices); see the README's Metering section for its format")
     sp.add_argument("--out", help="write the report to this file")
 
-    sp = command("audit", "verify the hash chain of the audit log", "aifactory audit verify")
-    sp.add_argument("action", choices=["verify"], help="what to do")
+    sp = command("audit", "verify the audit log; export it for an auditor, who verifies the export offline",
+                 "aifactory audit verify", "aifactory audit export --out audit-2026-12.json",
+                 "aifactory audit public-key   # give it to the auditor once",
+                 "aifactory audit verify --export audit-2026-12.json --public-key HEX   # anywhere, no data needed")
+    sp.add_argument("action", choices=["verify", "export", "public-key"], help="what to do")
+    sp.add_argument("--out", help="export: the file to write")
+    sp.add_argument("--export", metavar="FILE", help="verify: an export, checked offline (no data directory, "
+                                                     "no audit key)")
+    sp.add_argument("--public-key", metavar="HEX", help="verify --export: the operator's public key, from "
+                                                        "`aifactory audit public-key`")
     sp = command("lineage", "trace a document or point back to its source and forward, or draw the run-level "
                             "graph of datasets and jobs from the OpenLineage events",
                  "aifactory lineage trace helio-eu:hr/remote-work.md",
@@ -323,6 +331,15 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     missing = [path for path in getattr(args, "paths", []) if not Path(path).exists()]
     if missing:
         p.error(f"{args.command}: no such file or folder: {', '.join(missing)} (looked in {Path.cwd()})")
+    if args.command == "audit":
+        if args.action == "export" and not args.out:
+            p.error("audit export: name the file to write with --out FILE")
+        if args.export and args.action != "verify":
+            p.error("audit: --export FILE goes with `verify` (aifactory audit verify --export FILE)")
+        if args.public_key and not args.export:
+            p.error("audit: --public-key checks an export: pass --export FILE too")
+        if args.export and not Path(args.export).is_file():
+            p.error(f"audit verify: --export {args.export}: no such file")
     if args.command == "eval":
         given = [flag for flag in ("corpus", "queries", "qrels") if getattr(args, flag)]
         if given and len(given) < 3:
@@ -351,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     name = f"aifactory {args.command}"
     # FactorySettings' home, without importing it (it pulls in the lake): the same rule.
     home = Path(os.environ.get("AIFACTORY_HOME") or ".aifactory").expanduser().absolute()
+    if args.command == "audit" and args.export:  # offline: no data directory, no audit key
+        from aifactory.audit_offline import verify_offline
+
+        return verify_offline(args)
     if args.command in NEEDS_DATA and not home.is_dir() and not getattr(args, "openapi", None):
         say(f"{name}: no data directory at {home}: nothing was ingested here. Run `aifactory run` in this folder "
             "first, run this command where you ran it, or set AIFACTORY_HOME to that data directory.")

@@ -227,6 +227,19 @@ def cmd_usage(args: argparse.Namespace, factory: Factory, progress: Progress) ->
 
 
 def cmd_audit(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from governance.audit_export import export, public_key
+
+    if args.action == "public-key":
+        key = public_key(factory.audit.key)
+        emit(args, {"public_key": key}, f"{key}\ngive this to the auditor once, over a channel you trust; "
+             "`aifactory audit verify --export FILE --public-key KEY` checks an export with it")
+        return
+    if args.action == "export":
+        doc = export(factory.audit, Path(args.out))
+        emit(args, {"out": args.out, "entries": len(doc["entries"]), "public_key": doc["public_key"]},
+             f"wrote {args.out}: {len(doc['entries'])} entries, signed; verify it anywhere with "
+             f"`aifactory audit verify --export {args.out} --public-key {doc['public_key']}`")
+        return
     result = factory.audit.verify()
     emit(args, result.__dict__, f"audit log {factory.audit.path}: {result.entries} entries, "
          + ("chain intact" if result.ok else f"BROKEN: {result.problem}")
@@ -410,6 +423,7 @@ def cmd_serve(args: argparse.Namespace, factory: Factory, progress: Progress) ->
     settings.check_tls()
     url = f"{settings.scheme}://{settings.host}:{settings.port}"
     print(f"serving the vector API on {url} (docs at /docs); Ctrl-C stops it", flush=True)
+    factory.note_config("api")  # a changed configuration is audited at start
     factory.serve_commands(carry_out)  # when the API owns the embedded index, commands come here
     with present(factory.settings.home, "api", detail={"url": url}):
         serve(factory, settings)

@@ -19,6 +19,7 @@ def say(text: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    factory.note_config(f"worker {args.kind}")  # a changed configuration is audited at start
     if args.kind == "index":  # it owns the embedded index, unless the API came first: commands come here
         factory.serve_commands(carry_out)
     with stop_on_signal() as stop:
@@ -26,6 +27,7 @@ def cmd_worker(args: argparse.Namespace, factory: Factory, progress: Progress) -
 
 
 def cmd_up(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    factory.note_config("up")
     home = factory.settings.home
     kids = children(home, transform_workers=args.workers, landers=args.landers, api=not args.no_api,
                     host=args.host, port=args.port)

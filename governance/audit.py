@@ -14,9 +14,10 @@ A crash after an entry is durable but before the head is, leaves the log one ent
 `verify` says so without calling it tampering, and the next append continues after that
 entry (the log's last entry, not the head, says where the chain is).
 
-Entries say who did what to which data and when. The actor is the operating-system user
-that ran the process; AIFACTORY_ACTOR, which anyone can set, is recorded beside it as a
-claim (`on_behalf_of`), never in its place. Entries never hold personal data in clear: a
+Entries say who did what to which data, when and from where (`from`: the host, the
+process and the program). The actor is the operating-system user that ran the process;
+AIFACTORY_ACTOR, which anyone can set, is recorded beside it as a claim
+(`on_behalf_of`), never in its place. Entries never hold personal data in clear: a
 data subject is named by its keyed hash (see governance.pii.subject_key).
 """
 
@@ -28,6 +29,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,19 @@ TAIL_BYTES = 1 << 16  # the log's end read to find its last entry
 def actor() -> str:
     """Who acts: the operating-system user of this process."""
     return f"user:{getpass.getuser()}"
+
+
+def process_name() -> str:
+    """The program and its command word (`aifactory run`, `dagster`), never its other
+    arguments: they may hold personal data (an erasure's subject)."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    command = sys.argv[1] if len(sys.argv) > 1 and re.fullmatch(r"[a-z][a-z-]{0,30}", sys.argv[1]) else ""
+    return f"{program} {command}".strip()
+
+
+def origin() -> dict[str, Any]:
+    """Where an entry was written from."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "program": process_name()}
 
 
 def claimed() -> str | None:
@@ -96,7 +113,8 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._last(fd)
             entry: dict[str, Any] = {"seq": seq + 1, "at": utcnow().isoformat(), "actor": who or actor(),
-                                     "action": action, "target": target, "details": details, "prev": prev}
+                                     "action": action, "target": target, "details": details, "prev": prev,
+                                     "from": origin()}
             if (claim := claimed()) and who is None:
                 entry["on_behalf_of"] = claim
             digest = entry["hash"] = entry_hash(entry, self.key)
@@ -155,12 +173,14 @@ class AuditLog:
         return mark["seq"], mark["hash"], good
 
     def entries(self) -> Iterator[dict[str, Any]]:
+        """The entries, for reports; a damaged line is skipped (`verify` names it)."""
         if not self.path.exists():
             return
-        with self.path.open(encoding="utf-8") as fh:
+        with self.path.open("rb") as fh:
             for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+                entry = _parse(line) if line.strip() else None
+                if entry is not None:
+                    yield entry
 
     def verify(self) -> Verification:
         """Walk the chain; name the first entry that was altered, removed, reordered or forged,

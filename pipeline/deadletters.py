@@ -33,4 +33,13 @@ def replay_dead_letters(factory: Factory, *, progress: bool = False) -> runner.R
     retry = raw_table.events_by_id(factory.lake, event_ids) if event_ids else []
     roots = [Source(Path(unquote(urlparse(root).path)), tenant, jurisdiction)
              for root, tenant, jurisdiction in sources]
-    return runner.run(factory, roots, retry=retry, progress=progress)
+    # Privileged: quarantined and refused inputs go through the pipeline again. The tenants, not
+    # the paths or reasons, which may name people.
+    tenants = sorted({d.tenant for d in open_letters})
+    factory.audit.append("deadletters.replay", ",".join(tenants) or "*", letters=len(open_letters),
+                         folders=len(roots), events=len(retry))
+    report = runner.run(factory, roots, retry=retry, progress=progress)
+    factory.audit.append("deadletters.replayed", ",".join(tenants) or "*", run_id=report.run_id,
+                         published=report.published, retried=report.recovered,
+                         dead_letters=report.dead_letters_landed)
+    return report

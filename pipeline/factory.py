@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from governance.audit import AuditLog
+from governance.audit import AuditLog, process_name
 from governance.carbon import CarbonProfile, load_profile
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
@@ -23,6 +23,7 @@ from governance.signals import SignalLog
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
+from pipeline.config_audit import audit_config
 from pipeline.settings import FactorySettings
 from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of
 from pipeline.writer import INDEX_SYNC, writing
@@ -39,6 +40,7 @@ class Factory:
     def __init__(self, settings: FactorySettings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or FactorySettings()
         self.command_runner: Callable[..., dict[str, Any]] | None = None  # see serve_commands
+        self._config_noted = False
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -79,8 +81,16 @@ class Factory:
         return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
     def writing(self, say: Callable[[str], object] | None = None) -> AbstractContextManager[None]:
-        """This data directory's writer lock (writer.py), waiting for it unless told not to."""
+        """This data directory's writer lock (writer.py), waiting for it unless told not to.
+        The first write of a process audits a configuration that changed (config_audit.py)."""
+        self.note_config()
         return writing(self.settings.home, wait=self.settings.writer_wait, say=say)
+
+    def note_config(self, service: str = "") -> None:
+        """Audit the configuration if it changed since it was last seen on this home (once per factory)."""
+        if not self._config_noted:
+            self._config_noted = True
+            audit_config(self.settings, self.audit, service or process_name())
 
     def syncing(self, say: Callable[[str], object] | None = None) -> AbstractContextManager[None]:
         """The lock of one index sync at a time (the indexer service holds only this one)."""

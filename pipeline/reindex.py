@@ -37,6 +37,8 @@ def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) ->
     previous = factory.active_model()
     embedder = load_embedder(model, factory.settings.embedding_device, precision=factory.settings.embedding_precision)
     fp = embedder.fingerprint
+    factory.audit.append("index.reindex", "*", old_model=previous["id"] if previous else None, new_model=fp.id,
+                         drop_old=drop_old)
     target = factory.open_index(fp.id, fp.dimension)
     try:
         report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
@@ -57,5 +59,6 @@ def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) ->
                 old.drop(region)
         finally:
             old.close()
+    factory.audit.append("index.reindexed", "*", new_model=fp.id, upserted=report.upserted, dropped=dropped)
     return ReindexReport(old_model=previous["id"] if previous else None, new_model=fp.id, sync=report,
                          dropped=dropped)

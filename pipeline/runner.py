@@ -235,6 +235,8 @@ def replay(factory: Factory, *, progress: bool = False) -> RunReport:
     with factory.writing(say=lambda text: shown.stage("wait", text)), job_run(factory, "aifactory.replay", report):
         started = time.perf_counter()
         events = raw_events(factory.lake)
+        # Privileged: the chunks lake and every index point are rebuilt from the raw lake.
+        factory.audit.append("replay.request", "*", run_id=report.run_id, events=len(events))
         factory.lake.drop(CHUNKS)
         index = factory.index
         for region in index.regions():
@@ -242,4 +244,6 @@ def replay(factory: Factory, *, progress: bool = False) -> RunReport:
         drive(factory, report, Batch(retry=events), land_raw=False, project=Project(factory), progress=shown)
         report.recovered = len(events)
         report.seconds["total"] = time.perf_counter() - started
+        factory.audit.append("replay.done", "*", run_id=report.run_id, events=len(events),
+                             chunks=report.chunks_landed, points=report.index.upserted if report.index else 0)
     return report

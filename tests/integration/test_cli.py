@@ -195,3 +195,29 @@ def test_key_changes_are_audited_with_what_changed_and_never_the_token(tmp_path:
         "expires_at": {"from": created["expires_at"], "to": ""}}
     assert created["token"] not in log.read_text()
     assert "3 entries, chain intact" in aifactory(home, "audit", "verify").stdout
+
+
+def test_an_auditor_verifies_an_export_offline_with_the_public_key(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for tenant in ("acme", "beta"):
+        aifactory(home, "keys", "create", "--tenant", tenant, "--role", "reader", "--region", "eu-central")
+    out = tmp_path / "audit-export.json"
+    wrote = as_json(aifactory(home, "audit", "export", "--out", str(out), "--json"))
+    assert wrote["entries"] == 2
+    key = as_json(aifactory(home, "audit", "public-key", "--json"))["public_key"]
+    assert key == wrote["public_key"]
+    # The auditor's machine: no data directory, no audit key, another user's home.
+    desk = tmp_path / "auditor"
+    desk.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))} | {"HOME": str(desk)}
+
+    def offline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "aifactory.cli", "audit", "verify", "--export", str(out), *args],
+                              env=env, cwd=desk, capture_output=True, text=True, timeout=120)
+
+    good = offline("--public-key", key)
+    assert good.returncode == 0 and "2 entries, signature and chain intact" in good.stdout, good.stdout + good.stderr
+    assert list(desk.iterdir()) == [], "verifying offline wrote something (a data directory, a key)"
+    out.write_text(out.read_text().replace('"beta"', '"gamma"'))
+    bad = offline("--public-key", key)
+    assert bad.returncode == 1 and "altered after it was made" in bad.stdout and "Traceback" not in bad.stderr

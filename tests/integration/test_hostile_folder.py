@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -127,6 +128,10 @@ def test_replay_after_a_fix_sends_it_through_once(hostile: tuple) -> None:
     (source.root / "empty.md").write_text("# Fixed\nThe empty file now says that pallets are wrapped twice.")
     report = replay_dead_letters(factory)
     assert report.published == 1 and report.summary()["unchanged"] == len(GOOD) + 3
+    asked, replayed = [e for e in factory.audit.entries() if e["action"].startswith("deadletters.")][-2:]
+    assert (asked["target"], asked["details"]["letters"]) == ("acme", len(bad))
+    assert (replayed["action"], replayed["details"]["published"]) == ("deadletters.replayed", 1)
+    assert "empty.md" not in json.dumps([asked, replayed])  # paths and reasons may name people: left out
     assert len(factory.lake.keys(RAW) - rows_before) == 1
     still = {r["source_uri"].rsplit("/", 1)[1] for r in list_dead_letters(factory)}
     assert still == set(bad) - {"empty.md"}

@@ -145,5 +145,9 @@ def test_replay_rebuilds_an_identical_index(sample: tuple[Factory, runner.RunRep
     chunks_before = factory.lake.keys(CHUNKS)
     report = runner.replay(factory)
     assert report.recovered == len(factory.lake.keys(RAW))
+    request, done = [e for e in factory.audit.entries() if e["action"].startswith("replay.")][-2:]
+    assert (request["action"], done["action"]) == ("replay.request", "replay.done")  # a privileged rebuild
+    assert request["details"]["run_id"] == done["details"]["run_id"] == report.run_id
+    assert done["details"]["events"] == report.recovered and done["from"]["pid"] > 0
     assert factory.lake.keys(CHUNKS) == chunks_before
     assert snapshot(factory) == before

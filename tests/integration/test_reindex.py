@@ -83,3 +83,7 @@ def test_reindex_switches_models_while_searches_keep_answering(tmp_path: Path, m
     dropped = reindex(factory, str(default_model_path()), drop_old=True)
     assert dropped.new_model == old["id"] and dropped.sync.upserted == 0  # its collections were still there
     assert dropped.dropped == [collection_name("eu-central", report.new_model)]
+    audited = [(e["action"], e["details"].get("new_model")) for e in factory.audit.entries()
+               if e["action"].startswith("index.")]
+    assert audited == [("index.reindex", report.new_model), ("index.reindexed", report.new_model),
+                       ("index.reindex", old["id"]), ("index.reindexed", old["id"])]

@@ -1,0 +1,45 @@
+"""Configuration changes are audited once, by name, with secrets as digests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from governance.audit import AuditLog
+from ingest.settings import KafkaSettings
+from pipeline.config_audit import audit_config
+from pipeline.settings import FactorySettings
+
+
+def settings(home: Path, **changes: object) -> FactorySettings:
+    return FactorySettings(home=home, kafka=KafkaSettings(bootstrap_servers="kafka-1:9092"), **changes)
+
+
+def test_a_change_is_audited_once_naming_what_changed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    audit = AuditLog(home / "governance" / "audit.jsonl", key=b"k" * 32, anchor=tmp_path / "anchor.json")
+    quotas = tmp_path / "quotas.yaml"
+    quotas.write_text("tenants: {}\n")
+    first = audit_config(settings(home, quotas=quotas), audit, "aifactory run")
+    assert first["stage_timeout_s"] == {"from": "", "to": "600.0"}  # the first start records everything
+    assert audit_config(settings(home, quotas=quotas), audit, "aifactory run") == {}  # nothing new: no entry
+    quotas.write_text("tenants: {acme: {queries_per_second: 1}}\n")
+    changed = audit_config(settings(home, quotas=quotas, stage_timeout_s=30,
+                                    qdrant_api_key=SecretStr("s3cr3t-key")), audit, "aifactory serve")
+    assert set(changed) == {"file:quotas", "stage_timeout_s", "qdrant_api_key"}
+    entries = list(audit.entries())
+    assert [(e["action"], e["details"]["service"], e["details"]["first"]) for e in entries] == [
+        ("config.changed", "aifactory run", True), ("config.changed", "aifactory serve", False)]
+    text = (home / "governance" / "audit.jsonl").read_text()
+    assert "s3cr3t-key" not in text and changed["qdrant_api_key"]["to"].startswith("sha256:")
+    assert audit.verify().ok
+
+
+def test_an_embedded_brokers_new_port_is_no_change(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    audit = AuditLog(home / "governance" / "audit.jsonl", key=b"k" * 32, anchor=tmp_path / "anchor.json")
+    embedded = FactorySettings(home=home)
+    assert embedded.kafka.embedded
+    audit_config(embedded, audit, "aifactory run")
+    assert audit_config(FactorySettings(home=home, writer_wait=False), audit, "aifactory run") == {}
