@@ -296,7 +296,8 @@ def cmd_residency(args: argparse.Namespace, factory: Factory, progress: Progress
         rows += [f"{tenant:<14}{p['jurisdiction'] or '-':<13}{p['sink']:<40}{p['region']:<12}{p['count']:>7}  "
                  f"{'yes' if p['compliant'] else ('-' if p['compliant'] is None else 'NO')}" for p in places]
     rows.append(f"violations found: {len(data['violations_found'])}; refused at write: "
-                f"{len(data['violations_refused'])}")
+                f"{len(data['violations_refused'])}; chunks left for a worker of an allowed region: "
+                f"{sum(e['details']['chunks'] for e in data['compute_refused'])}")
     emit(args, data, "\n".join(rows))
 
 

@@ -130,6 +130,7 @@ def evaluate_residency(f: Factory) -> dg.AssetCheckResult:
             f"{v['count']} {v['jurisdiction']} record(s) of {v['tenant']} in {v['sink']} at {v['region']}"
             for v in found) + ". Move or erase them, then fix the producer that wrote them.",
         metadata={"violations": len(found), "refused_at_write": len(data["violations_refused"]),
+                  "left_for_an_allowed_compute_region": sum(e["details"]["chunks"] for e in data["compute_refused"]),
                   "placements": dg.MetadataValue.json([r for rows in data["tenants"].values() for r in rows])})
 
 

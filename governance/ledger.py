@@ -40,6 +40,7 @@ class UsageEntry(BaseModel):
     vector_bytes: int = 0
     compute_seconds: float = 0.0
     device: str = ""
+    processed_in: str = ""  # embedding: the compute region of the worker (AIFACTORY_COMPUTE_REGION); "" unset
     model: str = ""
     request_id: str = ""  # the API request that used it (its line in the request log)
     # Estimates for embedding batches: device power x compute seconds, and that energy at the

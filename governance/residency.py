@@ -60,6 +60,12 @@ class ResidencyPolicy:
                 f"(allowed: {', '.join(self.jurisdictions[jurisdiction].allowed)})"
             )
 
+    def may_process(self, jurisdiction: str, region: str) -> bool:
+        """Whether a worker in `region` may process (embed) data of `jurisdiction`: the regions it
+        may be stored in are the regions it may be processed in. Unknown jurisdictions may not."""
+        spec = self.jurisdictions.get(jurisdiction)
+        return spec is not None and region in spec.allowed
+
     @property
     def regions(self) -> list[str]:
         return sorted({r for j in self.jurisdictions.values() for r in j.allowed})

@@ -4,6 +4,7 @@ heavy ones (the model, the index) only when first asked for."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable, Collection
@@ -15,6 +16,7 @@ from typing import Any
 
 from governance.audit import AuditLog, process_name
 from governance.carbon import CarbonProfile, load_profile
+from governance.errors import ResidencyError
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.quotas import QuotaBook
@@ -33,7 +35,9 @@ from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
 from vectorstore.owner import HomeIndex, NoModelHere
 from vectorstore.search import QueryEmbedder, search
-from vectorstore.sync import Plan, SyncReport, plan, sync_index
+from vectorstore.sync import ComputeRegion, Plan, SyncReport, plan, sync_index
+
+log = logging.getLogger(__name__)
 
 
 class Factory:
@@ -41,6 +45,7 @@ class Factory:
         self.settings = settings or FactorySettings()
         self.command_runner: Callable[..., dict[str, Any]] | None = None  # see serve_commands
         self._config_noted = False
+        self._refused_ids: set[str] = set()  # chunks this process may not embed, audited once
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -121,12 +126,49 @@ class Factory:
             regions = set(index.regions()) | {r for r, _ in desired.groups}
             groups = {(r, t) for r in regions for t in scope.tenants or ()}
         report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger, carbon=self.carbon,
-                            run_id=run_id, ahead=ahead, desired=desired, scope=groups)
-        checkpoint.save(scope, index, desired.folded)
+                            run_id=run_id, ahead=ahead, desired=desired, scope=groups, compute=self.compute)
+        if self.refused_compute(report, run_id):
+            checkpoint.forget()  # the index lacks what a worker of another region must embed: compare it all next
+        else:
+            checkpoint.save(scope, index, desired.folded)
         if report.upserted or report.deleted:
             # The partitions of the files compared: a scoped sync's tenants, or every one.
             self.meter_storage(run_id, pairs_of(files if files is not None else scope.files))
         return report
+
+    @cached_property
+    def compute(self) -> ComputeRegion | None:
+        """This process's compute region (AIFACTORY_COMPUTE_REGION) and what it may embed; None: unrestricted."""
+        region, policy = self.settings.compute_region.strip(), self.policy
+        if not region:
+            return None
+        if region not in policy.regions:
+            raise ResidencyError(f"AIFACTORY_COMPUTE_REGION {region!r} is not a region of the residency policy "
+                                 f"(known: {', '.join(policy.regions)}); set it to the region this host computes in")
+        return ComputeRegion(region, lambda row: policy.may_process(str(row.get("jurisdiction") or ""), region))
+
+    def may_embed(self, row: dict[str, Any]) -> bool:
+        return self.compute is None or self.compute.allows(row)
+
+    def refused_compute(self, report: SyncReport, run_id: str) -> bool:
+        """Audit and signal the chunks a sync left for a worker of another region (each once per
+        process: a live indexer meets them on every pass); whether any were left."""
+        if not report.refused_ids:
+            return False
+        fresh = report.refused_ids - self._refused_ids
+        self._refused_ids |= report.refused_ids
+        if fresh and self.compute is not None:
+            per_tenant: dict[str, int] = {}
+            for (tenant, jurisdiction), n in sorted(report.refused.items()):
+                self.audit.append("residency.compute_refused", tenant, jurisdiction=jurisdiction, chunks=n,
+                                  compute_region=self.compute.region, run_id=run_id)
+                per_tenant[tenant] = per_tenant.get(tenant, 0) + n
+            self.signals.raise_("residency", per_tenant)
+            log.warning("%d chunk(s) of %s left unembedded: their jurisdiction may not be processed in %s; a "
+                        "worker with AIFACTORY_COMPUTE_REGION set to an allowed region embeds them",
+                        sum(report.refused.values()), ", ".join(sorted({j for _, j in report.refused})),
+                        self.compute.region)
+        return True
 
     def meter_storage(self, run_id: str, pairs: Collection[tuple[str, str]] | None = None) -> None:
         """A storage snapshot per tenant and region (every partition of the chunks lake,

@@ -53,11 +53,14 @@ class Project:
             return None
         full = plan.pending is None or time.monotonic() - self._full_at > FULL_RECONCILE_S
         report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, carbon=f.carbon, run_id=run_id,
-                            desired=desired, progress=progress, ahead=ahead, scope=None if full else plan.pending)
+                            desired=desired, progress=progress, ahead=ahead, scope=None if full else plan.pending,
+                            compute=f.compute)
         plan.synced()
-        # A one-shot sync after this one (the services stopped) starts from what it saw.
-        SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id).save(
-            Scope(None if full else frozenset(), plan.files), f.index, desired.folded, complete=True)
+        checkpoint = SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id)
+        if f.refused_compute(report, run_id):
+            checkpoint.forget()  # what another region's worker must embed is still missing
+        else:  # a one-shot sync after this one (the services stopped) starts from what it saw
+            checkpoint.save(Scope(None if full else frozenset(), plan.files), f.index, desired.folded, complete=True)
         if full:
             self._full_at = time.monotonic()
         if report.upserted or report.deleted:
@@ -73,7 +76,8 @@ class Project:
         if self.plan is None:
             return
         held, model = self.plan.current.points, self.factory.embedder.fingerprint.id
-        fresh = [r for r in rows if point_id(r["chunk_id"], model) not in held.get(r["region"], {})]
+        fresh = [r for r in rows if point_id(r["chunk_id"], model) not in held.get(r["region"], {})
+                 and self.factory.may_embed(r)]
         ahead.embed_now(self.factory.embedder, fresh)
 
     def meter_storage(self, *, now: bool = False) -> None:

@@ -41,8 +41,10 @@ def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) ->
                          drop_old=drop_old)
     target = factory.open_index(fp.id, fp.dimension)
     try:
+        run_id = f"reindex-{uuid.uuid4().hex[:16]}"
         report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
-                            carbon=factory.carbon, run_id=f"reindex-{uuid.uuid4().hex[:16]}")
+                            carbon=factory.carbon, run_id=run_id, compute=factory.compute)
+        factory.refused_compute(report, run_id)
         regions = target.regions()
         aliases = getattr(target, "point_aliases", None)  # a Qdrant server's; Qdrant Edge has no aliases
         if aliases is not None:

@@ -1,7 +1,8 @@
-"""Where each tenant's data is: per tenant and jurisdiction, the regions of every
-sink (raw and chunk lake, dead letters and their kept bytes, index collections)
-with counts, each checked against the residency policy, plus the violations that
-were refused at write time (from the audit log)."""
+"""Where each tenant's data is, and where it was processed: per tenant and jurisdiction,
+the regions of every sink (raw and chunk lake, dead letters and their kept bytes,
+index collections) with counts, and the compute regions its chunks were embedded in
+(from the usage ledger), each checked against the residency policy; plus the
+violations that were refused at write time and at compute time (from the audit log)."""
 
 from __future__ import annotations
 
@@ -38,17 +39,34 @@ def placements(factory: Factory) -> list[dict[str, Any]]:
     return rows
 
 
+def processing(factory: Factory, jurisdictions: dict[tuple[str, str], str | None]) -> list[dict[str, Any]]:
+    """(tenant, stored region, compute region) -> chunks embedded there, from the ledger. A compute
+    region of "" was not recorded (a worker without AIFACTORY_COMPUTE_REGION)."""
+    embedded: Counter[tuple[str, str, str]] = Counter()
+    for entry in factory.ledger.entries():
+        if entry.event == "embedding":
+            embedded[(entry.tenant, entry.region, entry.processed_in)] += entry.texts
+    return [{"sink": f"embedded (stored in {region})", "tenant": tenant,
+             "jurisdiction": jurisdictions.get((tenant, region)), "region": where or "unrecorded", "count": n,
+             "processed": True}
+            for (tenant, region, where), n in sorted(embedded.items())]
+
+
 def report(factory: Factory) -> dict[str, Any]:
     policy = factory.policy
     tenants: dict[str, list[dict[str, Any]]] = defaultdict(list)
     violations = []
-    for row in placements(factory):
+    stored = placements(factory)
+    jurisdictions = {(r["tenant"], r["region"]): r["jurisdiction"] for r in stored if r["sink"] == "raw lake"}
+    for row in stored + processing(factory, jurisdictions):
         allowed = policy.jurisdictions.get(row["jurisdiction"] or "")
-        row["compliant"] = None if allowed is None else row["region"] in allowed.allowed
+        row["compliant"] = None if allowed is None or row["region"] == "unrecorded" \
+            else row["region"] in allowed.allowed
         tenants[row["tenant"] or "(none)"].append(row)
         if row["compliant"] is False:
             violations.append(row)
-    refused = [e for e in factory.audit.entries() if e["action"] == "residency.refused"]
+    audited = list(factory.audit.entries())
     return {"policy": {j: {"home": p.home, "allowed": list(p.allowed)} for j, p in policy.jurisdictions.items()},
             "tenants": dict(sorted(tenants.items())), "violations_found": violations,
-            "violations_refused": refused}
+            "violations_refused": [e for e in audited if e["action"] == "residency.refused"],
+            "compute_refused": [e for e in audited if e["action"] == "residency.compute_refused"]}

@@ -136,7 +136,7 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
                                                                       "event")))
             # Chunks are embedded as they land, while later documents are still being chunked;
             # the vectors stay for the projection.
-            embedding = EmbedAhead(lambda: factory.embedder, stream.landers["chunks"].feed().take) \
+            embedding = embed_ahead(factory, stream) \
                 if transform and project is not None and isinstance(stream, Stream) else contextlib.nullcontext(None)
             with embedding as ahead:
                 report.recovered = stream.drive(
@@ -167,6 +167,12 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
             closing.join()
     if stream is not None:
         count_landed(report, stream.landed())
+
+
+def embed_ahead(factory: Factory, stream: Stream) -> EmbedAhead:
+    """Embedding of the chunks the lander writes, those this process's compute region may embed."""
+    feed = stream.landers["chunks"].feed()
+    return EmbedAhead(lambda: factory.embedder, lambda: [r for r in feed.take() if factory.may_embed(r)])
 
 
 def scan_line(report: RunReport, letters: int, pending: int) -> str:

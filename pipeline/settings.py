@@ -34,6 +34,10 @@ class FactorySettings(BaseSettings):
     # Carbon intensity per region over time: a CSV file or URL (governance/carbon.py); empty:
     # a flat default, for the ledger's emission estimates and the placing of deferrable work.
     carbon_intensity: str = ""
+    # The region this process computes in (its host or device pool): it embeds only chunks whose
+    # jurisdiction allows that region, and leaves the rest for a worker of an allowed region.
+    # Empty: unrestricted, recorded as unknown ("") in the ledger and the residency report.
+    compute_region: str = ""
     embedding_model: str | None = None
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models

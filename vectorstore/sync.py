@@ -22,8 +22,8 @@ import json
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,14 @@ Row = ChunkRow
 Points = dict[str, tuple[Row, dict[str, Any]]]  # point id -> (the chunk row it is written from, its payload)
 
 
+@dataclass(frozen=True)
+class ComputeRegion:
+    """Where this process embeds, and which chunks it may therefore embed (residency of compute)."""
+
+    region: str
+    allows: Callable[[dict[str, Any]], bool]
+
+
 @dataclass
 class SyncReport:
     upserted: int = 0
@@ -66,6 +74,9 @@ class SyncReport:
     embed_seconds: float = 0.0
     embedded_ahead: int = 0  # upserted vectors taken from an EmbedAhead, not embedded by the sync
     by_region: dict[str, int] = field(default_factory=dict)
+    # (tenant, jurisdiction) -> chunks left unembedded: this process's compute region may not process them
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    refused_ids: set[str] = field(default_factory=set)
 
 
 def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -264,7 +275,7 @@ class LivePlan:
 
 
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,
-          ledger: Ledger, carbon: CarbonProfile | None = None) -> None:
+          ledger: Ledger, carbon: CarbonProfile | None = None, processed_in: str = "") -> None:
     """One ledger entry per tenant for one embedded batch; compute time is shared by tokens,
     and so are the batch's estimated energy and emissions (at each region's intensity)."""
     limit = token_counter(embedder.model_path).max_seq_length - 2  # the model reads no more than this
@@ -281,7 +292,8 @@ def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder
         wh, grams = footprint(profile, region, embedder.device_name, share)
         entries.append(UsageEntry(run_id=run_id, tenant=tenant, region=region, event="embedding", texts=count,
                                   tokens=n, compute_seconds=share, device=embedder.device_name,
-                                  model=embedder.fingerprint.id, energy_wh=wh, co2e_g=grams))
+                                  model=embedder.fingerprint.id, energy_wh=wh, co2e_g=grams,
+                                  processed_in=processed_in))
     ledger.append(entries)
 
 
@@ -306,13 +318,15 @@ def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tu
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
                ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None,
                ahead: EmbedAhead | None = None, scope: Collection[tuple[str, str]] | None = None,
-               carbon: CarbonProfile | None = None) -> SyncReport:
+               carbon: CarbonProfile | None = None, compute: ComputeRegion | None = None) -> SyncReport:
     """Make the index equal to the plan (`desired`, or the plan of the whole lake);
     meter each embedded batch to `ledger`, right after the compute is spent (before
     the upsert: the cost is real even if the write is lost and redone). Vectors
     `ahead` already holds are taken from it instead of embedded again. With `scope`,
     only those (region, tenant) groups are compared (LivePlan.pending): the index is
-    read through its tenant index for them alone, not point by point for every region."""
+    read through its tenant index for them alone, not point by point for every region.
+    With `compute`, chunks whose jurisdiction may not be processed in its region are not
+    embedded: they stay missing, counted in `report.refused`, for a worker of an allowed region."""
     model_id = embedder.fingerprint.id
     desired = desired if desired is not None else plan(lake, model_id)
     report = SyncReport(duplicates=desired.duplicates)
@@ -335,6 +349,13 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             # The run that wrote a point is lineage, not content: it stays out of the digest.
             index.set_payloads(region, {pid: {**body, "run_id": run_id} for pid, body in moved.items()})
             report.repointed += len(moved)
+        if compute is not None:
+            allowed = [pid for pid in missing if compute.allows(want[pid][0])]
+            for pid in set(missing) - set(allowed):
+                row = want[pid][0]
+                report.refused[(row["tenant"], row["jurisdiction"])] += 1
+                report.refused_ids.add(pid)
+            missing = allowed
         # Length-sorted batches pad less.
         missing.sort(key=lambda pid: len(want[pid][0]["text"]))
         bar = tqdm(total=len(missing), desc=f"embed {region}", unit="chunk", disable=not progress or not missing)
@@ -349,7 +370,8 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
             report.embedded_ahead += taken
             report.embed_seconds += spent
             if ledger is not None:
-                meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger, carbon)
+                meter([want[pid][0] for pid in ids], texts, spent, embedder, run_id, ledger, carbon,
+                      compute.region if compute is not None else "")
             index.upsert(region, [IndexPoint(pid, vec, {**want[pid][1], "run_id": run_id}, document_vector(text))
                                   for pid, vec, text in zip(ids, vectors, texts, strict=True)])
             report.upserted += len(ids)
