@@ -146,6 +146,9 @@ class ChunkRecord(_Record):
     page: int | None = None
     token_count: int = 0
     simhash: str = ""  # 64-bit near-duplicate fingerprint, hex
+    # What a reader compares (transforms.dedup.reader_key): chunks with one key share a point; kept
+    # so a sync finds a changed chunk's family without reading the tenant's texts. "" in old rows.
+    reader_key: str = ""
     pii: dict[str, int] = Field(default_factory=dict)
     quarantined: bool = False
     screening_score: float = 0.0

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vectorstore.index import VectorIndex
@@ -46,6 +46,7 @@ class Scope:
 
     tenants: frozenset[str] | None
     files: list[str]  # the chunk-lake files now (all of them)
+    added: list[str] = field(default_factory=list)  # those since the checkpoint (with `tenants`)
 
     def tenant_files(self) -> list[str] | None:
         if self.tenants is None:
@@ -69,7 +70,8 @@ class SyncCheckpoint:
             return Scope(None, now)
         if {r: index.count(r) for r in index.regions()} != {r: n for r, n in counts.items() if n}:
             return Scope(None, now)
-        return Scope(frozenset(t for f in now if f not in kept and (t := tenant_of(f))), now)
+        added = [f for f in now if f not in kept]
+        return Scope(frozenset(t for f in added if (t := tenant_of(f))), now, added)
 
     def save(self, scope: Scope, index: VectorIndex, folded: Mapping[str, int] | None = None, *,
              complete: bool = False) -> None:

@@ -43,6 +43,25 @@ WHERE c.op = 'upsert'
 ORDER BY c.document_id, c.chunk_no
 """
 _LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
+# The current rows of some documents and of every document sharing a reader key with them.
+_FAMILY_SQL = """
+WITH latest AS (
+    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
+)
+SELECT c.* EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset)
+FROM chunks c JOIN latest l USING (document_id, version)
+WHERE c.op = 'upsert' AND (list_contains(?, c.document_id) OR list_contains(?, c.reader_key))
+ORDER BY c.document_id, c.chunk_no
+"""
+_KEYS_OF_SQL = "SELECT DISTINCT reader_key FROM chunks WHERE op = 'upsert' AND list_contains(?, document_id)"
+_UNKEYED_SQL = "SELECT count(*) FROM chunks WHERE op = 'upsert' AND coalesce(reader_key, '') = ''"
+_DOCUMENTS_SQL = "SELECT DISTINCT document_id FROM chunks"
+_CURRENT_COUNT_SQL = """
+WITH latest AS (
+    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
+)
+SELECT count(*) FROM chunks c JOIN latest l USING (document_id, version) WHERE c.op = 'upsert'
+"""
 _ALL_ROWS_SQL = "SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks"
 # The columns a lineage trace shows of a chunk; a document's history adds op and landed_at.
 _TRACED_COLUMNS = ("row_id", "chunk_id", "event_id", "chunk_no", "chunk_count", "section", "page", "token_count",
@@ -74,8 +93,8 @@ def _connect(lake: Lake, files: Collection[str] | None = None) -> duckdb.DuckDBP
     return con
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[ChunkRow]:
-    cur = con.execute(sql)
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[ChunkRow]:
+    cur = con.execute(sql, params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, values, strict=True)) for values in cur.fetchall()]
 
@@ -140,3 +159,30 @@ def document_chunks(lake: Lake, document_id: str, tenant: str | None = None) -> 
     given), with op and landed_at, each with its file and row number."""
     return located_rows(lake, CHUNKS, _HISTORY_COLUMNS,
                         {"document_id": document_id, **({"tenant": tenant} if tenant else {})})
+
+
+def documents_of(lake: Lake, files: Collection[str]) -> set[str]:
+    """The documents `files` hold rows of (new versions, tombstones)."""
+    with _connect(lake, files) as con:
+        return {doc for (doc,) in con.execute(_DOCUMENTS_SQL).fetchall()}
+
+
+def current_count(lake: Lake, files: Collection[str]) -> int:
+    """How many current chunks `files` hold (every version of each of their documents in them)."""
+    with _connect(lake, files) as con:
+        row = con.execute(_CURRENT_COUNT_SQL).fetchone()
+    return int(row[0]) if row else 0
+
+
+def family_rows(lake: Lake, files: Collection[str], documents: Collection[str]) -> list[ChunkRow] | None:
+    """The current rows of `documents` and every current row sharing a reader key with one of
+    their chunks (now, or in an earlier version): whole duplicate families, all a sync must
+    compare when only `documents` changed. Reads the key and version columns of `files`, and
+    whole rows of those chunks only. None when some rows have no reader key (written before
+    it was kept): the caller compares the tenants whole."""
+    with _connect(lake, files) as con:
+        row = con.execute(_UNKEYED_SQL).fetchone()
+        if row and row[0]:
+            return None
+        keys = sorted(k for (k,) in con.execute(_KEYS_OF_SQL, [sorted(documents)]).fetchall())
+        return _rows(con, _FAMILY_SQL, [sorted(documents), keys])

@@ -24,7 +24,7 @@ from governance.contracts import (
 from governance.pii import count_placeholders
 from governance.privacy import PrivacyPolicy, apply_privacy
 from transforms.chunking import CHUNKER_VERSION, chunk, normalise, strip_invisible
-from transforms.dedup import simhash
+from transforms.dedup import reader_key, simhash
 from transforms.errors import TransformError
 from transforms.injection import DEFAULT_THRESHOLD, SCREENER_VERSION, screen
 from transforms.tokens import TokenCounter
@@ -63,7 +63,8 @@ def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
             continue  # an exact repeat within the document is recorded once
         seen.add(digest)
         kept.append({"text": text, "content_hash": digest, "section": piece.section, "page": piece.page,
-                     "token_count": piece.tokens, "simhash": f"{simhash(text):016x}", "pii": count_placeholders(text),
+                     "token_count": piece.tokens, "simhash": f"{simhash(text):016x}", "reader_key": reader_key(text),
+                     "pii": count_placeholders(text),
                      "quarantined": verdict.quarantined(threshold), "screening_score": round(verdict.score, 4),
                      "screening_reasons": list(verdict.reasons)})
     if not kept:

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +160,15 @@ class EdgeIndex(ScrollingIndex):
             return
         shard.update(UpdateOperation.delete_points(todo))
 
-    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None) -> list[Any]:
+    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None,
+                documents: Collection[str] | None = None) -> list[Any]:
         shard = self._shard(region, create=False)
-        if shard is None:
+        if shard is None or (documents is not None and not documents):
             return []
-        flt = Filter(must=[FieldCondition(key="tenant", match=MatchValue(tenant))]) if tenant else None
+        must: list[Any] = [FieldCondition(key="tenant", match=MatchValue(tenant))] if tenant else []
+        if documents is not None:
+            must.append(FieldCondition(key="document_id", match=MatchAny(sorted(documents))))
+        flt = Filter(must=must) if must else None
         records: list[Any] = []
         offset = None
         while True:

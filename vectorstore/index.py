@@ -14,7 +14,7 @@ chunks are left out unless asked for. The same contract tests run on both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,7 +85,8 @@ class VectorIndex(Protocol):
     def upsert(self, region: str, points: Sequence[IndexPoint]) -> None: ...
     def delete(self, region: str, ids: Iterable[str]) -> None: ...
     def ids(self, region: str) -> set[str]: ...
-    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]: ...
+    def digests(self, region: str, *, tenant: str | None = None,
+                documents: Collection[str] | None = None) -> dict[str, str]: ...
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None: ...
     def regions(self) -> list[str]: ...
     def count(self, region: str, *, tenant: str | None = None, document_id: str | None = None) -> int: ...
@@ -133,16 +134,19 @@ def conditions(query: Query) -> tuple[list[Condition], list[Condition]]:
 class ScrollingIndex:
     """What both adapters derive from one scroll over a region's points."""
 
-    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None) -> list[Any]:
-        """Every point of `region` (of `tenant` only: the tenant index answers), page by page."""
+    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None,
+                documents: Collection[str] | None = None) -> list[Any]:
+        """Every point of `region` (of `tenant` only: the tenant index answers; of `documents`
+        only: the document index answers), page by page."""
         raise NotImplementedError
 
     def ids(self, region: str) -> set[str]:
         return {str(r.id) for r in self._scroll(region, with_payload=False)}
 
-    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
+    def digests(self, region: str, *, tenant: str | None = None,
+                documents: Collection[str] | None = None) -> dict[str, str]:
         return {str(r.id): str((r.payload or {}).get("digest", ""))
-                for r in self._scroll(region, with_payload=["digest"], tenant=tenant)}
+                for r in self._scroll(region, with_payload=["digest"], tenant=tenant, documents=documents)}
 
     def points(self, region: str) -> list[Hit]:
         return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in self._scroll(region, with_payload=True)]

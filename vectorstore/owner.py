@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -384,8 +384,10 @@ class HomeIndex:
     def ids(self, region: str) -> set[str]:
         return set(self._call("ids", region))
 
-    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
-        return dict(self._call("digests", region, tenant=tenant))
+    def digests(self, region: str, *, tenant: str | None = None,
+                documents: Collection[str] | None = None) -> dict[str, str]:
+        return dict(self._call("digests", region, tenant=tenant,
+                               documents=None if documents is None else sorted(documents)))
 
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         self._call("set_payloads", region, payloads)

@@ -8,7 +8,7 @@ refused, never put on some other region's cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from vectorstore.errors import VectorStoreError
@@ -78,8 +78,9 @@ class PlacedIndex:
     def ids(self, region: str) -> set[str]:
         return self._at(region).ids(region)
 
-    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
-        return self._at(region).digests(region, tenant=tenant)
+    def digests(self, region: str, *, tenant: str | None = None,
+                documents: Collection[str] | None = None) -> dict[str, str]:
+        return self._at(region).digests(region, tenant=tenant, documents=documents)
 
     def set_payloads(self, region: str, payloads: dict[str, dict[str, Any]]) -> None:
         self._at(region).set_payloads(region, payloads)

@@ -5,7 +5,7 @@ speaks the same API and runs the same contract tests."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -144,12 +144,15 @@ class QdrantIndex(ScrollingIndex):
             return
         self.client.delete(name, points_selector=models.PointIdsList(points=todo), wait=True)
 
-    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None) -> list[Any]:
+    def _scroll(self, region: str, *, with_payload: bool | list[str], tenant: str | None = None,
+                documents: Collection[str] | None = None) -> list[Any]:
         name = self._collection(region, create=False)
-        if name is None:
+        if name is None or (documents is not None and not documents):
             return []
-        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]) \
-            if tenant else None
+        must: list[Any] = [models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))] if tenant else []
+        if documents is not None:
+            must.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=sorted(documents))))
+        flt = models.Filter(must=must) if must else None
         records: list[Any] = []
         offset = None
         while True:

@@ -61,6 +61,22 @@ class ComputeRegion:
     allows: Callable[[dict[str, Any]], bool]
 
 
+@dataclass(frozen=True)
+class Narrow:
+    """A sync of some documents' duplicate families only: the points of `documents`, and of
+    each chunk of those families that could head one ((region, tenant) -> point ids)."""
+
+    documents: frozenset[str]
+    candidates: dict[tuple[str, str], set[str]]
+
+    @classmethod
+    def of(cls, rows: Iterable[Row], documents: Collection[str], model_id: str) -> Narrow:
+        candidates: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in rows:
+            candidates[(row["region"], row["tenant"])].add(point_id(row["chunk_id"], model_id))
+        return cls(frozenset(documents), dict(candidates))
+
+
 @dataclass
 class SyncReport:
     upserted: int = 0
@@ -125,7 +141,7 @@ def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...
     folded = 0
     used: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
     # Only chunks the same to a reader share a point (transforms/dedup.py explains why not near ones).
-    for family in families(rows, exact=lambda r: reader_key(r["text"]), fingerprint=None,
+    for family in families(rows, exact=lambda r: r.get("reader_key") or reader_key(r["text"]), fingerprint=None,
                            order=lambda r: (r["document_id"], r["chunk_no"])):
         head, rest = family[0], family[1:]
         key = tuple(r["row_id"] for r in family)
@@ -166,8 +182,13 @@ def current_chunks(lake: Lake) -> list[CurrentChunk]:
 def plan(lake: Lake, model_id: str, files: Collection[str] | None = None) -> Plan:
     """The points the index should hold for the chunks lake (for `files` only, when given:
     they must hold every version of each of their documents)."""
+    return plan_rows(chunk_table.current_rows(lake, files), model_id)
+
+
+def plan_rows(rows: Iterable[Row], model_id: str) -> Plan:
+    """The points the index should hold for these current chunk rows (whole duplicate families)."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in chunk_table.current_rows(lake, files):
+    for row in rows:
         groups[(row["region"], row["tenant"])].append(row)
     points: dict[str, Points] = defaultdict(dict)
     by_group: dict[tuple[str, str], Points] = {}
@@ -318,13 +339,17 @@ def _embed(embedder: Embedder, texts: list[str], ahead: EmbedAhead | None) -> tu
 def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: bool = False,
                ledger: Ledger | None = None, run_id: str = "", desired: Plan | None = None,
                ahead: EmbedAhead | None = None, scope: Collection[tuple[str, str]] | None = None,
-               carbon: CarbonProfile | None = None, compute: ComputeRegion | None = None) -> SyncReport:
+               carbon: CarbonProfile | None = None, compute: ComputeRegion | None = None,
+               narrow: Narrow | None = None) -> SyncReport:
     """Make the index equal to the plan (`desired`, or the plan of the whole lake);
     meter each embedded batch to `ledger`, right after the compute is spent (before
     the upsert: the cost is real even if the write is lost and redone). Vectors
     `ahead` already holds are taken from it instead of embedded again. With `scope`,
     only those (region, tenant) groups are compared (LivePlan.pending): the index is
-    read through its tenant index for them alone, not point by point for every region.
+    read through its tenant index for them alone, not point by point for every region;
+    with `narrow` too (`desired` is then the plan of the changed documents' duplicate
+    families, chunk_table.family_rows), only the points of those documents and of those
+    families' chunks are read.
     With `compute`, chunks whose jurisdiction may not be processed in its region are not
     embedded: they stay missing, counted in `report.refused`, for a worker of an allowed region."""
     model_id = embedder.fingerprint.id
@@ -334,7 +359,12 @@ def sync_index(lake: Lake, index: VectorIndex, embedder: Embedder, *, progress: 
         [(region, None, desired.region(region)) for region in sorted(set(desired.points) | set(index.regions()))] \
         if scope is None else [(region, tenant, desired.group(region, tenant)) for region, tenant in sorted(scope)]
     for region, tenant, want in work:
-        have = index.digests(region, tenant=tenant)  # point id -> digest of its payload
+        if narrow is None:
+            have = index.digests(region, tenant=tenant)  # point id -> digest of its payload
+        else:
+            have = index.digests(region, tenant=tenant, documents=narrow.documents)
+            others = sorted(narrow.candidates.get((region, tenant or ""), set()) - set(have))
+            have.update({h.id: str(h.payload.get("digest", "")) for h in index.retrieve(region, others)})
         report.planned += len(want)
         report.digests_read += len(have)
         extra = set(have) - set(want)

@@ -4,6 +4,7 @@ full reconcile would."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ class Reads:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.index, name)
 
-    def digests(self, region: str, *, tenant: str | None = None) -> dict[str, str]:
+    def digests(self, region: str, *, tenant: str | None = None,
+                documents: Collection[str] | None = None) -> dict[str, str]:
         self.calls.append((region, tenant))
-        return self.index.digests(region, tenant=tenant)
+        return self.index.digests(region, tenant=tenant, documents=documents)
 
 
 def test_a_live_sync_reads_only_the_changed_tenants_and_ends_where_a_full_one_would(

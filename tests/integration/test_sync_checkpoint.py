@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 import pipeline.status
+import transforms.process
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
 from pipeline.status import status
-from tests.unit.vectorstore.test_live_plan import Lakeside
+from tests.unit.vectorstore.test_live_plan import FOOTER, Lakeside
 from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
 from vectorstore.embedder import Embedder, default_model_path
@@ -56,7 +57,8 @@ def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full
         side.land("beta", "b2.md", 2, op="delete")
         side.land("beta", "b3.md", 2, "# Canteen note 3\nThe US canteen opens at eleven.", jurisdiction="US")
         scoped = factory.sync_index(run_id="r3")
-        assert scoped.planned == 3 and scoped.digests_read == 4  # beta's points only, in both regions
+        # The changed documents' points only (beta's b0 is not read), in both regions.
+        assert scoped.planned == 2 and scoped.digests_read == 3
         assert scoped.upserted == 2 and scoped.deleted == 3
         assert index_points(factory) == planned_points(factory)
         # Storage is metered for the partitions compared; acme's first snapshot stands.
@@ -64,20 +66,28 @@ def test_a_one_shot_sync_compares_only_the_changed_tenants_and_ends_where_a_full
         assert storage(factory, "r3") == {("beta", "eu-central"): 2, ("beta", "us-east"): 1}
         assert status(factory)["totals"]["duplicates_folded"] == 1  # acme's, from the sync before
 
+        # The head of a duplicate family changes: the document that was folded into it (found by its
+        # reader key, not by reading acme's texts) gets a point of its own; acme's others are not read.
+        side.land("acme", "a0.md", 2, "# Forklift rule 0\nHelmets and vests are required in aisle 0.")
+        family = factory.sync_index(run_id="r3b")
+        assert (family.planned, family.digests_read, family.upserted, family.deleted) == (2, 1, 2, 1)
+        assert index_points(factory) == planned_points(factory)
+        assert status(factory)["totals"]["duplicates_folded"] == 0
+
         # Points removed behind the sync's back: the counts differ, so it compares everything.
         region = "eu-central"
         gone = sorted(factory.index.ids(region))[:2]
         factory.index.delete(region, gone)
         side.land("beta", "b9.md", 1, "# Canteen note 9\nClosed on Fridays.")
         healed = factory.sync_index(run_id="r4")
-        assert healed.planned == 8 and healed.upserted == 3
+        assert healed.planned == 9 and healed.upserted == 3
         assert index_points(factory) == planned_points(factory)
 
         # A rebuilt table (files gone) and `aifactory index` compare everything too.
         side.lake.drop(CHUNKS)
         side.land("acme", "a0.md", 1, "# Forklift rule 0\nHelmets are required in aisle 0.")
         rebuilt = factory.sync_index(run_id="r5")
-        assert rebuilt.planned == 1 and rebuilt.deleted == 7 and index_points(factory) == planned_points(factory)
+        assert rebuilt.planned == 1 and rebuilt.deleted == 9 and index_points(factory) == planned_points(factory)
         assert status(factory)["totals"]["duplicates_folded"] == 0
         assert factory.sync_index(run_id="r6", full=True).planned == 1
     finally:
@@ -102,7 +112,47 @@ def test_a_one_shot_sync_after_a_live_one_starts_from_what_the_live_one_saw(
         # The services stop; a one-shot run lands one more change and syncs it alone.
         side.land("acme", "a0.md", 2, "# Forklift rule 0\nHelmets and vests are required in aisle 0.")
         once = factory.sync_index(run_id="r3")
-        assert once.planned == 3 and once.upserted == 1
+        assert once.planned == 1 and once.upserted == 1  # the changed document alone
         assert index_points(factory) == planned_points(factory)
+    finally:
+        factory.close()
+
+
+def test_a_lake_from_before_reader_keys_is_compared_by_tenant(tmp_path: Path, embedder: Embedder,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows without a reader key (an older version wrote them) cannot be joined to their family
+    by key: the sync compares the changed tenant whole, and still ends where a full one would."""
+    side = Lakeside(tmp_path / "home" / "lake", token_counter(default_model_path()))
+    with monkeypatch.context() as old:
+        old.setattr(transforms.process, "reader_key", lambda text: "")
+        for n in range(3):
+            side.land("acme", f"a{n}.md", 1, f"# Forklift rule {n}\nHelmets are required in aisle {n}.")
+        side.land("acme", "a0z.md", 1, "# Forklift rule 0\nHelmets are required in aisle 0.")  # folds into a0
+    factory = Factory(FactorySettings(home=tmp_path / "home"), embedder=embedder)
+    try:
+        assert factory.sync_index(run_id="r1").planned == 3
+        side.land("acme", "a0.md", 2, "# Forklift rule 0\nHelmets and vests are required in aisle 0.")
+        whole = factory.sync_index(run_id="r2")
+        assert whole.planned == 4 and whole.digests_read == 3  # the tenant whole: a1 and a2 are read too
+        assert index_points(factory) == planned_points(factory)
+    finally:
+        factory.close()
+
+
+def test_a_shared_footer_brings_its_family_not_every_document_that_has_it(tmp_path: Path,
+                                                                            embedder: Embedder) -> None:
+    side = Lakeside(tmp_path / "home" / "lake", token_counter(default_model_path()))
+    for n in range(4):
+        side.land("acme", f"d{n}.md", 1, f"# Rule {n}\nHelmets are required in aisle {n}.\n{FOOTER}")
+    factory = Factory(FactorySettings(home=tmp_path / "home"), embedder=embedder)
+    try:
+        first = factory.sync_index(run_id="r1")
+        assert first.planned == 5 and first.duplicates == 3  # four bodies, one footer point for four footers
+        side.land("acme", "d2.md", 2, f"# Rule 2\nHelmets and vests are required in aisle 2.\n{FOOTER}")
+        edit = factory.sync_index(run_id="r2")
+        # d2's body and the footers' one point (its family read whole); the other bodies are not read.
+        assert (edit.planned, edit.digests_read, edit.upserted, edit.deleted) == (2, 2, 1, 1)
+        assert index_points(factory) == planned_points(factory)
+        assert status(factory)["totals"]["duplicates_folded"] == 3
     finally:
         factory.close()
