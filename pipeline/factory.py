@@ -27,7 +27,7 @@ from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
 from pipeline.config_audit import audit_config
 from pipeline.settings import FactorySettings
-from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of, tenant_of
+from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of
 from pipeline.writer import INDEX_SYNC, writing
 from transforms import chunk_table
 from transforms.tables import CHUNKS
@@ -119,16 +119,16 @@ class Factory:
             checkpoint.forget()
         scope = checkpoint.scope(self.lake.files(CHUNKS), index)
         files = scope.tenant_files()
-        groups, narrow, folded = None, None, None
+        groups, narrow, folded, families = None, None, None, None
         if files is None:
             desired = plan(self.lake, model_id)
         else:
             # Only the changed documents' duplicate families, when the lake keeps reader keys;
             # else the changed tenants whole.
             changed = chunk_table.documents_of(self.lake, scope.added) if files and scope.added else set()
-            rows = chunk_table.family_rows(self.lake, files, changed) if changed else None
-            if rows is not None:
-                desired, narrow = plan_rows(rows, model_id), Narrow.of(rows, changed, model_id)
+            families = chunk_table.family_rows(self.lake, files, changed) if changed else None
+            if families is not None:
+                desired, narrow = plan_rows(families.rows, model_id), Narrow.of(families.rows, changed, model_id)
             else:
                 desired = plan(self.lake, model_id, files) if files else Plan({}, 0)
             regions = set(index.regions()) | {r for r, _ in desired.groups}
@@ -136,9 +136,9 @@ class Factory:
         report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger, carbon=self.carbon,
                             run_id=run_id, ahead=ahead, desired=desired, scope=groups, compute=self.compute,
                             narrow=narrow)
-        if narrow is not None:  # folded = current chunks - points, per changed tenant (counts, not rows)
-            folded = {t: chunk_table.current_count(self.lake, [f for f in files or () if tenant_of(f) == t])
-                      - sum(index.count(r, tenant=t) for r in index.regions()) for t in scope.tenants or ()}
+        if families is not None:  # folded = current chunks - points, per changed tenant (counts, not rows)
+            folded = {t: families.current.get(t, 0) - sum(index.count(r, tenant=t) for r in index.regions())
+                      for t in scope.tenants or ()}
         if self.refused_compute(report, run_id):
             checkpoint.forget()  # the index lacks what a worker of another region must embed: compare it all next
         else:

@@ -43,24 +43,24 @@ WHERE c.op = 'upsert'
 ORDER BY c.document_id, c.chunk_no
 """
 _LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
-# The current rows of some documents and of every document sharing a reader key with them.
-_FAMILY_SQL = """
-WITH latest AS (
-    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
-)
-SELECT c.* EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset)
-FROM chunks c JOIN latest l USING (document_id, version)
-WHERE c.op = 'upsert' AND (list_contains(?, c.document_id) OR list_contains(?, c.reader_key))
-ORDER BY c.document_id, c.chunk_no
-"""
-_KEYS_OF_SQL = "SELECT DISTINCT reader_key FROM chunks WHERE op = 'upsert' AND list_contains(?, document_id)"
-_UNKEYED_SQL = "SELECT count(*) FROM chunks WHERE op = 'upsert' AND coalesce(reader_key, '') = ''"
 _DOCUMENTS_SQL = "SELECT DISTINCT document_id FROM chunks"
-_CURRENT_COUNT_SQL = """
-WITH latest AS (
-    SELECT document_id, max(version) AS version FROM chunks GROUP BY document_id
-)
-SELECT count(*) FROM chunks c JOIN latest l USING (document_id, version) WHERE c.op = 'upsert'
+# A changed document's duplicate families (family_rows): the small columns of every row read
+# once into `meta`, then the whole rows of the family members alone.
+_META_COLUMNS = ["row_id", "tenant", "document_id", "version", "op", "reader_key", "__filename"]
+_META_SQL = """
+CREATE TEMP TABLE meta AS
+SELECT row_id, tenant, document_id, version, op, coalesce(reader_key, '') AS reader_key, __filename AS file,
+       version = max(version) OVER (PARTITION BY document_id) AND op = 'upsert' AS current
+FROM columns
+"""
+_META_UNKEYED_SQL = "SELECT count(*) FROM meta WHERE op = 'upsert' AND reader_key = ''"
+_META_CURRENT_SQL = "SELECT tenant, count(*) FROM meta WHERE current GROUP BY tenant"
+_META_KEYS_SQL = "SELECT DISTINCT reader_key FROM meta WHERE op = 'upsert' AND list_contains(?, document_id)"
+_META_FAMILY_SQL = "SELECT row_id, file FROM meta WHERE current AND (list_contains($1, document_id) OR " \
+    "list_contains($2, reader_key))"
+_ROWS_BY_ID_SQL = """
+SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks
+WHERE list_contains(?, row_id) ORDER BY document_id, chunk_no
 """
 _ALL_ROWS_SQL = "SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks"
 # The columns a lineage trace shows of a chunk; a document's history adds op and landed_at.
@@ -167,22 +167,30 @@ def documents_of(lake: Lake, files: Collection[str]) -> set[str]:
         return {doc for (doc,) in con.execute(_DOCUMENTS_SQL).fetchall()}
 
 
-def current_count(lake: Lake, files: Collection[str]) -> int:
-    """How many current chunks `files` hold (every version of each of their documents in them)."""
-    with _connect(lake, files) as con:
-        row = con.execute(_CURRENT_COUNT_SQL).fetchone()
-    return int(row[0]) if row else 0
+@dataclass(frozen=True)
+class Families:
+    """What a sync of some changed documents needs from their tenants' chunk files."""
+
+    rows: list[ChunkRow]  # the current rows of the changed documents' duplicate families
+    current: dict[str, int]  # tenant -> its current chunks in those files (for the folded count)
 
 
-def family_rows(lake: Lake, files: Collection[str], documents: Collection[str]) -> list[ChunkRow] | None:
+def family_rows(lake: Lake, files: Collection[str], documents: Collection[str]) -> Families | None:
     """The current rows of `documents` and every current row sharing a reader key with one of
     their chunks (now, or in an earlier version): whole duplicate families, all a sync must
-    compare when only `documents` changed. Reads the key and version columns of `files`, and
-    whole rows of those chunks only. None when some rows have no reader key (written before
-    it was kept): the caller compares the tenants whole."""
-    with _connect(lake, files) as con:
-        row = con.execute(_UNKEYED_SQL).fetchone()
-        if row and row[0]:
+    compare when only `documents` changed. One pass reads the id, version and key columns of
+    `files`; a second reads the files those chunks sit in. None when some rows have no
+    reader key (written before it was kept): the caller compares the tenants whole."""
+    path_key = {lake.store.place(key).path(key): key for key in files}  # what __filename says -> lake key
+    with duck.connect() as con:
+        con.register("columns", lake.dataset_of(files, CHUNKS.schema).to_table(columns=_META_COLUMNS))
+        con.execute(_META_SQL)
+        unkeyed = con.execute(_META_UNKEYED_SQL).fetchone()
+        if unkeyed and unkeyed[0]:
             return None
-        keys = sorted(k for (k,) in con.execute(_KEYS_OF_SQL, [sorted(documents)]).fetchall())
-        return _rows(con, _FAMILY_SQL, [sorted(documents), keys])
+        current = {tenant: int(n) for tenant, n in con.execute(_META_CURRENT_SQL).fetchall()}
+        keys = sorted(k for (k,) in con.execute(_META_KEYS_SQL, [sorted(documents)]).fetchall())
+        wanted = con.execute(_META_FAMILY_SQL, [sorted(documents), keys]).fetchall()
+    holding = sorted({path_key[file] for _, file in wanted})  # only the files the members sit in
+    with _connect(lake, holding) as con:
+        return Families(_rows(con, _ROWS_BY_ID_SQL, [sorted(r for r, _ in wanted)]) if holding else [], current)
