@@ -75,8 +75,9 @@ class ApiKey:
         if self.role not in roles:
             return f"{operation} needs one of the roles {', '.join(roles)}; key {self.key_id} has role {self.role}"
         if self.scopes and operation not in self.scopes:
+            wider = " ".join(f"--scope {s}" for s in (*self.scopes, operation))  # update replaces the scopes
             return (f"key {self.key_id} is scoped to {', '.join(self.scopes)}, not {operation}; "
-                    f"`aifactory keys update {self.key_id} --scope {operation}` widens it")
+                    f"`aifactory keys update {self.key_id} {wider}` widens it")
         return ""
 
     def public(self) -> dict[str, object]:

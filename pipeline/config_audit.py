@@ -1,9 +1,11 @@
 """Configuration changes in the audit log. Each process that starts work on a home
 (a run, a stage, the API, a Dagster step) compares its settings and the policy files
 it obeys (residency, privacy, quotas, price book, carbon series) with those last seen
-on this home, and when they differ appends one `config.changed` entry naming what
-changed. The comparison holds a lock, so of several processes started with the same
-new settings only the first records them.
+on this home from this host, and when they differ appends one `config.changed` entry
+naming what changed. Per host: workers on several hosts may differ in what is theirs
+(the compute region, the device) without each start of one counting as a change. The
+comparison holds a lock, so of several processes started on one host with the same new
+settings only the first records them.
 
 Secrets (passwords, API keys, the PII secret) are compared and recorded by a digest,
 never in clear. A home's first start records its whole configuration the same way.
@@ -16,6 +18,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,8 +83,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 def audit_config(settings: FactorySettings, audit: Any, service: str) -> dict[str, dict[str, str]]:
     """Append `config.changed` when the configuration differs from the last seen on this
-    home; return what changed (name -> from, to), empty when nothing did."""
-    state = settings.home / "state" / "config-seen.json"
+    home from this host; return what changed (name -> from, to), empty when nothing did."""
+    host = re.sub(r"[^\w.-]", "_", socket.gethostname()) or "host"
+    state = settings.home / "state" / "config-seen" / f"{host}.json"
     now = fingerprint(settings)
     with _locked(state):
         try:
@@ -91,7 +96,7 @@ def audit_config(settings: FactorySettings, audit: Any, service: str) -> dict[st
                    for k in sorted(set(before) | set(now)) if before.get(k, "") != now.get(k, "")}
         if not changed and before:
             return {}
-        audit.append("config.changed", "*", service=service, first=not before, changed=changed)
+        audit.append("config.changed", "*", service=service, host=host, first=not before, changed=changed)
         tmp = state.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(now, sort_keys=True), encoding="utf-8")
         os.replace(tmp, state)

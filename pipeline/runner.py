@@ -108,7 +108,9 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
     durable in the lake by then."""
     progress = progress or as_progress(False)
     if project is not None:
-        _ = factory.carbon  # the projection meters with it: a bad series fails before anything is published
+        # The projection meters with the carbon series and embeds in the compute region: a bad
+        # setting of either fails here, before anything is published.
+        _ = factory.carbon, factory.compute
     ahead: EmbedAhead | None = None
     stream: Stream | RemoteStream | None = None
     closing: Closing | None = None
@@ -160,8 +162,11 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
             report.seconds["index"] = time.perf_counter() - t
             i = report.index
             if i is not None:
+                left = sum(i.refused.values())
                 progress.stage("index", f"done in {report.seconds['index']:.1f} s: {i.upserted} point(s) "
-                               f"upserted, {i.deleted} deleted, {i.unchanged} unchanged")
+                               f"upserted, {i.deleted} deleted, {i.unchanged} unchanged" + (
+                                   f"; {left} chunk(s) left for a worker in a region their jurisdiction allows "
+                                   f"(this one computes in {factory.settings.compute_region})" if left else ""))
     finally:
         if closing is not None:
             closing.join()

@@ -12,6 +12,7 @@ import pytest
 
 from governance.errors import ResidencyError
 from ingest.sources import Source
+from ingest.tables import RAW
 from pipeline import runner
 from pipeline.residency_report import report
 from tests.conftest import MakeFactory
@@ -81,8 +82,10 @@ def test_an_eu_event_is_never_embedded_by_a_us_east_worker(tmp_path: Path, make_
     eu_worker.close()
 
 
-def test_a_compute_region_outside_the_policy_is_refused(tmp_path: Path, make_factory: MakeFactory) -> None:
+def test_a_compute_region_outside_the_policy_stops_a_run_before_it_publishes(tmp_path: Path,
+                                                                             make_factory: MakeFactory) -> None:
     factory = make_factory(tmp_path / "home", compute_region="mars-1")
     with pytest.raises(ResidencyError, match="AIFACTORY_COMPUTE_REGION 'mars-1' is not a region"):
-        factory.sync_index(run_id="x")
+        runner.run(factory, sources(tmp_path))
+    assert not factory.lake.files(RAW), "documents were published before the setting was checked"
     factory.close()

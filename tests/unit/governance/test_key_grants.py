@@ -32,6 +32,7 @@ def test_scopes_narrow_the_role_and_cannot_widen_it(tmp_path: Path) -> None:
     key, _ = store.create("acme", "reader", ["eu-central"], scopes=["search"])
     assert key.refusal("search") == ""
     assert "scoped to search, not context" in key.refusal("context")
+    assert f"keys update {key.key_id} --scope search --scope context`" in key.refusal("context")  # keeps search
     assert "needs one of the roles admin" in key.refusal("usage")
     with pytest.raises(ApiKeyError, match="role reader cannot do usage"):
         store.create("acme", "reader", ["eu-central"], scopes=["usage"])

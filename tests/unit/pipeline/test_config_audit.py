@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from governance.audit import AuditLog
@@ -43,3 +45,15 @@ def test_an_embedded_brokers_new_port_is_no_change(tmp_path: Path) -> None:
     assert embedded.kafka.embedded
     audit_config(embedded, audit, "aifactory run")
     assert audit_config(FactorySettings(home=home, writer_wait=False), audit, "aifactory run") == {}
+
+
+def test_each_host_is_compared_with_its_own_last_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers on two hosts, each with its own compute region, sharing one home: neither
+    start is a change once each host has been seen."""
+    home = tmp_path / "home"
+    audit = AuditLog(home / "governance" / "audit.jsonl", key=b"k" * 32, anchor=tmp_path / "anchor.json")
+    for host, region in (("gpu-eu-1", "eu-central"), ("gpu-us-1", "us-east")) * 2:
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        audit_config(settings(home, compute_region=region), audit, "aifactory worker")
+    assert [(e["details"]["host"], e["details"]["first"]) for e in audit.entries()] == [
+        ("gpu-eu-1", True), ("gpu-us-1", True)]
