@@ -372,7 +372,7 @@ def cmd_keys(args: argparse.Namespace, factory: Factory, progress: Progress) -> 
              f"key {key.key_id} for tenant {key.tenant}, role {key.role}, regions {', '.join(key.regions)}"
              f"{grants(key)}\n{token}\nkeep it now: it is stored hashed and cannot be shown again")
     elif args.action == "update":
-        if args.tenant == "*" or not any((args.role, args.region, args.scope, args.expires)):
+        if not any((args.role, args.region, args.scope, args.expires)):
             raise ApiKeyError("keys update needs what to change: --role, --region, --scope or --expires")
         before, key = store.update(args.key_id, role=args.role, regions=args.region, scopes=args.scope,
                                    expires_at=None if args.expires is None else expiry(args.expires))

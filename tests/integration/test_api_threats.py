@@ -5,6 +5,7 @@ Prometheus's own rule engine (`promtool test rules`) evaluates them on what was 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -69,7 +70,7 @@ def expand(text: str, labels: dict[str, str]) -> str:
 @pytest.fixture
 def promtool() -> Iterator[str]:
     found = shutil.which("promtool")
-    if found is None and __import__("os").environ.get("CI") != "true":
+    if found is None and os.environ.get("CI") != "true":
         pytest.skip("promtool (Debian's prometheus package) is not installed here; CI installs it")
     assert found, "promtool missing: .ci/run installs Debian's prometheus package"
     yield found
