@@ -52,7 +52,7 @@ log = logging.getLogger("aifactory")
 
 # Commands that only read what earlier runs left: in a folder with no data directory
 # they say so instead of creating an empty one.
-NEEDS_DATA = {"status", "search", "replay", "dlq", "index", "reindex", "delete", "erase", "serve", "usage",
+NEEDS_DATA = {"status", "search", "replay", "dlq", "index", "reindex", "delete", "erase", "serve", "usage", "tenant",
               "audit", "lineage", "residency", "repair"}
 
 
@@ -269,6 +269,14 @@ def parser() -> argparse.ArgumentParser:
                                                      "no audit key)")
     sp.add_argument("--public-key", metavar="HEX", help="verify --export: the operator's public key, from "
                                                         "`aifactory audit public-key`")
+    sp = command("tenant", "a tenant's encryption keys (AIFACTORY_ENCRYPTION=on): rotate them, rewrap the old "
+                 "data keys under the newest master key, or shred them all (offboarding)",
+                 "aifactory tenant rotate-key --tenant helio-eu",
+                 "aifactory tenant rewrap --tenant helio-eu",
+                 "aifactory tenant shred --tenant helio-eu --yes   # every copy of its text unreadable, for good")
+    sp.add_argument("action", choices=["rotate-key", "rewrap", "shred"], help="what to do")
+    sp.add_argument("--tenant", type=tenant_name, required=True, help="whose keys")
+    sp.add_argument("--yes", action="store_true", help="shred: yes, destroy the keys (it cannot be undone)")
     sp = command("lineage", "trace a document or point back to its source and forward, or draw the run-level "
                             "graph of datasets and jobs from the OpenLineage events",
                  "aifactory lineage trace helio-eu:hr/remote-work.md",

@@ -467,10 +467,37 @@ def cmd_worker(args: argparse.Namespace, factory: Factory, progress: Progress) -
     worker(args, factory, progress)
 
 
+def cmd_tenant(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline import tenant_keys
+
+    require_tenant(factory, args.tenant)
+    if args.action == "rotate-key":
+        done = tenant_keys.rotate(factory, args.tenant)
+        emit(args, done, f"tenant {args.tenant}: new writes are sealed with data key {done['data_key']} under a new "
+                         f"master key; older data keys still open what they sealed (`aifactory tenant rewrap` "
+                         f"moves them under the new master key and destroys the old one)")
+    elif args.action == "rewrap":
+        done = tenant_keys.rewrap(factory, args.tenant)
+        emit(args, done, f"tenant {args.tenant}: {done['data_keys']} data key(s) rewrapped under the newest master "
+                         f"key; older master keys destroyed")
+    else:
+        if not args.yes:
+            raise UsageError(f"shredding destroys tenant {args.tenant}'s keys: everything sealed for it becomes "
+                             "unreadable for good, in every copy; add --yes to go ahead")
+        done = tenant_keys.shred(factory, args.tenant)
+        left = done["readable_left"]
+        emit(args, done, f"tenant {args.tenant} shredded: {done['master_versions_destroyed']} master key version(s) "
+                         f"and {done['data_keys_destroyed']} data key(s) destroyed, {done['points_removed']} "
+                         f"point(s) removed; receipt in the audit log (tenant.shredded)"
+                         + (f"\nstill readable, written before encryption was on: {left['lake_rows']} lake row(s), "
+                            f"{left['index_points']} point(s); remove them with `aifactory delete --tenant "
+                            f"{args.tenant} --all-documents`" if left["lake_rows"] or left["index_points"] else ""))
+
+
 Command = Callable[[argparse.Namespace, Factory, Progress], None]
 COMMANDS: dict[str, Command] = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "search": cmd_search, "replay": cmd_replay,
     "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval, "usage": cmd_usage, "reindex": cmd_reindex,
     "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve, "keys": cmd_keys, "audit": cmd_audit,
     "lineage": cmd_lineage, "residency": cmd_residency, "repair": cmd_repair, "up": cmd_up,
-    "worker": cmd_worker}
+    "worker": cmd_worker, "tenant": cmd_tenant}

@@ -32,6 +32,7 @@ from governance.contracts import LogPosition
 from governance.errors import ResidencyError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
+from governance.sealing import Sealer
 from governance.signals import SignalLog
 from ingest import duck
 from ingest.errors import LakeError
@@ -128,10 +129,11 @@ class Lake:
 
     def __init__(self, root: Path, *, url: str = "", region_urls: Mapping[str, str] | None = None,
                  residency: ResidencyPolicy | None = None, audit: AuditLog | None = None,
-                 signals: SignalLog | None = None) -> None:
+                 signals: SignalLog | None = None, sealer: Sealer | None = None) -> None:
         # Absolute: blob paths become file URIs in dead letters.
         self.root, self.residency, self.audit = Path(root).absolute(), residency, audit
         self.signals = signals  # refusals and quarantined files, counted for the threat metrics
+        self.sealer = sealer or Sealer(None)  # text and title sealed per tenant (governance/sealing.py)
         self.store = LakeStore(self.root, url=url, region_urls=region_urls)
         self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (key, size, mtime)
 
@@ -242,8 +244,9 @@ class Lake:
             raise LakeError(f"dead-letter copy for region {region!r}, tenant {tenant!r}: not plain names")
         key = (f"{BLOBS}/region={region or 'unassigned'}/tenant={tenant or 'unassigned'}/"
                f"{digest[:2]}/{digest}")
-        if not self.store.exists(key):
-            self.store.put(key, lambda out: out.write(data))
+        if not self.store.exists(key):  # named by the plain bytes' hash, so a retry stores it once
+            sealed = self.sealer.seal_bytes(tenant, data) if tenant else data
+            self.store.put(key, lambda out: out.write(sealed))
         return self.uri(key)
 
     def blobs(self, tenant: str | None = None) -> list[StoredFile]:

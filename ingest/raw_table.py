@@ -7,7 +7,7 @@ with the stage floor, in `pipeline.lake_views`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -188,7 +188,11 @@ def document_head(lake: Lake, tenant: str, document_id: str) -> DocumentHead | N
     """The latest version of a tenant's document, or None."""
     with _connect(lake) as con:
         row = con.execute(_DOCUMENT_SQL, [tenant, document_id]).fetchone()
-    return DocumentHead(*row) if row is not None else None
+    if row is None:
+        return None
+    head = DocumentHead(*row)
+    opened = lake.sealer.open_fields({"tenant": head.tenant, "title": head.title})  # None: shredded
+    return replace(head, title=opened["title"] if opened is not None else "")
 
 
 def upserts_naming(lake: Lake, tenant: str, document: str, subject: str) -> list[EventPlace]:
@@ -243,7 +247,8 @@ def rows_holding(lake: Lake, tenant: str, holds: Callable[[str], bool]) -> list[
         parquet = lake.parquet_file(key)
         names = [n for n in (*_PLACE_COLUMNS, *_WRITTEN_COLUMNS) if n in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(batch_size=2048, columns=list(dict.fromkeys(names))):
-            rows = batch.to_pylist()
+            # Sealed text is opened to be read; a shredded tenant's rows hold nothing readable.
+            rows = lake.sealer.open_rows([{**r, "tenant": tenant} for r in batch.to_pylist()])
             texts = ["\n".join(str(r.get(c) or "") for c in _WRITTEN_COLUMNS) for r in rows]
             if holds("\n".join(texts)):  # most batches: one test
                 found += [EventPlace(*(str(r.get(c) or "") for c in _PLACE_COLUMNS))

@@ -100,7 +100,8 @@ class RemoteStream:
         wanted = {e.event_id for e in events} | {e.event_id for e in retry} | on_topic if self.transform else set()
         letters = {d.dead_letter_id for d in batch.letters}
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
-        publish(self.conn, events + retry, batch.letters, vouch=self.factory.edge.vouch)
+        seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
+        publish(self.conn, [seal(e) for e in events + retry], batch.letters, vouch=self.factory.edge.vouch)
         deadline = time.monotonic() + self.factory.settings.stage_timeout_s
         step = WAIT_STEP_S if self.factory.lake.store.local else OBJECT_STORE_STEP_S
         while True:

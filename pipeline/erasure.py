@@ -53,6 +53,7 @@ from pipeline.scan import scan_cache_dir
 from transforms.tables import CHUNKS
 from vectorstore.index import collection_name
 from vectorstore.owner import HomeIndex
+from vectorstore.sealed import bare
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +229,13 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
     removed: dict[str, int] = {}
     for model in sorted(models):
         index = factory.open_index(model, 0)  # through the index's owner, if another process has it open
-        assert isinstance(index, HomeIndex)  # the embedded index: a Qdrant server returned above
+        assert isinstance(bare(index), HomeIndex)  # the embedded index: a Qdrant server returned above
         try:
             for region in index.regions():
                 stale = [h.id for h in index.points(region)
                          if h.payload.get("tenant") == tenant and h.payload.get("document_id") in documents]
                 index.delete(region, stale)
-                index.compact(region)
+                bare(index).compact(region)
                 removed[collection_name(region, model)] = len(stale)
         finally:
             index.close()

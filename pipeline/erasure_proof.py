@@ -6,7 +6,9 @@ dropped and NFKC applied (which undoes zero-width spaces, soft hyphens, full-wid
 letters and @) and percent-decoded (file URIs encode @ as %40). Parquet pages may be
 compressed, so the decompressed values of every string column are searched as well.
 Other tenants' lake partitions and kept bytes are not searched: their data is not
-this erasure's to remove (the index and shared files are searched whole).
+this erasure's to remove (the index and shared files are searched whole). With
+encryption at rest, sealed values (in any file, and Parquet values) and sealed
+dead-letter copies of the tenant are opened and searched too: ciphertext proves nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from governance.keyring import KeyError_
 from governance.pii import visible
+from governance.sealing import BLOB_MAGIC, Sealer
 from ingest.lake import Lake
 
 _BLOCK = 16 << 20  # bytes read at a time
@@ -30,6 +34,45 @@ _OVERLAP = 4096  # re-read across a block boundary, longer than any obfuscated s
 _SEPARATORS = re.compile(r"[\s\-./()]")
 # Index files are preallocated and mostly zeros; no text runs across them.
 _ZEROS = re.compile(rb"\x00{16,}")
+_SEALED = re.compile(rb"aifx1:[0-9a-f]{8}:[A-Za-z0-9_\-]+=*")  # governance/sealing.py's form
+_SEALED_TEXT = re.compile(_SEALED.pattern.decode())
+_SEALED_OVERLAP = 1 << 16  # longer than any sealed chunk text
+
+
+class _Opener:
+    """Opens the tenant's sealed values found in bytes; another tenant's do not open (skipped)."""
+
+    def __init__(self, sealer: Sealer | None, tenant: str) -> None:
+        self.sealer, self.tenant = sealer if sealer is not None and sealer.on else None, tenant
+
+    def texts(self, data: bytes) -> Iterator[str]:
+        if self.sealer is None:
+            return
+        for m in _SEALED.finditer(data):
+            try:
+                yield self.sealer.open(self.tenant, m.group().decode())
+            except (KeyError_, ValueError):
+                continue
+
+    def value(self, value: str) -> str:
+        """The value with every sealed token in it opened (a metadata JSON holds several)."""
+        if self.sealer is None or "aifx1:" not in value:
+            return value
+        return _SEALED_TEXT.sub(lambda m: self._open(m.group()), value)
+
+    def _open(self, token: str) -> str:
+        try:
+            return self.sealer.open(self.tenant, token) if self.sealer is not None else token
+        except (KeyError_, ValueError):
+            return token
+
+    def blob(self, data: bytes) -> bytes:
+        if self.sealer is None or not data.startswith(BLOB_MAGIC):
+            return b""
+        try:
+            return self.sealer.open_bytes(self.tenant, data)
+        except (KeyError_, ValueError):
+            return b""
 
 
 class Spellings:
@@ -90,37 +133,39 @@ def prove(home: Path, tenant: str, spellings: Spellings, *, broker: str, lake: L
     """Searches `home`, and the lake's object storage when it is not a folder under home
     (found there: the object's URI)."""
     proof = Proof(broker=broker)
+    opener = _Opener(lake.sealer if lake is not None else None, tenant)
     if lake is not None and not lake.store.local:
-        _prove_objects(lake, tenant, spellings, proof)
+        _prove_objects(lake, tenant, spellings, proof, opener)
     for path in sorted(home.rglob("*")):
         if not path.is_file() or path.is_symlink() or _other_tenant(path.relative_to(home), tenant):
             continue
         proof.files += 1
         proof.bytes += path.stat().st_size
         rel = path.relative_to(home).as_posix()
-        if _bytes_hold(path, spellings):
+        if _bytes_hold(path, spellings, opener):
             proof.found.append(rel)
         elif path.suffix == ".parquet":
             try:
-                if any(spellings.in_text(t) for t in parquet_texts(path)):
+                if any(spellings.in_text(t) for t in parquet_texts(path, opener)):
                     proof.found.append(rel)
             except (OSError, pa.ArrowException):
                 proof.unverified.append(rel)
     return proof
 
 
-def _prove_objects(lake: Lake, tenant: str, spellings: Spellings, proof: Proof) -> None:
+def _prove_objects(lake: Lake, tenant: str, spellings: Spellings, proof: Proof, opener: _Opener) -> None:
     for stored in lake.store.listing(""):
         if _other_tenant(PurePosixPath(stored.key), tenant):
             continue
         data = lake.read_bytes(stored.key)
         proof.files += 1
         proof.bytes += len(data)
-        if spellings.in_bytes(data):
+        if spellings.in_bytes(data) or spellings.in_bytes(opener.blob(data)) or \
+                any(spellings.in_text(t) for t in opener.texts(data)):
             proof.found.append(lake.uri(stored.key))
         elif stored.key.endswith(".parquet"):
             try:
-                if any(spellings.in_text(t) for t in parquet_texts(pa.BufferReader(data))):
+                if any(spellings.in_text(t) for t in parquet_texts(pa.BufferReader(data), opener)):
                     proof.found.append(lake.uri(stored.key))
             except (OSError, pa.ArrowException):
                 proof.unverified.append(lake.uri(stored.key))
@@ -130,18 +175,26 @@ def _other_tenant(rel: PurePath, tenant: str) -> bool:
     return any(p.startswith("tenant=") and p != f"tenant={tenant}" for p in rel.parts)
 
 
-def _bytes_hold(path: Path, spellings: Spellings) -> bool:
+def _bytes_hold(path: Path, spellings: Spellings, opener: _Opener | None = None) -> bool:
     with path.open("rb") as fh:
+        if opener is not None and fh.read(len(BLOB_MAGIC)) == BLOB_MAGIC:  # a sealed dead-letter copy
+            fh.seek(0)
+            if spellings.in_bytes(opener.blob(fh.read())):
+                return True
+        fh.seek(0)
         tail = b""
         while block := fh.read(_BLOCK):
             if spellings.in_bytes(tail + block):
                 return True
-            tail = block[-_OVERLAP:]
+            if opener is not None and any(spellings.in_text(t) for t in opener.texts(tail + block)):
+                return True
+            tail = block[-_SEALED_OVERLAP:]
     return False
 
 
-def parquet_texts(path: Path | pa.NativeFile) -> Iterator[str]:
-    """The decompressed values of every string column of a Parquet file, a batch at a time."""
+def parquet_texts(path: Path | pa.NativeFile, opener: _Opener | None = None) -> Iterator[str]:
+    """The decompressed values of every string column of a Parquet file, a batch at a time
+    (sealed ones opened, with an `opener`)."""
     parquet = pq.ParquetFile(path)
     names = [f.name for f in parquet.schema_arrow if _stringish(f.type)]
     if not names:
@@ -149,7 +202,7 @@ def parquet_texts(path: Path | pa.NativeFile) -> Iterator[str]:
     for batch in parquet.iter_batches(batch_size=4096, columns=names):
         for column in batch.columns:
             values = column.flatten() if pa.types.is_list(column.type) else column
-            yield "\n".join(v for v in values.to_pylist() if v)
+            yield "\n".join((opener.value(v) if opener is not None else v) for v in values.to_pylist() if v)
 
 
 def _stringish(kind: pa.DataType) -> bool:

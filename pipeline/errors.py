@@ -14,3 +14,7 @@ from governance.errors import FactoryError
 
 class PipelineError(FactoryError):
     """Base of every error raised by `pipeline`."""
+
+
+class EncryptionOffError(PipelineError):
+    """A key operation on a home without encryption at rest."""

@@ -21,6 +21,7 @@ from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.quotas import QuotaBook
 from governance.residency import ResidencyPolicy, load_policy
+from governance.sealing import Sealer
 from governance.signals import SignalLog
 from ingest.errors import LakeError
 from ingest.lake import Lake
@@ -35,6 +36,7 @@ from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
 from vectorstore.index import VectorIndex
 from vectorstore.owner import HomeIndex, NoModelHere
+from vectorstore.sealed import SealedIndex, bare
 from vectorstore.search import QueryEmbedder, search
 from vectorstore.sync import ComputeRegion, Narrow, Plan, SyncReport, plan, plan_rows, sync_index
 
@@ -60,7 +62,36 @@ class Factory:
                             f"AIFACTORY_LAKE_REGION_URLS names no lake location for them; add "
                             f"{unplaced[0]}=s3://bucket/prefix (one per region)")
         return Lake(s.lake_root, url=s.lake_url, region_urls=places, residency=self.policy, audit=self.audit,
-                    signals=self.signals)
+                    signals=self.signals, sealer=self.sealer)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Seals and opens text with tenants' keys when AIFACTORY_ENCRYPTION is on; else passes it."""
+        if not self.settings.encryption:
+            return Sealer(None)
+        return Sealer.at(self.data_keys_dir, self.kms_dir)
+
+    @property
+    def data_keys_dir(self) -> Path:
+        return self.settings.home / "keys" / "data-keys"
+
+    @cached_property
+    def kms_dir(self) -> Path:
+        """This home's folder in the local key manager: named by an id kept in the home, so
+        the home can move and several homes can share one key store."""
+        path = self.settings.home / "keys" / "home-id"
+        if not path.exists():  # written whole, then linked: a reader never sees it half made
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"home-id.{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_hex(8))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process made it first: theirs stands
+            finally:
+                tmp.unlink()
+        root = self.settings.kms_dir or Path.home() / ".config" / "aifactory" / "kms"
+        return Path(root).expanduser().absolute() / path.read_text().strip()
 
     @cached_property
     def policy(self) -> ResidencyPolicy:
@@ -232,6 +263,9 @@ class Factory:
             env["AIFACTORY_PRIVACY_POLICY"] = str(Path(t.privacy_policy).resolve())
         if self.settings.residency_policy:
             env["AIFACTORY_RESIDENCY_POLICY"] = str(Path(self.settings.residency_policy).resolve())
+        if self.sealer.on:  # the worker opens events and seals chunks with the same keys
+            env["AIFACTORY_DATA_KEYS"] = str(self.data_keys_dir)
+            env["AIFACTORY_TENANT_KEYS"] = str(self.kms_dir)
         return env
 
     @cached_property
@@ -259,8 +293,8 @@ class Factory:
         if self.active_model() is None:
             self.activate(self.embedder)
         index = self.open_index(fp.id, fp.dimension)
-        if isinstance(index, HomeIndex):  # other processes' searches embed here
-            index.serve_queries_with(self.embedder.embed_query, ask=self._ask, status=self._status)
+        if isinstance(bare(index), HomeIndex):  # other processes' searches embed here
+            bare(index).serve_queries_with(self.embedder.embed_query, ask=self._ask, status=self._status)
             self._offer_commands(index)  # again when the index was closed and opened anew
         return index
 
@@ -280,11 +314,16 @@ class Factory:
 
             default_key = s.qdrant_api_key.get_secret_value()
             if not s.qdrant_region_urls.strip():
-                return connect(s.qdrant_url, default_key)
+                return self._sealed(connect(s.qdrant_url, default_key))
             keys = parse_map(s.qdrant_region_api_keys.get_secret_value(), "QDRANT_REGION_API_KEYS")
-            return PlacedIndex.connect(parse_map(s.qdrant_region_urls, "QDRANT_REGION_URLS"),
-                                       lambda url, region: connect(url, keys.get(region, default_key)))
-        return HomeIndex(s.index_root, model_id=model_id, dimension=dimension, quantization=s.index_quantization)
+            return self._sealed(PlacedIndex.connect(parse_map(s.qdrant_region_urls, "QDRANT_REGION_URLS"),
+                                                    lambda url, region: connect(url, keys.get(region, default_key))))
+        return self._sealed(HomeIndex(s.index_root, model_id=model_id, dimension=dimension,
+                                      quantization=s.index_quantization))
+
+    def _sealed(self, index: VectorIndex) -> VectorIndex:
+        """The index seals payload text with tenants' keys when encryption is on."""
+        return SealedIndex(index, self.sealer) if self.sealer.on else index
 
     def index_without_model(self) -> VectorIndex | None:
         """The index of the active model, without loading that model (for status)."""
@@ -308,7 +347,7 @@ class Factory:
 
     def _offer_commands(self, index: VectorIndex) -> bool:
         runner = self.command_runner
-        return runner is not None and isinstance(index, HomeIndex) and index.serve_commands_with(
+        return runner is not None and isinstance(bare(index), HomeIndex) and bare(index).serve_commands_with(
             lambda **request: runner(self, **request))
 
     def _ask(self, **question: Any) -> list[dict[str, Any]]:
@@ -329,7 +368,8 @@ class Factory:
         index = self.index_without_model()
         if index is None:
             return None
-        return index, _AskOwner(index, self) if isinstance(index, HomeIndex) and not index.owned else self.embedder
+        return index, _AskOwner(bare(index), self) if isinstance(bare(index), HomeIndex) and not bare(index).owned \
+            else self.embedder
 
     @property
     def _model_marker(self) -> Path:

@@ -116,5 +116,5 @@ def ingest_token_meter(factory: Factory) -> Callable[[str, str], int]:
     def tokens(tenant: str, text: str) -> int:
         if book.for_tenant(tenant).ingest_tokens_per_day is None:
             return 0
-        return token_counter(factory.model_dir).count(text)
+        return token_counter(factory.model_dir).count(factory.sealer.open(tenant, text))
     return tokens

@@ -177,7 +177,8 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
 def embed_ahead(factory: Factory, stream: Stream) -> EmbedAhead:
     """Embedding of the chunks the lander writes, those this process's compute region may embed."""
     feed = stream.landers["chunks"].feed()
-    return EmbedAhead(lambda: factory.embedder, lambda: [r for r in feed.take() if factory.may_embed(r)])
+    return EmbedAhead(lambda: factory.embedder,
+                      lambda: factory.sealer.open_rows([r for r in feed.take() if factory.may_embed(r)]))
 
 
 def scan_line(report: RunReport, letters: int, pending: int) -> str:

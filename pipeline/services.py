@@ -147,7 +147,7 @@ def index(factory: Factory, conn: KafkaConnection, stop: threading.Event) -> Non
             landing = time.monotonic() < expect_until
             polled = consumer.poll(timeout_ms=LANDING_POLL_MS if landing else POLL_MS)
             if polled:
-                project.embed_announced(_announced(polled), ahead)
+                project.embed_announced(factory.sealer.open_rows(_announced(polled)), ahead)
             if _switched(project.factory):
                 if own is not None:
                     own.close()
@@ -186,7 +186,7 @@ def _announced(polled: dict[Any, list[Any]]) -> list[dict[str, Any]]:
         for record in records:
             try:
                 rows.append(ChunkRecord.from_json(record.value).model_dump(include={"op", "chunk_id", "region",
-                                                                                    "title", "text"}))
+                                                                                    "tenant", "title", "text"}))
             except ValueError:
                 continue
     return rows

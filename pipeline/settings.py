@@ -38,6 +38,12 @@ class FactorySettings(BaseSettings):
     # jurisdiction allows that region, and leaves the rest for a worker of an allowed region.
     # Empty: unrestricted, recorded as unknown ("") in the ledger and the residency report.
     compute_region: str = ""
+    # Encryption at rest (governance/sealing.py): text and titles sealed with per-tenant keys in the
+    # Kafka log, the lake, the index and dead-letter copies. Every process of a home must agree.
+    encryption: bool = False
+    # Where the local key manager keeps tenants' master keys: outside the data directory, and
+    # backed up apart from it. Unset: ~/.config/aifactory/kms. One folder per home inside.
+    kms_dir: Path | None = None
     embedding_model: str | None = None
     embedding_device: str | None = None
     # torch, or onnx: ONNX Runtime on the CPU, exported once into <home>/models

@@ -20,6 +20,7 @@ from pipeline.writer import holder
 from transforms import chunk_table
 from vectorstore.index import VectorIndex
 from vectorstore.owner import HomeIndex
+from vectorstore.sealed import bare
 from vectorstore.sync import plan
 
 LAKE_COUNTS = ("events", "documents", "chunk_rows", "current_chunks", "quarantined", "dead_letters")
@@ -65,7 +66,7 @@ def in_use(factory: Factory, index: VectorIndex | None) -> dict[str, Any]:
     """Who else uses the data directory now: the process serving the embedded index to
     the others (owner.py), the one writing (writer.py), None where nobody is; and the
     services running on it."""
-    card = index.holder if isinstance(index, HomeIndex) else None
+    card = bare(index).holder if isinstance(bare(index), HomeIndex) else None
     writer = holder(factory.settings.home)
     return {"index": {"pid": card.pid, "command": card.command, "since": card.since} if card else None,
             "writer": asdict(writer) if writer else None,

@@ -103,7 +103,13 @@ def landing_event(factory: Factory, value: bytes) -> DocumentEvent:
     """A raw-topic message as the raw lake keeps it: redacted, unless this process
     redacted and published exactly these bytes itself."""
     event = DocumentEvent.from_json(value)
-    return event if factory.edge.vouched(value) else apply_privacy(event, factory.privacy, factory.pii_secret)
+    if factory.edge.vouched(value):
+        return event
+    sealer = factory.sealer
+    if sealer.sealed(event):  # sealed by an edge of this home, after its redaction: it must open
+        sealer.open_record(event)
+        return event
+    return sealer.seal_record(apply_privacy(event, factory.privacy, factory.pii_secret))
 
 
 class StopRequested(Exception):
@@ -184,7 +190,8 @@ class Stream:
         wanted_letters = {d.dead_letter_id for d in letters}
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
         # Scanned events were redacted at the edge; republished ones come from the raw lake.
-        publish(self.conn, events + republish, letters, vouch=self.factory.edge.vouch)
+        seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
+        publish(self.conn, [seal(e) for e in events + republish], letters, vouch=self.factory.edge.vouch)
         deadline = time.monotonic() + settings.stage_timeout_s
         while True:
             self.check()

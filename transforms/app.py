@@ -19,6 +19,7 @@ from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosi
 from governance.errors import ContractError, GovernanceError, ResidencyError
 from governance.privacy import PrivacyPolicy, load_privacy_policy
 from governance.residency import ResidencyPolicy, load_policy
+from governance.sealing import Sealer
 from ingest.security import faust_credentials
 from ingest.settings import KafkaSettings
 from transforms.errors import TransformFailed
@@ -71,13 +72,14 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
     privacy = load_privacy_policy(chain.privacy_policy)
     residency = load_policy(chain.residency_policy) if chain.enforce_residency else None
     secret = chain.secret_bytes
+    sealer = chain.sealer()
     raw = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
     chunks = app.topic(settings.chunks_topic, key_serializer="raw", value_serializer="raw")
     dead = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
 
     def transform(value: bytes, at: LogPosition) -> list[ChunkRecord] | DeadLetter:
         return chunk_event(value, at, counter, privacy=privacy, secret=secret,
-                           threshold=chain.quarantine_threshold, residency=residency)
+                           threshold=chain.quarantine_threshold, residency=residency, sealer=sealer)
 
     @app.agent(raw, name="chunker")
     async def chunker(stream: Any) -> None:
@@ -97,14 +99,18 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
 
 
 def chunk_event(value: bytes, at: LogPosition, counter: TokenCounter, *, privacy: PrivacyPolicy, secret: bytes,
-                threshold: float, residency: ResidencyPolicy | None = None) -> list[ChunkRecord] | DeadLetter:
+                threshold: float, residency: ResidencyPolicy | None = None,
+                sealer: Sealer | None = None) -> list[ChunkRecord] | DeadLetter:
     """The chunk records of one raw event, or its dead letter. Any failure on the event
-    dead-letters it, so one input that meets a bug never stops the stream behind it."""
+    dead-letters it, so one input that meets a bug never stops the stream behind it.
+    With a `sealer`, the event's text is opened here and each chunk's sealed again."""
+    sealer = sealer or Sealer(None)
     try:
-        doc = DocumentEvent.from_json(value)
+        doc = sealer.open_record(DocumentEvent.from_json(value))
         if residency is not None:
             residency.check(doc.jurisdiction, doc.region)
-        return to_chunks(doc, at, counter, privacy=privacy, secret=secret, threshold=threshold)
+        chunks = to_chunks(doc, at, counter, privacy=privacy, secret=secret, threshold=threshold)
+        return [sealer.seal_record(c) for c in chunks]
     except (GovernanceError, EmptyDocumentError) as exc:
         return _dead_letter(value, at, exc, residency)
     except Exception as exc:  # a bug on this input: kept as a dead letter, logged in full

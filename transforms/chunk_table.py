@@ -134,7 +134,7 @@ def current_rows(lake: Lake, files: Collection[str] | None = None) -> list[Chunk
     """Every upsert chunk of each document's latest version (none for a document whose
     latest row is a tombstone), by document and chunk number; of `files` only, when given."""
     with _connect(lake, files) as con:
-        return _rows(con, _CURRENT_SQL)
+        return lake.sealer.open_rows(_rows(con, _CURRENT_SQL))
 
 
 def latest_versions(lake: Lake, files: Collection[str] | None = None) -> dict[str, int]:
@@ -146,7 +146,7 @@ def latest_versions(lake: Lake, files: Collection[str] | None = None) -> dict[st
 def rows_of(lake: Lake, files: Collection[str]) -> list[ChunkRow]:
     """Every row of `files`, upserts and tombstones."""
     with _connect(lake, files) as con:
-        return _rows(con, _ALL_ROWS_SQL)
+        return lake.sealer.open_rows(_rows(con, _ALL_ROWS_SQL))
 
 
 def locate_chunk(lake: Lake, row_id: str) -> list[LocatedRow]:
@@ -193,4 +193,5 @@ def family_rows(lake: Lake, files: Collection[str], documents: Collection[str]) 
         wanted = con.execute(_META_FAMILY_SQL, [sorted(documents), keys]).fetchall()
     holding = sorted({path_key[file] for _, file in wanted})  # only the files the members sit in
     with _connect(lake, holding) as con:
-        return Families(_rows(con, _ROWS_BY_ID_SQL, [sorted(r for r, _ in wanted)]) if holding else [], current)
+        rows = _rows(con, _ROWS_BY_ID_SQL, [sorted(r for r, _ in wanted)]) if holding else []
+        return Families(lake.sealer.open_rows(rows), current)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from governance.sealing import Sealer
 from transforms.injection import DEFAULT_THRESHOLD
 
 
@@ -25,6 +26,15 @@ class TransformSettings(BaseSettings):
     quarantine_threshold: float = DEFAULT_THRESHOLD
     # Faust keeps its own state here; left unset it would write into the working directory.
     worker_datadir: Path | None = None
+    # With encryption on, the parent names the home's wrapped data keys and its folder of the
+    # tenants' master keys (pipeline/factory.py); unset: text is not sealed.
+    data_keys: Path | None = None
+    tenant_keys: Path | None = None
+
+    def sealer(self) -> Sealer:
+        if self.data_keys is None or self.tenant_keys is None:
+            return Sealer(None)
+        return Sealer.at(self.data_keys, self.tenant_keys)
 
     @property
     def secret_bytes(self) -> bytes:

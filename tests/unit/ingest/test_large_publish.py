@@ -8,6 +8,7 @@ from typing import Any
 
 from governance.contracts import DocumentEvent
 from governance.privacy import EdgeMemo, PrivacyPolicy
+from governance.sealing import Sealer
 from ingest import kafka
 from ingest.kafka import KafkaConnection
 from ingest.settings import KafkaSettings
@@ -76,7 +77,7 @@ def test_landing_redacts_a_foreign_message_and_trusts_its_own(monkeypatch: Any) 
     from pipeline import stream
 
     class _Factory:
-        edge, privacy, pii_secret = EdgeMemo(), PrivacyPolicy(), b"s" * 32
+        edge, privacy, pii_secret, sealer = EdgeMemo(), PrivacyPolicy(), b"s" * 32, Sealer(None)
 
     calls: list[str] = []
     real = stream.apply_privacy
