@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.corpus import generate
+from governance.sealing import Sealer
 from ingest.sources import Source
 from pipeline import runner
 from pipeline.factory import Factory
@@ -76,8 +77,21 @@ def main() -> None:
             print(("on " if encrypted else "off"), runs[encrypted][-1], flush=True)
     off, on = ({k: min(r[k] for r in runs[e]) for k in runs[e][0]} for e in (False, True))
     ratio = {k: round(on[k] / off[k], 3) for k in off if off[k]}
-    print(json.dumps({"docs": args.docs, "queries": args.queries, "off": off, "on": on, "on_over_off": ratio},
-                     indent=2))
+    print(json.dumps({"docs": args.docs, "queries": args.queries, "off": off, "on": on, "on_over_off": ratio,
+                      "per_value_us": per_value(work)}, indent=2))
+
+
+def per_value(work: Path, n: int = 5000) -> dict[str, float]:
+    """What sealing and opening one chunk-sized value (1 KB) costs, keys cached."""
+    sealer = Sealer.at(work / "micro" / "data-keys", work / "micro" / "kms")
+    text = ("The north depot keeps its forklift keys in cabinet seven. " * 18)[:1024]
+    t = time.perf_counter()
+    sealed = [sealer.seal("bench", text) for _ in range(n)]
+    seal_us = (time.perf_counter() - t) / n * 1e6
+    t = time.perf_counter()
+    for v in sealed:
+        sealer.open("bench", v)
+    return {"seal_1kb": round(seal_us, 1), "open_1kb": round((time.perf_counter() - t) / n * 1e6, 1)}
 
 
 if __name__ == "__main__":

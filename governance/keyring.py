@@ -193,6 +193,7 @@ class DataKeys:
         self.root, self.kms = Path(root), kms
         self._open: dict[tuple[str, str], bytes] = {}
         self._seen: dict[str, tuple[int, int]] = {}  # tenant -> (inode, mtime) of the file read
+        self._current: dict[str, str] = {}  # tenant -> the data key id new values are sealed with
 
     def _path(self, tenant: str) -> Path:
         if not valid_name(tenant):
@@ -212,19 +213,21 @@ class DataKeys:
             mark = (0, 0)
         if self._seen.get(tenant) != mark:
             self._seen[tenant] = mark
+            self._current.pop(tenant, None)
             for k in [k for k in self._open if k[0] == tenant]:
                 del self._open[k]
 
     def current(self, tenant: str) -> tuple[str, bytes]:
         """(key id, key) that seals new values of `tenant`, made on first use."""
         self._fresh(tenant)
-        doc = self._doc(tenant)
-        kid = str(doc["current"])
+        kid = self._current.get(tenant) or str(self._doc(tenant)["current"])
         if not kid:
             if self.kms.shredded(tenant):
                 raise ShreddedError(f"tenant {tenant!r} was shredded: nothing more is stored for it")
             kid = self.add(tenant)
-        return kid, self.key(tenant, kid)
+        key = self.key(tenant, kid)
+        self._current[tenant] = kid
+        return kid, key
 
     def add(self, tenant: str) -> str:
         """A new data key, wrapped under the newest master version, made current."""
