@@ -222,7 +222,7 @@ class DataKeys:
         self._fresh(tenant)
         kid = self._current.get(tenant) or str(self._doc(tenant)["current"])
         if not kid:
-            if self.kms.shredded(tenant):
+            if self.shredded(tenant):
                 raise ShreddedError(f"tenant {tenant!r} was shredded: nothing more is stored for it")
             kid = self.add(tenant)
         key = self.key(tenant, kid)
@@ -242,7 +242,7 @@ class DataKeys:
     def key(self, tenant: str, kid: str) -> bytes:
         self._fresh(tenant)
         if (tenant, kid) not in self._open:
-            if self.kms.shredded(tenant):
+            if self.shredded(tenant):
                 raise ShreddedError(f"tenant {tenant!r} was shredded: its data cannot be read")
             wrapped = dict(self._doc(tenant)["keys"]).get(kid)  # type: ignore[call-overload]
             if wrapped is None:
@@ -273,5 +273,15 @@ class DataKeys:
         return sorted(dict(self._doc(tenant)["keys"]))  # type: ignore[call-overload]
 
     def forget(self, tenant: str) -> None:
+        """Scrub the tenant's wrapped data keys, and leave a mark: its sealed values are then
+        known to be shredded here even by a process pointed at another key store."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tombstone(tenant).write_text("shredded\n")
         _scrub(self._path(tenant))
         self._fresh(tenant)
+
+    def _tombstone(self, tenant: str) -> Path:
+        return self.root / f"{tenant}.shredded"
+
+    def shredded(self, tenant: str) -> bool:
+        return self._tombstone(tenant).exists() or self.kms.shredded(tenant)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance.errors import GovernanceError
-from governance.keyring import DataKeys, LocalKms
+from governance.keyring import DataKeys
 from governance.sealing import FIELDS, PREFIX
 from pipeline.errors import EncryptionOffError
 from pipeline.factory import Factory
@@ -82,7 +82,7 @@ def readable(factory: Factory, tenant: str) -> Readable:
 def shred(factory: Factory, tenant: str) -> dict[str, Any]:
     keys = _keys(factory)
     kms = keys.kms
-    if isinstance(kms, LocalKms) and kms.shredded(tenant):
+    if keys.shredded(tenant):
         raise GovernanceError(f"tenant {tenant!r} was already shredded")
     factory.audit.key  # noqa: B018 - the audit key first: a shredding must leave its receipt
     with factory.writing():

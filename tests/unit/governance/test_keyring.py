@@ -117,3 +117,6 @@ def test_shredding_makes_every_sealed_copy_unreadable_in_every_process(tmp_path:
     with pytest.raises(ShreddedError, match="nothing more is stored"):
         writer.seal("acme", "a new document")
     assert not (tmp_path / "home" / "keys" / "data-keys" / "acme.json").exists()
+    elsewhere = Sealer.at(tmp_path / "home" / "keys" / "data-keys", tmp_path / "another-kms")
+    with pytest.raises(ShreddedError):  # known shredded even by a process given another key store
+        elsewhere.open("acme", value)
