@@ -270,11 +270,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--public-key", metavar="HEX", help="verify --export: the operator's public key, from "
                                                         "`aifactory audit public-key`")
     sp = command("tenant", "a tenant's encryption keys (AIFACTORY_ENCRYPTION=on): rotate them, rewrap the old "
-                 "data keys under the newest master key, or shred them all (offboarding)",
+                 "data keys under the newest master key, reseal its data under the current data key, or shred "
+                 "them all (offboarding)",
                  "aifactory tenant rotate-key --tenant helio-eu",
                  "aifactory tenant rewrap --tenant helio-eu",
+                 "aifactory tenant reseal --tenant helio-eu   # after rotate-key: all data under the new key",
                  "aifactory tenant shred --tenant helio-eu --yes   # every copy of its text unreadable, for good")
-    sp.add_argument("action", choices=["rotate-key", "rewrap", "shred"], help="what to do")
+    sp.add_argument("action", choices=["rotate-key", "rewrap", "reseal", "shred"], help="what to do")
     sp.add_argument("--tenant", type=tenant_name, required=True, help="whose keys")
     sp.add_argument("--yes", action="store_true", help="shred: yes, destroy the keys (it cannot be undone)")
     sp = command("lineage", "trace a document or point back to its source and forward, or draw the run-level "

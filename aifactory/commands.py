@@ -480,6 +480,11 @@ def cmd_tenant(args: argparse.Namespace, factory: Factory, progress: Progress) -
         done = tenant_keys.rewrap(factory, args.tenant)
         emit(args, done, f"tenant {args.tenant}: {done['data_keys']} data key(s) rewrapped under the newest master "
                          f"key; older master keys destroyed")
+    elif args.action == "reseal":
+        done = tenant_keys.reseal(factory, args.tenant)
+        emit(args, done, f"tenant {args.tenant}: sealed again under data key {done['data_key']}: "
+                         f"{done['lake_files']} lake file(s), {done['dead_letter_copies']} dead-letter copie(s), "
+                         f"{done['points']} point(s); {done['data_keys_destroyed']} older data key(s) destroyed")
     else:
         if not args.yes:
             raise UsageError(f"shredding destroys tenant {args.tenant}'s keys: everything sealed for it becomes "

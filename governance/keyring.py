@@ -269,6 +269,18 @@ class DataKeys:
             self.kms.retire(tenant, min(int(w.split(":")[0][1:]) for w in keys.values()))
         return len(keys)
 
+    def drop_others(self, tenant: str) -> list[str]:
+        """Destroy every data key of the tenant but the current one (after a reseal):
+        whatever they sealed and was not sealed again is unreadable. Returns their ids."""
+        with _locked(self._path(tenant)):
+            doc = self._doc(tenant)
+            keys = dict(doc["keys"])  # type: ignore[call-overload]
+            dropped = sorted(k for k in keys if k != doc["current"])
+            _write_private(self._path(tenant), {"current": doc["current"],
+                                                "keys": {k: v for k, v in keys.items() if k not in dropped}})
+        self._fresh(tenant)
+        return dropped
+
     def kids(self, tenant: str) -> list[str]:
         return sorted(dict(self._doc(tenant)["keys"]))  # type: ignore[call-overload]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from governance.contracts import ChunkRecord, DocumentEvent
 from governance.keyring import DataKeys, KeyError_, LocalKms, ShreddedError
 
 PREFIX = "aifx1:"
+TOKEN = re.compile(r"aifx1:([0-9a-f]{8}):[A-Za-z0-9_\-]+=*")  # a sealed value, wherever it is written
 BLOB_MAGIC = b"AIFX1\0"
 # Sealed string fields (a chunk's section is its heading's words); an event's metadata values too.
 FIELDS = ("title", "text", "section")
@@ -80,6 +82,28 @@ class Sealer:
         except InvalidTag:
             raise UnreadableError(f"a sealed value of tenant {tenant!r} does not open: altered, or not "
                                   "this tenant's") from None
+
+    def stale(self, tenant: str, value: str) -> bool:
+        """Whether `value` holds a sealed token under a data key other than the current one."""
+        if self.keys is None or PREFIX not in value:
+            return False
+        kid = self.keys.current(tenant)[0]
+        return any(m.group(1) != kid for m in TOKEN.finditer(value))
+
+    def reseal(self, tenant: str, value: str) -> str:
+        """Every sealed token in `value` (a metadata JSON holds several) sealed again under the
+        current data key; plaintext stays as it is."""
+        if not self.stale(tenant, value):
+            return value
+        return TOKEN.sub(lambda m: self.seal(tenant, self.open(tenant, m.group())), value)
+
+    def reseal_bytes(self, tenant: str, data: bytes) -> bytes:
+        if self.keys is None or not data.startswith(BLOB_MAGIC):
+            return data
+        at = len(BLOB_MAGIC)
+        if data[at:at + 8].decode() == self.keys.current(tenant)[0]:
+            return data
+        return self.seal_bytes(tenant, self.open_bytes(tenant, data))
 
     def seal_bytes(self, tenant: str, data: bytes) -> bytes:
         if self.keys is None or not data:

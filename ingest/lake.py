@@ -13,7 +13,7 @@ import hashlib
 import logging
 import posixpath
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -326,6 +326,31 @@ class Lake:
             self.store.remove(key)
             removed[key] = n
         return removed
+
+    def rewrite_values(self, spec: TableSpec, tenant: str, columns: Sequence[str],
+                       change: Callable[[str], str]) -> int:
+        """Rewrite the tenant's files with `change` applied to each value of the string
+        `columns` (a metadata JSON whole), durably; the rows and so the file names stay.
+        Returns how many files changed."""
+        changed = 0
+        for key in self.files(spec):
+            if f"tenant={tenant}" not in key.split("/"):
+                continue
+            table = self.read_table(key)
+            new = table
+            for name in columns:
+                if name not in table.column_names:
+                    continue
+                values = table.column(name).to_pylist()
+                after = [change(v) if isinstance(v, str) and v else v for v in values]
+                if after != values:
+                    at = table.column_names.index(name)
+                    new = new.set_column(at, table.schema.field(at), pa.array(after, type=table.schema.field(at).type))
+            if new is not table:
+                if self._write_table(spec, new, posixpath.dirname(key)) != key:  # same rows: same name, mostly
+                    self.store.remove(key)
+                changed += 1
+        return changed
 
     def drop(self, spec: TableSpec) -> None:
         """Remove a table (a projection that is about to be rebuilt)."""

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from governance.keyring import KeyError_
 from governance.pii import visible
-from governance.sealing import BLOB_MAGIC, Sealer
+from governance.sealing import BLOB_MAGIC, TOKEN, Sealer
 from ingest.lake import Lake
 
 _BLOCK = 16 << 20  # bytes read at a time
@@ -34,8 +34,7 @@ _OVERLAP = 4096  # re-read across a block boundary, longer than any obfuscated s
 _SEPARATORS = re.compile(r"[\s\-./()]")
 # Index files are preallocated and mostly zeros; no text runs across them.
 _ZEROS = re.compile(rb"\x00{16,}")
-_SEALED = re.compile(rb"aifx1:[0-9a-f]{8}:[A-Za-z0-9_\-]+=*")  # governance/sealing.py's form
-_SEALED_TEXT = re.compile(_SEALED.pattern.decode())
+_SEALED = re.compile(TOKEN.pattern.encode())
 _SEALED_OVERLAP = 1 << 16  # longer than any sealed chunk text
 
 
@@ -58,7 +57,7 @@ class _Opener:
         """The value with every sealed token in it opened (a metadata JSON holds several)."""
         if self.sealer is None or "aifx1:" not in value:
             return value
-        return _SEALED_TEXT.sub(lambda m: self._open(m.group()), value)
+        return TOKEN.sub(lambda m: self._open(m.group()), value)
 
     def _open(self, token: str) -> str:
         try:

@@ -1,4 +1,4 @@
-"""A tenant's encryption keys over its life: rotate, rewrap, shred (`aifactory tenant`).
+"""A tenant's encryption keys over its life: rotate, rewrap, reseal, shred (`aifactory tenant`).
 
 Shredding is offboarding by key destruction: the tenant's master keys are destroyed in
 the key manager and its wrapped data keys scrubbed from the data directory, so every
@@ -11,16 +11,19 @@ plaintext, which key destruction cannot reach (`aifactory erase` or `delete` can
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from governance.errors import GovernanceError
 from governance.keyring import DataKeys
 from governance.sealing import FIELDS, PREFIX
+from ingest.tables import RAW
 from pipeline.errors import EncryptionOffError
 from pipeline.factory import Factory
 from pipeline.sync_checkpoint import SyncCheckpoint
 from transforms.tables import CHUNKS
+from vectorstore.sealed import bare
 
 
 def _keys(factory: Factory) -> DataKeys:
@@ -50,6 +53,47 @@ def rewrap(factory: Factory, tenant: str) -> dict[str, Any]:
     return {"tenant": tenant, "data_keys": n}
 
 
+SEALED_COLUMNS = (*FIELDS, "metadata")  # the lake columns that hold sealed values
+
+
+def reseal(factory: Factory, tenant: str) -> dict[str, Any]:
+    """Everything of the tenant sealed again under its current data key (the lake's rows,
+    dead-letter copies, index payloads), then its other data keys destroyed: after a data
+    key is feared exposed, rotate, then reseal. Kafka messages still under an old key are
+    unreadable afterwards; the raw lake, resealed, is what replays read."""
+    keys = _keys(factory)
+    sealer = factory.sealer
+    with factory.writing():
+        kid = keys.current(tenant)[0]
+        files = sum(factory.lake.rewrite_values(spec, tenant, SEALED_COLUMNS, lambda v: sealer.reseal(tenant, v))
+                    for spec in (RAW, CHUNKS) if factory.lake.files(spec))
+        blobs = 0
+        for stored in factory.lake.blobs(tenant):
+            data = factory.lake.read_bytes(stored.key)
+            again = sealer.reseal_bytes(tenant, data)
+            if again != data:
+                factory.lake.store.put(stored.key, _writer(again))
+                blobs += 1
+        points = 0
+        index = factory.index_without_model()
+        if index is not None:
+            for region in index.regions():
+                stale = [h.id for h in bare(index).points(region) if h.payload.get("tenant") == tenant and any(
+                    isinstance(h.payload.get(f), str) and sealer.stale(tenant, h.payload[f]) for f in FIELDS)]
+                if stale:  # read opened, written back sealed under the current key (vectorstore/sealed.py)
+                    index.set_payloads(region, {h.id: h.payload for h in index.retrieve(region, stale)})
+                    points += len(stale)
+        dropped = keys.drop_others(tenant)
+        receipt: dict[str, Any] = {"data_key": kid, "lake_files": files, "dead_letter_copies": blobs,
+                                   "points": points, "data_keys_destroyed": len(dropped)}
+        factory.audit.append("tenant.resealed", tenant, **receipt)
+    return {"tenant": tenant, **receipt}
+
+
+def _writer(data: bytes) -> Callable[[Any], object]:
+    return lambda out: out.write(data)
+
+
 @dataclass(frozen=True)
 class Readable:
     """What of a tenant can still be read without its keys: plaintext written before
@@ -71,7 +115,7 @@ def readable(factory: Factory, tenant: str) -> Readable:
     points = 0
     index = factory.index_without_model()
     if index is not None:
-        inner = getattr(index, "inner", index)  # the stored payloads, not the opened ones
+        inner = bare(index)  # the stored payloads, not the opened ones
         for region in inner.regions():
             points += sum(1 for h in inner.points(region) if h.payload.get("tenant") == tenant and any(
                 isinstance(h.payload.get(f), str) and h.payload[f] and not h.payload[f].startswith(PREFIX)

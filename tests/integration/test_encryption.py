@@ -1,6 +1,6 @@
 """Encryption at rest (AIFACTORY_ENCRYPTION=on): a planted secret phrase is in no file under
 the data directory and in no message the broker holds, yet search answers with it;
-keys rotate and rewrap with the pipeline running as usual; shredding a tenant leaves
+keys rotate, rewrap and reseal with the pipeline running as usual; shredding a tenant leaves
 every copy of its text unreadable and its searches empty, with a receipt in the audit."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from governance.keyring import ShreddedError
-from governance.sealing import PREFIX
+from governance.sealing import PREFIX, TOKEN
 from ingest.broker import EmbeddedBroker
 from ingest.sources import Source
 from ingest.tables import RAW
@@ -22,6 +22,7 @@ from pipeline.erasure_proof import Spellings, parquet_texts, prove
 from pipeline.factory import Factory
 from tests.conftest import MakeFactory
 from transforms import chunk_table
+from vectorstore.sealed import bare
 from vectorstore.search import search
 
 pytestmark = pytest.mark.integration
@@ -101,6 +102,20 @@ def test_encrypted_home_holds_no_plaintext_and_shredding_leaves_nothing_readable
     assert factory.sealer.open("acme", stored["acme:parking.md"]["text"]).startswith("# Parking")
     assert tenant_keys.rewrap(factory, "acme")["data_keys"] == 2
     assert len(search(factory.index, factory.embedder, "garage", tenant="acme", top_k=5)) == 4
+
+    # Reseal: everything under the new data key, then the old one destroyed.
+    resealed = tenant_keys.reseal(factory, "acme")
+    assert (resealed["data_keys_destroyed"], resealed["dead_letter_copies"], resealed["points"]) == (1, 1, 3)
+    with factory.lake.connect(RAW, chunk_table.CHUNKS) as con:
+        values = [v for (v,) in con.execute("SELECT text FROM raw WHERE op = 'upsert' UNION ALL "
+                                            "SELECT title FROM raw UNION ALL SELECT metadata FROM raw UNION ALL "
+                                            "SELECT text FROM chunks WHERE op = 'upsert' UNION ALL "
+                                            "SELECT section FROM chunks").fetchall() if v and v != "{}"]
+    assert values and all(TOKEN.search(v) and {m.group(1) for m in TOKEN.finditer(v)} == {kid} for v in values)
+    payloads = [h.payload for h in bare(factory.index).points("eu-central")]
+    assert all(p["text"].startswith(f"{PREFIX}{kid}:") for p in payloads)
+    [hit] = search(factory.index, factory.embedder, "launch procedure", tenant="acme", top_k=1)
+    assert PHRASE in hit.text
     factory.close()
 
     # Shredding, from a fresh process: nothing of the tenant opens, anywhere.
@@ -114,8 +129,9 @@ def test_encrypted_home_holds_no_plaintext_and_shredding_leaves_nothing_readable
     with pytest.raises(ShreddedError):
         again.sealer.open("acme", sealed["text"])
     [entry] = [e for e in again.audit.entries() if e["action"] == "tenant.shredded"]
-    assert entry["target"] == "acme" and entry["details"]["data_keys_destroyed"] == 2
-    assert {e["action"] for e in again.audit.entries()} >= {"tenant.key_rotated", "tenant.rewrapped"}
+    assert entry["target"] == "acme" and entry["details"]["data_keys_destroyed"] == 1
+    assert {e["action"] for e in again.audit.entries()} >= {"tenant.key_rotated", "tenant.rewrapped",
+                                                            "tenant.resealed"}
     assert again.audit.verify().ok
     (tmp_path / "docs" / "late.md").write_text("# Late\n\nA document sent after offboarding.\n")
     with pytest.raises(ShreddedError, match="acme"):  # an offboarded tenant takes no new data

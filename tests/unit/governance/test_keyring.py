@@ -100,6 +100,16 @@ def test_rotation_seals_new_values_with_a_new_key_and_old_ones_still_open(tmp_pa
     assert '"1"' not in versions and '"2"' in versions  # the old master key is destroyed
     fresh = sealer(tmp_path)  # another process, nothing cached
     assert fresh.open("acme", old) == fresh.open("acme", new) == SECRET
+    meta = json.dumps({"owner": old, "team": new})
+    assert s.stale("acme", old) and s.stale("acme", meta) and not s.stale("acme", new)
+    again = s.reseal("acme", meta)
+    assert not s.stale("acme", again) and {k: s.open("acme", v) for k, v in json.loads(again).items()} == {
+        "owner": SECRET, "team": SECRET}
+    blob = s.seal_bytes("acme", b"kept bytes")
+    assert s.reseal_bytes("acme", blob) == blob  # already under the current key
+    assert s.keys.drop_others("acme") == sorted({old.split(":")[1]})
+    with pytest.raises(KeyError_):  # what the dropped key sealed, and was not resealed, is gone
+        sealer(tmp_path).open("acme", old)
 
 
 def test_shredding_makes_every_sealed_copy_unreadable_in_every_process(tmp_path: Path) -> None:
