@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from governance.audit import AuditLog
 from governance.contracts import LogPosition
 from governance.errors import ResidencyError
+from governance.keyring import ShreddedError
 from governance.names import valid_name
 from governance.residency import ResidencyPolicy
 from governance.sealing import Sealer
@@ -256,6 +257,13 @@ class Lake:
 
     def read_bytes(self, key: str) -> bytes:
         return self.store.read_bytes(key)
+
+    def read_blob(self, key: str, tenant: str) -> bytes:
+        """A kept dead-letter copy, opened when it was sealed; empty when its tenant was shredded."""
+        try:
+            return self.sealer.open_bytes(tenant, self.store.read_bytes(key))
+        except ShreddedError:
+            return b""
 
     def remove(self, key: str) -> bool:
         return self.store.remove(key)

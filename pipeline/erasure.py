@@ -196,7 +196,7 @@ def _dead_letters(factory: Factory, tenant: str, uris: set[str], events: set[str
     if spellings:
         hashing = tenant_key(factory.pii_secret, tenant)
         digests = {posixpath.basename(b.key) for b in blobs
-                   if _names(lake.read_bytes(b.key), spellings, key, hashing)}
+                   if _names(lake.read_blob(b.key, tenant), spellings, key, hashing)}
     ids: set[str] = set()
     for letter in dead_letter_table.letters_of_tenant(lake, tenant):
         if letter.event_id in events or letter.source_uri in uris or letter.content_sha256 in digests or (

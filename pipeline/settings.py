@@ -38,8 +38,9 @@ class FactorySettings(BaseSettings):
     # jurisdiction allows that region, and leaves the rest for a worker of an allowed region.
     # Empty: unrestricted, recorded as unknown ("") in the ledger and the residency report.
     compute_region: str = ""
-    # Encryption at rest (governance/sealing.py): text and titles sealed with per-tenant keys in the
-    # Kafka log, the lake, the index and dead-letter copies. Every process of a home must agree.
+    # Encryption at rest (governance/sealing.py): text, titles, sections and metadata values sealed with
+    # per-tenant keys in the Kafka log, the lake, the index and dead-letter copies. Every process of a
+    # home must agree.
     encryption: bool = False
     # Where the local key manager keeps tenants' master keys: outside the data directory, and
     # backed up apart from it. Unset: ~/.config/aifactory/kms. One folder per home inside.

@@ -18,6 +18,7 @@ from ingest.broker import EmbeddedBroker
 from ingest.sources import Source
 from ingest.tables import RAW
 from pipeline import runner, tenant_keys
+from pipeline.erasure import erase
 from pipeline.erasure_proof import Spellings, parquet_texts, prove
 from pipeline.factory import Factory
 from tests.conftest import MakeFactory
@@ -155,3 +156,19 @@ def test_the_erasure_proof_opens_sealed_values(tmp_path: Path, make_factory: Mak
     assert email.encode() not in blob.read_bytes()
     assert prove(home, "acme", spellings, broker="", lake=factory.lake).found == [str(blob.relative_to(home))]
     assert prove(home, "acme", spellings, broker="", lake=None).found == []  # what a byte scan alone says
+
+
+def test_erasing_a_subject_reaches_the_sealed_copy_of_a_failed_file(tmp_path: Path, make_factory: MakeFactory) -> None:
+    """A failed file is kept whole (sealed) for a replay: an erasure must open it to see
+    that it names the subject, and remove it; the proof, which opens it too, then agrees."""
+    factory = make_factory(tmp_path / "home", encryption=True, kms_dir=tmp_path / "kms")
+    folder, email = tmp_path / "docs", "jane.roe@example.com"
+    folder.mkdir()
+    (folder / "note.md").write_text(f"# Note\n\nWrite to {email} about the depot keys.\n")
+    (folder / "broken.json").write_text('{"id": 1, "owner": "' + email + '" ')
+    runner.run(factory, [Source(folder, "acme", "EU")])
+    kept = [p for p in (factory.settings.home / "lake" / "dead_letter_blobs").rglob("*") if p.is_file()]
+    assert kept and email.encode() not in kept[0].read_bytes()
+    receipt = erase(factory, "acme", subject=email)  # raises ErasureIncompleteError if the proof finds it
+    assert receipt.proof["found"] == [] and not [p for p in kept if p.exists()]
+    factory.close()
