@@ -9,7 +9,7 @@ writes its payloads from them, so they keep that one shape.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -151,14 +151,24 @@ def rows_of(lake: Lake, files: Collection[str]) -> list[ChunkRow]:
 
 def locate_chunk(lake: Lake, row_id: str) -> list[LocatedRow]:
     """The chunk row (a replayed one may be stored twice), with its file and row number."""
-    return located_rows(lake, CHUNKS, _TRACED_COLUMNS, {"row_id": row_id})
+    return _opened(lake, located_rows(lake, CHUNKS, (*_TRACED_COLUMNS, "tenant"), {"row_id": row_id}))
 
 
 def document_chunks(lake: Lake, document_id: str, tenant: str | None = None) -> list[LocatedRow]:
     """Every chunk row and tombstone of every version of a document (of `tenant`, when
     given), with op and landed_at, each with its file and row number."""
-    return located_rows(lake, CHUNKS, _HISTORY_COLUMNS,
-                        {"document_id": document_id, **({"tenant": tenant} if tenant else {})})
+    return _opened(lake, located_rows(lake, CHUNKS, (*_HISTORY_COLUMNS, "tenant"),
+                                      {"document_id": document_id, **({"tenant": tenant} if tenant else {})}))
+
+
+def _opened(lake: Lake, rows: list[LocatedRow]) -> list[LocatedRow]:
+    """The rows with their section opened (sealed with encryption on; "" once shredded), less the
+    tenant column read to open it."""
+    out = []
+    for r in rows:
+        opened = lake.sealer.open_fields(r.values) or {**r.values, "section": ""}
+        out.append(replace(r, values={k: v for k, v in opened.items() if k != "tenant"}))
+    return out
 
 
 def documents_of(lake: Lake, files: Collection[str]) -> set[str]:

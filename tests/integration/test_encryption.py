@@ -78,6 +78,8 @@ def test_encrypted_home_holds_no_plaintext_and_shredding_leaves_nothing_readable
     assert report.summary()["published"] == 3 and factory.index.count("eu-central", tenant="acme") == 3
     [hit] = search(factory.index, factory.embedder, "launch procedure", tenant="acme", top_k=1)
     assert PHRASE in hit.text and hit.title == HEADING_ONLY and hit.section == HEADING_ONLY
+    [traced] = chunk_table.document_chunks(factory.lake, "acme:vault.md")  # what a lineage trace shows
+    assert traced.values["section"] == HEADING_ONLY and "tenant" not in traced.values
 
     assert scan(home) == []
     assert [p for p in (home / "lake" / "dead_letter_blobs").rglob("*") if p.is_file()]  # a sealed copy
