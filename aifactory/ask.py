@@ -70,6 +70,12 @@ def format_status(data: dict[str, Any]) -> str:
     services = data["in_use"]["services"]
     if services:
         rows.append("services: " + ", ".join(f"{s['kind']} (pid {s['pid']})" for s in services))
+    sealed = data.get("encryption") or {}
+    if sealed.get("on"):
+        rows.append(f"encryption at rest: on, tenants' master keys in {sealed['keys']}")
+    elif sealed.get("sealed_data"):
+        rows.append("warning: this home holds sealed data but encryption is off here: set AIFACTORY_ENCRYPTION=on "
+                    "(and the home's AIFACTORY_KMS_DIR) to read it")
     return f"home: {data['home']}\nmodel: {data['model']}\n" + "\n".join(rows)
 
 

@@ -59,6 +59,9 @@ def status(factory: Factory) -> dict[str, Any]:
         # where the lake is; per table: rows whose key is stored again (`aifactory repair`)
         "lake": {"location": factory.lake.location, "repeated_keys": repeated},
         "in_use": in_use(factory, index),
+        # encryption at rest: where the tenants' master keys are (README "Encryption at rest")
+        "encryption": {"on": factory.sealer.on, "keys": str(factory.kms_dir) if factory.sealer.on else None,
+                       "sealed_data": any(factory.data_keys_dir.glob("*.json"))},
     }
 
 

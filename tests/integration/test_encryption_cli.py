@@ -32,6 +32,8 @@ def test_tenant_keys_from_the_command_line(tmp_path: Path) -> None:
     (work / "docs" / "memo.md").write_text("# Memo\n\nThe north depot opens at six on weekdays.\n")
     aifactory(work, "run", "docs", "--tenant", "acme", "--jurisdiction", "EU")
     assert (work / ".aifactory" / "keys" / "data-keys" / "acme.json").exists()
+    assert f"master keys in {tmp_path / 'kms'}" in aifactory(work, "status").stdout
+    assert "holds sealed data but encryption is off here" in aifactory(work, "status", encrypted=False).stdout
 
     proc = aifactory(work, "tenant", "shred", "--tenant", "acme", expect=2)
     assert "add --yes" in proc.stderr
