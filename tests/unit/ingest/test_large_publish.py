@@ -4,7 +4,10 @@ and landing does not redact again what this process redacted at the edge."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from governance.contracts import DocumentEvent
 from governance.privacy import EdgeMemo, PrivacyPolicy
@@ -97,3 +100,29 @@ def test_landing_redacts_a_foreign_message_and_trusts_its_own(monkeypatch: Any) 
     factory.edge.vouch(own)
     assert stream.landing_event(factory, own) == foreign  # type: ignore[arg-type]
     assert calls == ["t1:a.txt"]  # not redacted a second time
+
+
+def test_landing_with_encryption_seals_plain_messages_and_refuses_forged_seals(tmp_path: Path) -> None:
+    """A foreign producer's plain event is redacted, then sealed, before the raw lake keeps it; one
+    that claims to be sealed must open with the tenant's key: a forged seal would skip redaction."""
+    from governance.keyring import KeyError_
+    from pipeline import stream
+
+    sealer = Sealer.at(tmp_path / "data-keys", tmp_path / "kms")
+
+    class _Factory:
+        edge, privacy, pii_secret = EdgeMemo(), PrivacyPolicy(), b"s" * 32
+
+    factory = _Factory()
+    factory.sealer = sealer  # type: ignore[attr-defined]
+    event = DocumentEvent.new(op="upsert", document_id="t1:a.txt", version=1, text="mail jane.doe@example.com",
+                              tenant="t1", jurisdiction="EU", region="eu-central", source_uri="file:///a.txt",
+                              source_root="file:///")
+    landed = stream.landing_event(factory, event.to_json())  # type: ignore[arg-type]
+    assert Sealer.sealed(landed) and "jane" not in landed.to_json().decode()
+    assert "jane.doe@example.com" not in sealer.open_record(landed).text  # redacted before it was sealed
+    sealed_here = sealer.seal_record(event)  # as another process's edge of this home would publish it
+    assert stream.landing_event(factory, sealed_here.to_json()) == sealed_here  # type: ignore[arg-type]
+    forged = event.model_copy(update={"text": "aifx1:00000000:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"})
+    with pytest.raises(KeyError_):
+        stream.landing_event(factory, forged.to_json())  # type: ignore[arg-type]
