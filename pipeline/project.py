@@ -8,8 +8,10 @@ A one-shot pass plans from the whole lake. A live projection (resident mode) kee
 its plan and brings it up to date from the lake files that appeared since
 (`vectorstore.sync.LivePlan`); when nothing appeared and the last sync finished,
 the index already equals the plan and the pass costs nothing. Its syncs compare only
-the tenants whose chunks changed; the first one, and one every FULL_RECONCILE_S,
-compares everything (what another writer or a restored index may have changed).
+the changed documents' duplicate families (`LivePlan.narrowed`; the changed tenants
+whole on a lake written before reader keys were kept); the first one, and one every
+FULL_RECONCILE_S, compares everything (what another writer or a restored index may
+have changed).
 """
 
 from __future__ import annotations
@@ -52,9 +54,13 @@ class Project:
         if not self._stale:
             return None
         full = plan.pending is None or time.monotonic() - self._full_at > FULL_RECONCILE_S
+        narrowed = None if full else plan.narrowed()  # the changed documents' families only, when it can
         report = sync_index(f.lake, f.index, f.embedder, ledger=f.ledger, carbon=f.carbon, run_id=run_id,
-                            desired=desired, progress=progress, ahead=ahead, scope=None if full else plan.pending,
-                            compute=f.compute)
+                            desired=narrowed[0] if narrowed else desired, progress=progress, ahead=ahead,
+                            scope=None if full else plan.pending, compute=f.compute,
+                            narrow=narrowed[1] if narrowed else None)
+        if narrowed:  # the regions' points as the whole plan counts them, not as the narrowed one does
+            report.by_region = {region: len(desired.region(region)) for region in report.by_region}
         plan.synced()
         checkpoint = SyncCheckpoint(f.settings.home, f.embedder.fingerprint.id)
         if f.refused_compute(report, run_id):

@@ -208,11 +208,16 @@ class LivePlan:
     its latest version, as `chunk_table.current_rows` selects them.
 
     `pending` is what a sync must look at in the index: the (region, tenant) groups
-    touched since the last `synced()`, or None (everything) after a full read."""
+    touched since the last `synced()`, or None (everything) after a full read;
+    `narrowed()` says the same by document: the changed documents' duplicate families."""
 
     def __init__(self, lake: Lake, model_id: str) -> None:
         self.lake, self.model_id = lake, model_id
         self.pending: set[tuple[str, str]] | None = None
+        self._docs: set[str] = set()  # documents with new rows since the last sync
+        self._keys: set[tuple[str, str, str]] = set()  # (region, tenant, reader key) of their old and new rows
+        self._unkeyed = False  # a row without a reader key (an old lake) was touched: no narrowing
+        self._by_key: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # -> documents holding it now
         self._files: set[str] | None = None
         self._versions: dict[str, int] = {}  # document id -> latest version (tombstones too)
         self._rows: dict[str, dict[str, Row]] = {}  # document id -> row id -> upsert row of that version
@@ -234,15 +239,20 @@ class LivePlan:
         touched: set[tuple[str, str]] = set()  # (region, tenant) groups whose families may have changed
         for row in rows:
             doc, version = row["document_id"], row["version"]
+            self._docs.add(doc)
             if version > self._versions.get(doc, 0):  # a newer version (or a tombstone) replaces the rows
                 self._versions[doc] = version
                 for old in self._rows.pop(doc, {}).values():
                     self._members[(old["region"], old["tenant"])].discard(doc)
                     touched.add((old["region"], old["tenant"]))
+                    self._by_key[_family_key(old)].discard(doc)
+                    self._touch_key(old)
             if version == self._versions[doc] and row["op"] == "upsert":
                 group = (row["region"], row["tenant"])
                 self._rows.setdefault(doc, {})[row["row_id"]] = row
                 self._members[group].add(doc)
+                self._by_key[_family_key(row)].add(doc)
+                self._touch_key(row)
                 touched.add(group)
         self._files |= new
         if self.pending is not None:
@@ -250,9 +260,33 @@ class LivePlan:
         self._rebuild(touched)
         return self._plan, True
 
+    def _touch_key(self, row: Row) -> None:
+        self._keys.add(_family_key(row))
+        self._unkeyed = self._unkeyed or not row.get("reader_key")
+
     def synced(self) -> None:
         """The index now equals the plan: nothing is pending."""
         self.pending = set()
+        self._docs, self._keys, self._unkeyed = set(), set(), False
+
+    def narrowed(self) -> tuple[Plan, Narrow] | None:
+        """What a sync of the changes since the last one must compare: the points of the
+        duplicate families the changed documents' rows belong to (now, or before the change),
+        and which point ids could head them. None when everything must be compared (a fresh
+        plan), or a touched row has no reader key (a lake written before it was kept)."""
+        if self.pending is None or self._unkeyed:
+            return None
+        members = [r for key in self._keys for doc in self._by_key.get(key, ()) for r in self._rows[doc].values()
+                   if _family_key(r) == key]
+        groups: dict[tuple[str, str], Points] = {}
+        points: dict[str, Points] = defaultdict(dict)
+        for group in self.pending:
+            held, _ = self._groups.get(group, ({}, 0))
+            mine = {pid: v for pid, v in held.items() if (*group, v[0].get("reader_key") or "") in self._keys}
+            groups[group] = mine
+            points[group[0]].update(mine)
+        return Plan(dict(points), self._plan.duplicates, groups, dict(self._plan.folded)), \
+            Narrow.of(members, self._docs, self.model_id)
 
     @property
     def current(self) -> Plan:
@@ -271,7 +305,12 @@ class LivePlan:
             self._rows.setdefault(row["document_id"], {})[row["row_id"]] = row
             self._members[(row["region"], row["tenant"])].add(row["document_id"])
         self._files, self._groups, self._memo = files, {}, {}
+        self._by_key = defaultdict(set)
+        for doc, held in self._rows.items():
+            for row in held.values():
+                self._by_key[_family_key(row)].add(doc)
         self.pending = None
+        self._docs, self._keys, self._unkeyed = set(), set(), False
         self._rebuild(set(self._members))
 
     def _rebuild(self, groups: set[tuple[str, str]]) -> None:
@@ -293,6 +332,11 @@ class LivePlan:
             by_tenant[tenant] += folded
         self._plan = Plan(dict(by_region), sum(by_tenant.values()),
                           {group: points for group, (points, _) in self._groups.items()}, dict(by_tenant))
+
+
+def _family_key(row: Row) -> tuple[str, str, str]:
+    """Which duplicate family a row belongs to: its (region, tenant) group and reader key."""
+    return row["region"], row["tenant"], row.get("reader_key") or ""
 
 
 def meter(rows: list[dict[str, Any]], texts: list[str], seconds: float, embedder: Embedder, run_id: str,

@@ -71,3 +71,45 @@ def test_a_live_sync_reads_only_the_changed_tenants_and_ends_where_a_full_one_wo
         assert index.count("eu-central") == len(desired.region("eu-central"))
     finally:
         index.close()
+
+
+FOOTER = ("## Confidentiality\nThis document is internal to Helio Robotics. Do not forward it outside the company. "
+          "Questions about handling go to the information security team, who answer within two working days.")
+
+
+def test_a_live_sync_reads_only_the_changed_documents_families_and_ends_where_a_full_one_would(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """Each kind of change (an edit, a new document, the delete of a shared footer's head,
+    its return) is compared by the changed documents' duplicate families only: the points
+    read from the index stay few however many documents the tenant holds."""
+    side = Lakeside(tmp_path / "lake", token_counter(default_model_path()))
+    lake, model = side.lake, embedder.fingerprint.id
+    for n in range(12):
+        side.land("acme", f"d{n:02}.md", 1, f"# Rule {n}\nHelmets are required in aisle {n}.\n{FOOTER}")
+    index = EdgeIndex(tmp_path / "edge", model_id=model, dimension=embedder.dimension)
+    live = LivePlan(lake, model)
+    try:
+        desired, _ = live.refresh()
+        assert live.narrowed() is None  # a fresh plan: everything is compared
+        sync_index(lake, index, embedder, desired=desired)
+        live.synced()
+        held = index.count("eu-central")
+        steps = [
+            lambda: side.land("acme", "d05.md", 2, f"# Rule 5\nHelmets and vests are required in aisle 5.\n{FOOTER}"),
+            lambda: side.land("acme", "d12.md", 1, "# Rule 12\nGloves are required at the press."),
+            lambda: side.land("acme", "d00.md", 2, op="delete"),  # the footer's point was d00's: d01 heads it now
+            lambda: side.land("acme", "d00.md", 3, f"# Rule 0\nHelmets are required in aisle 0.\n{FOOTER}"),
+        ]
+        for step in steps:
+            step()
+            desired, changed = live.refresh()
+            narrowed = live.narrowed()
+            assert changed and narrowed is not None
+            report = sync_index(lake, index, embedder, desired=narrowed[0], scope=live.pending, narrow=narrowed[1])
+            live.synced()
+            assert report.digests_read <= 4 < held, report  # the changed document's points and its footer's
+            full = sync_index(lake, index, embedder, desired=plan(lake, model))
+            assert (full.upserted, full.deleted, full.repointed) == (0, 0, 0), step
+            assert index.count("eu-central") == len(desired.region("eu-central"))
+    finally:
+        index.close()
