@@ -1,6 +1,7 @@
 """Prompt-injection screener evaluation on a labelled set (tests/data/injection_labelled.jsonl by default).
 
     python -m benchmarks.injection_eval [--threshold 0.5] [--data PATH] [--split dev|test] [--quiet]
+                                        [--rules-only] [--in-chunks]
 
 Runs `transforms.injection.screen` on every line and prints precision, recall, F1 and the benign
 false-positive rate (share of clean texts quarantined) at the threshold, recall per attack kind
@@ -10,7 +11,8 @@ misclassified text with its score and reasons.
 --split keeps only the lines whose `split` field equals it (lines without one are kept only when
 no --split is given), so a set can hold a dev part to tune on and a test part to measure once.
 --quiet prints the figures only: no misclassified texts, so a held-out part can be measured
-without reading it.
+without reading it. --rules-only leaves the learned model out (`rules_screen`). --in-chunks
+screens each line inside ~120 words of ordinary enterprise text, as a chunk would hold it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from transforms.injection import DEFAULT_THRESHOLD, SCREENER_VERSION, Screening, screen
+from transforms.injection import DEFAULT_THRESHOLD, Screening, rules_screen, screen, screener_version
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection_labelled.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "injection_labelled.jsonl"
 SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -40,6 +43,23 @@ def load(path: Path = DATA, split: str | None = None) -> list[Example]:
         rows = [json.loads(line) for line in f if line.strip()]
     examples = [Example(r["text"], bool(r["injection"]), r["kind"], r.get("split")) for r in rows]
     return examples if split is None else [e for e in examples if e.split == split]
+
+
+def in_chunks(examples: list[Example], seed: int = 5) -> list[Example]:
+    """Each line as the middle of a chunk: up to 60 words of an enterprise-qa paragraph before
+    and after it, joined by newlines as the chunker joins a document's lines."""
+    import random
+
+    corpus = ROOT / "benchmarks" / "data" / "enterprise-qa" / "corpus.jsonl"
+    paragraphs = [p for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()
+                  for p in json.loads(line)["text"].split("\n") if len(p.split()) > 20]
+    rng = random.Random(seed)
+
+    def around(text: str) -> str:
+        before, after = rng.choice(paragraphs).split()[:60], rng.choice(paragraphs).split()[:60]
+        return f"{' '.join(before)}\n{text}\n{' '.join(after)}"
+
+    return [Example(around(e.text), e.injection, e.kind, e.split) for e in examples]
 
 
 def figures(examples: list[Example], results: list[Screening], threshold: float) -> tuple[float, float, float]:
@@ -66,15 +86,21 @@ def main() -> None:
     ap.add_argument("--split", choices=("dev", "test"), default=None,
                     help="keep only lines with this split (lines without a split are then left out)")
     ap.add_argument("--quiet", action="store_true", help="print the figures only, no misclassified texts")
+    ap.add_argument("--rules-only", action="store_true", help="the rules alone, without the learned model")
+    ap.add_argument("--in-chunks", action="store_true",
+                    help="put each line between two paragraphs of ordinary text, as it would sit in a chunk")
     args = ap.parse_args()
 
     examples = load(args.data, args.split)
+    if args.in_chunks:
+        examples = in_chunks(examples)
     if not examples:
         raise SystemExit(f"no lines in {args.data} with split {args.split!r}")
-    results = [screen(e.text) for e in examples]
+    results = [(rules_screen if args.rules_only else screen)(e.text) for e in examples]
     positives = sum(e.injection for e in examples)
     where = f" (split {args.split})" if args.split else ""
-    print(f"screener {SCREENER_VERSION}: {args.data.name}{where}: {len(examples)} texts, {positives} injections, "
+    version = screener_version(learned=not args.rules_only)
+    print(f"screener {version}: {args.data.name}{where}: {len(examples)} texts, {positives} injections, "
           f"{len(examples) - positives} clean, threshold {args.threshold}")
     precision, recall, f1 = figures(examples, results, args.threshold)
     fpr = false_positive_rate(examples, results, args.threshold)

@@ -257,6 +257,7 @@ class Factory:
         t = self.settings.transforms
         env = {"AIFACTORY_PII_SECRET": self.pii_secret.hex(),
                "AIFACTORY_QUARANTINE_THRESHOLD": str(t.quarantine_threshold),
+               "AIFACTORY_SCREENING_MODEL": "on" if t.screening_model else "off",
                # Chunks are measured in the tokens of the model that embeds them.
                "AIFACTORY_TOKENIZER_DIR": str(self.model_dir.resolve())}
         if t.privacy_policy:

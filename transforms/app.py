@@ -79,7 +79,8 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
 
     def transform(value: bytes, at: LogPosition) -> list[ChunkRecord] | DeadLetter:
         return chunk_event(value, at, counter, privacy=privacy, secret=secret,
-                           threshold=chain.quarantine_threshold, residency=residency, sealer=sealer)
+                           threshold=chain.quarantine_threshold, residency=residency, sealer=sealer,
+                           learned=chain.screening_model)
 
     @app.agent(raw, name="chunker")
     async def chunker(stream: Any) -> None:
@@ -100,7 +101,7 @@ def create_app(settings: KafkaSettings, bootstrap_servers: str, epoch: str, chai
 
 def chunk_event(value: bytes, at: LogPosition, counter: TokenCounter, *, privacy: PrivacyPolicy, secret: bytes,
                 threshold: float, residency: ResidencyPolicy | None = None,
-                sealer: Sealer | None = None) -> list[ChunkRecord] | DeadLetter:
+                sealer: Sealer | None = None, learned: bool = True) -> list[ChunkRecord] | DeadLetter:
     """The chunk records of one raw event, or its dead letter. Any failure on the event
     dead-letters it, so one input that meets a bug never stops the stream behind it.
     With a `sealer`, the event's text is opened here and each chunk's sealed again."""
@@ -109,7 +110,7 @@ def chunk_event(value: bytes, at: LogPosition, counter: TokenCounter, *, privacy
         doc = sealer.open_record(DocumentEvent.from_json(value))
         if residency is not None:
             residency.check(doc.jurisdiction, doc.region)
-        chunks = to_chunks(doc, at, counter, privacy=privacy, secret=secret, threshold=threshold)
+        chunks = to_chunks(doc, at, counter, privacy=privacy, secret=secret, threshold=threshold, learned=learned)
         return [sealer.seal_record(c) for c in chunks]
     except (GovernanceError, EmptyDocumentError) as exc:
         return _dead_letter(value, at, exc, residency)

@@ -40,10 +40,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from transforms import injection_model
 from transforms import injection_rules as R
 from transforms.injection_rules import BIDI_OTHER, BIDI_OVERRIDE, ZERO_WIDTH, normalise
 
-SCREENER_VERSION = "rules-3"  # bump when rules change
+SCREENER_VERSION = "rules-3+ngram-lr-1"  # bump when the rules or the learned model change
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -435,8 +436,39 @@ def _invisible_hits(text: str, hits: _Hits, spans: list[tuple[str, str]]) -> Non
         spans.append(("unicode tag characters", decoded))
 
 
-def screen(text: str) -> Screening:
-    """Score one chunk for indirect prompt injection, with the reasons."""
+def screener_version(learned: bool = True) -> str:
+    return SCREENER_VERSION if learned else SCREENER_VERSION.split("+")[0]
+
+
+def screen(text: str, *, learned: bool = True) -> Screening:
+    """Score one chunk for indirect prompt injection, with the reasons: the rules, then the
+    learned model (`transforms.injection_model`) as one more signal unless `learned` is off."""
+    hits = _all_rule_hits(text)
+    if not learned:
+        return _scored(hits)
+    model = injection_model.load()
+    p = model.strongest(text)
+    if p >= model.threshold:
+        # At its threshold the model alone reaches the default quarantine threshold (0.5).
+        weight = 0.5 + 0.45 * (p - model.threshold) / (1.0 - model.threshold)
+        _add(hits, "learned", weight, f"the learned n-gram model ({model.version}) gives it {p:.2f}")
+    return _scored(hits)
+
+
+def rules_screen(text: str) -> Screening:
+    """The rules alone, without the learned model (for measuring each part)."""
+    return _scored(_all_rule_hits(text))
+
+
+def _scored(hits: _Hits) -> Screening:
+    remaining = 1.0
+    for weight, _ in hits.values():
+        remaining *= 1.0 - weight
+    ordered = sorted(hits.values(), key=lambda hit: -hit[0])
+    return Screening(score=round(1.0 - remaining, 4), reasons=tuple(reason for _, reason in ordered))
+
+
+def _all_rule_hits(text: str) -> _Hits:
     hits: _Hits = {}
     for where, content in _hidden_hits(text, hits)[:_MAX_SPANS]:
         inner = _phrase_hits(normalise(content[:_MAX_SPAN_CHARS]))
@@ -453,8 +485,4 @@ def screen(text: str) -> Screening:
     _url_hits(text, hits)
     for name, (weight, reason) in _phrase_hits(normalise(text)).items():
         _add(hits, name, weight, reason)
-    remaining = 1.0
-    for weight, _ in hits.values():
-        remaining *= 1.0 - weight
-    ordered = sorted(hits.values(), key=lambda hit: -hit[0])
-    return Screening(score=round(1.0 - remaining, 4), reasons=tuple(reason for _, reason in ordered))
+    return hits

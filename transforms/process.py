@@ -26,7 +26,7 @@ from governance.privacy import PrivacyPolicy, apply_privacy
 from transforms.chunking import CHUNKER_VERSION, chunk, normalise, strip_invisible
 from transforms.dedup import reader_key, simhash
 from transforms.errors import TransformError
-from transforms.injection import DEFAULT_THRESHOLD, SCREENER_VERSION, screen
+from transforms.injection import DEFAULT_THRESHOLD, screen, screener_version
 from transforms.tokens import TokenCounter
 
 
@@ -36,9 +36,10 @@ class EmptyDocumentError(TransformError, ValueError):
 
 def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
               privacy: PrivacyPolicy | None = None, secret: bytes = b"",
-              threshold: float = DEFAULT_THRESHOLD) -> list[ChunkRecord]:
+              threshold: float = DEFAULT_THRESHOLD, learned: bool = True) -> list[ChunkRecord]:
     """Chunks of an upsert, or one tombstone for a delete. `at` is where the event
-    was read; a republished event keeps its first position (`origin`)."""
+    was read; a republished event keeps its first position (`origin`). `learned`: the
+    screener's learned model beside its rules."""
     # First: the ids and URI every record below copies are redacted too.
     event = apply_privacy(event, privacy or PrivacyPolicy(), secret)
     raw = event.origin or at
@@ -46,7 +47,7 @@ def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
         "event_id": event.event_id, "tenant": event.tenant, "jurisdiction": event.jurisdiction,
         "region": event.region, "document_id": event.document_id, "version": event.version,
         "source_uri": event.source_uri, "event_time": event.event_time, "raw": raw,
-        "chunker": CHUNKER_VERSION, "screener": SCREENER_VERSION,
+        "chunker": CHUNKER_VERSION, "screener": screener_version(learned),
     }
     if event.op == "delete":
         tomb = tombstone_id(event.event_id)
@@ -56,7 +57,7 @@ def to_chunks(event: DocumentEvent, at: LogPosition, counter: TokenCounter, *,
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
     for piece in chunk(normalise(event.text), counter):
-        verdict = screen(piece.text)
+        verdict = screen(piece.text, learned=learned)
         text = strip_invisible(piece.text).strip()
         digest = content_hash(text)
         if not text or digest in seen:

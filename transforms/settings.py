@@ -24,6 +24,8 @@ class TransformSettings(BaseSettings):
     # the worker names it (pipeline/factory.py), as the embedder's choice is not transforms' to make.
     tokenizer_dir: Path | None = None
     quarantine_threshold: float = DEFAULT_THRESHOLD
+    # The learned model beside the rules (transforms/injection_model.py); off: the rules alone.
+    screening_model: bool = True
     # Faust keeps its own state here; left unset it would write into the working directory.
     worker_datadir: Path | None = None
     # With encryption on, the parent names the home's wrapped data keys and its folder of the

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.injection import DEFAULT_THRESHOLD, Screening, screen
+from transforms.injection import DEFAULT_THRESHOLD, Screening, rules_screen, screen
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection_labelled.jsonl"
 ATTACK_KINDS = ("instruction", "roleplay", "hidden", "exfiltration")
@@ -139,12 +139,15 @@ def test_adding_a_second_signal_raises_the_score(first: str, second: str) -> Non
     assert screen(f"{first}\n{second}").score > alone.score > 0.0
 
 
-def test_adding_text_never_lowers_the_score() -> None:
+def test_adding_text_never_lowers_the_rules_score_nor_lifts_a_quarantine() -> None:
+    # The learned model judges windows of words, so its own score may move either way; what a
+    # text adds cannot take an attack out of quarantine (test_injection_model: dilution).
     for row in load_set():
         text = str(row["text"])
-        base = screen(text).score
+        base, rules = screen(text), rules_screen(text).score
         for extra in SINGLE_SIGNALS:
-            assert screen(f"{text}\n\n{extra}").score >= base, (text, extra)
+            assert rules_screen(f"{text}\n\n{extra}").score >= rules, (text, extra)
+            assert screen(f"{text}\n\n{extra}").quarantined() or not base.quarantined(), (text, extra)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The screener on text written for these tests, not taken from the labelled sets it was tuned on.
+"""The screener's rules on text written for these tests, not taken from the labelled sets they were tuned on.
+The rules alone (`rules_screen`) must catch each attack here; the learned model is tested in test_injection_model.
 
 Each technique the rules generalise to (normalisation before the rules, decoding, fake conversation turns,
 a model named as the reader and then given an order, exfiltration through URLs and addresses, several
@@ -15,7 +16,8 @@ import time
 import pytest
 
 from transforms import injection_rules as R
-from transforms.injection import DEFAULT_THRESHOLD, screen
+from transforms.injection import DEFAULT_THRESHOLD
+from transforms.injection import rules_screen as screen
 
 
 def _b64(text: str) -> str:
