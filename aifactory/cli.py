@@ -24,7 +24,8 @@
 This module imports only the standard library and light modules: `--help` and a
 mistyped option answer at once. The commands (commands.py) are imported to run.
 Exit codes: 0 done, 1 a check failed or an unexpected error, 2 a usage error
-(what was wrong and what to do, never a traceback), 130 interrupted.
+(what was wrong and what to do, never a traceback), 130 interrupted, 141 the reader of the
+output went away (`| head`).
 """
 
 from __future__ import annotations
@@ -368,6 +369,16 @@ def say(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`aifactory status | head -1`): stop quietly, as a shell tool
+        # killed by SIGPIPE does, and keep Python from failing again on the final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
+
+
+def _main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     check_args(p, args)
@@ -462,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
             return unexpected(name, exc, home, verbose=args.verbose)
         say(f"{name}: {bad_setting(exc)}")
         return 2
+    except BrokenPipeError:
+        raise  # not a bug: main() ends quietly
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback kept in a file
         if ctrl_c.seen:  # a library's error made of the KeyboardInterrupt (DuckDB's, inside a query)
             return interrupted(name)

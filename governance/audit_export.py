@@ -63,9 +63,16 @@ def export(log: AuditLog, out: Path) -> dict[str, Any]:
         "head": {"seq": entries[-1]["seq"] if entries else 0, "hash": entries[-1]["hash"] if entries else GENESIS},
         "note": result.note, "public_key": public_key(log.key)}
     doc["signature"] = signing_key(log.key).sign(_body(doc)).hex()
+    if not out.parent.is_dir():
+        raise AuditExportError(f"cannot write {out}: the folder {out.parent} does not exist; create it, or give "
+                               "--out a file in a folder that does")
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AuditExportError(f"cannot write {out}: {exc.strerror}; give --out a file you may write") from exc
     return doc
 
 

@@ -75,3 +75,10 @@ def test_damaged_or_foreign_files_are_findings(tmp_path: Path) -> None:
     assert "not an audit export" in verify_export(other).problem
     _, out = made(tmp_path)
     assert "64 hex digits" in verify_export(out, "zz").problem
+
+
+def test_an_export_into_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    log, _ = made(tmp_path)
+    with pytest.raises(AuditExportError, match=f"the folder {tmp_path / 'nowhere'} does not exist; create it"):
+        export(log, tmp_path / "nowhere" / "export.json")
+    assert not (tmp_path / "nowhere").exists()
