@@ -130,6 +130,12 @@ def test_delete_through_the_api_completes_everywhere(api_world: ApiWorld) -> Non
         assert time.monotonic() < deadline, "the delete did not complete"
         time.sleep(0.5)
     assert ticket["state"] == "complete" and ticket["points_deleted"] == before["points"]
+    entries = list(api_world.factory.audit.entries())
+    asked = next(e for e in entries if e["action"] == "delete.request" and e["details"].get("document") == doc)
+    audited = [e for e in entries if e["details"].get("request_id") == asked["details"]["request_id"]]
+    # Who asked and from where: the key and the client's address.
+    assert [e["action"] for e in audited] == ["delete.request", "delete.done"]
+    assert all(e["actor"].startswith("key:") and e["actor"].endswith(" from 127.0.0.1") for e in audited)
     after = call(api_world, "GET", f"/v1/documents/{doc}", "acme/reader").json()
     assert after["state"] == "deleted" and after["points"] == 0
     hits = call(api_world, "POST", "/v1/search", "acme/reader",

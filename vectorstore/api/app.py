@@ -144,6 +144,11 @@ def is_json(content_type: str) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def actor(key: ApiKey, request: Request) -> str:
+    """Who asked, for the audit log: the key and the address the request came from."""
+    return f"key:{key.key_id} from {request.client.host if request.client else 'an unknown address'}"
+
+
 async def json_body(request: Request) -> None:
     """A body sent as anything but JSON gets 415 naming the header: curl -d alone sends a form."""
     content_type = request.headers.get("content-type", "")
@@ -368,7 +373,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
 
     @app.delete("/v1/documents/{document_id:path}", response_model=DeletionResponse, status_code=202,
                 responses={**DELETE_ACCEPTED, **COMMON, **NOT_FOUND, **GONE}, tags=["documents"])
-    async def delete_document(document_id: str, response: Response,
+    async def delete_document(document_id: str, request: Request, response: Response,
                               key: Annotated[ApiKey, Depends(caller("documents:delete"))]) -> DeletionResponse:
         """Publish a delete event for the document; poll `Location` (also `status_url`) until the state is
         complete. Asked again while that request is pending, it answers with the same request; once the
@@ -381,7 +386,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
             raise ApiProblem(410, "Document already deleted",
                              f"document {document_id!r} of tenant {key.tenant} is already deleted (version "
                              f"{doc['version']}, {doc['event_time']}); there is nothing left to delete")
-        ticket = await within(backend.delete_document, key.tenant, document_id, f"key:{key.key_id}")
+        ticket = await within(backend.delete_document, key.tenant, document_id, actor(key, request))
         if ticket is None:
             raise ApiProblem(404, "No such document", f"tenant {key.tenant} has no live document {document_id!r}")
         response.headers["Location"] = ticket["status_url"]
@@ -456,7 +461,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
     @app.post("/v1/documents", response_model=IngestionResponse, status_code=202,
               responses={**DOCUMENTS_ACCEPTED, **COMMON, **JSON_BODY}, tags=["documents"],
               dependencies=[Depends(json_body)])
-    async def post_documents(body: DocumentsRequest, response: Response,
+    async def post_documents(body: DocumentsRequest, request: Request, response: Response,
                              key: Annotated[ApiKey, Depends(caller("documents:write"))]) -> IngestionResponse:
         """Send documents of the key's tenant into the factory, as a folder's files would go: each `name` is
         a path under the tenant's API folder, its id `<tenant>:<name>`; the same name sent again is a new
@@ -467,7 +472,7 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
         tenant_key(key)
         jurisdiction = jurisdiction_of(key, body.jurisdiction)
         files = check_documents(body.documents)
-        ticket = await within(backend.submit_documents, key.tenant, jurisdiction, files, f"key:{key.key_id}")
+        ticket = await within(backend.submit_documents, key.tenant, jurisdiction, files, actor(key, request))
         response.headers["Location"] = ticket["status_url"]
         return IngestionResponse(**ticket)
 
