@@ -3,7 +3,7 @@
     python -m benchmarks.injection_train --loso       # how it does on each author it did not see
     python -m benchmarks.injection_train              # write transforms/injection_model.json.gz
 
-Training lines: the labelled injection sets of nineteen authors (`SETS`, in `tests/data/`;
+Training lines: the labelled injection sets of twenty-five authors (`SETS`, in `tests/data/`;
 `TEST_SETS`, three more authors, are kept for measuring and never trained on), and ordinary
 text as further negatives (`NEGATIVES`, in `benchmarks/data/injection/`): enterprise passages
 written for this, and Python standard-library docstrings weighed 0.3. Features: TF-IDF over
@@ -33,7 +33,7 @@ from transforms.injection_model import MODEL_PATH, from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("injection_labelled", "injection_holdout", "injection_independent",
-        *(f"injection_heldout{n}" for n in (*range(2, 12), *range(15, 21))))
+        *(f"injection_heldout{n}" for n in (*range(2, 12), *range(15, 27))))
 # Kept for measuring: never trained on, nor used to choose anything.
 TEST_SETS = ("injection_heldout12", "injection_heldout13", "injection_heldout14")
 ORDINARY = ROOT / "benchmarks" / "data" / "injection"
