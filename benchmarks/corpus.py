@@ -39,7 +39,9 @@ def generate(root: Path, n_docs: int, *, target_bytes: int = 2048, seed: int = 7
     folders = {"bench-eu": root / "bench-eu", "bench-us": root / "bench-us"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    jsonl: dict[str, list[str]] = {t: [] for t in folders}
+    # Records go to one JSONL file per batch folder: a single file for the whole corpus grew
+    # past the 20 MB per-file limit at 100k documents and was refused whole (a dead letter).
+    jsonl: dict[Path, list[str]] = {}
     for n in range(n_docs):
         tenant = "bench-eu" if n % 2 == 0 else "bench-us"
         title, text = document(rng, n, target_bytes)
@@ -55,7 +57,7 @@ def generate(root: Path, n_docs: int, *, target_bytes: int = 2048, seed: int = 7
             (folder / f"doc-{n:06d}.html").write_text(
                 f"<html><head><title>{title}</title><style>p{{}}</style></head><body><h1>{title}</h1>{body}</body></html>")
         else:
-            jsonl[tenant].append(json.dumps({"id": f"R-{n:06d}", "title": title, "text": text}))
-    for tenant, lines in jsonl.items():
-        (folders[tenant] / "records.jsonl").write_text("\n".join(lines) + "\n")
+            jsonl.setdefault(folder, []).append(json.dumps({"id": f"R-{n:06d}", "title": title, "text": text}))
+    for folder, lines in jsonl.items():
+        (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
     return folders
