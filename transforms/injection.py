@@ -28,6 +28,10 @@ in a sentence that describes attacks ("attackers may try ...", "for example") is
 discounted, so security-awareness pages stay under the threshold; hidden-text and
 exfiltration signals are never discounted.
 
+Beside the rules, a learned n-gram model (`transforms.injection_model`) judges the text in
+windows of words and adds one more signal where it passes its threshold: it catches the
+wordings no rule was written for. `rules_screen` is the rules alone.
+
 Screen text before whitespace is collapsed and markup stripped, or the hidden-text
 signals have nothing left to see.
 """

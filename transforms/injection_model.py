@@ -1,10 +1,10 @@
 """The screener's learned second opinion: a logistic regression over character and word
-n-grams (TF-IDF), trained by `benchmarks/injection_train.py` on the labelled sets of four
-authors, with ordinary technical prose as further negatives.
+n-grams (TF-IDF), trained by `benchmarks/injection_train.py` on the labelled sets of
+twenty-five authors, with ordinary enterprise text and technical prose as further negatives.
 
-The rules catch what they were written for; each new author's phrasing got past them about
-a third of the time. The n-grams carry what the authors share instead (an address to the
-reader, an order, a secret asked for), in any wording. Texts under `min_words` words are
+The rules catch what they were written for; they caught only 0.24-0.45 of each new author's
+attacks. The n-grams carry what the authors share instead (an address to the reader, an
+order, a secret asked for), in any wording. Texts under `min_words` words are
 left to the rules: a title holds too little for the model to tell. A longer text is judged
 in overlapping windows of a few sentences, and its strongest window counts.
 
