@@ -18,6 +18,7 @@ data subject is held back, so the next scan does not undo the request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -26,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote_from_bytes, urlparse
 from urllib.request import url2pathname
 
 from governance.contracts import DeadLetter, DocumentEvent
@@ -41,7 +42,7 @@ from ingest.parsers import PARSER_VERSION, Parsed, parse
 from ingest.raw_table import LatestVersion, erased_subjects, latest_versions
 from ingest.raw_view import RawView
 from ingest.records import RecordFields
-from ingest.scancache import FileEntry, ScanCache, context_fingerprint, secret_fingerprint
+from ingest.scancache import FileEntry, ScanCache, context_fingerprint, secret_fingerprint, settled, signature
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,15 @@ class IngestReport:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterator[tuple[Path, str | None]]:
+Found = tuple[Path, str | None, os.stat_result | None]  # a file, why it must not be read, its stat
+
+
+def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterator[Found]:
     """Every file under `root` (hidden ones aside), with a reason when it must not
-    be read: a symlink that leads outside the root, or something that is not a regular
-    file (a FIFO would block the read forever). Folders that cannot be listed are added
-    to `unreadable` with the reason: their documents are not gone, only out of sight."""
+    be read (a symlink that leads outside the root, or something that is not a regular
+    file: a FIFO would block the read forever) or else its stat. Folders that cannot be
+    listed are added to `unreadable` with the reason: their documents are not gone, only
+    out of sight."""
 
     def blocked(exc: OSError) -> None:
         if unreadable is not None and exc.filename:
@@ -100,32 +105,33 @@ def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterat
             if name.startswith("."):
                 continue
             path = Path(folder) / name
-            yield path, file_problem(root, path)
+            yield path, *file_problem(root, path)
 
 
-def file_problem(root: Path, path: Path) -> str | None:
-    """Why `path` must not be read, or None."""
+def file_problem(root: Path, path: Path) -> tuple[str | None, os.stat_result | None]:
+    """Why `path` must not be read, or None and its stat (taken before reading it: a
+    later write moves it)."""
     if path.is_symlink():
         target = path.resolve()
         if not target.is_relative_to(root):
-            return f"symlink to {target}, outside the source root {root}; it is not followed"
+            return f"symlink to {target}, outside the source root {root}; it is not followed", None
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except OSError as exc:
-        return f"cannot be read ({exc.strerror}); check it and its permissions"
-    if not stat.S_ISREG(mode):
+        return f"cannot be read ({exc.strerror}); check it and its permissions", None
+    if not stat.S_ISREG(st.st_mode):
         kind = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "not a regular file")
-        return f"{kind}, not a regular file; only regular files are read (move it out of the source folder)"
-    return None
+                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        return f"{kind}, not a regular file; only regular files are read (move it out of the source folder)", None
+    return None, st
 
 
-def walk_files(root: Path, files: tuple[str, ...]) -> Iterator[tuple[Path, str | None]]:
+def walk_files(root: Path, files: tuple[str, ...]) -> Iterator[Found]:
     """The named files under `root` that exist, like `walk` yields them."""
     for rel in sorted(set(files)):
         path = root / rel
         if path.exists() or path.is_symlink():
-            yield path, file_problem(root, path)
+            yield path, *file_problem(root, path)
 
 
 def document_id(tenant: str, rel: str, part: str) -> str:
@@ -133,8 +139,17 @@ def document_id(tenant: str, rel: str, part: str) -> str:
 
 
 def file_uri(root: Path, rel: str, part: str = "") -> str:
-    """The source URI of a (redacted) file path and record id under `root`."""
-    return (root / rel).as_uri() + (f"#{part}" if part else "")
+    """The source URI of a (redacted) file path and record id under `root`: what
+    `(root / rel).as_uri()` gives for a relative path as a walk yields it, without
+    building a path per file (a scan names every file it holds)."""
+    base = root_uri(root)
+    return f"{base}{'' if base.endswith('/') else '/'}{quote_from_bytes(os.fsencode(rel))}" + (
+        f"#{part}" if part else "")
+
+
+@functools.lru_cache(maxsize=256)
+def root_uri(root: Path) -> str:
+    return root.as_uri()
 
 
 def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) -> bytes:
@@ -171,7 +186,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     latest = raw.latest_versions(source.tenant) if raw is not None else latest_versions(lake, source.tenant)
     erased = raw.erased_subjects(source.tenant) if raw is not None else erased_subjects(lake, source.tenant)
     cache = None if cache_dir is None else ScanCache.open(
-        cache_dir, root_uri=root_uri, tenant=source.tenant, context=context_fingerprint(
+        cache_dir, root_uri=root_uri, tenant=source.tenant, key=key, context=context_fingerprint(
             parser=PARSER_VERSION, tenant=source.tenant, jurisdiction=source.jurisdiction, region=region,
             root=root_uri, fields=repr(source.fields), limits=limits.model_dump(), privacy=privacy.fingerprint,
             secret=secret_fingerprint(secret)))
@@ -181,26 +196,37 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
     present: set[str] = set()
     walked: set[str] = set()
     unreadable: list[tuple[Path, str]] = []
-    for path, problem in walk(root, unreadable) if not source.files else walk_files(root, source.files):
+
+    def cached(entry: FileEntry) -> bool:
+        """Count the file unchanged when the lake still holds what the cache says it made."""
+        if not all(is_latest_upsert(latest.get(doc_id), content, root_uri) for doc_id, content in entry.docs):
+            return False
+        present.update(doc_id for doc_id, _ in entry.docs)
+        base, uri = document_id(source.tenant, entry.rid, ""), file_uri(root, entry.rid)
+        claimed.update((doc_id, uri + doc_id[len(base):]) for doc_id, _ in entry.docs)
+        report.unchanged += len(entry.docs)
+        report.cached += 1
+        return True
+
+    for path, problem, before in walk(root, unreadable) if not source.files else walk_files(root, source.files):
         rel = path.relative_to(root).as_posix()
+        report.files += 1
+        token = cache.token(rel) if cache is not None else ""
+        walked.add(token)
+        entry = cache.get(token) if cache is not None else None
+        if entry is not None and before is not None and entry.vouches(before) and cached(entry):
+            continue  # not read, not redacted: its stat signature vouches for its bytes
         named = redact_identifier(rel, key)  # what ids, URIs and the cache hold of the path
         rid = named.text
-        walked.add(rid)
-        report.files += 1
         data = b""
         digest = ""
         try:
             data = read_source_file(path, rel, limits, problem)
             if cache is not None:
                 digest = hashlib.sha256(data).hexdigest()
-                entry = cache.get(rid)
-                if entry is not None and entry.sha256 == digest and all(
-                        is_latest_upsert(latest.get(doc_id), content, root_uri) for doc_id, content in entry.docs):
-                    present.update(doc_id for doc_id, _ in entry.docs)
-                    base = document_id(source.tenant, rid, "")
-                    claimed.update((doc_id, file_uri(root, rid) + doc_id[len(base):]) for doc_id, _ in entry.docs)
-                    report.unchanged += len(entry.docs)
-                    report.cached += 1
+                if entry is not None and entry.sha256 == digest and cached(entry):
+                    if before is not None:  # the same bytes: remember the signature it has now
+                        cache.put(token, FileEntry(rid, signature(before), settled(before), digest, entry.docs))
                     continue
             docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
@@ -214,7 +240,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             present.update(d for d in latest if d == document_id(source.tenant, rid, "")
                            or d.startswith(document_id(source.tenant, rid, "") + "#"))
             if cache is not None:
-                cache.forget(rid)
+                cache.forget(token)
             continue
         produced: list[tuple[str, str]] = []
         parts: Counter[str] = Counter()
@@ -261,7 +287,10 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 continue
             report.published.append(event)
         if cache is not None:
-            remember(cache, path, rid, digest if clean else "", produced)
+            if clean and digest and before is not None:
+                cache.put(token, FileEntry(rid, signature(before), settled(before), digest, tuple(produced)))
+            else:  # a file that did not parse cleanly is read again next time
+                cache.forget(token)
     if cache is not None:
         if not source.files:  # a narrowed source saw only its files
             cache.retain(walked)
@@ -303,19 +332,6 @@ def held_elsewhere(prev: LatestVersion | None, root_uri: str, rel: str) -> str:
         return ""
     other = Path(url2pathname(urlparse(prev.source_root).path)) / rel
     return other.as_uri() if other.is_file() else ""
-
-
-def remember(cache: ScanCache, path: Path, rel: str, digest: str, produced: list[tuple[str, str]]) -> None:
-    """Record what a cleanly parsed file produced; forget a file that did not parse cleanly."""
-    if not digest:
-        cache.forget(rel)
-        return
-    try:
-        st = path.stat()
-    except OSError:
-        cache.forget(rel)
-        return
-    cache.put(rel, FileEntry(st.st_size, st.st_mtime_ns, digest, tuple(produced)))
 
 
 def held_back(prev: LatestVersion | None, event: DocumentEvent, erased: set[str]) -> bool:

@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from governance.contracts import DocumentEvent
+from ingest import raw_table
 from ingest.lake import Lake
-from ingest.tables import DEAD_LETTERS, RAW, event_from_row
+from ingest.tables import DEAD_LETTERS, RAW
 from transforms.tables import CHUNKS
 
+# Over the narrow columns only: the whole rows (texts) of the few it finds are read after.
 _PENDING_SQL = """
 WITH latest AS (
-    SELECT * FROM raw
-    QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY version DESC) = 1
+    SELECT arg_max(event_id, version) AS event_id FROM raw GROUP BY document_id
 )
-SELECT * FROM latest
+SELECT event_id FROM latest
 WHERE event_id NOT IN (SELECT event_id FROM chunks)
   AND event_id NOT IN (SELECT event_id FROM dead_letters WHERE event_id <> '')
-ORDER BY document_id, version
 """
 
 # An ingest failure is resolved once its file produced an event after the failure;
@@ -103,9 +103,8 @@ class TenantCounts:
 def pending_events(lake: Lake) -> list[DocumentEvent]:
     """Latest raw-lake events of each document whose outcome never landed."""
     with lake.connect(RAW, CHUNKS, DEAD_LETTERS) as con:
-        cur = con.execute(_PENDING_SQL)
-        cols = [d[0] for d in cur.description]
-        return [event_from_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+        ids = [r[0] for r in con.execute(_PENDING_SQL).fetchall()]
+    return raw_table.events_by_id(lake, ids) if ids else []
 
 
 def dead_letter_states(lake: Lake) -> list[DeadLetterState]:

@@ -12,7 +12,7 @@ import pytest
 from governance.contracts import DocumentEvent, LogPosition
 from governance.privacy import PrivacyPolicy
 from governance.residency import DEFAULT_POLICY
-from ingest import parsers
+from ingest import parsers, scancache, sources
 from ingest.lake import Lake
 from ingest.sources import IngestReport, Source, scan
 from ingest.tables import RAW, raw_row
@@ -80,17 +80,67 @@ def test_unchanged_files_are_not_parsed_again(world: World, monkeypatch: pytest.
     assert [(e.document_id, e.version) for e in report.published] == [("acme:b.txt", 2)]
 
 
-def test_same_size_and_mtime_but_other_bytes_is_a_change(world: World) -> None:
+class Counted:
+    """Counts the files a scan reads and the paths it redacts."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[str] = []
+        self.redacted: list[str] = []
+        read, redact = sources.read_source_file, sources.redact_identifier
+
+        def reading(path: Path, rel: str, *args: Any) -> bytes:
+            self.reads.append(rel)
+            return read(path, rel, *args)
+
+        def redacting(value: str, key: bytes) -> Any:
+            self.redacted.append(value)
+            return redact(value, key)
+
+        monkeypatch.setattr(sources, "read_source_file", reading)
+        monkeypatch.setattr(sources, "redact_identifier", redacting)
+
+
+def test_a_settled_unchanged_file_is_neither_read_nor_redacted(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scancache, "SETTLE_NS", 0)  # the fixture's files count as long still
+    world.scan()  # the signatures taken now are settled
+    counted = Counted(monkeypatch)
+    report = scan(world.source, DEFAULT_POLICY, world.lake, cache_dir=world.cache)
+    assert report.cached == 3 and report.unchanged == 4 and report.published == []
+    assert counted.reads == [] and counted.redacted == []
+
+    (world.root / "b.txt").write_text("beta two, edited")
+    report = scan(world.source, DEFAULT_POLICY, world.lake, cache_dir=world.cache)
+    assert counted.reads == ["b.txt"] and report.cached == 2
+    assert [(e.document_id, e.version) for e in report.published] == [("acme:b.txt", 2)]
+
+
+def test_a_signature_taken_while_the_file_was_fresh_vouches_for_nothing(world: World,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Written just now: a second write within the same clock tick would leave the
+    # signature as it is, so the bytes are read and hashed again.
+    counted = Counted(monkeypatch)
+    assert scan(world.source, DEFAULT_POLICY, world.lake, cache_dir=world.cache).cached == 3
+    assert sorted(counted.reads) == ["a.md", "b.txt", "records.jsonl"]
+
+
+@pytest.mark.parametrize("settle_ns", [0, scancache.SETTLE_NS])
+def test_same_size_and_mtime_but_other_bytes_is_a_change(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                          settle_ns: int) -> None:
+    monkeypatch.setattr(scancache, "SETTLE_NS", settle_ns)
+    world.scan()
     path = world.root / "a.md"
     before = path.stat()
     path.write_text("# A\nalpha 1ne")  # as long as before
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
-    report = world.scan()
+    report = world.scan()  # the write moved the ctime, which no tool can set back
     assert [(e.document_id, e.version) for e in report.published] == [("acme:a.md", 2)]
 
 
-def test_replaced_deleted_and_shrunk_files(world: World) -> None:
+@pytest.mark.parametrize("settle_ns", [0, scancache.SETTLE_NS])
+def test_replaced_deleted_and_shrunk_files(world: World, monkeypatch: pytest.MonkeyPatch, settle_ns: int) -> None:
+    monkeypatch.setattr(scancache, "SETTLE_NS", settle_ns)
+    world.scan()
     (world.root / "new.md").write_text("# B\nbeta two, in another file")
     os.replace(world.root / "new.md", world.root / "b.txt")  # replaced by a rename
     (world.root / "a.md").unlink()

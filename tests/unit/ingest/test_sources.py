@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import pytest
+
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import DEFAULT_POLICY
 from ingest.lake import Lake
-from ingest.sources import Source, scan
+from ingest.sources import Source, file_uri, scan
 from ingest.tables import RAW, raw_row
 
 
@@ -86,3 +88,10 @@ def test_privacy_policy_redacts_at_the_edge_and_drops_what_it_must(tmp_path: Pat
     again = scan(Source(root, "acme", "US"), DEFAULT_POLICY, Lake(tmp_path / "l2"), privacy=policy, secret=b"k")
     other = scan(Source(root, "beta", "US"), DEFAULT_POLICY, Lake(tmp_path / "l3"), privacy=policy, secret=b"k")
     assert again.published[0].text == event.text != other.published[0].text
+
+
+@pytest.mark.parametrize(("root", "rel"), [("/tmp/a b", "x/y z#?.md"), ("/", "etc/notes.md"),
+                                           ("/tmp/é", "ü/%41.md"), ("/tmp", "a\udcff.md")])
+def test_file_uri_is_the_path_uri(root: str, rel: str) -> None:
+    # Built from the root's URI per file, it must equal what pathlib would give.
+    assert file_uri(Path(root), rel, "r1") == (Path(root) / rel).as_uri() + "#r1"
