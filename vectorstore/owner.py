@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 # How long a caller looks for the owner's card after failing to take the lock: the
 # owner writes it right after taking the lock, so this is only a start-up race.
 FIND_S = 15.0
+HANDOVERS = 8  # owners one call may follow: each is another process that took the index and let go
 OPS = frozenset({"upsert", "delete", "ids", "digests", "set_payloads", "regions", "count", "search",
                  "retrieve", "points", "optimize", "drop", "compact", "embed_query", "ask", "status"})
 ANSWERED = ("embed_query", "ask", "status")  # answered by the owner's loaded factory, not by an index
@@ -325,7 +326,10 @@ class HomeIndex:
         self._host.command = command
         return True
 
-    def _resolve(self) -> None:
+    def _resolve(self, gone: Card | None = None) -> None:
+        """Own the index, or find the live owner to call; `gone` is an owner that just let
+        go: its card stays until its shards are closed (a big one takes seconds), so it
+        is waited out, not called again."""
         deadline = time.monotonic() + FIND_S
         while True:
             self._host = claim(self.root, self.command, self.quantization)
@@ -333,7 +337,8 @@ class HomeIndex:
                 self._card = None
                 return
             card = owner(self.root)
-            if card is not None and card.pid != os.getpid() and _alive(card.pid):
+            if card is not None and card.pid != os.getpid() and _alive(card.pid) and \
+                    (gone is None or card.token != gone.token):
                 self._card = card
                 return
             if time.monotonic() > deadline:
@@ -345,15 +350,16 @@ class HomeIndex:
     def _call(self, op: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
             raise VectorStoreError("the index was closed")
-        for _attempt in range(3):
+        for _handover in range(HANDOVERS):
             if self._host is not None:
                 return self._host.call(self.model_id, self.dimension, op, list(args), kwargs)
             assert self._card is not None
             try:
                 return self._remote(self._card, op, list(args), kwargs)
             except OwnerUnreachable:
-                self._resolve()  # the owner closed the index: find the next one, or become it
-        raise OwnerUnreachable(f"the owner of the embedded index {self.root} kept changing; try again")
+                self._resolve(gone=self._card)  # the owner let go: wait for the next one, or become it
+        raise OwnerUnreachable(f"the owner of the embedded index {self.root} changed {HANDOVERS} times during one "
+                               "call; try again")
 
     def _remote(self, card: Card, op: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         body = json.dumps({"token": card.token, "model_id": self.model_id, "dimension": self.dimension, "op": op,

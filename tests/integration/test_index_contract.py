@@ -341,3 +341,38 @@ def test_writes_not_yet_flushed_survive_a_kill_9_of_the_writer(tmp_path: Path) -
         assert sorted(index.ids("eu")) == [f"00000000-0000-0000-0000-00000000000{i}" for i in (1, 2, 9)]
     finally:
         index.close()
+
+
+# An owner whose close is slow (a big shard flushes its segments): it stops answering
+# first and lets go of the lock only when its shards are closed.
+SLOW_OWNER = ("import pathlib, sys, time\n"
+              "from vectorstore.edge import EdgeIndex\n"
+              "from vectorstore.owner import HomeIndex\n"
+              "close = EdgeIndex.close\n"
+              "EdgeIndex.close = lambda self: (time.sleep(1.5), close(self))[1]\n"
+              "index = HomeIndex(pathlib.Path(sys.argv[1]), model_id='m-1', dimension=4, command='slow owner')\n"
+              "index.regions(); print('OWNER', index.owned, flush=True); sys.stdin.readline(); index.close()\n")
+
+
+def test_a_caller_waits_for_a_slowly_closing_owner_instead_of_giving_up(tmp_path: Path) -> None:
+    """A run and a search started at once on one home: the search owned the index and let
+    go while the run called it, and the run gave up after three quick tries ("the owner
+    ... kept changing"): it found the closing owner's card each time. It now waits for
+    the lock or a new owner, up to FIND_S."""
+    root = tmp_path / "shared"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_OWNER, str(root)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "OWNER True"
+        caller = HomeIndex(root, model_id="m-1", dimension=DIM)
+        caller.upsert("eu-central", points())
+        assert not caller.owned
+        assert proc.stdin is not None
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
+        counts = [caller.count("eu-central") for _ in range(20)]  # during the handover and after
+        assert counts == [5] * 20 and caller.owned
+        caller.close()
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
