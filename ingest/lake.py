@@ -37,6 +37,7 @@ from governance.sealing import Sealer
 from governance.signals import SignalLog
 from ingest import duck
 from ingest.errors import LakeError
+from ingest.footers import ReadFooters
 from ingest.lake_store import LakeStore, StoredFile
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Lake:
         self.signals = signals  # refusals and quarantined files, counted for the threat metrics
         self.sealer = sealer or Sealer(None)  # text and title sealed per tenant (governance/sealing.py)
         self.store = LakeStore(self.root, url=url, region_urls=region_urls)
-        self._checked: set[tuple[str, int, int]] = set()  # files whose footer was read: (key, size, mtime)
+        self._checked = ReadFooters(self.root / "_keys" / "footers.jsonl")  # files whose footer was read
 
     @property
     def location(self) -> str:
@@ -233,7 +234,7 @@ class Lake:
         key = f"{folder}/part-{hashlib.sha256(keys.encode()).hexdigest()[:20]}.parquet"
         self.store.put(key, lambda out: pq.write_table(table, out, compression="zstd"))
         if (f := self.store.stat(key)) is not None:
-            self._checked.add((f.key, f.size, f.mtime_ns))
+            self._checked.add((f.key, f.size, f.mtime_ns))  # a file it wrote needs no check
         return key
 
     def store_blob(self, region: str, tenant: str, data: bytes, *, jurisdiction: str = "") -> str:

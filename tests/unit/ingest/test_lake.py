@@ -44,6 +44,28 @@ def test_a_corrupt_or_truncated_file_is_moved_aside_and_the_rest_still_answers(t
     assert audit.verify().ok
 
 
+def test_a_new_process_does_not_read_the_footers_checked_before_but_checks_a_changed_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each one-shot run read the footer of every file of the lake again: a cost that grew
+    with the lake. Files checked or written once are remembered beside it."""
+    at = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
+    first = Lake(tmp_path / "lake")
+    keys = [k for n in range(3) for k in first.write(RAW, [raw_row(event(f"t{n}", n), at)])]
+    read: list[str] = []
+    real = Lake.read_schema
+
+    def reading(self: Lake, key: str) -> Any:
+        read.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(Lake, "read_schema", reading)
+    assert Lake(tmp_path / "lake").files(RAW) == sorted(keys) and read == []
+
+    changed = tmp_path / "lake" / keys[0]
+    changed.write_bytes(changed.read_bytes()[:40])  # truncated in place: its size moved
+    assert Lake(tmp_path / "lake").files(RAW) == sorted(keys[1:]) and read == [keys[0]]
+
+
 def test_two_writers_of_the_same_rows_at_once_both_succeed(tmp_path: Path) -> None:
     """Two runs on one home land the same dead letter under the same derived file name;
     each writes its own temp file, and the second rename replaces the first's identical file."""
