@@ -55,10 +55,14 @@ def answer(args: argparse.Namespace, home: Path) -> bool:
 
 
 def format_status(data: dict[str, Any]) -> str:
-    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}"]
+    rows = [f"{'tenant':<16}{'events':>8}{'docs':>7}{'chunks':>8}{'points':>8}{'dead':>6}{'quar.':>6}"]
     for tenant, c in data["tenants"].items():
         rows.append(f"{tenant or '(none)':<16}{c['events']:>8}{c['documents']:>7}{c['current_chunks']:>8}"
-                    f"{c['points']:>8}{c['dead_letters']:>6}")
+                    f"{c['points']:>8}{c['dead_letters']:>6}{c.get('quarantined', 0):>6}")
+    held = sum(c.get("quarantined", 0) for c in data["tenants"].values())
+    if held:
+        rows.append(f"{held} chunk(s) quarantined as suspected prompt injection: left out of search and RAG "
+                    "context; `aifactory search ... --include-quarantined --json` shows each with its reasons")
     repeated = {table: n for table, n in data["lake"]["repeated_keys"].items() if n}
     if repeated:
         rows.append(f"warning: {sum(repeated.values())} lake row(s) stored twice ("
