@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -210,6 +211,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
 
     for path, problem, before in walk(root, unreadable) if not source.files else walk_files(root, source.files):
         rel = path.relative_to(root).as_posix()
+        seen_ns = time.time_ns()  # just after `before` was taken: whether it was settled is judged then
         report.files += 1
         token = cache.token(rel) if cache is not None else ""
         walked.add(token)
@@ -226,7 +228,8 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
                 digest = hashlib.sha256(data).hexdigest()
                 if entry is not None and entry.sha256 == digest and cached(entry):
                     if before is not None:  # the same bytes: remember the signature it has now
-                        cache.put(token, FileEntry(rid, signature(before), settled(before), digest, entry.docs))
+                        cache.put(token, FileEntry(rid, signature(before), settled(before, seen_ns), digest,
+                                                         entry.docs))
                     continue
             docs: list[Parsed] = parse(rel, data, limits=limits, fields=source.fields)
         except SourceError as exc:
@@ -288,7 +291,8 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
             report.published.append(event)
         if cache is not None:
             if clean and digest and before is not None:
-                cache.put(token, FileEntry(rid, signature(before), settled(before), digest, tuple(produced)))
+                cache.put(token, FileEntry(rid, signature(before), settled(before, seen_ns), digest,
+                                                 tuple(produced)))
             else:  # a file that did not parse cleanly is read again next time
                 cache.forget(token)
     if cache is not None:
