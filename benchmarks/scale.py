@@ -52,7 +52,9 @@ def step(work: Path, name: str) -> dict[str, Any]:
     if name == "edit":
         files[len(files) // 2].write_text(files[len(files) // 2].read_text() + "\n\nRevised after the audit.\n")
     elif name == "add":
-        (folders["bench-eu"] / "added-note.md").write_text("# Added note\n\nA new pallet policy for aisle nine.\n")
+        n = len(list(folders["bench-eu"].glob("added-note*.md")))  # a new file each time: reruns add too
+        (folders["bench-eu"] / f"added-note{n or ''}.md").write_text(
+            f"# Added note {n}\n\nA new pallet policy for aisle {n + 9}.\n")
     elif name == "delete":
         files[len(files) // 3].unlink()
     factory = Factory(FactorySettings(home=work / "home", stage_timeout_s=7200))
