@@ -12,10 +12,10 @@ the raw lake with that content hash (the scan checks that, see `ingest.sources.s
 *and* either its stat signature is unchanged and was taken when the file had been
 still for `SETTLE_NS` (then it is not even read: a write moves the ctime, which no
 tool can set back), or its bytes hash to the same digest. The raw lake stays the
-truth: the cache only saves reading and parsing. Anything that shapes what a parse yields (parser version, limits,
-record fields, tenant, jurisdiction, privacy policy, PII key) is part of the
-cache's context; when it differs, the whole cache is ignored. A missing, stale or
-corrupt cache file just means a full scan.
+truth: the cache only saves reading and parsing. Anything that shapes what a parse
+yields (parser version, limits, record fields, tenant, jurisdiction, privacy policy,
+PII key) is part of the cache's context; when it differs, the whole cache is ignored.
+A missing, stale or corrupt cache file just means a full scan.
 """
 
 from __future__ import annotations
