@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from ingest.lake import Lake, TableSpec
@@ -82,26 +82,37 @@ class KeyIndex:
                     db.executemany("INSERT OR IGNORE INTO files VALUES (?)", ((n,) for n in part))
             self.files_read += len(new)
 
-    def add(self, files: Iterable[str], keys: Iterable[str]) -> None:
-        """Files this process just wrote, holding `keys`: no need to read them back."""
+    def land(self, keys: Iterable[str], write: Callable[[set[str]], list[str]]) -> set[str]:
+        """Land those of `keys` the table does not hold, one writer of the table at a time
+        in any process: under the index's write lock, `write(new)` writes their rows and
+        returns its files, recorded with `new` before the lock is let go. Two members that
+        both read a row (in a rebalance the broker may hand a partition on before its old
+        owner lets go) then land it, and meter it, once. Returns `new`."""
+        wanted = list(keys)
         with self._lock:
             db = self._open()
             with transaction(db):
-                db.executemany("INSERT OR IGNORE INTO keys VALUES (?)", ((k,) for k in keys))
-                db.executemany("INSERT OR IGNORE INTO files VALUES (?)", ((n,) for n in files))
+                new = set(wanted) - self._found(db, wanted)
+                if new:
+                    files = write(new)
+                    db.executemany("INSERT OR IGNORE INTO keys VALUES (?)", ((k,) for k in new))
+                    db.executemany("INSERT OR IGNORE INTO files VALUES (?)", ((n,) for n in files))
+        return new
 
     def landed(self, keys: Iterable[str]) -> set[str]:
         """Which of `keys` the table holds (as of the last refresh or add)."""
-        wanted = list(keys)
-        found: set[str] = set()
         with self._lock:
             if self._db is None and not self.path.exists():
-                return found
-            db = self._open()
-            for start in range(0, len(wanted), LOOKUP):
-                part = wanted[start:start + LOOKUP]
-                marks = ",".join("?" * len(part))
-                found.update(k for (k,) in db.execute(f"SELECT key FROM keys WHERE key IN ({marks})", part))
+                return set()
+            return self._found(self._open(), list(keys))
+
+    @staticmethod
+    def _found(db: sqlite3.Connection, wanted: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(wanted), LOOKUP):
+            part = wanted[start:start + LOOKUP]
+            marks = ",".join("?" * len(part))
+            found.update(k for (k,) in db.execute(f"SELECT key FROM keys WHERE key IN ({marks})", part))
         return found
 
     def count(self) -> int:

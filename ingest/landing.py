@@ -189,11 +189,11 @@ class Lander:
         rows, offsets = self._rows, self._offsets
         self._rows, self._offsets = [], {}
         if rows:
-            keys = [r[self.spec.key] for r in rows]
-            landed = self.keys.landed(keys)  # landed before (read again after a crash): skipped
-            rows = [r for r in rows if r[self.spec.key] not in landed]
-            if rows:
-                self.keys.add(self.lake.write(self.spec, rows), (r[self.spec.key] for r in rows))
+            key = self.spec.key
+            keys = [r[key] for r in rows]
+            # Landed before (read again after a crash, or by another member): skipped.
+            new = self.keys.land(keys, lambda new: self.lake.write(self.spec, [r for r in rows if r[key] in new]))
+            rows = [r for r in rows if r[key] in new]
             with self._lock:
                 self._unflushed.difference_update(keys)
         if rows:

@@ -3,9 +3,11 @@ chunks produced (chunks table), one ledger entry per tenant and region for each
 landed batch.
 
 A lander calls these after its rows are durable and before it commits offsets, with
-only rows the lake did not hold, so a batch read again after a crash is not metered
-twice. A crash in the instant between the write and the ledger append loses that
-batch's entries: the ledger may under-count, never bill twice.
+only rows the lake did not hold (checked and written under the key index's write lock,
+ingest/key_index.py), so a batch read again after a crash, or by two members at once in
+a rebalance, is not metered twice. A crash in the instant between the write and the
+ledger append loses that batch's entries: the ledger may under-count, never bill twice
+(`aifactory usage reconcile` names such a gap).
 """
 
 from __future__ import annotations

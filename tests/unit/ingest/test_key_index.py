@@ -4,7 +4,10 @@ and the index never says a row is landed that the lake no longer holds."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -68,7 +71,7 @@ def test_rows_a_lander_wrote_are_in_the_index_without_reading_them_back(tmp_path
     lake = Lake(tmp_path / "lake")
     index = KeyIndex(lake, RAW)
     batch = rows(["a", "b"])
-    index.add(lake.write(RAW, batch), [r["event_id"] for r in batch])
+    index.land([r["event_id"] for r in batch], lambda new: lake.write(RAW, batch))
     other = KeyIndex(lake, RAW)  # another process's view of the same file
     other.refresh()
     assert files_read == [] and other.landed(r["event_id"] for r in batch) == {r["event_id"] for r in batch}
@@ -104,3 +107,35 @@ def test_the_index_is_a_cache_deleting_it_costs_a_rebuild(tmp_path: Path) -> Non
     again = KeyIndex(lake, RAW)
     again.refresh()
     assert again.count() == 2
+
+
+def test_two_members_that_read_the_same_rows_land_and_meter_them_once(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a rebalance two members can hold one partition at once (the broker hands it on
+    before the old owner lets go) and both read its rows. Both flush at the same moment:
+    the rows reach the lake, and the ledger, once."""
+    both = threading.Barrier(2, timeout=1.0)
+    original = Lake.write
+
+    def slow_write(self: Lake, spec: Any, batch: list[dict[str, Any]]) -> list[str]:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()  # the other member reaches its write too, unless it must wait for this one
+        return original(self, spec, batch)
+
+    monkeypatch.setattr(Lake, "write", slow_write)
+    metered: list[str] = []
+    batch = rows([f"d{n}" for n in range(5)])
+    members = []
+    for _ in range(2):  # two processes: a lake and a key index each
+        member = lander(Lake(tmp_path / "lake"))
+        member.on_landed = lambda landed: metered.extend(r["event_id"] for r in landed)
+        member._rows = list(batch)  # what each read from the partition they both held
+        members.append(member)
+    consumer = SimpleNamespace(commit=lambda offsets: None)
+    flushes = [threading.Thread(target=m.flush, args=(consumer,)) for m in members]
+    for t in flushes:
+        t.start()
+    for t in flushes:
+        t.join()
+    assert sorted(metered) == sorted(r["event_id"] for r in batch)
+    assert sum(m.rows_landed for m in members) == len(batch)
