@@ -86,32 +86,56 @@ class IngestReport:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-Found = tuple[Path, str | None, os.stat_result | None]  # a file, why it must not be read, its stat
+# A file: its path, its path under the root (POSIX), why it must not be read, its stat.
+Found = tuple[str, str, str | None, os.stat_result | None]
 
 
 def walk(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> Iterator[Found]:
-    """Every file under `root` (hidden ones aside), with a reason when it must not
-    be read (a symlink that leads outside the root, or something that is not a regular
-    file: a FIFO would block the read forever) or else its stat. Folders that cannot be
-    listed are added to `unreadable` with the reason: their documents are not gone, only
-    out of sight."""
-
-    def blocked(exc: OSError) -> None:
-        if unreadable is not None and exc.filename:
-            unreadable.append((Path(exc.filename), exc.strerror or type(exc).__name__))
-
-    for folder, dirs, files in os.walk(root, followlinks=False, onerror=blocked):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
+    """Every file under `root` (hidden ones aside; a folder's files before its folders,
+    each in name order), with a reason when it must not be read (a symlink that leads
+    outside the root, or something that is not a regular file: a FIFO would block the
+    read forever) or else its stat. Symlinked folders are not entered. Folders that
+    cannot be listed are added to `unreadable` with the reason: their documents are not
+    gone, only out of sight. One `scandir` per folder and one stat per file, with no
+    path object per file: a scan walks every file it holds."""
+    stack = [(os.fspath(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable.append((Path(folder), exc.strerror or type(exc).__name__))
+            continue
+        folders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows a symlink, as os.walk does: a linked folder is not a file
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    folders.append((entry.path, f"{prefix}{entry.name}/"))
                 continue
-            path = Path(folder) / name
-            yield path, *file_problem(root, path)
+            yield entry.path, prefix + entry.name, *entry_problem(root, entry)
+        stack.extend(reversed(folders))
+
+
+def entry_problem(root: Path, entry: os.DirEntry[str]) -> tuple[str | None, os.stat_result | None]:
+    """Why a listed file must not be read, or None and its stat (taken before reading it:
+    a later write moves it)."""
+    if entry.is_symlink():
+        return file_problem(root, Path(entry.path))
+    try:
+        st = entry.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror}); check it and its permissions", None
+    return regular(st)
 
 
 def file_problem(root: Path, path: Path) -> tuple[str | None, os.stat_result | None]:
-    """Why `path` must not be read, or None and its stat (taken before reading it: a
-    later write moves it)."""
+    """Why `path` must not be read, or None and its stat."""
     if path.is_symlink():
         target = path.resolve()
         if not target.is_relative_to(root):
@@ -120,6 +144,10 @@ def file_problem(root: Path, path: Path) -> tuple[str | None, os.stat_result | N
         st = path.stat()
     except OSError as exc:
         return f"cannot be read ({exc.strerror}); check it and its permissions", None
+    return regular(st)
+
+
+def regular(st: os.stat_result) -> tuple[str | None, os.stat_result | None]:
     if not stat.S_ISREG(st.st_mode):
         kind = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
                 stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
@@ -132,7 +160,7 @@ def walk_files(root: Path, files: tuple[str, ...]) -> Iterator[Found]:
     for rel in sorted(set(files)):
         path = root / rel
         if path.exists() or path.is_symlink():
-            yield path, *file_problem(root, path)
+            yield os.fspath(path), path.relative_to(root).as_posix(), *file_problem(root, path)
 
 
 def document_id(tenant: str, rel: str, part: str) -> str:
@@ -153,13 +181,17 @@ def root_uri(root: Path) -> str:
     return root.as_uri()
 
 
-def read_source_file(path: Path, rel: str, limits: Limits, problem: str | None) -> bytes:
+def read_source_file(path: str, rel: str, limits: Limits, problem: str | None) -> bytes:
     if problem:
         raise SourceError(f"{rel}: {problem}")
     try:
-        size = path.stat().st_size
-        limits.check(rel, "file size in bytes", size, "max_file_bytes")  # before reading it
-        return path.read_bytes()
+        # Non-blocking: a file swapped for a FIFO since its stat must not hang the scan.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise SourceError(f"{rel}: {regular(st)[0]}")
+            limits.check(rel, "file size in bytes", st.st_size, "max_file_bytes")  # before reading it
+            return fh.read()
     except OSError as exc:
         raise SourceError(f"{rel}: cannot be read ({exc.strerror}); check its permissions") from exc
 
@@ -209,8 +241,7 @@ def scan(source: Source, policy: ResidencyPolicy, lake: Lake, *, limits: Limits 
         report.cached += 1
         return True
 
-    for path, problem, before in walk(root, unreadable) if not source.files else walk_files(root, source.files):
-        rel = path.relative_to(root).as_posix()
+    for path, rel, problem, before in walk(root, unreadable) if not source.files else walk_files(root, source.files):
         seen_ns = time.time_ns()  # just after `before` was taken: whether it was settled is judged then
         report.files += 1
         token = cache.token(rel) if cache is not None else ""

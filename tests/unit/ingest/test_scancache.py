@@ -88,7 +88,7 @@ class Counted:
         self.redacted: list[str] = []
         read, redact = sources.read_source_file, sources.redact_identifier
 
-        def reading(path: Path, rel: str, *args: Any) -> bytes:
+        def reading(path: str, rel: str, *args: Any) -> bytes:
             self.reads.append(rel)
             return read(path, rel, *args)
 

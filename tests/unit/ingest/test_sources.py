@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -11,7 +12,7 @@ import pytest
 from governance.contracts import DocumentEvent, LogPosition
 from governance.residency import DEFAULT_POLICY
 from ingest.lake import Lake
-from ingest.sources import Source, file_uri, scan
+from ingest.sources import Source, file_uri, scan, walk
 from ingest.tables import RAW, raw_row
 
 
@@ -95,3 +96,27 @@ def test_privacy_policy_redacts_at_the_edge_and_drops_what_it_must(tmp_path: Pat
 def test_file_uri_is_the_path_uri(root: str, rel: str) -> None:
     # Built from the root's URI per file, it must equal what pathlib would give.
     assert file_uri(Path(root), rel, "r1") == (Path(root) / rel).as_uri() + "#r1"
+
+
+def test_the_walk_lists_what_a_pathlib_walk_would_with_the_reasons_it_gave(tmp_path: Path) -> None:
+    """One scandir per folder instead of two stats and a path per file: the same files, in
+    the same order (a folder's files before its folders), with the same refusals."""
+    root = tmp_path / "src"
+    for rel in ("b.md", "a.md", "z/c.md", "z/y/d.md", "m/e.md", ".hidden.md", ".git/f.md", "m/.g.md"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (tmp_path / "outside.md").write_text("secret")
+    (root / "m" / "in.md").symlink_to(root / "a.md")  # inside the root: read
+    (root / "out.md").symlink_to(tmp_path / "outside.md")  # outside: refused
+    (root / "linked").symlink_to(root / "z")  # a linked folder: not entered
+    (root / "broken.md").symlink_to(root / "gone.md")
+    os.mkfifo(root / "pipe")
+    unreadable: list[tuple[Path, str]] = []
+    found = [(rel, problem) for _, rel, problem, _ in walk(root.resolve(), unreadable)]
+    assert [rel for rel, _ in found] == ["a.md", "b.md", "broken.md", "out.md", "pipe", "m/e.md", "m/in.md",
+                                         "z/c.md", "z/y/d.md"]
+    reasons = dict(found)
+    assert reasons["out.md"] is not None and "outside the source root" in reasons["out.md"]
+    assert reasons["pipe"] is not None and "FIFO" in reasons["pipe"]
+    assert reasons["broken.md"] is not None and "cannot be read" in reasons["broken.md"]
+    assert reasons["m/in.md"] is None and reasons["a.md"] is None and unreadable == []
