@@ -6,6 +6,7 @@ resolved since, lives with the stage floor, in `pipeline.lake_views`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import duckdb
@@ -14,6 +15,7 @@ from ingest.lake import Lake
 from ingest.tables import DEAD_LETTERS
 
 _IDS_SQL = "SELECT dead_letter_id FROM dead_letters"
+_IDS_OF_SQL = "SELECT dead_letter_id FROM dead_letters WHERE list_contains(?, dead_letter_id)"
 _FAILED_EVENTS_SQL = "SELECT DISTINCT event_id FROM dead_letters WHERE event_id <> ''"
 _REASONS_OF_EVENTS_SQL = (
     "SELECT event_id, any_value(reason) FROM dead_letters WHERE list_contains(?, event_id) GROUP BY event_id")
@@ -50,10 +52,14 @@ def _connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     return lake.connect(DEAD_LETTERS)
 
 
-def letter_ids(lake: Lake) -> set[str]:
-    """Ids of the dead letters in the lake."""
+def letter_ids(lake: Lake, of: Collection[str] | None = None) -> set[str]:
+    """Ids of the dead letters in the lake (of those in `of` only, when given)."""
+    if of is not None and not (of and lake.files(DEAD_LETTERS)):
+        return set()
     with _connect(lake) as con:
-        return {r[0] for r in con.execute(_IDS_SQL).fetchall()}
+        if of is None:
+            return {r[0] for r in con.execute(_IDS_SQL).fetchall()}
+        return {r[0] for r in con.execute(_IDS_OF_SQL, [sorted(of)]).fetchall()}
 
 
 def reasons_of_events(lake: Lake, event_ids: list[str]) -> dict[str, str]:
@@ -62,8 +68,10 @@ def reasons_of_events(lake: Lake, event_ids: list[str]) -> dict[str, str]:
         return {r[0]: str(r[1]) for r in con.execute(_REASONS_OF_EVENTS_SQL, [event_ids]).fetchall()}
 
 
-def failed_event_ids(lake: Lake) -> set[str]:
-    """Events whose outcome is a dead letter."""
+def failed_event_ids(lake: Lake, of: Collection[str] | None = None) -> set[str]:
+    """Events whose outcome is a dead letter (of those in `of` only, when given)."""
+    if of is not None:
+        return set(reasons_of_events(lake, sorted(of))) if of and lake.files(DEAD_LETTERS) else set()
     with _connect(lake) as con:
         return {r[0] for r in con.execute(_FAILED_EVENTS_SQL).fetchall()}
 

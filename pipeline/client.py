@@ -25,7 +25,7 @@ from pipeline.factory import Factory
 from pipeline.log_identity import held_positions, remember_topics
 from pipeline.presence import running
 from pipeline.scan import Batch, split_pending
-from pipeline.stream import Outcomes, StopRequested
+from pipeline.stream import Expected, Outcomes, StopRequested
 from transforms.tables import CHUNKS
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,12 @@ OBJECT_STORE_STEP_S = 0.25
 class LakeWatch:
     """Outcomes, as `Stream` keeps them, read from the lake files that appeared since the last look."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, expects: Expected | None = None) -> None:
         self.lake = lake
-        self.outcomes = Outcomes(lake)
-        self.raw: set[str] = lake.keys(RAW)
+        self.outcomes = Outcomes(lake, expects)
+        # Raw keys landed since the first look: the raw rows a run waits for are its new
+        # events', which land after it publishes.
+        self.raw: set[str] = set()
         self.failed: set[str] = set()  # events dead-lettered since (their outcome, instead of a raw row)
         self.landed = {"raw": 0, "chunks": 0, "dead_letters": 0}
         self._files = {spec.name: set(lake.files(spec)) for spec in (RAW, CHUNKS, DEAD_LETTERS)}
@@ -70,10 +72,10 @@ class RemoteStream:
     """What `Stream` does for a run, done by the running factory; the same interface."""
 
     def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool, transform: bool = True,
-                 run_id: str = "") -> None:
+                 run_id: str = "", expects: Expected | None = None) -> None:
         self.factory, self.conn, self.land_raw, self.transform = factory, conn, land_raw, transform
         self.run_id = run_id
-        self.watch = LakeWatch(factory.lake)
+        self.watch = LakeWatch(factory.lake, expects)
         self.outcomes = self.watch.outcomes
         self.worker = None
         self._seen_alive = time.monotonic()

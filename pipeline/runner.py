@@ -34,7 +34,7 @@ from pipeline.progress import Progress, as_progress
 from pipeline.project import Project
 from pipeline.runlineage import job_run
 from pipeline.scan import Batch, pending_events, plan, raw_events
-from pipeline.stream import Stream
+from pipeline.stream import Expected, Stream
 from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.sync import SyncReport
@@ -126,12 +126,13 @@ def drive(factory: Factory, report: RunReport, batch: Batch, *, progress: Progre
             live = stack.enter_context(connection(factory, conn or remote))
             t = time.perf_counter()
             if remote is not None:
-                stream = RemoteStream(factory, live, land_raw=land_raw, transform=transform, run_id=report.run_id)
+                stream = RemoteStream(factory, live, land_raw=land_raw, transform=transform, run_id=report.run_id,
+                                      expects=Expected.of(batch))
             else:
                 progress.stage("stream", "starting the transform worker and the landers" if transform
                                else "starting the landers")
                 stream = stack.enter_context(Stream(factory, live, land_raw=land_raw, transform=transform,
-                                                    run_id=report.run_id))
+                                                    run_id=report.run_id, expects=Expected.of(batch)))
             progress.stage("stream", f"chunking {batch.wanted} event(s) and embedding their chunks as they land"
                            if transform else f"landing {len(batch.events)} event(s)")
             bar = stack.enter_context(contextlib.closing(progress.bar("stream", batch.wanted if transform else 0,

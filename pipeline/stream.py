@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from governance.contracts import ChunkRecord, DeadLetter, DocumentEvent, LogPosition
 from governance.privacy import apply_privacy
@@ -41,21 +41,39 @@ log = logging.getLogger(__name__)
 WAIT_STEP_S = 0.05  # how often a stream checks what has landed
 
 
+class Expected(NamedTuple):
+    """What a run may find already in the lake: the events it sends again (pending or
+    retried), and the dead letters it sends."""
+
+    events: set[str]
+    letters: set[str]
+
+    @classmethod
+    def of(cls, batch: Batch) -> Expected:
+        return cls({e.event_id for e in batch.pending + batch.retry}, {d.dead_letter_id for d in batch.letters})
+
+
 class Outcomes:
     """Which events have their full outcome in the lake: every chunk, a tombstone,
-    or a dead letter. Seeded from the lake, then fed by the landers."""
+    or a dead letter. Seeded from the lake, then fed by the landers.
 
-    def __init__(self, lake: Lake) -> None:
+    A run seeds only what it `expects` (Expected): the events it sends again and the
+    dead letters it sends. Its new events have new ids, with nothing in the lake yet, so
+    a run that resumes nothing reads no lake file here (a corpus's whole chunk table
+    otherwise). A resident follower, with `expects` None, seeds everything once."""
+
+    def __init__(self, lake: Lake, expects: Expected | None = None) -> None:
         self.chunks: Counter[str] = Counter()
         self.expected: dict[str, int] = {}
         self.done: set[str] = set()
-        for outcome in chunk_table.outcomes(lake):
+        events, letters = (None, None) if expects is None else expects
+        for outcome in chunk_table.outcomes(lake, events):
             self.chunks[outcome.event_id] = outcome.landed
             self.expected[outcome.event_id] = outcome.expected
             if outcome.done:
                 self.done.add(outcome.event_id)
-        self.done.update(dead_letter_table.failed_event_ids(lake))
-        self.letters: set[str] = dead_letter_table.letter_ids(lake)
+        self.done.update(dead_letter_table.failed_event_ids(lake, events))
+        self.letters: set[str] = dead_letter_table.letter_ids(lake, letters)
 
     def update(self, chunk_rows: list[dict[str, Any]], letter_rows: list[dict[str, Any]]) -> None:
         """Count rows landed since the last update (each row once)."""
@@ -125,12 +143,12 @@ class Stream:
     an event's outcome is its raw row (or the dead letter that refused it)."""
 
     def __init__(self, factory: Factory, conn: KafkaConnection, *, land_raw: bool, transform: bool = True,
-                 run_id: str = "") -> None:
+                 run_id: str = "", expects: Expected | None = None) -> None:
         self.factory, self.conn, self.land_raw = factory, conn, land_raw
         # The landers read the run id from a list, not from the stream: a closure over the
         # stream would be a cycle that keeps the factory and its index open until a gc.
         self._run_id = [run_id]
-        self.outcomes = Outcomes(factory.lake)
+        self.outcomes = Outcomes(factory.lake, expects)  # before the landers start: no row counted twice
         held = self._run_id
         self.landers = make_landers(factory, conn, raw=land_raw, run_id=lambda: held[0])
         if not transform:

@@ -25,6 +25,10 @@ _OUTCOMES_SQL = """
 SELECT event_id, count(*) AS landed, max(chunk_count) AS expected, bool_or(op = 'delete') AS tombstone
 FROM chunks GROUP BY event_id
 """
+_OUTCOMES_OF_SQL = """
+SELECT event_id, count(*) AS landed, max(chunk_count) AS expected, bool_or(op = 'delete') AS tombstone
+FROM chunks WHERE list_contains(?, event_id) GROUP BY event_id
+"""
 _INDEXED_SQL = """
 SELECT count(DISTINCT document_id) FROM chunks c
 WHERE op = 'upsert' AND version = (SELECT max(version) FROM chunks WHERE document_id = c.document_id)
@@ -99,9 +103,15 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     return [dict(zip(cols, values, strict=True)) for values in cur.fetchall()]
 
 
-def outcomes(lake: Lake) -> list[EventOutcome]:
+def outcomes(lake: Lake, event_ids: Collection[str] | None = None) -> list[EventOutcome]:
+    """What landed of each event (of `event_ids` only, when given: none read for none)."""
+    if event_ids is None:
+        with _connect(lake) as con:
+            return [EventOutcome(*r) for r in con.execute(_OUTCOMES_SQL).fetchall()]
+    if not event_ids or not lake.files(CHUNKS):
+        return []
     with _connect(lake) as con:
-        return [EventOutcome(*r) for r in con.execute(_OUTCOMES_SQL).fetchall()]
+        return [EventOutcome(*r) for r in con.execute(_OUTCOMES_OF_SQL, [sorted(event_ids)]).fetchall()]
 
 
 def indexed_documents(lake: Lake) -> int:
