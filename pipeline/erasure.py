@@ -43,7 +43,7 @@ from governance.contracts import utcnow
 from governance.pii import subjects_in
 from governance.privacy import tenant_key
 from ingest import dead_letter_table, raw_table
-from ingest.scancache import FileEntry
+from ingest.scancache import FileEntry, forget_documents
 from ingest.tables import DEAD_LETTERS, RAW
 from pipeline.deletes import DeleteRequest, DeleteRequestError, delete, subject_of
 from pipeline.erasure_proof import Proof, Spellings, prove
@@ -243,26 +243,14 @@ def _index(factory: Factory, tenant: str, documents: set[str]) -> dict[str, int]
 
 
 def _scan_cache(factory: Factory, documents: set[str], spellings: Spellings | None) -> int:
-    """Forget the files that produced the erased documents, or whose path holds the
-    identifier (written before paths were redacted): the cache holds hashes and
-    paths only, but it must not vouch for content that is gone."""
-    folder = scan_cache_dir(factory)
-    forgotten = 0
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        files = doc.get("files", {}) if isinstance(doc, dict) else {}
-        gone = [rel for rel, entry in files.items()
-                if any(doc in documents for doc, _ in FileEntry.from_json(entry).docs)
-                or (spellings is not None and spellings.in_text(f"{rel}\n{entry}"))]
-        for rel in gone:
-            del files[rel]
-        if gone:
-            path.write_text(json.dumps(doc), encoding="utf-8")
-            forgotten += len(gone)
-    return forgotten
+    """Forget the files that produced the erased documents, or whose cache entry holds the
+    identifier (a path written before paths were redacted): the cache holds hashes and
+    redacted paths only, but it must not vouch for content that is gone."""
+    def gone(token: str, entry: FileEntry) -> bool:
+        return any(doc in documents for doc, _ in entry.docs) or (
+            spellings is not None and spellings.in_text(f"{token}\n{json.dumps(entry.to_json())}"))
+
+    return forget_documents(scan_cache_dir(factory), gone)
 
 
 def _record_erased(home: Path, tenant: str, key: str, request_id: str) -> None:

@@ -184,3 +184,36 @@ def test_a_failing_file_is_not_cached_and_keeps_its_dead_letter(world: World) ->
     assert len(world.scan().dead_letters) == 1
     again = world.scan()
     assert len(again.dead_letters) == 1 and again.cached == 3
+
+
+def entry(name: str) -> scancache.FileEntry:
+    return scancache.FileEntry(name, (1, 2, 3, 4), True, "ab" * 32, ((f"acme:{name}", "c1"), (f"acme:{name}#r", "c2")))
+
+
+def test_two_scans_of_one_folder_at_once_keep_both_their_changes(tmp_path: Path) -> None:
+    """A save writes the entries that changed, not the whole cache: two runs scanning one
+    folder at once each keep what they learnt (the last writer's copy replaced the other's
+    whole before)."""
+    def opened() -> scancache.ScanCache:
+        return scancache.ScanCache.open(tmp_path, root_uri="file:///src", tenant="acme", context="c")
+
+    base = opened()
+    base.put("t-old", entry("old.md"))
+    base.save()
+    first, second = opened(), opened()
+    first.put("t-a", entry("a.md"))
+    second.put("t-b", entry("b.md"))
+    second.forget("t-old")
+    first.save()
+    second.save()
+    assert opened().entries == {"t-a": entry("a.md"), "t-b": entry("b.md")}
+    # An erasure forgets the entries that produced an erased document, in every cache.
+    assert scancache.forget_documents(tmp_path, lambda token, e: "acme:a.md" in dict(e.docs)) == 1
+    assert set(opened().entries) == {"t-b"}
+    # Another context (settings) starts it again, empty.
+    other = scancache.ScanCache.open(tmp_path, root_uri="file:///src", tenant="acme", context="d")
+    assert other.entries == {}
+    other.put("t-c", entry("c.md"))
+    other.save()
+    assert opened().entries == {} and set(scancache.ScanCache.open(
+        tmp_path, root_uri="file:///src", tenant="acme", context="d").entries) == {"t-c"}
