@@ -20,6 +20,7 @@ from ingest.lake import Lake, TableSpec
 from ingest.lake_reads import rows_in
 from ingest.sources import publish
 from ingest.tables import DEAD_LETTERS, RAW
+from pipeline import inflight
 from pipeline.attach import ServiceError, synced_from
 from pipeline.factory import Factory
 from pipeline.log_identity import held_positions, remember_topics
@@ -103,7 +104,20 @@ class RemoteStream:
         letters = {d.dead_letter_id for d in batch.letters}
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
         seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
-        publish(self.conn, [seal(e) for e in events + retry], batch.letters, vouch=self.factory.edge.vouch)
+        # Held until every event has its chunks or dead letter (pipeline/inflight.py).
+        marker = inflight.Marker(self.factory.settings.home) if events or retry or on_topic else None
+        try:
+            publish(self.conn, [seal(e) for e in events + retry], batch.letters, vouch=self.factory.edge.vouch)
+            self._wait(wanted, letters, raw_wanted, should_stop, on_progress)
+            if marker is not None and self.transform:
+                marker.clear()
+        finally:
+            if marker is not None:
+                marker.release()
+        return len(republish)
+
+    def _wait(self, wanted: set[str], letters: set[str], raw_wanted: set[str],
+              should_stop: Callable[[], bool] | None, on_progress: Callable[[int, int], None] | None) -> None:
         deadline = time.monotonic() + self.factory.settings.stage_timeout_s
         step = WAIT_STEP_S if self.factory.lake.store.local else OBJECT_STORE_STEP_S
         while True:
@@ -113,7 +127,7 @@ class RemoteStream:
             if on_progress is not None:
                 on_progress(len(wanted) - len(missing[0]), len(wanted))
             if not any(missing):
-                return len(republish)
+                return
             self.check()
             if should_stop is not None and should_stop():
                 raise StopRequested("asked to stop while waiting for the factory")

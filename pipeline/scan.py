@@ -13,6 +13,7 @@ an earlier log epoch are republished from the raw lake, keeping their first log 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from ingest import dead_letter_table, raw_table
 from ingest.lake import Lake
 from ingest.raw_view import RawView
 from ingest.sources import IngestReport, Source, scan
-from pipeline import lake_views
+from pipeline import inflight, lake_views
 from pipeline.factory import Factory
 from pipeline.quota_edge import hold_over_quota
 
@@ -67,10 +68,24 @@ def plan(factory: Factory, sources: list[Source], run_id: str, *, requests: Sequ
         known = landed_letters(factory.lake) if known_letters is None else known_letters
         letters = [d for d in letters if d.dead_letter_id not in known]
     ids = {e.event_id for e in events}
-    pending = [e for e in pending_events(factory.lake) if e.event_id not in ids] if recover else []
+    pending = [e for e in resumable(factory) if e.event_id not in ids] if recover else []
     ids |= {e.event_id for e in pending}
     return Batch(events=events, letters=letters, pending=pending, retry=[e for e in retry if e.event_id not in ids],
                  ingest=ingest)
+
+
+def resumable(factory: Factory) -> list[DocumentEvent]:
+    """The pending events a run should resume: asked of the lake only when a publisher
+    may have left some (pipeline/inflight.py); none while every publisher is alive or
+    cleared its marker, and the lake was asked within the hour."""
+    home = factory.settings.home
+    due, seen = inflight.check_due(home)
+    if not due:
+        return []
+    at = time.time()
+    pending = pending_events(factory.lake)
+    inflight.checked(home, seen, at)
+    return pending
 
 
 def pending_events(lake: Lake) -> list[DocumentEvent]:

@@ -28,6 +28,7 @@ from ingest.lake import Lake
 from ingest.landing import Feed, Lander
 from ingest.sources import publish
 from ingest.tables import DEAD_LETTERS, RAW, dead_letter_row, raw_row
+from pipeline import inflight
 from pipeline.factory import Factory
 from pipeline.log_identity import held_positions, remember_topics
 from pipeline.metering import meter_chunking, meter_ingest
@@ -199,7 +200,7 @@ class Stream:
         """Publish, then wait until every event has its outcome. `wait_for` names
         events already on the topic that need one too; `on_progress(done, wanted)`
         hears how many have it so far."""
-        settings, outcomes, landers = self.factory.settings, self.outcomes, self.landers
+        outcomes = self.outcomes
         # A republished event needs an outcome from this run, whatever an earlier attempt left.
         self.collect()
         outcomes.done -= {e.event_id for e in republish}
@@ -209,7 +210,20 @@ class Stream:
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
         # Scanned events were redacted at the edge; republished ones come from the raw lake.
         seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
-        publish(self.conn, [seal(e) for e in events + republish], letters, vouch=self.factory.edge.vouch)
+        # Held until every event has its chunks or dead letter; raw only, or a crash, leaves it behind.
+        marker = inflight.Marker(self.factory.settings.home) if events or republish or wait_for else None
+        try:
+            publish(self.conn, [seal(e) for e in events + republish], letters, vouch=self.factory.edge.vouch)
+            self._wait(wanted_events, wanted_letters, raw_wanted, should_stop, on_progress)
+            if marker is not None and self.worker is not None:
+                marker.clear()
+        finally:
+            if marker is not None:
+                marker.release()
+
+    def _wait(self, wanted_events: set[str], wanted_letters: set[str], raw_wanted: set[str],
+              should_stop: Callable[[], bool] | None, on_progress: Callable[[int, int], None] | None) -> None:
+        settings, outcomes, landers = self.factory.settings, self.outcomes, self.landers
         deadline = time.monotonic() + settings.stage_timeout_s
         while True:
             self.check()
