@@ -7,12 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from governance.contracts import DocumentEvent, LogPosition
-from ingest.lake import Lake
 from ingest.tables import RAW, raw_row
 from pipeline import inflight
 from pipeline.factory import Factory
@@ -30,19 +28,6 @@ def factory(tmp_path: Path) -> Factory:
     f.lake.write(RAW, [raw_row(e, LogPosition(epoch="e", topic="raw", partition=0, offset=i))
                        for i, e in enumerate(events)])
     return f
-
-
-@pytest.fixture
-def lake_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-    connect = Lake.connect
-
-    def counting(self: Lake, *specs: Any) -> Any:
-        opened.extend(s.name for s in specs)
-        return connect(self, *specs)
-
-    monkeypatch.setattr(Lake, "connect", counting)
-    return opened
 
 
 def test_the_lake_is_asked_when_a_publisher_died_and_not_while_none_did(factory: Factory,

@@ -8,12 +8,10 @@ import gc
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ingest.kafka import KafkaConnection
-from ingest.lake import Lake
 from ingest.settings import KafkaSettings
 from pipeline.factory import Factory
 from pipeline.settings import FactorySettings
@@ -44,26 +42,17 @@ def test_a_dropped_stream_and_its_factory_are_freed_without_a_collection(tmp_pat
     assert freed() is None
 
 
-def test_a_run_reads_from_the_lake_only_the_outcomes_it_expects(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_reads_from_the_lake_only_the_outcomes_it_expects(tmp_path: Path, lake_reads: list[str]) -> None:
     """A run's new events have new ids: nothing of them is in the lake yet. Only the events
     it sends again (half landed before a crash) are seeded, and a run that resumes nothing
     opens no lake file for its outcomes (the whole chunk table, at any corpus size, before)."""
     lake = filled(tmp_path)
-    opened: list[str] = []
-    connect = Lake.connect
-
-    def counting(self: Lake, *specs: Any) -> Any:
-        opened.extend(s.name for s in specs)
-        return connect(self, *specs)
-
-    monkeypatch.setattr(Lake, "connect", counting)
     resumed = Outcomes(lake, Expected({"ev-acme-a.md-2"}, set()))
     assert dict(resumed.chunks) == {"ev-acme-a.md-2": 1} and resumed.done == set()
     resumed.update([{"event_id": "ev-acme-a.md-2", "chunk_count": 2, "op": "upsert"}], [])
     assert resumed.done == {"ev-acme-a.md-2"}  # its second chunk completes it
-    opened.clear()
+    lake_reads.clear()
     fresh = Outcomes(lake, Expected(set(), set()))
-    assert opened == [] and not fresh.chunks and not fresh.done and not fresh.letters
+    assert lake_reads == [] and not fresh.chunks and not fresh.done and not fresh.letters
     everything = Outcomes(lake)  # a resident follower's, seeded once
     assert "ev-acme-a.md-1" in everything.done and everything.chunks["ev-acme-a.md-2"] == 1
