@@ -100,7 +100,7 @@ class KeyIndex:
         return new
 
     def landed(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` the table holds (as of the last refresh or add)."""
+        """Which of `keys` the table holds (as of the last refresh or land)."""
         with self._lock:
             if self._db is None and not self.path.exists():
                 return set()
