@@ -111,6 +111,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost tail costs a read of those files
+    db.execute("PRAGMA secure_delete=ON")  # an entry an erasure forgets is overwritten, not left in a free page
     db.executescript(SCHEMA)
     return db
 

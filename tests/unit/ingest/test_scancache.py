@@ -217,3 +217,15 @@ def test_two_scans_of_one_folder_at_once_keep_both_their_changes(tmp_path: Path)
     other.save()
     assert opened().entries == {} and set(scancache.ScanCache.open(
         tmp_path, root_uri="file:///src", tenant="acme", context="d").entries) == {"t-c"}
+
+
+def test_a_forgotten_entry_leaves_no_trace_in_the_cache_file(tmp_path: Path) -> None:
+    """An erasure forgets the entries of erased documents: their ids must not stay behind in
+    a free page of the file."""
+    cache = scancache.ScanCache.open(tmp_path, root_uri="file:///src", tenant="acme", context="c")
+    for n in range(50):
+        cache.put(f"t{n}", entry(f"subject-{n:03d}.md"))
+    cache.save()
+    scancache.forget_documents(tmp_path, lambda token, e: True)
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"subject-0" not in stored
