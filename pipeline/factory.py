@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from governance.audit import AuditLog, process_name
 from governance.carbon import CarbonProfile, load_profile
@@ -27,6 +27,7 @@ from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake_store import parse_region_urls
 from pipeline.config_audit import audit_config
+from pipeline.deferred_model import DeferredEmbedder
 from pipeline.settings import FactorySettings
 from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of
 from pipeline.writer import INDEX_SYNC, writing
@@ -144,7 +145,8 @@ class Factory:
 
     def _sync_index(self, *, run_id: str, progress: bool, ahead: EmbedAhead | None, full: bool = False
                     ) -> SyncReport:
-        index, model_id = self.index, self.embedder.fingerprint.id
+        index, embedder = self.index, self.deferred_embedder()
+        model_id = embedder.fingerprint.id
         checkpoint = SyncCheckpoint(self.settings.home, model_id)
         if full:
             checkpoint.forget()
@@ -164,7 +166,8 @@ class Factory:
                 desired = plan(self.lake, model_id, files) if files else Plan({}, 0)
             regions = set(index.regions()) | {r for r, _ in desired.groups}
             groups = {(r, t) for r in regions for t in scope.tenants or ()}
-        report = sync_index(self.lake, index, self.embedder, progress=progress, ledger=self.ledger, carbon=self.carbon,
+        report = sync_index(self.lake, index, cast(Embedder, embedder), progress=progress, ledger=self.ledger,
+                            carbon=self.carbon,
                             run_id=run_id, ahead=ahead, desired=desired, scope=groups, compute=self.compute,
                             narrow=narrow)
         if families is not None:  # folded = current chunks - points, per changed tenant (counts, not rows)
@@ -276,6 +279,14 @@ class Factory:
         return load_embedder(self._model, self.settings.embedding_device, backend=self.settings.embedding_backend,
                              onnx_dir=self.settings.home / "models", precision=self.settings.embedding_precision)
 
+    def deferred_embedder(self) -> Embedder | DeferredEmbedder:
+        """The active model as a sync needs it: the one loaded, or one that loads when a
+        text is to be embedded (a run that changes nothing never loads it)."""
+        active = self.active_model()
+        if "embedder" in self.__dict__ or active is None:
+            return self.embedder
+        return DeferredEmbedder(lambda: self.embedder, str(active["id"]), int(active["dimension"]))
+
     @property
     def _model(self) -> str | None:
         active = self.active_model()
@@ -290,12 +301,16 @@ class Factory:
 
     @cached_property
     def index(self) -> VectorIndex:
-        fp = self.embedder.fingerprint
-        if self.active_model() is None:
+        active = self.active_model()
+        if active is None:
             self.activate(self.embedder)
-        index = self.open_index(fp.id, fp.dimension)
+            active = self.active_model()
+            assert active is not None
+        # Opened by the marker's id and dimension: the model loads when something needs it.
+        index = self.open_index(str(active["id"]), int(active["dimension"]))
         if isinstance(bare(index), HomeIndex):  # other processes' searches embed here
-            bare(index).serve_queries_with(self.embedder.embed_query, ask=self._ask, status=self._status)
+            bare(index).serve_queries_with(lambda text: self._loaded_model().embed_query(text), ask=self._ask,
+                                           status=self._status)
             self._offer_commands(index)  # again when the index was closed and opened anew
         return index
 
@@ -352,7 +367,14 @@ class Factory:
             lambda **request: runner(self, **request))
 
     def _ask(self, **question: Any) -> list[dict[str, Any]]:
-        return [r.__dict__ for r in search(self.index, self.embedder, **question)]
+        return [r.__dict__ for r in search(self.index, self._loaded_model(), **question)]
+
+    def _loaded_model(self) -> Embedder:
+        """The model, for another process's question: only once this one has loaded it (a
+        run that changed nothing never does), else the asker embeds with its own."""
+        if "embedder" not in self.__dict__:
+            raise NoModelHere("the index owner has not loaded its model")
+        return self.embedder
 
     def _status(self) -> dict[str, Any]:
         from pipeline.status import status  # it reads through this factory

@@ -222,3 +222,33 @@ def test_an_auditor_verifies_an_export_offline_with_the_public_key(tmp_path: Pat
     out.write_text(out.read_text().replace('"beta"', '"gamma"'))
     bad = offline("--public-key", key)
     assert bad.returncode == 1 and "altered after it was made" in bad.stdout and "Traceback" not in bad.stderr
+
+
+def test_a_run_that_changes_nothing_does_not_load_the_model_and_an_edit_does(tmp_path: Path) -> None:
+    """The index opens by the active model's id and dimension; the model (torch, weights:
+    seconds on a CPU) loads only when a chunk is to be embedded."""
+    src = tmp_path / "src"
+    shutil.copytree(CORPUS / "hr", src / "hr")
+    home = tmp_path / "home"
+    args = ["run", str(src), "--tenant", "helio-eu", "--jurisdiction", "EU", "--json"]
+    first = as_json(aifactory(home, *args))["run"]
+    assert first["points_upserted"] > 0
+    code = ("import sys; from aifactory.cli import main\ncode = main(sys.argv[1:])\n"
+            "print('MODEL', 'sentence_transformers' in sys.modules, file=sys.stderr); sys.exit(code)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIFACTORY_", "KAFKA_"))}
+    env["AIFACTORY_HOME"] = str(home)
+
+    def run() -> tuple[dict[str, Any], str]:
+        proc = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["run"], proc.stderr
+
+    again, said = run()
+    assert again["published"] == 0 and again["points_upserted"] == 0 and "MODEL False" in said, said
+    edited = next((src / "hr").iterdir())
+    edited.write_text(edited.read_text() + "\n\nRevised: the policy now also covers contractors.\n")
+    changed, said = run()
+    assert changed["published"] == 1 and changed["points_upserted"] >= 1 and "MODEL True" in said, said
+    hit = json.loads(aifactory(home, "search", "policy covers contractors", "--tenant", "helio-eu", "--json").stdout)
+    assert hit and hit[0]["document_id"] == f"helio-eu:hr/{edited.name}"
