@@ -105,15 +105,11 @@ class RemoteStream:
         raw_wanted = {e.event_id for e in events} if self.land_raw else set()
         seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
         # Held until every event has its chunks or dead letter (pipeline/inflight.py).
-        marker = inflight.Marker(self.factory.settings.home) if events or retry or on_topic else None
-        try:
+        with inflight.held(self.factory.settings.home, bool(events or retry or on_topic)) as marker:
             publish(self.conn, [seal(e) for e in events + retry], batch.letters, vouch=self.factory.edge.vouch)
             self._wait(wanted, letters, raw_wanted, should_stop, on_progress)
             if marker is not None and self.transform:
                 marker.clear()
-        finally:
-            if marker is not None:
-                marker.release()
         return len(republish)
 
     def _wait(self, wanted: set[str], letters: set[str], raw_wanted: set[str],

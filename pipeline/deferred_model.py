@@ -29,10 +29,6 @@ class DeferredEmbedder:
         self._real: Embedder | None = None
 
     @property
-    def loaded(self) -> bool:
-        return self._real is not None
-
-    @property
     def fingerprint(self) -> Any:
         return self._real.fingerprint if self._real is not None else self._known
 

@@ -24,6 +24,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -58,6 +59,18 @@ class Marker:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+@contextlib.contextmanager
+def held(home: Path, sending: bool) -> Iterator[Marker | None]:
+    """A marker for the block when it is `sending` events (else None), let go at its end;
+    the block clears it once every event has its full outcome."""
+    marker = Marker(home) if sending else None
+    try:
+        yield marker
+    finally:
+        if marker is not None:
+            marker.release()
 
 
 def orphans(home: Path) -> list[Path]:

@@ -211,15 +211,11 @@ class Stream:
         # Scanned events were redacted at the edge; republished ones come from the raw lake.
         seal = self.factory.sealer.seal_record  # text leaves this process sealed (when encryption is on)
         # Held until every event has its chunks or dead letter; raw only, or a crash, leaves it behind.
-        marker = inflight.Marker(self.factory.settings.home) if events or republish or wait_for else None
-        try:
+        with inflight.held(self.factory.settings.home, bool(events or republish or wait_for)) as marker:
             publish(self.conn, [seal(e) for e in events + republish], letters, vouch=self.factory.edge.vouch)
             self._wait(wanted_events, wanted_letters, raw_wanted, should_stop, on_progress)
             if marker is not None and self.worker is not None:
                 marker.clear()
-        finally:
-            if marker is not None:
-                marker.release()
 
     def _wait(self, wanted_events: set[str], wanted_letters: set[str], raw_wanted: set[str],
               should_stop: Callable[[], bool] | None, on_progress: Callable[[int, int], None] | None) -> None:
