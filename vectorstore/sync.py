@@ -252,8 +252,12 @@ class LivePlan:
                 self._rows.setdefault(doc, {})[row["row_id"]] = row
                 self._members[group].add(doc)
                 self._by_key[_family_key(row)].add(doc)
-                self._touch_key(row)
                 touched.add(group)
+        # Every current row of a changed document, not only the new ones: one version's chunks
+        # can land in two flushes, and a narrowed sync reads all the document's points.
+        for doc in {row["document_id"] for row in rows}:
+            for held in self._rows.get(doc, {}).values():
+                self._touch_key(held)
         self._files |= new
         if self.pending is not None:
             self.pending |= touched

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.vectorstore.test_live_plan import Lakeside
+from transforms.tables import CHUNKS
 from transforms.tokens import token_counter
 from vectorstore.edge import EdgeIndex
 from vectorstore.embedder import Embedder, default_model_path
@@ -111,5 +112,40 @@ def test_a_live_sync_reads_only_the_changed_documents_families_and_ends_where_a_
             full = sync_index(lake, index, embedder, desired=plan(lake, model))
             assert (full.upserted, full.deleted, full.repointed) == (0, 0, 0), step
             assert index.count("eu-central") == len(desired.region("eu-central"))
+    finally:
+        index.close()
+
+
+def test_a_document_whose_chunks_land_in_two_flushes_keeps_the_points_of_the_first(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """A lander flushes what it has read: one version's chunks can land in two files, with
+    a sync between them (a long document, or a worker killed after its first chunks and
+    the event chunked again). The second sync compares the document's points; before, it
+    wanted only the new chunks' families and deleted the points of the first flush."""
+    side = Lakeside(tmp_path / "lake", token_counter(default_model_path()))
+    lake, model = side.lake, embedder.fingerprint.id
+    for n in range(4):
+        side.land("acme", f"d{n}.md", 1, f"# Rule {n}\nHelmets are required in aisle {n}.")
+    text = "\n\n".join(f"# Part {p}\n" + f"Pallets of part {p} are counted at dock {p} every shift. " * 30
+                         for p in range(5))
+    rows = side.rows("acme", "long.md", 1, text)
+    assert len(rows) >= 4
+    index = EdgeIndex(tmp_path / "edge", model_id=model, dimension=embedder.dimension)
+    live = LivePlan(lake, model)
+    try:
+        desired, _ = live.refresh()
+        sync_index(lake, index, embedder, desired=desired)
+        live.synced()
+        for part in (rows[:3], rows[3:]):
+            lake.write(CHUNKS, part)
+            desired, changed = live.refresh()
+            narrowed = live.narrowed()
+            assert changed and narrowed is not None
+            sync_index(lake, index, embedder, desired=narrowed[0], scope=live.pending, narrow=narrowed[1])
+            live.synced()
+            assert index.count("eu-central") == len(desired.region("eu-central"))
+        assert index.count("eu-central") == 4 + len(rows)
+        full = sync_index(lake, index, embedder, desired=plan(lake, model))
+        assert (full.upserted, full.deleted, full.repointed) == (0, 0, 0)
     finally:
         index.close()

@@ -36,13 +36,18 @@ class Lakeside:
 
     def land(self, tenant: str, doc: str, version: int, text: str = "", *, op: str = "upsert",
              jurisdiction: str = "EU") -> None:
+        self.lake.write(CHUNKS, self.rows(tenant, doc, version, text, op=op, jurisdiction=jurisdiction))
+
+    def rows(self, tenant: str, doc: str, version: int, text: str = "", *, op: str = "upsert",
+             jurisdiction: str = "EU") -> list[dict]:
+        """The chunk rows of one event, as a lander writes them (in one file, or split over two flushes)."""
         region = "eu-central" if jurisdiction == "EU" else "us-east"
         event = DocumentEvent.new(op=op, tenant=tenant, document_id=f"{tenant}:{doc}", version=version, text=text,
                                   title=doc, jurisdiction=jurisdiction, region=region,
                                   source_uri=f"file:///src/{doc}", source_root="file:///src")
         self.offset += 1
         at = LogPosition(epoch="e", topic="raw", partition=0, offset=self.offset)
-        self.lake.write(CHUNKS, [chunk_row(r, at) for r in to_chunks(event, at, self.counter)])
+        return [chunk_row(r, at) for r in to_chunks(event, at, self.counter)]
 
 
 def test_live_plan_follows_every_kind_of_change(tmp_path: Path, counter: TokenCounter) -> None:
