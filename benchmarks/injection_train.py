@@ -6,8 +6,9 @@
 Training lines: the labelled injection sets of twenty-five authors (`SETS`, in `tests/data/`;
 `TEST_SETS`, nine more authors, are kept for measuring and never trained on), and ordinary
 text as further negatives (`NEGATIVES`, in `benchmarks/data/injection/`): enterprise passages
-written for this, and Python standard-library docstrings weighed 0.3. Features: TF-IDF over
-character n-grams (2-5, within words) and word n-grams (1-2); a class-balanced logistic
+and short records (`benchmarks/injection_records.py`) written for this, and Python
+standard-library docstrings weighed 0.3. Features: TF-IDF over character n-grams (2-5, within
+words) and word n-grams (1-2), lower case with every digit as 0; a class-balanced logistic
 regression.
 
 --loso trains on all authors but one and measures on that one, for each author, with the
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.injection_eval import Example, load
-from transforms.injection_model import MODEL_PATH, from_dict
+from transforms.injection_model import MODEL_PATH, fold, from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("injection_labelled", "injection_holdout", "injection_independent",
@@ -39,11 +40,13 @@ SETS = ("injection_labelled", "injection_holdout", "injection_independent",
 # threshold rule chose 0.75 and recall on 12-14 fell to 0.871-0.880: more authors no longer help.
 TEST_SETS = tuple(f"injection_heldout{n}" for n in (12, 13, 14, *range(27, 33)))
 ORDINARY = ROOT / "benchmarks" / "data" / "injection"
-# Ordinary text as further negatives, with its weight: enterprise passages written for this
-# (ordinary_1, ordinary_2), and Python docstrings, weighed less so that their style does not
-# become "what is not an attack". ordinary_3 is kept for choosing the threshold.
-NEGATIVES = (("ordinary_1.jsonl", 1.0), ("ordinary_2.jsonl", 1.0), ("stdlib_docstrings.jsonl", 0.3))
-VALIDATION = ("ordinary_3.jsonl", "package_docstrings.jsonl")
+# Ordinary text as further negatives, with its weight: enterprise passages and short records
+# written for this (ordinary_1, ordinary_2, records_train), and Python docstrings, weighed less
+# so that their style does not become "what is not an attack". ordinary_3 and records_check are
+# kept for choosing the threshold.
+NEGATIVES = (("ordinary_1.jsonl", 1.0), ("ordinary_2.jsonl", 1.0), ("records_train.jsonl", 1.0),
+             ("stdlib_docstrings.jsonl", 0.3))
+VALIDATION = ("ordinary_3.jsonl", "records_check.jsonl", "package_docstrings.jsonl")
 TARGET_ORDINARY_ALARMS = 0.01
 CHAR_RANGE, WORD_RANGE = (2, 5), (1, 2)
 MIN_WORDS = 10  # shorter texts (titles, list items) hold too few n-grams to judge
@@ -51,7 +54,7 @@ WINDOW = 50  # words; most training lines are shorter
 C = 10.0
 CANDIDATES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 TARGET_FALSE_ALARMS = 0.05
-VERSION = "ngram-lr-1"
+VERSION = "ngram-lr-2"
 
 
 def sets() -> dict[str, list[Example]]:
@@ -97,8 +100,10 @@ def train(examples: list[Example], ordinary: list[tuple[str, float]]) -> tuple[A
     texts = [e.text for e in examples] + [text for text, _ in ordinary]
     labels = [e.injection for e in examples] + [False] * len(ordinary)
     weights = [1.0] * len(examples) + [weight for _, weight in ordinary]
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_RANGE, sublinear_tf=True, min_df=2, dtype=np.float64)
-    word = TfidfVectorizer(analyzer="word", ngram_range=WORD_RANGE, sublinear_tf=True, min_df=2, dtype=np.float64)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_RANGE, sublinear_tf=True, min_df=2, dtype=np.float64,
+                           preprocessor=fold)
+    word = TfidfVectorizer(analyzer="word", ngram_range=WORD_RANGE, sublinear_tf=True, min_df=2, dtype=np.float64,
+                           preprocessor=fold)
     features = hstack([char.fit_transform(texts), word.fit_transform(texts)]).tocsr()
     model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
     model.fit(features, labels, sample_weight=weights)
@@ -116,7 +121,7 @@ def export(char: Any, word: Any, model: Any, threshold: float, trained_on: dict[
     return {"version": VERSION, "char_range": list(CHAR_RANGE), "word_range": list(WORD_RANGE),
             "char": table(char, 0), "word": table(word, len(char.vocabulary_)),
             "intercept": round(float(model.intercept_[0]), 6), "threshold": threshold, "min_words": MIN_WORDS,
-            "window": WINDOW,
+            "window": WINDOW, "fold_digits": True,
             "trained_on": trained_on}
 
 

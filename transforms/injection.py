@@ -48,7 +48,7 @@ from transforms import injection_model
 from transforms import injection_rules as R
 from transforms.injection_rules import BIDI_OTHER, BIDI_OVERRIDE, ZERO_WIDTH, normalise
 
-SCREENER_VERSION = "rules-3+ngram-lr-1"  # bump when the rules or the learned model change
+SCREENER_VERSION = "rules-3+ngram-lr-2"  # bump when the rules or the learned model change
 DEFAULT_THRESHOLD = 0.5
 
 

@@ -12,8 +12,9 @@ from scipy.sparse import hstack
 
 from benchmarks import injection_train
 from benchmarks.injection_eval import load as load_set
+from benchmarks.injection_records import probes
 from transforms.injection import rules_screen, screen
-from transforms.injection_model import char_wb_ngrams, from_dict, load, word_ngrams
+from transforms.injection_model import char_wb_ngrams, fold, from_dict, load, word_ngrams
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -40,8 +41,8 @@ def small_model() -> tuple:
 def test_the_analyzers_are_scikit_learns(small_model: tuple) -> None:
     char, word, _, _ = small_model
     for text in TEXTS:
-        assert list(char_wb_ngrams(text, 2, 5)) == char.build_analyzer()(text)
-        assert list(word_ngrams(text, 1, 2)) == word.build_analyzer()(text)
+        assert list(char_wb_ngrams(fold(text), 2, 5)) == char.build_analyzer()(text)
+        assert list(word_ngrams(fold(text), 1, 2)) == word.build_analyzer()(text)
 
 
 def test_the_probability_is_scikit_learns(small_model: tuple) -> None:
@@ -61,6 +62,19 @@ def test_an_attack_inside_a_long_chunk_is_judged_in_its_window() -> None:
     assert model.probability(chunk) < model.threshold  # the whole chunk at once dilutes it: why windows
     assert model.strongest(chunk) >= model.threshold
     assert screen(chunk).quarantined()
+
+
+def test_a_short_numbered_note_is_not_an_attack() -> None:
+    """Found by hand: ngram-lr-1 quarantined 220 of 300 notes like "# Note 122 / Inventory note
+    122 about bins and forklifts in zone 3." (a heading and a number read as an attack's cues;
+    the number alone moved "122" over the threshold and "234" under it)."""
+    model = load()
+    one, other = "# Note 122\nInventory note 122 about bins and forklifts in zone 3.", \
+        "# Note 234\nInventory note 234 about bins and forklifts in zone 3."
+    assert model.probability(one) == model.probability(other)
+    for template, texts in probes().items():
+        flagged = [t for t in texts if screen(t).quarantined()]
+        assert len(flagged) <= 3, (template, len(flagged), flagged[:3])  # at most 1%
 
 
 def test_short_texts_are_left_to_the_rules() -> None:
