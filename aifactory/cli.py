@@ -54,7 +54,7 @@ log = logging.getLogger("aifactory")
 # Commands that only read what earlier runs left: in a folder with no data directory
 # they say so instead of creating an empty one.
 NEEDS_DATA = {"status", "search", "replay", "dlq", "index", "reindex", "delete", "erase", "serve", "usage", "tenant",
-              "audit", "lineage", "residency", "repair"}
+              "audit", "lineage", "residency", "repair", "quarantine"}
 
 
 class Help(argparse.RawDescriptionHelpFormatter):
@@ -187,6 +187,16 @@ def parser() -> argparse.ArgumentParser:
                          f"2026-01-31); keys: {', '.join(ALL_KEYS)}")
     sp.add_argument("--include-quarantined", action="store_true",
                     help="also return chunks quarantined for suspected prompt injection")
+
+    sp = command("quarantine", "review what the screener quarantined as suspected prompt injection: list it, "
+                               "release a chunk it got wrong (searchable again), or hold a released one again",
+                 "aifactory quarantine list --tenant helio-eu",
+                 "aifactory quarantine release CHUNK_ID --tenant helio-eu --reason 'a credit note, not an attack'",
+                 "aifactory quarantine hold CHUNK_ID --tenant helio-eu --reason 'released by mistake'")
+    sp.add_argument("action", choices=["list", "release", "hold"], help="what to do")
+    sp.add_argument("chunk_ids", nargs="*", metavar="CHUNK_ID", help="release, hold: chunk ids, as `list` shows them")
+    sp.add_argument("--tenant", type=tenant_name, required=True, help="whose chunks")
+    sp.add_argument("--reason", help="release, hold: why (recorded with who decided, and audited)")
 
     sp = command("dlq", "the dead-letter store: list what failed and why, or replay it after a fix",
                  "aifactory dlq list", "aifactory dlq replay")
@@ -342,6 +352,14 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     missing = [path for path in getattr(args, "paths", []) if not Path(path).exists()]
     if missing:
         p.error(f"{args.command}: no such file or folder: {', '.join(missing)} (looked in {Path.cwd()})")
+    if args.command == "quarantine":
+        if args.action == "list" and (args.chunk_ids or args.reason):
+            p.error("quarantine list: takes only --tenant (and --json); `release` and `hold` take chunk ids")
+        if args.action != "list" and not args.chunk_ids:
+            p.error(f"quarantine {args.action}: name the chunk ids (`aifactory quarantine list --tenant "
+                    f"{args.tenant}` shows them)")
+        if args.action != "list" and not (args.reason or "").strip():
+            p.error(f"quarantine {args.action}: give --reason 'why': the review is recorded and audited")
     if args.command == "audit":
         if args.action == "export" and not args.out:
             p.error("audit export: name the file to write with --out FILE")

@@ -183,6 +183,31 @@ def cmd_dlq(args: argparse.Namespace, factory: Factory, progress: Progress) -> N
     emit(args, rows, "\n".join(lines))
 
 
+def cmd_quarantine(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
+    from pipeline.quarantine import quarantined, review
+
+    require_tenant(factory, args.tenant)
+    if args.action == "list":
+        rows = quarantined(factory, args.tenant)
+        held = sum(1 for r in rows if r.release is None)
+        lines = [f"{held} chunk(s) of {args.tenant} quarantined, {len(rows) - held} released by a reviewer"]
+        for r in rows:
+            state = f"released by {r.release['by']}: {r.release['reason']}" if r.release else "quarantined"
+            text = " ".join(r.text.split())
+            lines.append(f"- {r.chunk_id} [{state}]\n    {r.source_uri}" + (f" ({r.section})" if r.section else "")
+                         + f"\n    why: {'; '.join(r.reasons)}\n    text: {text[:160]}{'…' if len(text) > 160 else ''}")
+        emit(args, [r.as_dict() for r in rows], "\n".join(lines))
+        return
+    done = review(factory, args.tenant, args.chunk_ids, decision=args.action, reason=args.reason)
+    verb = "released" if args.action == "release" else "held in quarantine again"
+    data = {"decision": done.decision, "recorded": [r.chunk_id for r in done.recorded], "unchanged": done.unchanged,
+            "indexed_by": done.indexed_by}
+    text = f"{len(done.recorded)} chunk(s) {verb}" + (f"; {len(done.unchanged)} already so" if done.unchanged else "")
+    if done.recorded:
+        text += f"; the index follows ({done.indexed_by})"
+    emit(args, data, text)
+
+
 def cmd_reindex(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:
     from pipeline.reindex import reindex
 
@@ -505,4 +530,4 @@ COMMANDS: dict[str, Command] = {
     "dlq": cmd_dlq, "index": cmd_index, "eval": cmd_eval, "usage": cmd_usage, "reindex": cmd_reindex,
     "delete": cmd_delete, "erase": cmd_erase, "serve": cmd_serve, "keys": cmd_keys, "audit": cmd_audit,
     "lineage": cmd_lineage, "residency": cmd_residency, "repair": cmd_repair, "up": cmd_up,
-    "worker": cmd_worker, "tenant": cmd_tenant}
+    "worker": cmd_worker, "tenant": cmd_tenant, "quarantine": cmd_quarantine}

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
-def read_objects(path: Path) -> list[dict[str, Any]]:
-    """Every whole line of `path` that is a JSON object; a line still being written, or
-    damaged, is left out. No file: nothing."""
+def read_objects(path: Path, offset: int = 0) -> list[dict[str, Any]]:
+    """Every whole line of `path` (from byte `offset`) that is a JSON object; a line still
+    being written, or damaged, is left out. No file: nothing."""
     try:
-        lines = path.read_bytes().splitlines()
+        with path.open("rb") as f:
+            f.seek(offset)
+            lines = f.read().splitlines()
     except FileNotFoundError:
         return []
     out = []

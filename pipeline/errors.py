@@ -5,6 +5,7 @@ both front doors (the CLI, Dagster) and the API service run these operations.
      +-- DeleteRequestError       a delete request that names nothing, or names it badly (deletes.py)
      +-- ErasureIncompleteError   the subject is still written somewhere after erasure (erasure.py)
      +-- PeriodError              a usage period that cannot be read (usage_report.py)
+     +-- QuarantineError          a review of a chunk that is not quarantined, or without a reason
 
 stream.StopRequested is not one: it asks a wait to return, it reports nothing.
 """
@@ -18,3 +19,7 @@ class PipelineError(FactoryError):
 
 class EncryptionOffError(PipelineError):
     """A key operation on a home without encryption at rest."""
+
+
+class QuarantineError(PipelineError):
+    """A review that names no quarantined chunk of the tenant, or gives no reason (quarantine.py)."""

@@ -20,6 +20,7 @@ from governance.errors import ResidencyError
 from governance.ledger import Ledger, UsageEntry
 from governance.privacy import EdgeMemo, PrivacyPolicy, load_privacy_policy
 from governance.quotas import QuotaBook
+from governance.releases import Releases
 from governance.residency import ResidencyPolicy, load_policy
 from governance.sealing import Sealer
 from governance.signals import SignalLog
@@ -118,6 +119,10 @@ class Factory:
     def audit(self) -> AuditLog:
         return AuditLog(self.settings.home / "governance" / "audit.jsonl")
 
+    @cached_property
+    def releases(self) -> Releases:
+        return Releases(self.settings.home / "governance" / "releases.jsonl")
+
     def writing(self, say: Callable[[str], object] | None = None) -> AbstractContextManager[None]:
         """This data directory's writer lock (writer.py), waiting for it unless told not to.
         The first write of a process audits a configuration that changed (config_audit.py)."""
@@ -150,20 +155,24 @@ class Factory:
         checkpoint = SyncCheckpoint(self.settings.home, model_id)
         if full:
             checkpoint.forget()
-        scope = checkpoint.scope(self.lake.files(CHUNKS), index)
+        scope = checkpoint.scope(self.lake.files(CHUNKS), index, self.releases)
+        released = self.releases.current()
         files = scope.tenant_files()
         groups, narrow, folded, families = None, None, None, None
         if files is None:
-            desired = plan(self.lake, model_id)
+            desired = plan(self.lake, model_id, released=released)
         else:
             # Only the changed documents' duplicate families, when the lake keeps reader keys;
             # else the changed tenants whole.
-            changed = chunk_table.documents_of(self.lake, scope.added) if files and scope.added else set()
+            # A tenant with a reviewer's new decision is compared whole (rare), not by changed documents.
+            changed = chunk_table.documents_of(self.lake, scope.added) \
+                if files and scope.added and not scope.reviewed else set()
             families = chunk_table.family_rows(self.lake, files, changed) if changed else None
             if families is not None:
-                desired, narrow = plan_rows(families.rows, model_id), Narrow.of(families.rows, changed, model_id)
+                desired = plan_rows(families.rows, model_id, released)
+                narrow = Narrow.of(families.rows, changed, model_id)
             else:
-                desired = plan(self.lake, model_id, files) if files else Plan({}, 0)
+                desired = plan(self.lake, model_id, files, released) if files else Plan({}, 0)
             regions = set(index.regions()) | {r for r, _ in desired.groups}
             groups = {(r, t) for r in regions for t in scope.tenants or ()}
         report = sync_index(self.lake, index, cast(Embedder, embedder), progress=progress, ledger=self.ledger,

@@ -29,7 +29,7 @@ from vectorstore.sync import LivePlan, SyncReport, sync_index
 class Project:
     def __init__(self, factory: Factory, *, live: bool = False, storage_every_s: float = 0.0) -> None:
         self.factory = factory
-        self.plan = LivePlan(factory.lake, factory.embedder.fingerprint.id) if live else None
+        self.plan = LivePlan(factory.lake, factory.embedder.fingerprint.id, factory.releases) if live else None
         self._stale = True  # the index may differ from the plan (first pass, or a sync that did not finish)
         # A storage snapshot after each change, or (the indexer) at most this often: it counts
         # every tenant's points, which a service applying one edit at a time need not pay each time.
@@ -66,7 +66,8 @@ class Project:
         if f.refused_compute(report, run_id):
             checkpoint.forget()  # what another region's worker must embed is still missing
         else:  # a one-shot sync after this one (the services stopped) starts from what it saw
-            checkpoint.save(Scope(None if full else frozenset(), plan.files), f.index, desired.folded, complete=True)
+            checkpoint.save(Scope(None if full else frozenset(), plan.files, releases_at=plan.releases_at), f.index,
+                            desired.folded, complete=True)
         if full:
             self._full_at = time.monotonic()
         if report.upserted or report.deleted:

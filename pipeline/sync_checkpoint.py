@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from governance.releases import Releases
 from vectorstore.index import VectorIndex
 
 FULL_RECONCILE_S = 3600.0
@@ -47,6 +48,8 @@ class Scope:
     tenants: frozenset[str] | None
     files: list[str]  # the chunk-lake files now (all of them)
     added: list[str] = field(default_factory=list)  # those since the checkpoint (with `tenants`)
+    reviewed: frozenset[str] = frozenset()  # tenants with a release decision since (in `tenants`)
+    releases_at: int = 0  # the size of the releases file this sync read
 
     def tenant_files(self) -> list[str] | None:
         if self.tenants is None:
@@ -59,19 +62,23 @@ class SyncCheckpoint:
         self.path = home / "state" / f"index-sync-{model_id}.json"
         self.model_id = model_id
 
-    def scope(self, files: Collection[str], index: VectorIndex) -> Scope:
+    def scope(self, files: Collection[str], index: VectorIndex, releases: Releases | None = None) -> Scope:
         now = sorted(files)
+        at = releases.size() if releases is not None else 0
         try:
             seen = json.loads(self.path.read_text())
             kept, counts, full_at = set(seen["files"]), dict(seen["counts"]), float(seen["full_at"])
+            saw = int(seen.get("releases_at", 0))
         except (OSError, ValueError, KeyError, TypeError):
-            return Scope(None, now)
-        if time.time() - full_at > FULL_RECONCILE_S or not kept <= set(now):
-            return Scope(None, now)
+            return Scope(None, now, releases_at=at)
+        if time.time() - full_at > FULL_RECONCILE_S or not kept <= set(now) or at < saw:
+            return Scope(None, now, releases_at=at)
         if {r: index.count(r) for r in index.regions()} != {r: n for r, n in counts.items() if n}:
-            return Scope(None, now)
+            return Scope(None, now, releases_at=at)
         added = [f for f in now if f not in kept]
-        return Scope(frozenset(t for f in added if (t := tenant_of(f))), now, added)
+        reviewed = frozenset(r.tenant for r in releases.since(saw)) if releases is not None and at > saw \
+            else frozenset()
+        return Scope(frozenset(t for f in added if (t := tenant_of(f))) | reviewed, now, added, reviewed, at)
 
     def save(self, scope: Scope, index: VectorIndex, folded: Mapping[str, int] | None = None, *,
              complete: bool = False) -> None:
@@ -95,6 +102,7 @@ class SyncCheckpoint:
             duplicates.update({t: 0 for t in scope.tenants or ()})
         duplicates.update(folded or {})
         body = {"files": scope.files, "counts": {r: index.count(r) for r in index.regions()}, "full_at": full_at,
+                "releases_at": scope.releases_at,
                 "duplicates": {t: n for t, n in sorted(duplicates.items()) if n}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")

@@ -43,6 +43,9 @@ class Result:
     vector: list[float] | None = None
     # Other documents holding the same passage (folded into this point): each can be cited.
     also_in: list[dict[str, Any]] = field(default_factory=list)
+    # "clear", "quarantined", or "released": quarantined, then released by a reviewer (`release`: who, why, when)
+    screening: str = "clear"
+    release: dict[str, str] | None = None
 
     @classmethod
     def from_hit(cls, rank: int, hit: Hit, kind: ScoreKind) -> Result:
@@ -54,7 +57,7 @@ class Result:
                    source_uri=p.get("source_uri", ""),
                    section=p.get("section", ""), page=p.get("page"), quarantined=bool(p.get("quarantined")),
                    screening_reasons=list(p.get("screening_reasons") or []), lineage=lineage, vector=hit.vector,
-                   also_in=also_in(p))
+                   also_in=also_in(p), screening=str(p.get("screening") or "clear"), release=p.get("release"))
 
 
 def also_in(payload: dict[str, Any]) -> list[dict[str, Any]]:

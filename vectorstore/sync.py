@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from tqdm import tqdm
 from governance.carbon import CarbonProfile, footprint
 from governance.contracts import point_id
 from governance.ledger import Ledger, UsageEntry
+from governance.releases import Release, Releases
 from ingest.lake import Lake
 from transforms import chunk_table
 from transforms.chunk_table import ChunkRow
@@ -51,6 +52,7 @@ EMBED_BATCH = int(os.environ.get("AIFACTORY_EMBED_BATCH", "256"))  # texts embed
 
 Row = ChunkRow
 Points = dict[str, tuple[Row, dict[str, Any]]]  # point id -> (the chunk row it is written from, its payload)
+Released = Mapping[tuple[str, str], Release]  # (tenant, chunk id) -> a reviewer's release (governance/releases.py)
 
 
 @dataclass(frozen=True)
@@ -95,16 +97,20 @@ class SyncReport:
     refused_ids: set[str] = field(default_factory=set)
 
 
-def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a point carries: enough to cite it, filter it and trace it back to its event."""
+def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]],
+            release: Release | None = None) -> dict[str, Any]:
+    """What a point carries: enough to cite it, filter it and trace it back to its event. A
+    quarantined chunk a reviewer released is searchable, with the screener's reasons kept."""
+    released = bool(row["quarantined"]) and release is not None
     body = {
         "tenant": row["tenant"], "jurisdiction": row["jurisdiction"], "region": row["region"],
         "document_id": row["document_id"], "version": row["version"], "chunk_no": row["chunk_no"],
         "chunk_id": row["chunk_id"], "row_id": row["row_id"], "event_id": row["event_id"],
         "title": row["title"], "text": row["text"], "source_uri": row["source_uri"],
         "section": row["section"], "page": row["page"], "event_time": row["event_time"].isoformat(),
-        "chunker": row["chunker"], "screener": row["screener"], "quarantined": bool(row["quarantined"]),
-        "screening": "quarantined" if row["quarantined"] else "clear",
+        "chunker": row["chunker"], "screener": row["screener"],
+        "quarantined": bool(row["quarantined"]) and not released,
+        "screening": "released" if released else "quarantined" if row["quarantined"] else "clear",
         "screening_reasons": json.loads(row["screening_reasons"] or "[]"),
         "pii": json.loads(row["pii"] or "{}"),
         "topic": row["raw_topic"], "partition": row["raw_partition"], "offset": row["raw_offset"],
@@ -112,6 +118,8 @@ def payload(row: dict[str, Any], model_id: str, duplicates: list[dict[str, Any]]
         # Every document this point speaks for: a filter on document_id matches any of them.
         "document_ids": sorted({row["document_id"], *(d["document_id"] for d in duplicates)}),
     }
+    if released and release is not None:
+        body["release"] = release.note()
     body["digest"] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return body
 
@@ -132,11 +140,13 @@ class Plan:
         return self.groups.get((region, tenant), {})
 
 
-def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...], tuple[str, dict[str, Any]]]
+def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...], tuple[str, dict[str, Any]]],
+                   released: Released | None = None
                    ) -> tuple[Points, int, dict[tuple[str, ...], tuple[str, dict[str, Any]]]]:
     """The points of one tenant's current chunks in one region: one per family of
     exact or near duplicates. `memo` holds payloads of families seen before, by the
-    row ids of their members (rows never change under a row id)."""
+    row ids of their members (rows never change under a row id) and the release in force.
+    A family is released when a reviewer released any of its chunks (the same text)."""
     points: Points = {}
     folded = 0
     used: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
@@ -144,12 +154,13 @@ def _family_points(rows: Iterable[Row], model_id: str, memo: dict[tuple[str, ...
     for family in families(rows, exact=lambda r: r.get("reader_key") or reader_key(r["text"]), fingerprint=None,
                            order=lambda r: (r["document_id"], r["chunk_no"])):
         head, rest = family[0], family[1:]
-        key = tuple(r["row_id"] for r in family)
+        release = next((got for r in family if (got := (released or {}).get((r["tenant"], r["chunk_id"])))), None)
+        key = (*(r["row_id"] for r in family), release.at if release else "")
         if key not in memo:
             dups = [{"document_id": r["document_id"], "chunk_id": r["chunk_id"], "source_uri": r["source_uri"],
                      "title": r["title"], "section": r["section"], "page": r["page"],
                      "kind": "exact" if r["content_hash"] == head["content_hash"] else "same words"} for r in rest]
-            memo[key] = (point_id(head["chunk_id"], model_id), payload(head, model_id, dups))
+            memo[key] = (point_id(head["chunk_id"], model_id), payload(head, model_id, dups, release))
         pid, body = used[key] = memo[key]
         points[pid] = (head, body)
         folded += len(rest)
@@ -179,13 +190,13 @@ def current_chunks(lake: Lake) -> list[CurrentChunk]:
             for r in rows]
 
 
-def plan(lake: Lake, model_id: str, files: Collection[str] | None = None) -> Plan:
+def plan(lake: Lake, model_id: str, files: Collection[str] | None = None, released: Released | None = None) -> Plan:
     """The points the index should hold for the chunks lake (for `files` only, when given:
     they must hold every version of each of their documents)."""
-    return plan_rows(chunk_table.current_rows(lake, files), model_id)
+    return plan_rows(chunk_table.current_rows(lake, files), model_id, released)
 
 
-def plan_rows(rows: Iterable[Row], model_id: str) -> Plan:
+def plan_rows(rows: Iterable[Row], model_id: str, released: Released | None = None) -> Plan:
     """The points the index should hold for these current chunk rows (whole duplicate families)."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -194,7 +205,7 @@ def plan_rows(rows: Iterable[Row], model_id: str) -> Plan:
     by_group: dict[tuple[str, str], Points] = {}
     folded: dict[str, int] = defaultdict(int)
     for group, rows in groups.items():
-        by_group[group], group_folded, _ = _family_points(rows, model_id, {})
+        by_group[group], group_folded, _ = _family_points(rows, model_id, {}, released)
         points[group[0]].update(by_group[group])
         folded[group[1]] += group_folded
     return Plan(points, sum(folded.values()), by_group, dict(folded))
@@ -211,8 +222,10 @@ class LivePlan:
     touched since the last `synced()`, or None (everything) after a full read;
     `narrowed()` says the same by document: the changed documents' duplicate families."""
 
-    def __init__(self, lake: Lake, model_id: str) -> None:
-        self.lake, self.model_id = lake, model_id
+    def __init__(self, lake: Lake, model_id: str, releases: Releases | None = None) -> None:
+        self.lake, self.model_id, self.releases = lake, model_id, releases
+        self.released: Released = {}
+        self.releases_at = 0  # the size of the releases file as of the last refresh
         self.pending: set[tuple[str, str]] | None = None
         self._docs: set[str] = set()  # documents with new rows since the last sync
         self._keys: set[tuple[str, str, str]] = set()  # (region, tenant, reader key) of their old and new rows
@@ -229,12 +242,15 @@ class LivePlan:
     def refresh(self) -> tuple[Plan, bool]:
         """The current plan, and whether it may differ from the previous one."""
         files = set(self.lake.files(CHUNKS))
+        reviewed = self._reviewed()
         if self._files is None or not self._files <= files:
             self._load(files)
             return self._plan, True
         new = files - self._files
         if not new:
-            return self._plan, False
+            if reviewed:
+                self._apply_reviews(reviewed)
+            return self._plan, bool(reviewed)
         rows = chunk_table.rows_of(self.lake, new)
         touched: set[tuple[str, str]] = set()  # (region, tenant) groups whose families may have changed
         for row in rows:
@@ -262,7 +278,31 @@ class LivePlan:
         if self.pending is not None:
             self.pending |= touched
         self._rebuild(touched)
+        if reviewed:
+            self._apply_reviews(reviewed)
         return self._plan, True
+
+    def _reviewed(self) -> set[tuple[str, str]]:
+        """The (tenant, chunk id) pairs whose release changed since the last refresh."""
+        size = self.releases.size() if self.releases is not None else 0
+        if self.releases is None or size == self.releases_at:
+            return set()
+        before, self.released, self.releases_at = self.released, dict(self.releases.current()), size
+        return {k for k in before.keys() | self.released.keys() if before.get(k) != self.released.get(k)}
+
+    def _apply_reviews(self, reviewed: set[tuple[str, str]]) -> None:
+        """Plan again the families of chunks released or held since (rare: a person's review)."""
+        touched: set[tuple[str, str]] = set()
+        for doc, held in self._rows.items():
+            for row in held.values():
+                if (row["tenant"], row["chunk_id"]) in reviewed:
+                    self._docs.add(doc)
+                    touched.add((row["region"], row["tenant"]))
+                    for other in held.values():
+                        self._touch_key(other)
+        if self.pending is not None:
+            self.pending |= touched
+        self._rebuild(touched)
 
     def _touch_key(self, row: Row) -> None:
         self._keys.add(_family_key(row))
@@ -327,7 +367,8 @@ class LivePlan:
                 self._memo.pop(group, None)
                 self._members.pop(group, None)
                 continue
-            points, folded, self._memo[group] = _family_points(rows, self.model_id, self._memo.get(group, {}))
+            points, folded, self._memo[group] = _family_points(rows, self.model_id, self._memo.get(group, {}),
+                                                               self.released)
             self._groups[group] = (points, folded)
         by_region: dict[str, Points] = defaultdict(dict)
         by_tenant: dict[str, int] = defaultdict(int)

@@ -125,6 +125,10 @@ PARSE_MISTAKES = [
     (["eval", "--corpus", "c.jsonl", "--queries", "q.jsonl", "--qrels", "r.tsv"], "--corpus c.jsonl: no such file"),
     (["reindex", "--model", "nosuch-model"], "no such folder"),
     (["serve", "--port", "http"], "expected a whole number"),
+    (["quarantine", "list"], "the following arguments are required: --tenant"),
+    (["quarantine", "release", "--tenant", "t1", "--reason", "fine"], "quarantine release: name the chunk ids"),
+    (["quarantine", "hold", "c1", "--tenant", "t1"], "quarantine hold: give --reason"),
+    (["quarantine", "list", "c1", "--tenant", "t1"], "quarantine list: takes only --tenant"),
 ]
 
 
@@ -149,6 +153,9 @@ DATA_MISTAKES = [
     (["keys", "create", "--tenant", "t1", "--role", "reader", "--expires", "2020-01-01"], "is in the past"),
     (["delete", "--tenant", "t2", "--document", "t2:x.md"], "tenant 't2' has no documents"),
     (["delete", "--tenant", "t1", "--subject", "Ana"], "'Ana' is not one identifier the detectors recognise"),
+    (["quarantine", "list", "--tenant", "t2"], "tenant 't2' has no documents"),
+    (["quarantine", "release", "nosuch", "--tenant", "t1", "--reason", "fine"],
+     "nosuch: not a quarantined chunk of tenant 't1'"),
 ]
 
 

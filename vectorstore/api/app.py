@@ -327,7 +327,8 @@ def create_app(backend: Backend, keys: KeyStore, limits: ApiLimits | None = None
                           citation=Citation(document_id=r.document_id, title=r.title, source_uri=r.source_uri,
                                             page=r.page, section=r.section),
                           also_in=[Citation(**{k: v for k, v in d.items() if v is not None}) for d in r.also_in],
-                          quarantined=r.quarantined, screening_reasons=r.screening_reasons, lineage=r.lineage)
+                          quarantined=r.quarantined, screening=r.screening, screening_reasons=r.screening_reasons,
+                          release=r.release, lineage=r.lineage)
                 for r in results]
         telemetry.hits.labels("/v1/search", key.tenant).inc(len(hits))
         meter(key, "query", dict.fromkeys(searched(key), counter.count(body.query)))

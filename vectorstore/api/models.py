@@ -156,7 +156,10 @@ class SearchHit(BaseModel):
                                     description="other documents holding the same passage (same words), folded "
                                                 "into this point; cite them too")
     quarantined: bool
+    screening: str = Field("clear", description="clear; quarantined (returned only with include_quarantined); or "
+                                                "released: quarantined by the screener, released by a reviewer")
     screening_reasons: list[str]
+    release: dict[str, str] | None = Field(None, description="a released chunk's review: by, reason, at")
     lineage: dict[str, Any]
 
 
