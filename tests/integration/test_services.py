@@ -98,6 +98,22 @@ def test_commands_are_clients_of_the_running_factory(factory_up: Up, tmp_path: P
     assert run_checks(home, checks.index_completeness)["index_completeness"].passed
 
 
+def test_a_release_is_applied_by_the_running_indexer(factory_up: Up, tmp_path: Path) -> None:
+    """`aifactory quarantine release` beside `aifactory up`: the indexer's plan learns of the
+    decision from the releases file and the command returns once the point is released."""
+    from tests.integration.test_quarantine_review import TRAINING
+
+    home = factory_up.home
+    docs = folder(tmp_path, "bot", {"bot.md": TRAINING})
+    assert cli(home, "run", str(docs), "--tenant", "bot", "--jurisdiction", "EU").returncode == 0
+    listed = json.loads(cli(home, "quarantine", "list", "--tenant", "bot", "--json").stdout)
+    done = cli(home, "quarantine", "release", listed[0]["chunk_id"], "--tenant", "bot", "--reason", "our bot",
+               "--json")
+    assert json.loads(done.stdout)["indexed_by"] == "the running indexer", done.stderr
+    hit = json.loads(cli(home, "search", "helpdesk bot password resets", "--tenant", "bot", "--json").stdout)[0]
+    assert (hit["document_id"], hit["screening"]) == ("bot:bot.md", "released")
+
+
 def test_run_delete_and_lineage_are_carried_out_by_the_running_factory(factory_up: Up, tmp_path: Path) -> None:
     """The command line sends the parsed command to the service that owns the index and
     prints what comes back: it loads neither torch nor DuckDB (aifactory/remote.py)."""
