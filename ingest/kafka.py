@@ -148,9 +148,14 @@ class KafkaConnection:
             try:
                 fut.get(timeout=WATCH_STEP_S)
                 return
-            except KafkaTimeoutError:
-                if fut.is_done or not self.alive or time.monotonic() > deadline:
+            except KafkaTimeoutError as exc:
+                if fut.is_done or not self.alive:
                     raise
+                if time.monotonic() > deadline:  # seen on a machine too loaded to run the broker
+                    raise BrokerError(
+                        f"the broker at {self.bootstrap_servers} acknowledged no event for {ACK_TIMEOUT_S:.0f} s "
+                        "(overloaded or unreachable); nothing unacknowledged counts as published: run again "
+                        "when it answers") from exc
 
     def consumer(self, group_id: str, topic: str) -> KafkaConsumer:
         """A consumer with manual assignment of every partition: no group rebalance to

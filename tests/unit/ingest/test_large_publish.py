@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka.errors import KafkaTimeoutError
 
 from governance.contracts import DocumentEvent
 from governance.privacy import EdgeMemo, PrivacyPolicy
 from governance.sealing import Sealer
 from ingest import kafka
+from ingest.errors import BrokerError
 from ingest.kafka import KafkaConnection
 from ingest.settings import KafkaSettings
 
@@ -62,6 +64,25 @@ def test_a_record_larger_than_the_window_still_goes(monkeypatch: Any) -> None:
     KafkaConnection(KafkaSettings(), "localhost:9092", "test").produce([("t", b"k", b"x" * 5_000)] * 3)
     assert producer.sent == 3 and producer.unacked == 0
     assert producer.most_unacked == 5_000  # one at a time
+
+
+class _Silent(_Producer):
+    """A broker that never acknowledges (seen on a machine too loaded to run it)."""
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        class Pending:
+            is_done = False
+
+            def get(self, timeout: float) -> None:
+                raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
+        return Pending()
+
+
+def test_a_broker_that_acknowledges_nothing_is_a_broker_error_that_says_so(monkeypatch: Any) -> None:
+    monkeypatch.setattr(kafka, "ACK_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(KafkaConnection, "producer", lambda self: _Silent())
+    with pytest.raises(BrokerError, match="acknowledged no event for 0 s"):
+        KafkaConnection(KafkaSettings(), "localhost:9092", "test").produce([("t", b"k", b"x")])
 
 
 def test_edge_memo_vouches_only_for_the_exact_bytes_once() -> None:
