@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pipeline.factory import Factory
 from vectorstore.embedder import load_embedder
 from vectorstore.index import collection_name
-from vectorstore.sync import SyncReport, sync_index
+from vectorstore.sync import SyncReport, plan, sync_index
 
 
 @dataclass
@@ -42,8 +42,9 @@ def _reindex(factory: Factory, model: str, *, drop_old: bool, progress: bool) ->
     target = factory.open_index(fp.id, fp.dimension)
     try:
         run_id = f"reindex-{uuid.uuid4().hex[:16]}"
+        desired = plan(factory.lake, fp.id, released=factory.releases.current())  # a reviewer's releases too
         report = sync_index(factory.lake, target, embedder, progress=progress, ledger=factory.ledger,
-                            carbon=factory.carbon, run_id=run_id, compute=factory.compute)
+                            carbon=factory.carbon, run_id=run_id, compute=factory.compute, desired=desired)
         factory.refused_compute(report, run_id)
         regions = target.regions()
         aliases = getattr(target, "point_aliases", None)  # a Qdrant server's; Qdrant Edge has no aliases

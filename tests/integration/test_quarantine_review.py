@@ -1,7 +1,7 @@
 """A person reviews what the screener quarantined: `aifactory quarantine list` shows it with
 the reasons, `release` makes a chunk the screener got wrong searchable by default (the
 reviewer's reason beside the screener's), `hold` undoes it, and every later sync (a full
-one, a rebuild) keeps the decision. Before, a false positive stayed hidden for good, or
+one, a rebuild, another model) keeps the decision. Before, a false positive stayed hidden for good, or
 until the document was edited."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from governance.audit import AuditLog
+from tests.integration.test_reindex import second_model
 from tests.integration.test_shared_home import cli, folder
 
 pytestmark = pytest.mark.integration
@@ -47,9 +48,11 @@ def test_a_reviewer_releases_a_quarantined_chunk_and_holds_it_again(tmp_path: Pa
     assert hit["release"]["reason"] == "security training page" and hit["release"]["by"].startswith("user:")
     assert any("ignore your previous instructions" in r for r in hit["screening_reasons"])  # still said why
 
-    # A full reconcile and a rebuild from the raw lake apply the decision too.
-    assert cli(home, "index").returncode == 0
+    # A rebuild from the raw lake (a full sync) and another model's collections apply it too.
     assert cli(home, "replay").returncode == 0
+    assert search(home, "phishing awareness injected")[0]["screening"] == "released"
+    switched = cli(home, "reindex", "--model", str(second_model(tmp_path / "model-b")), "--json")
+    assert switched.returncode == 0 and json.loads(switched.stdout)["upserted"] == 2, switched.stderr
     assert search(home, "phishing awareness injected")[0]["screening"] == "released"
     again = cli(home, "quarantine", "release", chunk, "--tenant", "acme", "--reason", "twice")
     assert again.returncode == 0 and "1 already so" in again.stdout
