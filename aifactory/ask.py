@@ -14,8 +14,13 @@ from types import SimpleNamespace
 from typing import Any
 
 
-def format_results(question: str, results: list[Any]) -> str:
+def format_results(question: str, results: list[Any], withheld: int = 0, tenant: str = "") -> str:
+    """The answer and its sources; with no result, how many quarantined chunks matched instead."""
     if not results:
+        if withheld:
+            return (f"Q: {question}\nNo results: {withheld} matching chunk(s) are quarantined as suspected prompt "
+                    f"injection and left out; --include-quarantined shows them, and `aifactory quarantine list "
+                    f"--tenant {tenant}` reviews them.")
         return f"Q: {question}\nNo results: nothing indexed for this tenant matches."
     best = results[0]
     kind = getattr(best, "score_kind", "")
@@ -42,15 +47,21 @@ def answer(args: argparse.Namespace, home: Path) -> bool:
     from vectorstore.owner_card import ask  # no numpy, no torch, no DuckDB
 
     filters, exclude = from_cli(args.filter)
-    results = ask(home / "index", text=args.text, tenant=args.tenant, top_k=args.top_k, mode=args.mode,
-                  offset=args.offset, score_threshold=args.score_threshold,
-                  include_quarantined=args.include_quarantined, filters=filters, exclude=exclude)
+
+    def asked(include_quarantined: bool) -> list[dict[str, Any]] | None:
+        return ask(home / "index", text=args.text, tenant=args.tenant, top_k=args.top_k, mode=args.mode,
+                   offset=args.offset, score_threshold=args.score_threshold,
+                   include_quarantined=include_quarantined, filters=filters, exclude=exclude)
+
+    results = asked(args.include_quarantined)
     if results is None:
         return False
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     else:
-        print(format_results(args.text, [SimpleNamespace(**r) for r in results]))
+        withheld = 0 if results or args.include_quarantined else \
+            sum(1 for r in asked(True) or [] if r.get("quarantined"))
+        print(format_results(args.text, [SimpleNamespace(**r) for r in results], withheld, args.tenant))
     return True
 
 

@@ -157,10 +157,16 @@ def cmd_search(args: argparse.Namespace, factory: Factory, progress: Progress) -
     require_tenant(factory, args.tenant)
     index, embedder = factory.for_questions() or (factory.index, factory.embedder)
     filters, exclude = from_cli(args.filter)
-    results = search(index, embedder, args.text, tenant=args.tenant, top_k=args.top_k, offset=args.offset,
-                     score_threshold=args.score_threshold, mode=args.mode,
-                     include_quarantined=args.include_quarantined, filters=filters, exclude=exclude)
-    emit(args, [r.__dict__ for r in results], format_results(args.text, results))
+
+    def searched(include_quarantined: bool) -> list[Any]:
+        return search(index, embedder, args.text, tenant=args.tenant, top_k=args.top_k, offset=args.offset,
+                      score_threshold=args.score_threshold, mode=args.mode,
+                      include_quarantined=include_quarantined, filters=filters, exclude=exclude)
+
+    results = searched(args.include_quarantined)
+    withheld = 0 if results or args.include_quarantined or args.json else \
+        sum(1 for r in searched(True) if r.quarantined)
+    emit(args, [r.__dict__ for r in results], format_results(args.text, results, withheld, args.tenant))
 
 
 def cmd_dlq(args: argparse.Namespace, factory: Factory, progress: Progress) -> None:

@@ -40,6 +40,8 @@ def test_a_reviewer_releases_a_quarantined_chunk_and_holds_it_again(tmp_path: Pa
     assert any("ignore your previous instructions" in reason for reason in listed[0]["reasons"])
     chunk = listed[0]["chunk_id"]
     assert all(h["document_id"] != "acme:training.md" for h in search(home, "phishing awareness injected"))
+    only = cli(home, "search", "helpdesk bot", "--tenant", "acme", "--filter", "document_id=acme:training.md")
+    assert "1 matching chunk(s) are quarantined" in only.stdout and "quarantine list --tenant acme" in only.stdout
 
     done = cli(home, "quarantine", "release", chunk, "--tenant", "acme", "--reason", "security training page")
     assert done.returncode == 0 and "1 chunk(s) released" in done.stdout, done.stderr

@@ -107,6 +107,8 @@ def test_a_release_is_applied_by_the_running_indexer(factory_up: Up, tmp_path: P
     docs = folder(tmp_path, "bot", {"bot.md": TRAINING})
     assert cli(home, "run", str(docs), "--tenant", "bot", "--jurisdiction", "EU").returncode == 0
     listed = json.loads(cli(home, "quarantine", "list", "--tenant", "bot", "--json").stdout)
+    hidden = cli(home, "search", "helpdesk bot password resets", "--tenant", "bot")  # answered by the owner
+    assert "1 matching chunk(s) are quarantined" in hidden.stdout, hidden.stdout + hidden.stderr
     done = cli(home, "quarantine", "release", listed[0]["chunk_id"], "--tenant", "bot", "--reason", "our bot",
                "--json")
     assert json.loads(done.stdout)["indexed_by"] == "the running indexer", done.stderr
