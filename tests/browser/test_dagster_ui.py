@@ -151,6 +151,11 @@ def _open_materialise_dialog(page: sync_api.Page, url: str, asset: str) -> None:
     confirm.or_(launched).or_(partitions).first.wait_for(timeout=30_000)
     if confirm.is_visible():
         confirm.click()
+        # Blueprint gives focus back to the Materialize button when the confirm's close
+        # transition ends. On a loaded machine (CI) that can come after the partitions field is
+        # focused, and its Enter then presses Materialize again (a second confirm, no
+        # partitions): the confirm must be gone before anything is typed.
+        sync_api.expect(page.get_by_text("Are you sure?")).to_have_count(0, timeout=30_000)
 
 
 def _launch_backfill(page: sync_api.Page, url: str, days: list[str]) -> str:
@@ -159,6 +164,8 @@ def _launch_backfill(page: sync_api.Page, url: str, days: list[str]) -> str:
     dialog = page.get_by_role("dialog")
     sync_api.expect(dialog.get_by_text("Launch runs to materialize tenant_usage_daily")).to_be_visible()
     partitions = dialog.locator("input:not([type=checkbox])").first
+    # A range typed before the partition keys load is refused with an alert.
+    sync_api.expect(partitions).not_to_have_attribute("placeholder", "Loading partition keys...", timeout=30_000)
     partitions.fill(f"[{days[0]}...{days[-1]}]")
     partitions.press("Enter")
     sync_api.expect(dialog.get_by_text(f"{len(days)} partitions", exact=True)).to_be_visible(timeout=10_000)
