@@ -50,6 +50,7 @@ from pipeline.erasure_proof import Proof, Spellings, prove
 from pipeline.errors import PipelineError
 from pipeline.factory import Factory
 from pipeline.scan import scan_cache_dir
+from transforms.family_index import FamilyIndex
 from transforms.tables import CHUNKS
 from vectorstore.index import collection_name
 from vectorstore.owner import HomeIndex
@@ -148,6 +149,7 @@ def _erase(factory: Factory, tenant: str, *, subject: str | None, document: str 
     receipt.metered = _metered(factory, events)
     receipt.removed["raw lake rows"] = lake.remove_rows(RAW, "event_id", events)
     receipt.removed["chunk lake rows"] = lake.remove_rows(CHUNKS, "event_id", events)
+    FamilyIndex(lake).refresh()  # drops the removed rows' document ids from the sync's cache of the lake
     rows, blobs = _dead_letters(factory, tenant, {r.source_uri for r in affected}, events, spellings, key)
     receipt.removed["dead-letter rows"], receipt.removed["dead-letter bytes"] = rows, blobs
     receipt.removed["index collections"] = _index(factory, tenant, set(receipt.documents))

@@ -33,6 +33,7 @@ from pipeline.settings import FactorySettings
 from pipeline.sync_checkpoint import SyncCheckpoint, pairs_of
 from pipeline.writer import INDEX_SYNC, writing
 from transforms import chunk_table
+from transforms.family_index import FamilyIndex
 from transforms.tables import CHUNKS
 from vectorstore.ahead import EmbedAhead
 from vectorstore.embedder import Embedder, load_embedder, model_folder
@@ -167,7 +168,7 @@ class Factory:
             # A tenant with a reviewer's new decision is compared whole (rare), not by changed documents.
             changed = chunk_table.documents_of(self.lake, scope.added) \
                 if files and scope.added and not scope.reviewed else set()
-            families = chunk_table.family_rows(self.lake, files, changed) if changed else None
+            families = chunk_table.family_rows(self.lake, scope.tenants or (), changed) if changed else None
             if families is not None:
                 desired = plan_rows(families.rows, model_id, released)
                 narrow = Narrow.of(families.rows, changed, model_id)
@@ -182,6 +183,9 @@ class Factory:
         if families is not None:  # folded = current chunks - points, per changed tenant (counts, not rows)
             folded = {t: families.current.get(t, 0) - sum(index.count(r, tenant=t) for r in index.regions())
                       for t in scope.tenants or ()}
+        if files is None:
+            # After a whole comparison (a build, the hourly reconcile) the next change reads only its own files.
+            FamilyIndex(self.lake).refresh()
         if self.refused_compute(report, run_id):
             checkpoint.forget()  # the index lacks what a worker of another region must embed: compare it all next
         else:

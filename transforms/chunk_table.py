@@ -17,6 +17,7 @@ import duckdb
 from ingest import duck
 from ingest.lake import Lake
 from ingest.lake_reads import LocatedRow, located_rows
+from transforms.family_index import FamilyIndex
 from transforms.tables import CHUNKS
 
 ChunkRow = dict[str, Any]  # a chunks-table row, column -> value, without where it sat on the log
@@ -48,20 +49,6 @@ ORDER BY c.document_id, c.chunk_no
 """
 _LATEST_VERSIONS_SQL = "SELECT document_id, max(version) FROM chunks GROUP BY document_id"
 _DOCUMENTS_SQL = "SELECT DISTINCT document_id FROM chunks"
-# A changed document's duplicate families (family_rows): the small columns of every row read
-# once into `meta`, then the whole rows of the family members alone.
-_META_COLUMNS = ["row_id", "tenant", "document_id", "version", "op", "reader_key", "__filename"]
-_META_SQL = """
-CREATE TEMP TABLE meta AS
-SELECT row_id, tenant, document_id, version, op, coalesce(reader_key, '') AS reader_key, __filename AS file,
-       version = max(version) OVER (PARTITION BY document_id) AND op = 'upsert' AS current
-FROM columns
-"""
-_META_UNKEYED_SQL = "SELECT count(*) FROM meta WHERE op = 'upsert' AND reader_key = ''"
-_META_CURRENT_SQL = "SELECT tenant, count(*) FROM meta WHERE current GROUP BY tenant"
-_META_KEYS_SQL = "SELECT DISTINCT reader_key FROM meta WHERE op = 'upsert' AND list_contains(?, document_id)"
-_META_FAMILY_SQL = "SELECT row_id, file FROM meta WHERE current AND (list_contains($1, document_id) OR " \
-    "list_contains($2, reader_key))"
 _ROWS_BY_ID_SQL = """
 SELECT * EXCLUDE (landed_at, log_epoch, log_topic, log_partition, log_offset) FROM chunks
 WHERE list_contains(?, row_id) ORDER BY document_id, chunk_no
@@ -195,23 +182,17 @@ class Families:
     current: dict[str, int]  # tenant -> its current chunks in those files (for the folded count)
 
 
-def family_rows(lake: Lake, files: Collection[str], documents: Collection[str]) -> Families | None:
-    """The current rows of `documents` and every current row sharing a reader key with one of
-    their chunks (now, or in an earlier version): whole duplicate families, all a sync must
-    compare when only `documents` changed. One pass reads the id, version and key columns of
-    `files`; a second reads the files those chunks sit in. None when some rows have no
-    reader key (written before it was kept): the caller compares the tenants whole."""
-    path_key = {lake.store.place(key).path(key): key for key in files}  # what __filename says -> lake key
-    with duck.connect() as con:
-        con.register("columns", lake.dataset_of(files, CHUNKS.schema).to_table(columns=_META_COLUMNS))
-        con.execute(_META_SQL)
-        unkeyed = con.execute(_META_UNKEYED_SQL).fetchone()
-        if unkeyed and unkeyed[0]:
-            return None
-        current = {tenant: int(n) for tenant, n in con.execute(_META_CURRENT_SQL).fetchall()}
-        keys = sorted(k for (k,) in con.execute(_META_KEYS_SQL, [sorted(documents)]).fetchall())
-        wanted = con.execute(_META_FAMILY_SQL, [sorted(documents), keys]).fetchall()
-    holding = sorted({path_key[file] for _, file in wanted})  # only the files the members sit in
+def family_rows(lake: Lake, tenants: Collection[str], documents: Collection[str]) -> Families | None:
+    """The current rows of `documents` and every current row of `tenants` sharing a reader
+    key with one of their chunks (now, or in an earlier version): whole duplicate families,
+    all a sync must compare when only `documents` changed. The family index
+    (family_index.py) names the rows and their files; only those files are read. None when
+    some rows have no reader key (written before it was kept): the caller compares the
+    tenants whole."""
+    members = FamilyIndex(lake).members(tenants, documents)
+    if members is None:
+        return None
+    holding = sorted({file for _, file in members.rows})  # only the files the members sit in
     with _connect(lake, holding) as con:
-        rows = _rows(con, _ROWS_BY_ID_SQL, [sorted(r for r, _ in wanted)]) if holding else []
-        return Families(lake.sealer.open_rows(rows), current)
+        rows = _rows(con, _ROWS_BY_ID_SQL, [sorted(r for r, _ in members.rows)]) if holding else []
+        return Families(lake.sealer.open_rows(rows), members.current)
