@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 from benchmarks.incremental import fmt_load
-from governance.contracts import LogPosition
+from governance.contracts import ChunkRecord, LogPosition, content_hash, utcnow
 from ingest import duck
 from ingest.lake import Lake
-from tests.unit.transforms.test_chunk_table import chunk
 from transforms import chunk_table
 from transforms.dedup import reader_key
 from transforms.family_index import FamilyIndex
@@ -38,14 +37,24 @@ FROM columns
 """
 
 
+def chunk(doc: str, version: int, no: int, text: str) -> ChunkRecord:
+    event_id = f"ev-{doc}-{version}"
+    at = LogPosition(epoch="e", topic="raw", partition=0, offset=0)
+    return ChunkRecord(row_id=f"{event_id}-{no}", chunk_id=f"acme:{doc}:{content_hash(text)}:{no}", op="upsert",
+                       event_id=event_id, tenant="acme", jurisdiction="EU", region="eu-central",
+                       document_id=f"acme:{doc}", version=version, chunk_no=no, chunk_count=3, text=text,
+                       content_hash=content_hash(text), title=doc, source_uri=f"file:///src/{doc}",
+                       event_time=utcnow(), raw=at, chunker="bench-1", reader_key=reader_key(text))
+
+
 def flush(lake: Lake, n: int, rows: int, version: int = 1) -> None:
     """One lander flush: `rows` chunks of a few documents, each with a footer its file's documents share."""
     batch = []
     for i in range(rows):
         doc, no = f"f{n}-d{i // 3}.md", i % 3
         text = f"{FOOTER} ({n})" if no == 2 else f"file {n} document {i // 3} part {no} version {version}"
-        c = chunk("acme", doc, version, no, 3, text).model_copy(update={"reader_key": reader_key(text)})
-        batch.append(chunk_row(c, LogPosition(epoch="e", topic="chunks", partition=0, offset=n * rows + i)))
+        at = LogPosition(epoch="e", topic="chunks", partition=0, offset=n * rows + i)
+        batch.append(chunk_row(chunk(doc, version, no, text), at))
     lake.write(CHUNKS, batch)
 
 
